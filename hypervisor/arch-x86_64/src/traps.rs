@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Trap and interrupt dispatch from the entry stubs.
+//!
+//! A fault in hypervisor context is fatal: the CPU state is printed in Xen's
+//! format and the hypervisor panics. Interrupt vectors go to the local APIC
+//! handlers. (Guest traps are bounced in a later issue; the frame layout is
+//! already Xen's `cpu_user_regs`.)
+use core::fmt;
+
+use crate::apic;
+
+/// Vector of the local APIC timer (Xen's `LOCAL_TIMER_VECTOR`).
+pub const LOCAL_TIMER_VECTOR: u8 = 0xfa;
+/// Vector of the "call function" IPI.
+pub const CALL_FUNCTION_VECTOR: u8 = 0xfb;
+/// Vector of the "event check" IPI (wakes a CPU).
+pub const EVENT_CHECK_VECTOR: u8 = 0xfc;
+/// Vector of the TLB-shootdown IPI.
+pub const INVALIDATE_TLB_VECTOR: u8 = 0xfd;
+/// Vector of the local APIC error interrupt.
+pub const ERROR_APIC_VECTOR: u8 = 0xfe;
+/// Vector of the local APIC spurious interrupt.
+pub const SPURIOUS_APIC_VECTOR: u8 = 0xff;
+
+/// Saved registers, in the order of Xen's `struct cpu_user_regs` (x86_64).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct CpuUserRegs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub error_code: u32,
+    pub entry_vector: u32,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<CpuUserRegs>() == 21 * 8);
+    assert!(core::mem::offset_of!(CpuUserRegs, error_code) == 15 * 8);
+    assert!(core::mem::offset_of!(CpuUserRegs, entry_vector) == 15 * 8 + 4);
+    assert!(core::mem::offset_of!(CpuUserRegs, rip) == 16 * 8);
+    assert!(core::mem::offset_of!(CpuUserRegs, ss) == 20 * 8);
+};
+
+/// Exception names, by vector.
+const EXCEPTION_NAMES: [&str; 32] = [
+    "divide error",
+    "debug",
+    "nmi",
+    "int3",
+    "overflow",
+    "bounds",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid tss",
+    "segment not found",
+    "stack error",
+    "general protection fault",
+    "page fault",
+    "spurious interrupt bug",
+    "coprocessor error",
+    "alignment check",
+    "machine check",
+    "simd error",
+    "virtualisation exception",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "vmm communication",
+    "security exception",
+    "reserved",
+];
+
+/// The name of exception `vector`.
+#[must_use]
+pub fn exception_name(vector: u32) -> &'static str {
+    usize::try_from(vector).ok().and_then(|v| EXCEPTION_NAMES.get(v)).copied().unwrap_or("interrupt")
+}
+
+/// Register dump in Xen's layout.
+pub struct RegisterDump<'a> {
+    /// The registers.
+    pub regs: &'a CpuUserRegs,
+    /// CPU number.
+    pub cpu: u32,
+}
+
+impl fmt::Display for RegisterDump<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.regs;
+        let context = if r.cs & 3 == 0 { "hypervisor" } else { "guest" };
+        writeln!(f, "----[ Xen-rust  x86_64  debug=n  Not tainted ]----")?;
+        writeln!(f, "CPU:    {}", self.cpu)?;
+        writeln!(f, "RIP:    {:04x}:[<{:016x}>]", r.cs, r.rip)?;
+        writeln!(f, "RFLAGS: {:016x}   CONTEXT: {context}", r.rflags)?;
+        writeln!(f, "rax: {:016x}   rbx: {:016x}   rcx: {:016x}", r.rax, r.rbx, r.rcx)?;
+        writeln!(f, "rdx: {:016x}   rsi: {:016x}   rdi: {:016x}", r.rdx, r.rsi, r.rdi)?;
+        writeln!(f, "rbp: {:016x}   rsp: {:016x}   r8:  {:016x}", r.rbp, r.rsp, r.r8)?;
+        writeln!(f, "r9:  {:016x}   r10: {:016x}   r11: {:016x}", r.r9, r.r10, r.r11)?;
+        writeln!(f, "r12: {:016x}   r13: {:016x}   r14: {:016x}", r.r12, r.r13, r.r14)?;
+        writeln!(f, "r15: {:016x}   cr2: {:016x}   cr3: {:016x}", r.r15, crate::cpu::read_cr2(), crate::cpu::read_cr3())?;
+        write!(f, "ss: {:04x}   cs: {:04x}", r.ss, r.cs)
+    }
+}
+
+/// Handler for device and IPI vectors (installed by the composition root).
+pub type IrqHandler = fn(vector: u8, regs: &mut CpuUserRegs);
+
+static IRQ_HANDLER: spin::Once<IrqHandler> = spin::Once::new();
+
+/// Install the handler for non-exception vectors.
+pub fn set_irq_handler(handler: IrqHandler) {
+    IRQ_HANDLER.call_once(|| handler);
+}
+
+/// Called by `trap_common` with the saved registers.
+#[unsafe(no_mangle)]
+extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
+    let vector = regs.entry_vector;
+    match u8::try_from(vector) {
+        Ok(v) if v >= 32 => {
+            if v == SPURIOUS_APIC_VECTOR {
+                return;
+            }
+            if let Some(h) = IRQ_HANDLER.get() {
+                h(v, regs);
+            }
+            apic::eoi();
+        }
+        _ => fatal_trap(regs),
+    }
+}
+
+fn fatal_trap(regs: &CpuUserRegs) -> ! {
+    let cpu = crate::smp::this_cpu();
+    log::error!("{}", RegisterDump { regs, cpu });
+    if regs.entry_vector == 14 {
+        panic!(
+            "FATAL TRAP: vector = {} ({})\n[error_code={:04x}] faulting linear address: {:016x}",
+            regs.entry_vector,
+            exception_name(regs.entry_vector),
+            regs.error_code,
+            crate::cpu::read_cr2()
+        );
+    }
+    panic!(
+        "FATAL TRAP: vector = {} ({})\n[error_code={:04x}]",
+        regs.entry_vector,
+        exception_name(regs.entry_vector),
+        regs.error_code
+    );
+}

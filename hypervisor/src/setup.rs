@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `__start_xen`: the boot CPU's path from the boot loader to dom0.
+//!
+//! Order (as Xen's `__start_xen`): boot information and command line, console,
+//! memory map and frame allocator, idle page tables, CPU tables, time, ACPI,
+//! local APIC, secondary CPUs, scheduler, then domain 0.
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hv_arch_x86_64::acpi::{self, AcpiRoot, Platform};
+use hv_arch_x86_64::{apic, cpu, gdt, idt, layout, paging, smp, time};
+use hv_boot::{BootError, BootInfo, PhysMemory};
+use hv_core::cmdline::{self, BootOptions};
+use hv_core::mm::e820::E820Map;
+use hv_core::mm::frame_alloc::FrameAllocator;
+use hv_core::{PAGE_SIZE, dom0_mem, sched};
+
+use crate::mm::{ArchFrames, FRAMES};
+use crate::panic::xen_panic;
+use crate::{console, heap, printk};
+
+const MIB: u64 = 1024 * 1024;
+const FOUR_GIB: u64 = 1 << 32;
+
+/// Reads boot-loader structures through the boot page tables' direct map.
+struct BootMemory;
+
+impl PhysMemory for BootMemory {
+    fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<(), BootError> {
+        let end = paddr.checked_add(buf.len() as u64).ok_or(BootError::Unreadable { paddr })?;
+        if end > FOUR_GIB {
+            return Err(BootError::Unreadable { paddr });
+        }
+        // SAFETY: [paddr, end) lies below 4 GiB, which the boot page tables
+        // map in the direct map; we only read, into a buffer we own.
+        unsafe {
+            core::ptr::copy_nonoverlapping(layout::maddr_to_virt(paddr) as *const u8, buf.as_mut_ptr(), buf.len());
+        }
+        Ok(())
+    }
+}
+
+fn e820_name(kind: u32) -> &'static str {
+    match kind {
+        1 => "usable",
+        2 => "reserved",
+        3 => "ACPI data",
+        4 => "ACPI NVS",
+        5 => "unusable",
+        _ => "unknown",
+    }
+}
+
+/// The boot CPU's main line. Never returns.
+pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
+    heap::init();
+    console::init_early();
+
+    let boot = match hv_boot::parse(magic, info_paddr, &BootMemory) {
+        Ok(b) => b,
+        Err(e) => xen_panic(format_args!("cannot read the boot loader's information: {e}")),
+    };
+    let grub2 = boot.loader_name.as_deref().is_some_and(cmdline::loader_is_grub2);
+    let cooked = String::from(cmdline::cook(&boot.cmdline, grub2));
+    let (opts, warnings) = cmdline::parse(&cooked);
+    crate::panic::set_noreboot(opts.noreboot);
+    let serial_report = console::configure(&opts);
+
+    printk!(" __  __            _____ _   _  ___  ");
+    printk!(" \\ \\/ /___ _ __   |___ /| | | |/ _ \\   Xen-compatible hypervisor");
+    printk!("  \\  // _ \\ '_ \\    |_ \\| | | | | | |  written in Rust");
+    printk!("  /  \\  __/ | | |  ___) | |_| | |_| |");
+    printk!(" /_/\\_\\___|_| |_| |____/ \\__,_|\\___/   version {}", env!("CARGO_PKG_VERSION"));
+    printk!("");
+    if let Some(name) = &boot.loader_name {
+        printk!("Bootloader: {name}");
+    }
+    printk!("Command line: {cooked}");
+    for line in &serial_report {
+        printk!("Serial: {line}");
+    }
+    for w in &warnings {
+        printk!("WARNING: {w}");
+    }
+    for opt in opts.unsupported_here() {
+        printk!("Option '{opt}' accepted; it has no effect on this machine yet");
+    }
+
+    let (map, allocator) = init_memory(&boot, &opts);
+    *FRAMES.lock() = Some(allocator);
+
+    let cr3 = init_paging(&map);
+    init_boot_cpu();
+
+    let khz = time::calibrate_tsc();
+    printk!("Detected {}.{:03} MHz processor.", khz / 1000, khz % 1000);
+    let brand = cpu::brand_string();
+    if !brand.is_empty() {
+        log::info!("CPU0: {brand}");
+    }
+
+    let platform = init_acpi(&boot, &opts);
+    let lapic_base = if platform.lapic_base != 0 { platform.lapic_base } else { apic::msr_base() };
+    apic::init(lapic_base);
+    smp::register_boot_cpu(lapic_base);
+    let ticks = apic::calibrate_timer();
+    log::info!("Local APIC at {lapic_base:#x}, version {:#x}; timer {ticks} ticks/ms (divide by 16)", apic::version());
+    hv_arch_x86_64::traps::set_irq_handler(|_, _| {});
+    crate::panic::PLATFORM.call_once(|| platform.clone());
+
+    start_secondary_cpus(&platform, &opts, cr3);
+    printk!("Brought up {} CPUs", smp::num_online());
+
+    printk!("Using scheduler: {} ({})", sched::scheduler_name(opts.sched), sched::opt_name(opts.sched));
+    if opts.console_to_ring {
+        printk!("Guest console output is copied to the console ring ('console_to_ring')");
+    }
+
+    let (heap_used, heap_free) = heap::usage();
+    log::debug!("Heap: {} KiB used, {} KiB free", heap_used / 1024, heap_free / 1024);
+
+    // Domain 0 sizing.
+    let avail = FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames);
+    let dom0_pages = dom0_mem::compute_dom0_nr_pages(avail, &opts.dom0_mem);
+    printk!("Dom0 memory: {} MiB", dom0_pages * PAGE_SIZE / MIB);
+
+    let Some(kernel) = boot.modules.first() else {
+        xen_panic(format_args!("no dom0 kernel: at least one multiboot module (the dom0 kernel) is required"))
+    };
+    let kcmd = cmdline::cook(&kernel.cmdline, grub2);
+    printk!(
+        "Dom0 kernel: module 1 at {:#x}-{:#x} ({} bytes), command line \"{kcmd}\"",
+        kernel.start,
+        kernel.end,
+        kernel.end.saturating_sub(kernel.start)
+    );
+    for (i, m) in boot.modules.iter().enumerate().skip(1) {
+        printk!("Module {}: {:#x}-{:#x}, command line \"{}\"", i + 1, m.start, m.end, cmdline::cook(&m.cmdline, grub2));
+    }
+    xen_panic(format_args!("no dom0 builder in this build yet: cannot start domain 0"))
+}
+
+fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator) {
+    let mut map = E820Map::from_entries(boot.memory_map.iter().map(|r| (r.addr, r.size, r.kind)));
+    printk!("Xen-e820 RAM map:");
+    for e in map.entries() {
+        printk!(
+            " {:016x} - {:016x} ({})",
+            e.addr,
+            e.addr.saturating_add(e.size),
+            e820_name(e.kind.raw())
+        );
+    }
+    if let Some(limit) = opts.mem {
+        map.clip(limit);
+        printk!("mem={} KiB: ignoring RAM above {:#x}", limit / 1024, limit);
+    }
+    let total = map.total_ram_bytes();
+    printk!("System RAM: {}MB ({}kB)", total / MIB, total / 1024);
+
+    let mut reserved: Vec<(u64, u64)> = Vec::new();
+    reserved.push((0, MIB));
+    reserved.push(layout::image_phys_range());
+    reserved.push(boot.info_range);
+    reserved.extend(boot.extra_reserved.iter().copied());
+    for m in &boot.modules {
+        reserved.push((m.start, m.end));
+    }
+    let allocator = FrameAllocator::new(&map, &reserved, &opts.badpages);
+    if !opts.badpages.is_empty() {
+        printk!(
+            "badpage: {} of {} listed frames excluded from the allocator",
+            allocator.badpages_excluded(),
+            opts.badpages.len()
+        );
+        for p in &opts.badpages {
+            log::info!("Bad page {p:#x} excluded");
+        }
+    }
+    log::info!(
+        "Frame allocator: {} of {} frames free",
+        allocator.free_frames(),
+        allocator.total_frames()
+    );
+    (map, allocator)
+}
+
+fn init_paging(map: &E820Map) -> u64 {
+    let regions: Vec<(u64, u64)> = map.entries().iter().map(|e| (e.addr, e.addr.saturating_add(e.size))).collect();
+    let mut guard = FRAMES.lock();
+    let Some(fa) = guard.as_mut() else { xen_panic(format_args!("frame allocator missing")) };
+    let cr3 = match paging::build_idle_pagetable(&regions, &mut ArchFrames(fa)) {
+        Ok(c) => c,
+        Err(_) => xen_panic(format_args!("out of memory building the idle page tables")),
+    };
+    // SAFETY: the new tables map the image and the direct map as the boot
+    // tables do; only the identity map (unused from here on) goes away.
+    unsafe { paging::switch_to(cr3) };
+    log::info!("Idle page tables at {cr3:#x}: direct map of all {} memory-map regions", regions.len());
+    cr3
+}
+
+fn init_boot_cpu() {
+    let tables = {
+        let mut guard = FRAMES.lock();
+        let Some(fa) = guard.as_mut() else { xen_panic(format_args!("frame allocator missing")) };
+        match gdt::build(0, &mut ArchFrames(fa)) {
+            Ok(t) => t,
+            Err(_) => xen_panic(format_args!("out of memory for the boot CPU's tables")),
+        }
+    };
+    // SAFETY: freshly built for CPU 0, loaded only here.
+    unsafe { gdt::load(&tables) };
+    idt::load();
+    cpu::init_fpu();
+}
+
+fn init_acpi(boot: &BootInfo, opts: &BootOptions) -> Platform {
+    if opts.acpi.contains(&hv_core::cmdline::AcpiOption::Off) {
+        printk!("ACPI disabled ('acpi=off'): assuming one CPU and a standard PC");
+        return Platform::default();
+    }
+    let root = match &boot.acpi {
+        Some(r) => match r.xsdt_address {
+            Some(x) if r.revision >= 2 && x != 0 => AcpiRoot::Given { revision: r.revision, address: x },
+            _ => AcpiRoot::Given { revision: 0, address: u64::from(r.rsdt_address) },
+        },
+        None => AcpiRoot::SearchBios,
+    };
+    match acpi::discover(root) {
+        Ok(p) => {
+            let names: Vec<&str> = p.tables.iter().map(|t| core::str::from_utf8(t).unwrap_or("????")).collect();
+            printk!("ACPI: tables {}", names.join(" "));
+            for c in &p.cpus {
+                log::info!(
+                    "Processor #{} (LAPIC id {}){}{}",
+                    c.uid,
+                    c.apic_id,
+                    if c.is_bsp { " boot processor" } else { "" },
+                    if c.enabled { "" } else { " disabled" }
+                );
+            }
+            for io in &p.ioapics {
+                log::info!("IOAPIC[{}]: address {:#x}, GSI base {}", io.id, io.address, io.gsi_base);
+            }
+            if p.s5.is_none() || p.pm1a_cnt.is_none() {
+                log::warn!("ACPI: no S5 sleep state; power-off will halt instead");
+            }
+            p
+        }
+        Err(e) => {
+            printk!("ACPI: unusable ({:?}); assuming one CPU", e.0);
+            Platform::default()
+        }
+    }
+}
+
+fn ap_idle(_cpu: u32) -> ! {
+    loop {
+        x86_64::instructions::interrupts::enable_and_hlt();
+    }
+}
+
+fn start_secondary_cpus(platform: &Platform, opts: &BootOptions, cr3: u64) {
+    let aps: Vec<u32> = platform.cpus.iter().filter(|c| !c.is_bsp && c.enabled).map(|c| c.apic_id).collect();
+    if opts.nosmp {
+        if !aps.is_empty() {
+            printk!("SMP disabled ('nosmp'): leaving {} secondary CPUs down", aps.len());
+        }
+        return;
+    }
+    smp::set_ap_main(ap_idle);
+    let mut next = 1u32;
+    for apic_id in aps {
+        if usize::try_from(next).map_or(true, |n| n >= smp::NR_CPUS) {
+            printk!("More than {} CPUs: ignoring LAPIC id {apic_id}", smp::NR_CPUS);
+            continue;
+        }
+        let result = {
+            let mut guard = FRAMES.lock();
+            let Some(fa) = guard.as_mut() else { return };
+            smp::start_cpu(next, apic_id, cr3, &mut ArchFrames(fa))
+        };
+        match result {
+            Ok(()) => {
+                log::info!("CPU{next}: LAPIC id {apic_id} online");
+                next += 1;
+            }
+            Err(e) => printk!("CPU with LAPIC id {apic_id} did not start: {e:?}"),
+        }
+    }
+}
