@@ -87,7 +87,9 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
             ConsoleTarget::Vga | ConsoleTarget::None => {}
         }
     }
-    for (index, (cfg, default_base)) in [(&opts.com1, 0x3f8u16), (&opts.com2, 0x2f8u16)].into_iter().enumerate() {
+    for (index, (cfg, default_base)) in
+        [(&opts.com1, 0x3f8u16), (&opts.com2, 0x2f8u16)].into_iter().enumerate()
+    {
         let wanted = con.use_com.get(index).copied().unwrap_or(false);
         let Some(slot) = con.com.get_mut(index) else { continue };
         match cfg {
@@ -98,7 +100,7 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
                         let eff = s.effective();
                         report.push(alloc::format!(
                             "com{}: I/O base {:#x}, {} baud{}, {}{}{}, irq {}",
-                            index + 1,
+                            index.saturating_add(1),
                             eff.io_base,
                             eff.baud.unwrap_or(0),
                             if c.baud.is_none() { " (auto)" } else { "" },
@@ -110,7 +112,12 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
                         *slot = Some(s);
                     }
                     Err(e) => {
-                        report.push(alloc::format!("com{}: cannot program UART at {:#x}: {:?}", index + 1, sc.io_base, e));
+                        report.push(alloc::format!(
+                            "com{}: cannot program UART at {:#x}: {:?}",
+                            index.saturating_add(1),
+                            sc.io_base,
+                            e
+                        ));
                         *slot = None;
                     }
                 }
@@ -127,10 +134,8 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
 impl Console {
     fn emit(&mut self, bytes: &[u8]) {
         self.ring.write(bytes);
-        if self.use_com[0] {
-            if let Some(s) = self.com[0].as_mut() {
-                s.write(bytes);
-            }
+        if let (true, Some(s)) = (self.use_com[0], self.com[0].as_mut()) {
+            s.write(bytes);
         }
         if self.use_com[1] {
             let bit = self.com2_bit;
@@ -201,7 +206,7 @@ pub fn printk_force(args: fmt::Arguments<'_>) {
         if let Some(g) = CONSOLE.try_lock() {
             break g;
         }
-        tries += 1;
+        tries = tries.saturating_add(1);
         if tries > 10_000_000 {
             // SAFETY: the holder is stuck (we are panicking); breaking its
             // lock risks interleaved output, never memory unsafety, since the
@@ -215,9 +220,12 @@ pub fn printk_force(args: fmt::Arguments<'_>) {
     }
 }
 
-/// A copy of the console ring, oldest byte first.
-pub fn ring_contents() -> alloc::vec::Vec<u8> {
-    CONSOLE.lock().as_ref().map(|c| c.ring.read_all()).unwrap_or_default()
+/// Console ring usage: (bytes held, capacity, bytes ever written).
+pub fn ring_stats() -> (usize, usize, u64) {
+    CONSOLE
+        .lock()
+        .as_ref()
+        .map_or((0, 0, 0), |c| (c.ring.len(), c.ring.capacity(), c.ring.total_written()))
 }
 
 /// Print at Xen's default level (warning), like Xen's `printk`.

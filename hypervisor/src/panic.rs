@@ -43,7 +43,9 @@ pub fn xen_panic(args: fmt::Arguments<'_>) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     match info.location() {
-        Some(loc) => xen_panic(format_args!("{}\n(at {}:{})", info.message(), loc.file(), loc.line())),
+        Some(loc) => {
+            xen_panic(format_args!("{}\n(at {}:{})", info.message(), loc.file(), loc.line()))
+        }
         None => xen_panic(format_args!("{}", info.message())),
     }
 }

@@ -34,7 +34,11 @@ impl PhysMemory for BootMemory {
         // SAFETY: [paddr, end) lies below 4 GiB, which the boot page tables
         // map in the direct map; we only read, into a buffer we own.
         unsafe {
-            core::ptr::copy_nonoverlapping(layout::maddr_to_virt(paddr) as *const u8, buf.as_mut_ptr(), buf.len());
+            core::ptr::copy_nonoverlapping(
+                layout::maddr_to_virt(paddr) as *const u8,
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
         }
         Ok(())
     }
@@ -104,28 +108,41 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     apic::init(lapic_base);
     smp::register_boot_cpu(lapic_base);
     let ticks = apic::calibrate_timer();
-    log::info!("Local APIC at {lapic_base:#x}, version {:#x}; timer {ticks} ticks/ms (divide by 16)", apic::version());
+    log::info!(
+        "Local APIC at {lapic_base:#x}, version {:#x}; timer {ticks} ticks/ms (divide by 16)",
+        apic::version()
+    );
     hv_arch_x86_64::traps::set_irq_handler(|_, _| {});
     crate::panic::PLATFORM.call_once(|| platform.clone());
 
     start_secondary_cpus(&platform, &opts, cr3);
     printk!("Brought up {} CPUs", smp::num_online());
 
-    printk!("Using scheduler: {} ({})", sched::scheduler_name(opts.sched), sched::opt_name(opts.sched));
+    printk!(
+        "Using scheduler: {} ({})",
+        sched::scheduler_name(opts.sched),
+        sched::opt_name(opts.sched)
+    );
     if opts.console_to_ring {
         printk!("Guest console output is copied to the console ring ('console_to_ring')");
     }
 
+    let (ring_len, ring_cap, ring_total) = console::ring_stats();
+    log::info!(
+        "Console ring: {ring_len} of {ring_cap} bytes held, {ring_total} written since boot"
+    );
     let (heap_used, heap_free) = heap::usage();
     log::debug!("Heap: {} KiB used, {} KiB free", heap_used / 1024, heap_free / 1024);
 
     // Domain 0 sizing.
     let avail = FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames);
     let dom0_pages = dom0_mem::compute_dom0_nr_pages(avail, &opts.dom0_mem);
-    printk!("Dom0 memory: {} MiB", dom0_pages * PAGE_SIZE / MIB);
+    printk!("Dom0 memory: {} MiB", dom0_pages.saturating_mul(PAGE_SIZE) / MIB);
 
     let Some(kernel) = boot.modules.first() else {
-        xen_panic(format_args!("no dom0 kernel: at least one multiboot module (the dom0 kernel) is required"))
+        xen_panic(format_args!(
+            "no dom0 kernel: at least one multiboot module (the dom0 kernel) is required"
+        ))
     };
     let kcmd = cmdline::cook(&kernel.cmdline, grub2);
     printk!(
@@ -134,8 +151,13 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         kernel.end,
         kernel.end.saturating_sub(kernel.start)
     );
-    for (i, m) in boot.modules.iter().enumerate().skip(1) {
-        printk!("Module {}: {:#x}-{:#x}, command line \"{}\"", i + 1, m.start, m.end, cmdline::cook(&m.cmdline, grub2));
+    for (i, m) in (1..).zip(&boot.modules).skip(1) {
+        printk!(
+            "Module {i}: {:#x}-{:#x}, command line \"{}\"",
+            m.start,
+            m.end,
+            cmdline::cook(&m.cmdline, grub2)
+        );
     }
     xen_panic(format_args!("no dom0 builder in this build yet: cannot start domain 0"))
 }
@@ -186,7 +208,8 @@ fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator)
 }
 
 fn init_paging(map: &E820Map) -> u64 {
-    let regions: Vec<(u64, u64)> = map.entries().iter().map(|e| (e.addr, e.addr.saturating_add(e.size))).collect();
+    let regions: Vec<(u64, u64)> =
+        map.entries().iter().map(|e| (e.addr, e.addr.saturating_add(e.size))).collect();
     let mut guard = FRAMES.lock();
     let Some(fa) = guard.as_mut() else { xen_panic(format_args!("frame allocator missing")) };
     let cr3 = match paging::build_idle_pagetable(&regions, &mut ArchFrames(fa)) {
@@ -196,7 +219,10 @@ fn init_paging(map: &E820Map) -> u64 {
     // SAFETY: the new tables map the image and the direct map as the boot
     // tables do; only the identity map (unused from here on) goes away.
     unsafe { paging::switch_to(cr3) };
-    log::info!("Idle page tables at {cr3:#x}: direct map of all {} memory-map regions", regions.len());
+    log::info!(
+        "Idle page tables at {cr3:#x}: direct map of all {} memory-map regions",
+        regions.len()
+    );
     cr3
 }
 
@@ -222,14 +248,17 @@ fn init_acpi(boot: &BootInfo, opts: &BootOptions) -> Platform {
     }
     let root = match &boot.acpi {
         Some(r) => match r.xsdt_address {
-            Some(x) if r.revision >= 2 && x != 0 => AcpiRoot::Given { revision: r.revision, address: x },
+            Some(x) if r.revision >= 2 && x != 0 => {
+                AcpiRoot::Given { revision: r.revision, address: x }
+            }
             _ => AcpiRoot::Given { revision: 0, address: u64::from(r.rsdt_address) },
         },
         None => AcpiRoot::SearchBios,
     };
     match acpi::discover(root) {
         Ok(p) => {
-            let names: Vec<&str> = p.tables.iter().map(|t| core::str::from_utf8(t).unwrap_or("????")).collect();
+            let names: Vec<&str> =
+                p.tables.iter().map(|t| core::str::from_utf8(t).unwrap_or("????")).collect();
             printk!("ACPI: tables {}", names.join(" "));
             for c in &p.cpus {
                 log::info!(
@@ -241,7 +270,12 @@ fn init_acpi(boot: &BootInfo, opts: &BootOptions) -> Platform {
                 );
             }
             for io in &p.ioapics {
-                log::info!("IOAPIC[{}]: address {:#x}, GSI base {}", io.id, io.address, io.gsi_base);
+                log::info!(
+                    "IOAPIC[{}]: address {:#x}, GSI base {}",
+                    io.id,
+                    io.address,
+                    io.gsi_base
+                );
             }
             if p.s5.is_none() || p.pm1a_cnt.is_none() {
                 log::warn!("ACPI: no S5 sleep state; power-off will halt instead");
@@ -262,7 +296,8 @@ fn ap_idle(_cpu: u32) -> ! {
 }
 
 fn start_secondary_cpus(platform: &Platform, opts: &BootOptions, cr3: u64) {
-    let aps: Vec<u32> = platform.cpus.iter().filter(|c| !c.is_bsp && c.enabled).map(|c| c.apic_id).collect();
+    let aps: Vec<u32> =
+        platform.cpus.iter().filter(|c| !c.is_bsp && c.enabled).map(|c| c.apic_id).collect();
     if opts.nosmp {
         if !aps.is_empty() {
             printk!("SMP disabled ('nosmp'): leaving {} secondary CPUs down", aps.len());
@@ -284,7 +319,7 @@ fn start_secondary_cpus(platform: &Platform, opts: &BootOptions, cr3: u64) {
         match result {
             Ok(()) => {
                 log::info!("CPU{next}: LAPIC id {apic_id} online");
-                next += 1;
+                next = next.saturating_add(1);
             }
             Err(e) => printk!("CPU with LAPIC id {apic_id} did not start: {e:?}"),
         }

@@ -4,10 +4,10 @@
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
-use acpi::{AcpiHandler, AcpiTables, InterruptModel, PhysicalMapping};
 use acpi::address::AddressSpace;
 use acpi::fadt::Fadt;
 use acpi::platform::ProcessorState;
+use acpi::{AcpiHandler, AcpiTables, InterruptModel, PhysicalMapping};
 
 use crate::layout::maddr_to_virt;
 
@@ -17,7 +17,11 @@ use crate::layout::maddr_to_virt;
 pub struct DirectMapHandler;
 
 impl AcpiHandler for DirectMapHandler {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
         let va = maddr_to_virt(physical_address as u64) as *mut T;
         // SAFETY: the direct map maps all physical memory the firmware
         // describes; the pointer is non-null (the direct map is in the upper
@@ -121,9 +125,11 @@ pub fn discover(root: AcpiRoot) -> Result<Platform, AcpiFailure> {
     // signature and checksum before use and maps through `DirectMapHandler`.
     let tables = unsafe {
         match root {
-            AcpiRoot::Given { revision, address } => {
-                AcpiTables::from_rsdt(DirectMapHandler, revision, address as usize)
-            }
+            AcpiRoot::Given { revision, address } => AcpiTables::from_rsdt(
+                DirectMapHandler,
+                revision,
+                usize::try_from(address).unwrap_or(0),
+            ),
             AcpiRoot::SearchBios => AcpiTables::search_for_rsdp_bios(DirectMapHandler),
         }
     }
@@ -137,12 +143,21 @@ pub fn discover(root: AcpiRoot) -> Result<Platform, AcpiFailure> {
     if let InterruptModel::Apic(apic) = &info.interrupt_model {
         platform.lapic_base = apic.local_apic_address;
         for io in apic.io_apics.iter() {
-            platform.ioapics.push(IoApicEntry { id: io.id, address: io.address, gsi_base: io.global_system_interrupt_base });
+            platform.ioapics.push(IoApicEntry {
+                id: io.id,
+                address: io.address,
+                gsi_base: io.global_system_interrupt_base,
+            });
         }
     }
     if let Some(procs) = &info.processor_info {
         let bsp = procs.boot_processor;
-        platform.cpus.push(CpuEntry { apic_id: bsp.local_apic_id, uid: bsp.processor_uid, enabled: true, is_bsp: true });
+        platform.cpus.push(CpuEntry {
+            apic_id: bsp.local_apic_id,
+            uid: bsp.processor_uid,
+            enabled: true,
+            is_bsp: true,
+        });
         for p in procs.application_processors.iter() {
             platform.cpus.push(CpuEntry {
                 apic_id: p.local_apic_id,
@@ -155,17 +170,17 @@ pub fn discover(root: AcpiRoot) -> Result<Platform, AcpiFailure> {
     if let Ok(fadt) = tables.find_table::<Fadt>() {
         platform.pm1a_cnt = fadt.pm1a_control_block().ok().as_ref().and_then(pm_register);
         platform.pm1b_cnt = fadt.pm1b_control_block().ok().flatten().as_ref().and_then(pm_register);
-        if let Ok(reset) = fadt.reset_register() {
-            if let Some(reg) = pm_register(&reset) {
-                platform.reset = Some((reg, fadt.reset_value));
-            }
+        if let Some(reg) = fadt.reset_register().ok().as_ref().and_then(pm_register) {
+            platform.reset = Some((reg, fadt.reset_value));
         }
     }
     if let Ok(dsdt) = tables.dsdt() {
         let len = usize::try_from(dsdt.length).unwrap_or(0).min(4 * 1024 * 1024);
         // SAFETY: the DSDT's address and length come from its validated
         // header; the direct map covers it and we only read.
-        let aml = unsafe { core::slice::from_raw_parts(maddr_to_virt(dsdt.address as u64) as *const u8, len) };
+        let aml = unsafe {
+            core::slice::from_raw_parts(maddr_to_virt(dsdt.address as u64) as *const u8, len)
+        };
         platform.s5 = hv_core::acpi_sleep::find_s5(aml);
     }
     Ok(platform)

@@ -38,7 +38,7 @@ fn read(reg: u64) -> u32 {
     }
     // SAFETY: `base` maps the 4 KiB LAPIC page uncached in the direct map
     // (set by `init`); `reg` is a register offset below 0x400.
-    unsafe { core::ptr::read_volatile((base + reg) as *const u32) }
+    unsafe { core::ptr::read_volatile(base.wrapping_add(reg) as *const u32) }
 }
 
 fn write(reg: u64, value: u32) {
@@ -47,7 +47,7 @@ fn write(reg: u64, value: u32) {
         return;
     }
     // SAFETY: as in `read`.
-    unsafe { core::ptr::write_volatile((base + reg) as *mut u32, value) }
+    unsafe { core::ptr::write_volatile(base.wrapping_add(reg) as *mut u32, value) }
 }
 
 /// Physical base of the LAPIC from `IA32_APIC_BASE`.
@@ -144,7 +144,7 @@ pub fn calibrate_timer() -> u64 {
         || read(APIC_TIMER_CURRENT),
     );
     write(APIC_TIMER_INITIAL, 0);
-    let ticks = u64::from(u32::MAX - remaining) / 10;
+    let ticks = u64::from(u32::MAX.wrapping_sub(remaining)) / 10;
     TIMER_TICKS_PER_MS.store(ticks, Ordering::Relaxed);
     ticks
 }

@@ -79,8 +79,13 @@ pub fn build(cpu: u32, frames: &mut dyn FrameSource) -> Result<CpuTables, OutOfF
     let mut tss = TaskStateSegment::new();
     for ist in [IST_NMI, IST_DF, IST_MC] {
         let stack = frames.alloc_frames(IST_STACK_PAGES, 1).ok_or(OutOfFrames)?;
-        let top = maddr_to_virt(stack) + IST_STACK_PAGES * 4096;
-        tss.interrupt_stack_table[usize::from(ist - 1)] = VirtAddr::new(top);
+        let top = maddr_to_virt(stack).wrapping_add(IST_STACK_PAGES * 4096);
+        // The TSS is packed: update a copy of the table, then store it back.
+        let mut table = tss.interrupt_stack_table;
+        if let Some(slot) = table.get_mut(usize::from(ist.saturating_sub(1))) {
+            *slot = VirtAddr::new(top);
+        }
+        tss.interrupt_stack_table = table;
     }
     tss.iomap_base = u16::try_from(core::mem::size_of::<TaskStateSegment>()).unwrap_or(u16::MAX);
 

@@ -115,7 +115,7 @@ fn idt() -> &'static Idt {
                 18 => IST_MC,
                 _ => 0,
             };
-            *slot = gate(base + vector * STUB_SIZE, ist, 0);
+            *slot = gate(base.wrapping_add(vector.wrapping_mul(STUB_SIZE)), ist, 0);
         }
         Idt(table)
     })
@@ -125,7 +125,7 @@ fn idt() -> &'static Idt {
 pub fn load() {
     let table = idt();
     let ptr = DescriptorTablePointer {
-        limit: u16::try_from(core::mem::size_of::<Idt>() - 1).unwrap_or(u16::MAX),
+        limit: u16::try_from(core::mem::size_of::<Idt>().saturating_sub(1)).unwrap_or(u16::MAX),
         base: VirtAddr::new(core::ptr::from_ref(table) as u64),
     };
     // SAFETY: the IDT is a 'static table whose gates point at the stubs above,

@@ -36,7 +36,11 @@ pub const fn maddr_to_virt(maddr: u64) -> u64 {
 /// Physical address of a direct-map or image virtual address.
 #[must_use]
 pub const fn virt_to_maddr(va: u64) -> u64 {
-    if va >= XEN_VIRT_START { va.wrapping_sub(XEN_VIRT_START) } else { va.wrapping_sub(DIRECTMAP_VIRT_START) }
+    if va >= XEN_VIRT_START {
+        va.wrapping_sub(XEN_VIRT_START)
+    } else {
+        va.wrapping_sub(DIRECTMAP_VIRT_START)
+    }
 }
 
 /// Physical `[start, end)` of the loaded hypervisor image including .bss.

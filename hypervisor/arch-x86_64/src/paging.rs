@@ -51,7 +51,7 @@ fn next_table(
 }
 
 fn map_2m(pml4: &mut PageTable, pa: u64, frames: &mut dyn FrameSource) -> Result<(), OutOfFrames> {
-    let va = DIRECTMAP_VIRT_START + pa;
+    let va = DIRECTMAP_VIRT_START.wrapping_add(pa);
     let l4 = usize::try_from((va >> 39) & 511).unwrap_or(0);
     let l3 = usize::try_from((va >> 30) & 511).unwrap_or(0);
     let l2 = usize::try_from((va >> 21) & 511).unwrap_or(0);
@@ -86,7 +86,7 @@ pub fn build_idle_pagetable(
     let mut pa = 0;
     while pa < FOUR_GIB {
         map_2m(pml4, pa, frames)?;
-        pa += TWO_MIB;
+        pa = pa.saturating_add(TWO_MIB);
     }
     for &(start, end) in regions {
         let end = end.min(DIRECTMAP_SIZE);

@@ -11,7 +11,7 @@ pub const PIT_HZ: u64 = 1_193_182;
 /// returns when it ends. Used to measure other clocks against the PIT.
 pub fn measure<T>(ms: u64, during: impl FnOnce(), after: impl FnOnce() -> T) -> T {
     let ms = ms.clamp(1, 50);
-    let count = PIT_HZ * ms / 1000;
+    let count = PIT_HZ.saturating_mul(ms) / 1000;
     // Gate on, speaker off.
     let ctrl = inb(0x61);
     outb(0x61, (ctrl & !0x02) | 0x01);

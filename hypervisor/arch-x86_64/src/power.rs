@@ -11,7 +11,9 @@ fn write_reg8(reg: PmRegister, value: u8) {
     match reg {
         PmRegister::Io(port) => outb(port, value),
         // SAFETY: the FADT names this register; it is mapped in the direct map.
-        PmRegister::Memory(pa) => unsafe { core::ptr::write_volatile(maddr_to_virt(pa) as *mut u8, value) },
+        PmRegister::Memory(pa) => unsafe {
+            core::ptr::write_volatile(maddr_to_virt(pa) as *mut u8, value)
+        },
     }
 }
 
@@ -19,7 +21,9 @@ fn write_reg16(reg: PmRegister, value: u16) {
     match reg {
         PmRegister::Io(port) => outw(port, value),
         // SAFETY: as above.
-        PmRegister::Memory(pa) => unsafe { core::ptr::write_volatile(maddr_to_virt(pa) as *mut u16, value) },
+        PmRegister::Memory(pa) => unsafe {
+            core::ptr::write_volatile(maddr_to_virt(pa) as *mut u16, value)
+        },
     }
 }
 
@@ -56,7 +60,8 @@ pub fn reboot(platform: Option<&Platform>) -> ! {
     outb(0xcf9, 0x06);
     time::udelay(50_000);
     // Triple fault: an empty IDT and an exception.
-    let null = x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::new(0) };
+    let null =
+        x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::new(0) };
     // SAFETY: deliberately loading an empty IDT so that the next exception
     // triple-faults and resets the CPU; nothing runs after this.
     unsafe {

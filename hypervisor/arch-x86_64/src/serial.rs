@@ -55,7 +55,8 @@ impl Serial {
     pub fn init(config: SerialConfig) -> Result<Self, SerialError> {
         // SAFETY: port I/O on a UART's 8 registers cannot violate memory
         // safety; the command line names the port and we probe it below.
-        let mut uart = unsafe { Uart16550::new_port(config.io_base) }.map_err(|_| SerialError::NotPresent)?;
+        let mut uart =
+            unsafe { Uart16550::new_port(config.io_base) }.map_err(|_| SerialError::NotPresent)?;
         if !uart.check_present() {
             return Err(SerialError::NotPresent);
         }
@@ -64,10 +65,10 @@ impl Serial {
             None => {
                 let (dll, dlm) = uart.dll_dlm();
                 let divisor = u32::from(dll) | (u32::from(dlm) << 8);
-                if divisor == 0 { UART_BASE_BAUD } else { UART_BASE_BAUD / divisor }
+                UART_BASE_BAUD.checked_div(divisor).unwrap_or(UART_BASE_BAUD)
             }
         };
-        if baud == 0 || UART_BASE_BAUD % baud != 0 {
+        if baud == 0 || !UART_BASE_BAUD.is_multiple_of(baud) {
             return Err(SerialError::BadBaud);
         }
         let mut cfg = Config::DEFAULT;

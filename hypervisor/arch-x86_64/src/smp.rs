@@ -83,7 +83,10 @@ pub fn num_online() -> u32 {
 /// LAPIC id of CPU `cpu`, if online.
 #[must_use]
 pub fn apic_id_of(cpu: u32) -> Option<u32> {
-    CPU_APIC_ID.get(usize::try_from(cpu).ok()?).map(|a| a.load(Ordering::Relaxed)).filter(|&a| a != NO_CPU)
+    CPU_APIC_ID
+        .get(usize::try_from(cpu).ok()?)
+        .map(|a| a.load(Ordering::Relaxed))
+        .filter(|&a| a != NO_CPU)
 }
 
 /// Set what every AP runs once it is up (its idle loop).
@@ -98,12 +101,20 @@ fn copy_trampoline() {
     // SAFETY: the trampoline is < 4 KiB of image text; the destination page
     // below 1 MiB is never handed out by the frame allocator and is mapped
     // in the direct map.
-    unsafe { core::ptr::copy_nonoverlapping(start, maddr_to_virt(TRAMPOLINE_PHYS) as *mut u8, len) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(start, maddr_to_virt(TRAMPOLINE_PHYS) as *mut u8, len)
+    };
 }
 
 /// Start CPU `cpu_index` whose LAPIC id is `apic_id`, running on page tables `cr3`.
-pub fn start_cpu(cpu_index: u32, apic_id: u32, cr3: u64, frames: &mut dyn FrameSource) -> Result<(), StartError> {
-    if usize::try_from(cpu_index).map_or(true, |c| c >= NR_CPUS) || apic_id_of(cpu_index).is_some() {
+pub fn start_cpu(
+    cpu_index: u32,
+    apic_id: u32,
+    cr3: u64,
+    frames: &mut dyn FrameSource,
+) -> Result<(), StartError> {
+    if usize::try_from(cpu_index).map_or(true, |c| c >= NR_CPUS) || apic_id_of(cpu_index).is_some()
+    {
         return Err(StartError::BadCpu);
     }
     let tables = gdt::build(cpu_index, frames).map_err(|_| StartError::OutOfFrames)?;
@@ -114,7 +125,8 @@ pub fn start_cpu(cpu_index: u32, apic_id: u32, cr3: u64, frames: &mut dyn FrameS
     // SAFETY: the two boot variables are only read by an AP we start below,
     // after these writes (the IPIs are serialising).
     unsafe {
-        core::ptr::addr_of_mut!(ap_boot_stack_top).write_volatile(maddr_to_virt(stack) + AP_STACK_PAGES * 4096);
+        core::ptr::addr_of_mut!(ap_boot_stack_top)
+            .write_volatile(maddr_to_virt(stack).wrapping_add(AP_STACK_PAGES * 4096));
         core::ptr::addr_of_mut!(ap_boot_cr3).write_volatile(cr3);
     }
     copy_trampoline();

@@ -40,7 +40,11 @@ pub fn now_ns() -> u64 {
         return 0;
     }
     let delta = rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed));
-    u64::try_from(u128::from(delta) * 1_000_000 / u128::from(khz)).unwrap_or(u64::MAX)
+    u128::from(delta)
+        .saturating_mul(1_000_000)
+        .checked_div(u128::from(khz))
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// Busy-wait for `us` microseconds (a PIT-based wait before calibration).
@@ -51,7 +55,7 @@ pub fn udelay(us: u64) {
         while left > 0 {
             let step = left.min(50_000);
             crate::pit::measure(step.div_ceil(1000), || {}, || ());
-            left -= step;
+            left = left.saturating_sub(step);
         }
         return;
     }

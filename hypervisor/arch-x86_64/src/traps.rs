@@ -98,7 +98,11 @@ const EXCEPTION_NAMES: [&str; 32] = [
 /// The name of exception `vector`.
 #[must_use]
 pub fn exception_name(vector: u32) -> &'static str {
-    usize::try_from(vector).ok().and_then(|v| EXCEPTION_NAMES.get(v)).copied().unwrap_or("interrupt")
+    usize::try_from(vector)
+        .ok()
+        .and_then(|v| EXCEPTION_NAMES.get(v))
+        .copied()
+        .unwrap_or("interrupt")
 }
 
 /// Register dump in Xen's layout.
@@ -122,7 +126,13 @@ impl fmt::Display for RegisterDump<'_> {
         writeln!(f, "rbp: {:016x}   rsp: {:016x}   r8:  {:016x}", r.rbp, r.rsp, r.r8)?;
         writeln!(f, "r9:  {:016x}   r10: {:016x}   r11: {:016x}", r.r9, r.r10, r.r11)?;
         writeln!(f, "r12: {:016x}   r13: {:016x}   r14: {:016x}", r.r12, r.r13, r.r14)?;
-        writeln!(f, "r15: {:016x}   cr2: {:016x}   cr3: {:016x}", r.r15, crate::cpu::read_cr2(), crate::cpu::read_cr3())?;
+        writeln!(
+            f,
+            "r15: {:016x}   cr2: {:016x}   cr3: {:016x}",
+            r.r15,
+            crate::cpu::read_cr2(),
+            crate::cpu::read_cr3()
+        )?;
         write!(f, "ss: {:04x}   cs: {:04x}", r.ss, r.cs)
     }
 }

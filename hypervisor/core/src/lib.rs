@@ -1,2 +1,34 @@
-//! placeholder (being written)
-#![no_std]
+// SPDX-License-Identifier: GPL-2.0-only
+//! Safe, host-testable hypervisor logic shared by every machine layer.
+//!
+//! This crate holds the parts of the hypervisor that need no privileged
+//! instructions and can therefore be unit-tested on the build host:
+//!
+//! * [`cmdline`]: Xen's boot command line, cooked and parsed into one typed
+//!   [`cmdline::BootOptions`] with warnings instead of failures;
+//! * [`dom0_mem`]: Xen's `compute_dom0_nr_pages` sizing of domain 0;
+//! * [`mm`]: the sanitised e820 memory map and the physical frame allocator;
+//! * [`console`]: the console ring (`xm dmesg`) and log-level filtering;
+//! * [`sched`]: scheduler selection names;
+//! * [`acpi_sleep`]: the `\_S5` sleep type from the DSDT, for power-off.
+//!
+//! Design rules: `no_std` + `alloc`, no `unsafe`, and no panics on input
+//! coming from the boot loader, firmware or command line (checked arithmetic,
+//! no indexing on untrusted data). Module layout follows `xen/common`.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod acpi_sleep;
+pub mod cmdline;
+pub mod console;
+pub mod dom0_mem;
+pub mod mm;
+pub mod sched;
+
+/// Size in bytes of a machine page (x86 4 KiB pages).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = 12;

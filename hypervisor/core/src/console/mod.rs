@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Hypervisor console: the message ring and log-level filtering.
+//!
+//! Mirrors `xen/drivers/char/console.c`: [`ring::ConsoleRing`] is Xen's
+//! `conring` (what `xm dmesg` reads), and [`loglvl`] implements the
+//! `loglvl=`/`guest_loglvl=` thresholds with `printk_ratelimit`. The serial
+//! and VGA back ends live in the machine layer; this module only decides what
+//! is kept and what is printed.
+
+pub mod loglvl;
+pub mod ring;
+
+pub use loglvl::{LogLevel, LogLevelThreshold, LogThresholds, RateLimiter};
+pub use ring::ConsoleRing;
