@@ -21,6 +21,7 @@ use crate::sched::SchedulerKind;
 /// hypervisor yet, in the spelling used by [`BootOptions::given`].
 pub const NO_EFFECT_OPTIONS: &[&str] = &[
     "watchdog",
+    "dom0_vcpus_pin",
     "noirqbalance",
     "tbuf_size",
     "conswitch",
@@ -32,7 +33,6 @@ pub const NO_EFFECT_OPTIONS: &[&str] = &[
     "dma_bits",
     "dma_emergency_pool",
     "hap",
-    "acpi",
     "acpi_skip_timer_override",
     "noapic",
     "vga",

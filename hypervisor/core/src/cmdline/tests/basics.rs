@@ -214,7 +214,7 @@ fn unsupported_here_lists_no_effect_options() {
     let o = ok("noreboot vga=text-80x50,keep edd=off edid=no no-real-mode hap apic=bigsmp \
                 dma_bits=32 dma_emergency_pool=16M watchdog noirqbalance tbuf_size=4 \
                 nmi=fatal apic_verbosity=debug lapic nolapic noapic acpi=off \
-                acpi_skip_timer_override conswitch=b sched=sedf dom0_mem=256M");
+                acpi_skip_timer_override conswitch=b sched=sedf dom0_mem=256M dom0_vcpus_pin");
     assert_eq!(
         o.unsupported_here(),
         [
@@ -234,9 +234,9 @@ fn unsupported_here_lists_no_effect_options() {
             "lapic",
             "nolapic",
             "noapic",
-            "acpi",
             "acpi_skip_timer_override",
             "conswitch",
+            "dom0_vcpus_pin",
         ]
     );
     assert!(ok("noreboot sched=sedf console=com1").unsupported_here().is_empty());

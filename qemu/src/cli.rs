@@ -1,0 +1,249 @@
+//! The `hvrun` command line: `run`, `build` and `iso` subcommands (see `qemu/README.md`).
+
+use std::ffi::OsString;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{BootPath, Machine, ModuleSpec, Result, RunConfig, image};
+
+/// Exit status of `hvrun` when it fails before QEMU runs (bad arguments, build or ISO failure).
+pub const RUNNER_ERROR: u8 = 6;
+
+/// Builds the hypervisor and boots it under QEMU.
+#[derive(Debug, Parser)]
+#[command(name = "hvrun", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Boot the hypervisor under QEMU (the default command of qemu/run).
+    ///
+    /// The serial console is copied to stdout (and typed lines to it when stdin is a
+    /// terminal). The exit status says how the run ended: 0 power-off, 1 panic,
+    /// 2 unexpected reset, 3 timeout, 4 QEMU error, 5 reboot, 6 runner error.
+    Run(RunArgs),
+    /// Build the hypervisor ELF and print its path.
+    Build,
+    /// Build the GRUB boot ISO only.
+    Iso(IsoArgs),
+}
+
+/// What goes into the boot media (shared by `run` and `iso`).
+#[derive(Debug, Args)]
+pub struct MediaArgs {
+    /// The hypervisor command line.
+    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
+    pub append: String,
+    /// A boot module: FILE, then its command line ARGS unless the next word starts with
+    /// `--` (ARGS may be left out). Repeatable; the first module is dom0's kernel.
+    #[arg(long = "module", value_names = ["FILE", "ARGS"], num_args = 2, allow_hyphen_values = true)]
+    pub modules: Vec<String>,
+    /// Use the hypervisor ELF already built (target/x86_64-xen/release/xen) without building.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Boot this kernel ELF instead of the hypervisor (implies --no-build).
+    #[arg(long, value_name = "ELF")]
+    pub kernel: Option<PathBuf>,
+}
+
+impl MediaArgs {
+    fn module_specs(&self) -> Vec<ModuleSpec> {
+        // `normalize_args` makes every occurrence exactly two values: FILE and ARGS.
+        self.modules
+            .chunks(2)
+            .filter_map(|pair| {
+                let (file, args) = pair.split_first()?;
+                Some(ModuleSpec::new(file, args.first().cloned().unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    fn kernel(&self) -> Result<PathBuf> {
+        match &self.kernel {
+            Some(path) => image::existing_kernel(path),
+            None if self.no_build => image::prebuilt_hypervisor(),
+            None => image::hypervisor_image(),
+        }
+    }
+}
+
+/// Options of `hvrun run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Command line and modules.
+    #[command(flatten)]
+    pub media: MediaArgs,
+    /// Number of CPUs.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub smp: u32,
+    /// Guest RAM in MiB.
+    #[arg(long, value_name = "MiB", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(16..))]
+    pub memory: u32,
+    /// Boot through a GRUB ISO or QEMU's Multiboot loader.
+    #[arg(long, value_enum, default_value_t = BootPath::Grub)]
+    pub boot: BootPath,
+    /// Kill QEMU after this many seconds (0: never).
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub timeout: u64,
+    /// Also write the serial output to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub serial_log: Option<PathBuf>,
+    /// QEMU machine type.
+    #[arg(long, value_enum, default_value_t = Machine::Pc)]
+    pub machine: Machine,
+    /// QEMU CPU model.
+    #[arg(long, value_name = "MODEL", default_value = "max")]
+    pub cpu: String,
+    /// Extra QEMU argument, passed through (repeatable; e.g. `--qemu-arg -s`).
+    #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub qemu_args: Vec<String>,
+}
+
+/// Options of `hvrun iso`.
+#[derive(Debug, Args)]
+pub struct IsoArgs {
+    /// Command line and modules.
+    #[command(flatten)]
+    pub media: MediaArgs,
+    /// Where to write the ISO.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+impl RunArgs {
+    /// The [`RunConfig`] these options describe (building the hypervisor if needed).
+    pub fn to_config(&self) -> Result<RunConfig> {
+        Ok(RunConfig {
+            kernel: Some(self.media.kernel()?),
+            append: self.media.append.clone(),
+            modules: self.media.module_specs(),
+            smp: self.smp,
+            memory_mib: self.memory,
+            boot: self.boot,
+            timeout: (self.timeout > 0).then(|| Duration::from_secs(self.timeout)),
+            machine: self.machine,
+            cpu: self.cpu.clone(),
+            extra_args: self.qemu_args.clone(),
+            serial_log: self.serial_log.clone(),
+            echo: true,
+            forward_stdin: std::io::stdin().is_terminal(),
+        })
+    }
+}
+
+/// Rewrites `--module FILE [ARGS]` so clap always sees two values: ARGS becomes an empty
+/// word when the word after FILE is missing or starts with `--`; `--module=FILE` is split.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut rest = args.into_iter().peekable();
+    while let Some(arg) = rest.next() {
+        let text = arg.to_string_lossy().into_owned();
+        if text == "--" {
+            out.push(arg);
+            out.extend(rest);
+            break;
+        }
+        let file = if text == "--module" {
+            out.push(arg);
+            match rest.next() {
+                Some(file) => file,
+                None => break,
+            }
+        } else if let Some(file) = text.strip_prefix("--module=") {
+            out.push("--module".into());
+            file.into()
+        } else {
+            out.push(arg);
+            continue;
+        };
+        out.push(file);
+        let has_args = rest.peek().is_some_and(|next| !next.to_string_lossy().starts_with("--"));
+        out.push(if has_args { rest.next().unwrap_or_default() } else { OsString::new() });
+    }
+    out
+}
+
+/// Entry point of `hvrun`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(normalize_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { RUNNER_ERROR } else { 0 });
+        }
+    };
+    match execute(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("hvrun: error: {e:#}");
+            ExitCode::from(RUNNER_ERROR)
+        }
+    }
+}
+
+fn execute(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Cmd::Build => {
+            println!("{}", image::build_hypervisor()?.display());
+            Ok(0)
+        }
+        Cmd::Iso(args) => {
+            let kernel = args.media.kernel()?;
+            crate::make_iso(&kernel, &args.media.append, &args.media.module_specs(), &args.output)?;
+            println!("{}", args.output.display());
+            Ok(0)
+        }
+        Cmd::Run(args) => {
+            let outcome = crate::run(&args.to_config()?)?;
+            eprintln!("hvrun: {}: {}", outcome.status, outcome.reason);
+            Ok(outcome.status.exit_status())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> RunArgs {
+        let argv = ["hvrun", "run"].iter().chain(words).map(OsString::from);
+        match Cli::try_parse_from(normalize_args(argv)) {
+            Ok(Cli { command: Cmd::Run(args) }) => args,
+            other => panic!("unexpected parse result {other:?}"),
+        }
+    }
+
+    #[test]
+    fn module_words() {
+        let args =
+            parse(&["--module", "a", "x=1 y", "--module", "b", "--smp", "2", "--module=c", "-v"]);
+        let mods = args.media.module_specs();
+        assert_eq!(
+            mods,
+            [ModuleSpec::new("a", "x=1 y"), ModuleSpec::new("b", ""), ModuleSpec::new("c", "-v")]
+        );
+        assert_eq!(args.smp, 2);
+        let last = parse(&["--append", "noreboot", "--module", "k"]);
+        assert_eq!(last.media.module_specs(), [ModuleSpec::new("k", "")]);
+        assert_eq!(last.media.append, "noreboot");
+    }
+
+    #[test]
+    fn defaults() {
+        let args = parse(&[]);
+        assert_eq!((args.smp, args.memory, args.boot, args.timeout), (1, 1024, BootPath::Grub, 60));
+        assert_eq!((args.machine, args.cpu.as_str()), (Machine::Pc, "max"));
+        let extra = parse(&["--qemu-arg", "-s", "--qemu-arg", "-S", "--boot", "direct"]);
+        assert_eq!(extra.qemu_args, ["-s", "-S"]);
+        assert_eq!(extra.boot, BootPath::Direct);
+    }
+}

@@ -1,0 +1,167 @@
+//! Boot the hypervisor under QEMU and check its console against the contract.
+//!
+//! Each scenario runs through QEMU's direct Multiboot loader; a representative subset also
+//! runs through GRUB. No dom0 kernel is given, so every boot must end in the
+//! "no dom0 kernel" panic after setting everything up. Identical boots are shared between
+//! tests (see `boot_tests::boot`). Run with `cargo test -p boot-tests -- --test-threads=2`.
+
+use boot_tests::{
+    BootPath, boot, config, expect_line, expect_no_dom0_panic, expect_number_in, line, warnings,
+};
+
+/// The default machine: 1 CPU, 1024 MiB, no options.
+fn default_boot(path: BootPath) {
+    let out = boot(&config(path, "", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Brought up 1 CPUs");
+    expect_line(&out, "Using scheduler: SMP Credit Scheduler (credit)");
+    expect_number_in(&out, "System RAM:", 1000, 1024);
+    // avail - min(avail / 16, 128 MiB) with avail just under 1024 MiB.
+    expect_number_in(&out, "Dom0 memory:", 880, 960);
+}
+
+/// Without `noreboot` a panic reboots after five seconds.
+fn reboot_after_panic(path: BootPath) {
+    let out = boot(&config(path, "", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Reboot in five seconds");
+    assert!(!out.has_line("Manual reset required"), "{out}");
+}
+
+/// `noreboot` makes a panic halt instead.
+fn noreboot(path: BootPath) {
+    let out = boot(&config(path, "noreboot", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Manual reset required ('noreboot' specified)");
+    assert!(!out.has_line("Reboot in five seconds"), "{out}");
+}
+
+/// The command line is echoed exactly as given (no image path in front).
+fn command_line_echo(path: BootPath) {
+    let append = "noreboot dom0_mem=384M sched=credit console_to_ring";
+    let out = boot(&config(path, append, 1, 1024));
+    expect_no_dom0_panic(&out);
+    assert_eq!(line(&out, "Command line:"), format!("Command line: {append}"), "{out}");
+}
+
+/// `dom0_mem=256M`: an absolute dom0 size.
+fn dom0_mem_absolute(path: BootPath) {
+    let out = boot(&config(path, "dom0_mem=256M", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Dom0 memory: 256 MiB");
+}
+
+/// `dom0_mem=-512M`: everything but 512 MiB (of 2 GiB).
+fn dom0_mem_negative(path: BootPath) {
+    let out = boot(&config(path, "dom0_mem=-512M", 1, 2048));
+    expect_no_dom0_panic(&out);
+    expect_number_in(&out, "Dom0 memory:", 1450, 1536);
+}
+
+/// `dom0_mem=12Q` is malformed: a warning, then the default size.
+fn dom0_mem_malformed(path: BootPath) {
+    let out = boot(&config(path, "dom0_mem=12Q", 1, 1024));
+    expect_no_dom0_panic(&out);
+    let warned = out.lines().any(|l| l.contains("WARNING") && l.contains("dom0_mem"));
+    assert!(warned, "no WARNING line naming dom0_mem\n{out}");
+    expect_line(&out, "Dom0 memory:");
+}
+
+/// `sched=sedf` picks the EDF scheduler.
+fn sched_sedf(path: BootPath) {
+    let out = boot(&config(path, "sched=sedf", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Using scheduler: Simple EDF Scheduler (sedf)");
+}
+
+/// `mem=512M` caps the RAM the hypervisor uses.
+fn mem_limit(path: BootPath) {
+    let out = boot(&config(path, "mem=512M", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_number_in(&out, "System RAM:", 500, 512);
+}
+
+/// Four CPUs are all brought up.
+fn smp4(path: BootPath) {
+    let out = boot(&config(path, "", 4, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Brought up 4 CPUs");
+}
+
+/// `nosmp` keeps the other three CPUs down.
+fn nosmp(path: BootPath) {
+    let out = boot(&config(path, "nosmp", 4, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Brought up 1 CPUs");
+}
+
+/// An unknown option is named in a warning and otherwise ignored.
+fn unknown_option(path: BootPath) {
+    let out = boot(&config(path, "frobnicate=1", 1, 1024));
+    expect_no_dom0_panic(&out);
+    let warned = out.lines().any(|l| l.contains("WARNING") && l.contains("frobnicate"));
+    assert!(warned, "no WARNING line naming frobnicate\n{out}");
+    expect_line(&out, "Dom0 memory:");
+}
+
+/// `badpage=` frames are reported as excluded from the allocator.
+fn badpage(path: BootPath) {
+    let out = boot(&config(path, "badpage=0x200,0x201", 1, 1024));
+    expect_no_dom0_panic(&out);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with("Command line:"))
+        .filter(|l| l.contains("badpage") || l.to_ascii_lowercase().contains("bad page"))
+        .collect();
+    assert!(!lines.is_empty(), "no badpage line\n{out}");
+    let text = lines.join("\n");
+    let both_named = text.contains("200") && text.contains("201");
+    assert!(both_named || text.contains("2 of 2"), "both frames should be reported\n{out}");
+}
+
+/// `loglvl=all` prints more than the default log level.
+fn loglvl_all(path: BootPath) {
+    let out = boot(&config(path, "loglvl=all", 1, 1024));
+    let default = boot(&config(path, "", 1, 1024));
+    expect_no_dom0_panic(&out);
+    let (all, normal) = (out.lines().count(), default.lines().count());
+    assert!(all > normal, "loglvl=all printed {all} lines, the default {normal}\n{out}");
+}
+
+/// `console_to_ring` is a known option: no warning.
+fn console_to_ring(path: BootPath) {
+    let out = boot(&config(path, "console_to_ring", 1, 1024));
+    let default = boot(&config(path, "", 1, 1024));
+    expect_no_dom0_panic(&out);
+    let named = warnings(&out).into_iter().any(|l| l.contains("console_to_ring"));
+    assert!(!named, "console_to_ring was warned about\n{out}");
+    assert!(warnings(&out).len() <= warnings(&default).len(), "extra warnings\n{out}");
+}
+
+/// One `#[test]` per scenario, booted through `$path`.
+macro_rules! scenarios {
+    ($path:expr => $($scenario:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $scenario() {
+                super::$scenario($path);
+            }
+        )+
+    };
+}
+
+/// Every scenario through QEMU's direct Multiboot1 loader.
+mod direct {
+    scenarios!(super::BootPath::Direct =>
+        default_boot, reboot_after_panic, noreboot, command_line_echo, dom0_mem_absolute,
+        dom0_mem_negative, dom0_mem_malformed, sched_sedf, mem_limit, smp4, nosmp,
+        unknown_option, badpage, loglvl_all, console_to_ring,
+    );
+}
+
+/// A representative subset through GRUB (Multiboot2).
+mod grub {
+    scenarios!(super::BootPath::Grub =>
+        default_boot, reboot_after_panic, command_line_echo, dom0_mem_absolute, smp4,
+    );
+}
