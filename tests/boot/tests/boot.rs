@@ -6,8 +6,10 @@
 //! tests (see `boot_tests::boot`). Run with `cargo test -p boot-tests -- --test-threads=2`.
 
 use boot_tests::{
-    BootPath, boot, config, expect_line, expect_no_dom0_panic, expect_number_in, line, warnings,
+    BootPath, ExitKind, boot, config, expect_line, expect_no_dom0_panic, expect_number_in, line,
+    warnings,
 };
+use hv_runner::ModuleSpec;
 
 /// The default machine: 1 CPU, 1024 MiB, no options.
 fn default_boot(path: BootPath) {
@@ -138,6 +140,45 @@ fn console_to_ring(path: BootPath) {
     assert!(warnings(&out).len() <= warnings(&default).len(), "extra warnings\n{out}");
 }
 
+/// `com1=` reprograms the UART: the settings read back from it are reported.
+fn com1_programmed(path: BootPath) {
+    let out = boot(&config(path, "com1=57600,8n1,0x3f8,4", 1, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "Serial: com1: I/O base 0x3f8, 57600 baud, 8n1, irq 4");
+}
+
+/// `acpi=off` ignores the MADT, so the secondary CPUs are never found.
+fn acpi_off(path: BootPath) {
+    let out = boot(&config(path, "acpi=off", 4, 1024));
+    expect_no_dom0_panic(&out);
+    expect_line(&out, "ACPI disabled");
+    expect_line(&out, "Brought up 1 CPUs");
+}
+
+/// Modules reach the hypervisor in order, with their own command lines (the image path
+/// that QEMU's loader puts first is cooked away, as Xen does), and are kept out of the
+/// allocator. There is no dom0 builder yet, so the boot ends in a panic saying so.
+fn modules_passed(path: BootPath) {
+    let dir = std::env::temp_dir().join(format!("hv-boot-modules-{}-{path}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (kernel, initrd) = (dir.join("kernel.bin"), dir.join("initrd.bin"));
+    std::fs::write(&kernel, vec![0x5a_u8; 12_345]).expect("write module");
+    std::fs::write(&initrd, vec![0xa5_u8; 70_000]).expect("write module");
+    let mut cfg = config(path, "noreboot dom0_mem=128M", 1, 1024);
+    cfg.modules =
+        vec![ModuleSpec::new(&kernel, "console=hvc0 root=/dev/ram0"), ModuleSpec::new(&initrd, "")];
+    let out = boot(&cfg);
+    assert_eq!(out.status, ExitKind::Panic, "{out}");
+    let k = line(&out, "Dom0 kernel: module 1");
+    assert!(k.contains("(12345 bytes)"), "{out}");
+    assert!(k.ends_with("command line \"console=hvc0 root=/dev/ram0\""), "{out}");
+    let m = line(&out, "Module 2:");
+    assert!(m.ends_with("command line \"\""), "{out}");
+    expect_line(&out, "no dom0 builder");
+    expect_line(&out, "Dom0 memory: 128 MiB");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// One `#[test]` per scenario, booted through `$path`.
 macro_rules! scenarios {
     ($path:expr => $($scenario:ident),+ $(,)?) => {
@@ -155,7 +196,8 @@ mod direct {
     scenarios!(super::BootPath::Direct =>
         default_boot, reboot_after_panic, noreboot, command_line_echo, dom0_mem_absolute,
         dom0_mem_negative, dom0_mem_malformed, sched_sedf, mem_limit, smp4, nosmp,
-        unknown_option, badpage, loglvl_all, console_to_ring,
+        unknown_option, badpage, loglvl_all, console_to_ring, com1_programmed, acpi_off,
+        modules_passed,
     );
 }
 
@@ -163,5 +205,6 @@ mod direct {
 mod grub {
     scenarios!(super::BootPath::Grub =>
         default_boot, reboot_after_panic, command_line_echo, dom0_mem_absolute, smp4,
+        modules_passed,
     );
 }
