@@ -6,6 +6,7 @@
 //!
 //! * [`cmdline`]: Xen's boot command line, cooked and parsed into one typed
 //!   [`cmdline::BootOptions`] with warnings instead of failures;
+//! * [`dom0_build`]: dom0's initial virtual layout (Xen's `dom0_construct`);
 //! * [`dom0_mem`]: Xen's `compute_dom0_nr_pages` sizing of domain 0;
 //! * [`mm`]: the sanitised e820 memory map and the physical frame allocator;
 //! * [`console`]: the console ring (`xm dmesg`) and log-level filtering;
@@ -23,6 +24,7 @@ extern crate alloc;
 pub mod acpi_sleep;
 pub mod cmdline;
 pub mod console;
+pub mod dom0_build;
 pub mod dom0_mem;
 pub mod mm;
 pub mod sched;

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Building domain 0: the pure parts of Xen's `dom0_construct`.
+//!
+//! [`layout`] computes where everything goes in dom0's initial virtual
+//! address space (kernel, initrd, P2M list, start_info, bootstrap page
+//! tables, boot stack) exactly as Xen's PV dom0 builder does, so that an
+//! unmodified PV kernel finds what it expects. The machine side (allocating
+//! frames, writing page tables) uses this plan.
+pub mod layout;
