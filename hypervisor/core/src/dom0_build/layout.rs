@@ -187,6 +187,7 @@ pub const HYPERVISOR_VIRT_END: u64 = 0xFFFF_8800_0000_0000;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::arithmetic_side_effects)]
     use super::*;
 
     const MIB: u64 = 1 << 20;

@@ -5,5 +5,7 @@
 //! address space (kernel, initrd, P2M list, start_info, bootstrap page
 //! tables, boot stack) exactly as Xen's PV dom0 builder does, so that an
 //! unmodified PV kernel finds what it expects. The machine side (allocating
-//! frames, writing page tables) uses this plan.
+//! frames, writing page tables) uses this plan. [`hypercall_page`] is the
+//! page of `SYSCALL` stubs written at the kernel's `HYPERCALL_PAGE` address.
+pub mod hypercall_page;
 pub mod layout;
