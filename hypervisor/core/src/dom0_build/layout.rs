@@ -22,7 +22,7 @@ const L4_SHIFT: u32 = 39;
 /// `sizeof(struct start_info)` on x86_64.
 pub const START_INFO_SIZE: u64 = 1168;
 /// `sizeof(struct dom0_vga_console_info)`, placed after start_info.
-pub const VGA_CONSOLE_INFO_SIZE: u64 = 64;
+pub const VGA_CONSOLE_INFO_SIZE: u64 = 40;
 /// Bytes per P2M entry (`unsigned long`).
 const P2M_ENTRY: u64 = 8;
 /// Largest number of bootstrap page-table pages tried before giving up.
