@@ -26,6 +26,7 @@ pub mod cmdline;
 pub mod console;
 pub mod dom0_build;
 pub mod dom0_mem;
+pub mod libelf;
 pub mod mm;
 pub mod sched;
 

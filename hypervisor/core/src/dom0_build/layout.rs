@@ -13,6 +13,8 @@
 //! with `MOD_START_PFN` support an initrd may be left unmapped; both follow
 //! Xen.
 
+use guest_abi::xen::{HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, StartInfo};
+
 const PAGE_SIZE: u64 = 4096;
 const FOUR_MIB: u64 = 4 << 20;
 const MIN_SLACK: u64 = 512 << 10;
@@ -20,7 +22,7 @@ const L2_SHIFT: u32 = 21;
 const L3_SHIFT: u32 = 30;
 const L4_SHIFT: u32 = 39;
 /// `sizeof(struct start_info)` on x86_64.
-pub const START_INFO_SIZE: u64 = 1168;
+pub const START_INFO_SIZE: u64 = core::mem::size_of::<StartInfo>() as u64;
 /// `sizeof(struct dom0_vga_console_info)`, placed after start_info.
 pub const VGA_CONSOLE_INFO_SIZE: u64 = 40;
 /// Bytes per P2M entry (`unsigned long`).
@@ -179,11 +181,6 @@ pub fn compute(input: &LayoutInput) -> Result<Dom0Layout, LayoutError> {
         }
     }
 }
-
-/// Start of the hypervisor's reserved virtual range (public ABI).
-pub const HYPERVISOR_VIRT_START: u64 = 0xFFFF_8000_0000_0000;
-/// End of the hypervisor's reserved virtual range (public ABI).
-pub const HYPERVISOR_VIRT_END: u64 = 0xFFFF_8800_0000_0000;
 
 #[cfg(test)]
 mod tests {
