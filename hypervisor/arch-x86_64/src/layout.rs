@@ -7,10 +7,7 @@
 //! - slot 261: the hypervisor image at `XEN_VIRT_START` (virtual = this + physical),
 //! - slots 262–271: the direct map of all RAM at `DIRECTMAP_VIRT_START`.
 
-/// First virtual address reserved to the hypervisor (public ABI value).
-pub const HYPERVISOR_VIRT_START: u64 = 0xFFFF_8000_0000_0000;
-/// End of the hypervisor's reserved range (public ABI value).
-pub const HYPERVISOR_VIRT_END: u64 = 0xFFFF_8800_0000_0000;
+pub use guest_abi::xen::{HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START};
 /// Base of the image mapping: virtual = `XEN_VIRT_START` + physical for the image.
 pub const XEN_VIRT_START: u64 = 0xFFFF_82D0_8000_0000;
 /// Base of the direct map of physical memory.

@@ -22,7 +22,13 @@ pub const ERROR_APIC_VECTOR: u8 = 0xfe;
 /// Vector of the local APIC spurious interrupt.
 pub const SPURIOUS_APIC_VECTOR: u8 = 0xff;
 
-/// Saved registers, in the order of Xen's `struct cpu_user_regs` (x86_64).
+/// The frame the entry stubs build: Xen's `struct cpu_user_regs` up to and
+/// including `ss` (the part the CPU and the stubs push). It is a prefix of
+/// [`guest_abi::xen::CpuUserRegs`], whose trailing `es`/`ds`/`fs`/`gs` slots
+/// exist only in a vCPU's saved context, never on a hypervisor stack; the
+/// asserts below keep the two layouts in step. `cs` and `ss` are whole
+/// quadwords here because the CPU pushes them so (guest-abi splits the upper
+/// bytes into padding and `saved_upcall_mask`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 #[allow(missing_docs)]
@@ -51,12 +57,20 @@ pub struct CpuUserRegs {
     pub ss: u64,
 }
 
+/// Assert that field `$f` sits at the same offset in the frame and in Xen's struct.
+macro_rules! same_offset {
+    ($($f:ident),+) => {
+        $(assert!(
+            core::mem::offset_of!(CpuUserRegs, $f)
+                == core::mem::offset_of!(guest_abi::xen::CpuUserRegs, $f)
+        );)+
+    };
+}
+
 const _: () = {
     assert!(core::mem::size_of::<CpuUserRegs>() == 21 * 8);
-    assert!(core::mem::offset_of!(CpuUserRegs, error_code) == 15 * 8);
-    assert!(core::mem::offset_of!(CpuUserRegs, entry_vector) == 15 * 8 + 4);
-    assert!(core::mem::offset_of!(CpuUserRegs, rip) == 16 * 8);
-    assert!(core::mem::offset_of!(CpuUserRegs, ss) == 20 * 8);
+    same_offset!(r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi);
+    same_offset!(error_code, entry_vector, rip, cs, rflags, rsp, ss);
 };
 
 /// Exception names, by vector.
