@@ -5,9 +5,12 @@
 //! non-overlapping regions (Xen's `sanitize_e820_map`) and applies `mem=`.
 //! [`frame_alloc::FrameAllocator`] hands out the 4 KiB machine frames of that
 //! map's RAM, minus what the caller reserves and the `badpage=` list.
+//! [`pv`] is the PV MMU core: the frame table with Xen's page types and
+//! reference counts, page-table validation, `mmu_update` and `mmuext_op`.
 
 pub mod e820;
 pub mod frame_alloc;
+pub mod pv;
 
 pub use e820::{E820Entry, E820Map, E820Type};
 pub use frame_alloc::{FrameAllocator, FreeError, Mfn};
