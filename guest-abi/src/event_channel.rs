@@ -376,20 +376,13 @@ impl EvtchnOpCompat {
     /// Reads the union as the argument struct `T` (its leading bytes).
     #[must_use]
     pub fn payload<T: crate::AbiBytes>(&self) -> Option<T> {
-        T::read_prefix(bytemuck::bytes_of(&self.u))
+        crate::union_payload(&self.u)
     }
 
     /// Writes `value` into the leading bytes of the union (e.g. to copy the
     /// OUT fields back); `false` if `T` does not fit.
     pub fn set_payload<T: crate::AbiBytes>(&mut self, value: &T) -> bool {
-        let src = value.as_bytes();
-        match bytemuck::bytes_of_mut(&mut self.u).get_mut(..src.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
+        crate::set_union_payload(&mut self.u, value)
     }
 }
 

@@ -128,3 +128,23 @@ pub trait AbiBytes: bytemuck::Pod {
         bytes.get(..Self::SIZE).and_then(Self::from_bytes)
     }
 }
+
+/// Reads an argument struct from the leading bytes of a compat op union
+/// (`evtchn_op_t.u`, `physdev_op_t.u`).
+#[must_use]
+pub fn union_payload<T: AbiBytes, U: bytemuck::Pod>(union: &U) -> Option<T> {
+    T::read_prefix(bytemuck::bytes_of(union))
+}
+
+/// Writes `value` into the leading bytes of a compat op union; `false` if it
+/// does not fit.
+pub fn set_union_payload<T: AbiBytes, U: bytemuck::Pod>(union: &mut U, value: &T) -> bool {
+    let src = value.as_bytes();
+    match bytemuck::bytes_of_mut(union).get_mut(..src.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(src);
+            true
+        }
+        None => false,
+    }
+}

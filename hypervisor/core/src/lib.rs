@@ -29,6 +29,8 @@ pub mod dom0_mem;
 pub mod libelf;
 pub mod mm;
 pub mod sched;
+#[cfg(test)]
+mod test_rng;
 
 /// Size in bytes of a machine page (x86 4 KiB pages).
 pub const PAGE_SIZE: u64 = 4096;

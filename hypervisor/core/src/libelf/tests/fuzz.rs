@@ -10,21 +10,7 @@ use super::builder::{self, Image};
 use super::presets;
 use super::*;
 
-/// xorshift64* (Vigna), seeded with a fixed value.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 /// Accepts writes inside the image's own range without storing anything.
 struct BoundsTarget {
@@ -70,16 +56,16 @@ const INTERESTING: [u64; 10] =
 
 fn mutate(rng: &mut Rng, image: &mut Image, hot_len: usize) {
     let len = image.bytes().len();
-    for _ in 0..1 + rng.below(8) {
+    for _ in 0..1 + rng.index(8) {
         // Three times in four, hit the headers and notes.
-        let span = if rng.below(4) == 0 { len } else { hot_len.min(len) };
-        let offset = rng.below(span);
-        match rng.below(3) {
-            0 => image.bytes_mut()[offset] ^= 1 << rng.below(8),
+        let span = if rng.index(4) == 0 { len } else { hot_len.min(len) };
+        let offset = rng.index(span);
+        match rng.index(3) {
+            0 => image.bytes_mut()[offset] ^= 1 << rng.index(8),
             1 => image.bytes_mut()[offset] = rng.next() as u8,
             _ => {
-                let value = INTERESTING[rng.below(INTERESTING.len())];
-                let width = [1, 2, 4, 8][rng.below(4)];
+                let value = INTERESTING[rng.index(INTERESTING.len())];
+                let width = [1, 2, 4, 8][rng.index(4)];
                 let offset = offset.min(len - width);
                 image.bytes_mut()[offset..offset + width]
                     .copy_from_slice(&value.to_le_bytes()[..width]);
