@@ -134,6 +134,10 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
 impl Console {
     fn emit(&mut self, bytes: &[u8]) {
         self.ring.write(bytes);
+        self.emit_serial(bytes);
+    }
+
+    fn emit_serial(&mut self, bytes: &[u8]) {
         if let (true, Some(s)) = (self.use_com[0], self.com[0].as_mut()) {
             s.write(bytes);
         }
@@ -218,6 +222,44 @@ pub fn printk_force(args: fmt::Arguments<'_>) {
     if let Some(con) = guard.as_mut() {
         print_locked(con, args);
     }
+}
+
+/// Guest console output (`CONSOLEIO_write`): straight to the serial
+/// ports, with `\n` sent as `\r\n`; into the ring only with
+/// `console_to_ring`, as in Xen.
+pub fn guest_write(bytes: &[u8], to_ring: bool) {
+    let mut guard = CONSOLE.lock();
+    let Some(con) = guard.as_mut() else { return };
+    if to_ring {
+        con.ring.write(bytes);
+    }
+    for piece in bytes.split_inclusive(|&b| b == b'\n') {
+        match piece.strip_suffix(b"\n") {
+            Some(line) => {
+                con.emit_serial(line);
+                con.emit_serial(b"\r\n");
+            }
+            None => con.emit_serial(piece),
+        }
+    }
+}
+
+/// Serial input for dom0 (`CONSOLEIO_read`): bytes waiting on COM1.
+pub fn guest_read(buf: &mut [u8]) -> usize {
+    let mut guard = CONSOLE.lock();
+    let Some(con) = guard.as_mut() else { return 0 };
+    let Some(s) = con.com[0].as_mut() else { return 0 };
+    let mut n: usize = 0;
+    for slot in buf.iter_mut() {
+        match s.try_read() {
+            Some(b) => {
+                *slot = b;
+                n = n.saturating_add(1);
+            }
+            None => break,
+        }
+    }
+    n
 }
 
 /// Console ring usage: (bytes held, capacity, bytes ever written).

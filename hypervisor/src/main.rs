@@ -10,6 +10,8 @@
 extern crate alloc;
 
 mod console;
+mod dom0;
+mod guest;
 mod heap;
 mod mm;
 mod panic;

@@ -159,7 +159,28 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
             cmdline::cook(&m.cmdline, grub2)
         );
     }
-    xen_panic(format_args!("no dom0 builder in this build yet: cannot start domain 0"))
+    crate::guest::configure(opts.console_to_ring, &cooked);
+    let ram: Vec<(u64, u64)> = map
+        .entries()
+        .iter()
+        .filter(|e| e.kind.raw() == 1)
+        .map(|e| (e.addr, e.addr.saturating_add(e.size)))
+        .collect();
+    let built =
+        match crate::dom0::construct(kernel, boot.modules.get(1), kcmd, dom0_pages, &ram, cr3) {
+            Ok(b) => b,
+            Err(e) => xen_panic(format_args!("Could not set up DOM0 guest OS: {e}")),
+        };
+    let regs = built.regs;
+    let l4 = built.machine.dom.vcpus.first().and_then(|v| v.tables.guest_table);
+    *crate::guest::MACHINE.lock() = Some(built.machine);
+    hv_arch_x86_64::entry::set_guest_handlers(crate::guest::on_syscall, crate::guest::on_trap);
+    let Some(l4) = l4 else { xen_panic(format_args!("dom0 has no page table")) };
+    printk!("Starting dom0: entry {:#x}, start_info {:#x}", regs.rip, regs.rsi);
+    // SAFETY: dom0's L4 was validated and pinned by the builder, so it maps
+    // the hypervisor's slots (image, stacks, direct map) as the idle table.
+    unsafe { cpu::write_cr3(l4.0 << 12) };
+    hv_arch_x86_64::entry::enter_guest(&regs)
 }
 
 fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator) {

@@ -44,10 +44,15 @@ pub struct MediaArgs {
     #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
     /// A boot module: FILE, then its command line ARGS unless the next word starts with
-    /// `--` (ARGS may be left out). Repeatable; the first module is dom0's kernel.
+    /// `--` (ARGS may be left out). Repeatable; the first module is dom0's kernel. Without
+    /// any, dom0 is the PV test kernel pv-hello (built from tests/pv).
     #[arg(long = "module", value_names = ["FILE", "ARGS"], num_args = 2, allow_hyphen_values = true)]
     pub modules: Vec<String>,
-    /// Use the hypervisor ELF already built (target/x86_64-xen/release/xen) without building.
+    /// Boot without any module (no dom0 kernel) instead of the default pv-hello.
+    #[arg(long, conflicts_with = "modules")]
+    pub no_dom0: bool,
+    /// Use the hypervisor ELF (target/x86_64-xen/release/xen) and the default dom0
+    /// (target/x86_64-xen/release/pv-hello) already built, without building.
     #[arg(long)]
     pub no_build: bool,
     /// Boot this kernel ELF instead of the hypervisor (implies --no-build).
@@ -56,7 +61,8 @@ pub struct MediaArgs {
 }
 
 impl MediaArgs {
-    fn module_specs(&self) -> Vec<ModuleSpec> {
+    /// The modules given with `--module`, in order.
+    pub fn module_specs(&self) -> Vec<ModuleSpec> {
         // `normalize_args` makes every occurrence exactly two values: FILE and ARGS.
         self.modules
             .chunks(2)
@@ -65,6 +71,22 @@ impl MediaArgs {
                 Some(ModuleSpec::new(file, args.first().cloned().unwrap_or_default()))
             })
             .collect()
+    }
+
+    /// The modules to boot: those given with `--module`; without any, the default dom0
+    /// [`image::DEFAULT_DOM0`] (`pv-hello`, built unless `--no-build`), or none with
+    /// `--no-dom0`.
+    pub fn modules(&self) -> Result<Vec<ModuleSpec>> {
+        let given = self.module_specs();
+        if !given.is_empty() || self.no_dom0 {
+            return Ok(given);
+        }
+        let dom0 = if self.no_build {
+            image::prebuilt_pv_test_kernel(image::DEFAULT_DOM0)?
+        } else {
+            image::pv_test_kernel(image::DEFAULT_DOM0)?
+        };
+        Ok(vec![ModuleSpec::new(dom0, "")])
     }
 
     fn kernel(&self) -> Result<PathBuf> {
@@ -125,7 +147,7 @@ impl RunArgs {
         Ok(RunConfig {
             kernel: Some(self.media.kernel()?),
             append: self.media.append.clone(),
-            modules: self.media.module_specs(),
+            modules: self.media.modules()?,
             smp: self.smp,
             memory_mib: self.memory,
             boot: self.boot,
@@ -198,7 +220,8 @@ fn execute(cli: &Cli) -> Result<u8> {
         }
         Cmd::Iso(args) => {
             let kernel = args.media.kernel()?;
-            crate::make_iso(&kernel, &args.media.append, &args.media.module_specs(), &args.output)?;
+            let modules = args.media.modules()?;
+            crate::make_iso(&kernel, &args.media.append, &modules, &args.output)?;
             println!("{}", args.output.display());
             Ok(0)
         }
@@ -235,6 +258,17 @@ mod tests {
         let last = parse(&["--append", "noreboot", "--module", "k"]);
         assert_eq!(last.media.module_specs(), [ModuleSpec::new("k", "")]);
         assert_eq!(last.media.append, "noreboot");
+    }
+
+    #[test]
+    fn no_dom0() {
+        let args = parse(&["--no-dom0", "--boot", "direct"]);
+        assert!(args.media.no_dom0);
+        assert!(args.media.modules().is_ok_and(|mods| mods.is_empty()));
+        let given = parse(&["--module", "k", "console=hvc0"]);
+        assert!(!given.media.no_dom0);
+        let argv = ["hvrun", "run", "--no-dom0", "--module", "k"].map(OsString::from);
+        assert!(Cli::try_parse_from(normalize_args(argv)).is_err(), "--no-dom0 with --module");
     }
 
     #[test]

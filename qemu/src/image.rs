@@ -1,4 +1,4 @@
-//! Building the hypervisor ELF and finding it on disk.
+//! Building the hypervisor ELF and the PV test kernels, and finding them on disk.
 
 use std::io::Write as _;
 use std::os::fd::AsFd as _;
@@ -26,6 +26,23 @@ pub const BUILD_ARGS: &[&str] = &[
     "-Zbuild-std-features=compiler-builtins-mem",
 ];
 
+/// The cargo arguments that build the PV test kernels (`tests/pv`), on the same target and
+/// with the same flags as the hypervisor so that the build-std artifacts are shared.
+pub const PV_BUILD_ARGS: &[&str] = &[
+    "build",
+    "-p",
+    "pv-tests",
+    "--release",
+    "--target",
+    TARGET_SPEC,
+    "-Zjson-target-spec",
+    "-Zbuild-std=core,alloc",
+    "-Zbuild-std-features=compiler-builtins-mem",
+];
+
+/// The PV test kernel `qemu/run` boots as dom0 when no module is given (`pv-hello`).
+pub const DEFAULT_DOM0: &str = "hello";
+
 /// Environment variable naming a kernel ELF to boot instead of building the hypervisor.
 pub const KERNEL_ENV: &str = "HV_KERNEL";
 
@@ -43,9 +60,19 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Where `cargo build` leaves the binaries for the hypervisor's target.
+pub fn xen_target_release_dir() -> PathBuf {
+    target_dir().join("x86_64-xen").join("release")
+}
+
 /// Where `cargo build` leaves the hypervisor ELF.
 pub fn hypervisor_elf() -> PathBuf {
-    target_dir().join("x86_64-xen").join("release").join("xen")
+    xen_target_release_dir().join("xen")
+}
+
+/// Where `cargo build` leaves PV test kernel `name` (`hello` → `.../pv-hello`); no build.
+pub fn pv_test_elf(name: &str) -> PathBuf {
+    xen_target_release_dir().join(format!("pv-{name}"))
 }
 
 /// Builds the hypervisor (at most once per process) and returns the ELF's path.
@@ -54,35 +81,82 @@ pub fn hypervisor_elf() -> PathBuf {
 /// for the one build; a failed build is reported to every caller.
 pub fn build_hypervisor() -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    BUILT.get_or_init(|| build_once().map_err(|e| format!("{e:#}"))).clone().map_err(|e| anyhow!(e))
+    BUILT
+        .get_or_init(|| {
+            cargo_build("the hypervisor", BUILD_ARGS)
+                .and_then(|()| existing_output(hypervisor_elf()))
+                .map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
 }
 
-fn build_once() -> Result<PathBuf> {
+/// Builds all PV test kernels (`tests/pv`, at most once per process) and returns the
+/// directory holding them (`target/x86_64-xen/release`, files `pv-<name>`).
+///
+/// Like [`build_hypervisor`]: cargo's output goes to stderr, concurrent callers wait for
+/// the one build, and a failure is reported to every caller.
+pub fn build_pv_tests() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            cargo_build("the PV test kernels", PV_BUILD_ARGS)
+                .map(|()| xen_target_release_dir())
+                .map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// PV test kernel `name` (`hello` for `pv-hello`), building the kernels first if this
+/// process has not yet ([`build_pv_tests`]).
+pub fn pv_test_kernel(name: &str) -> Result<PathBuf> {
+    build_pv_tests()?;
+    existing_output(pv_test_elf(name)).with_context(|| {
+        format!("no PV test kernel {name:?} (is tests/pv/src/bin/pv-{name}.rs there?)")
+    })
+}
+
+/// The already-built PV test kernel `name` (no build), or an error saying how to build it.
+pub fn prebuilt_pv_test_kernel(name: &str) -> Result<PathBuf> {
+    let elf = pv_test_elf(name);
+    if !elf.is_file() {
+        bail!(
+            "{} does not exist: build it first (cargo {}) or drop --no-build",
+            elf.display(),
+            PV_BUILD_ARGS.join(" ")
+        );
+    }
+    Ok(elf)
+}
+
+/// `path` if the build left a file there.
+fn existing_output(path: PathBuf) -> Result<PathBuf> {
+    if !path.is_file() {
+        bail!("the build succeeded but {} does not exist", path.display());
+    }
+    Ok(path)
+}
+
+/// Runs `cargo <args>` in the repository root; `what` names the build in messages.
+fn cargo_build(what: &str, args: &[&str]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let root = repo_root();
     // Cargo writes its progress to stderr; send its (normally empty) stdout there too so a
     // caller's stdout carries only what it prints itself.
     let stdout = std::io::stderr().as_fd().try_clone_to_owned().context("dup stderr")?;
-    let _ = writeln!(
-        std::io::stderr(),
-        "hv-runner: building the hypervisor (cargo {})",
-        BUILD_ARGS.join(" ")
-    );
+    let _ = writeln!(std::io::stderr(), "hv-runner: building {what} (cargo {})", args.join(" "));
     let status = Command::new(&cargo)
-        .args(BUILD_ARGS)
+        .args(args)
         .current_dir(&root)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .status()
         .with_context(|| format!("cannot run {}", Path::new(&cargo).display()))?;
     if !status.success() {
-        bail!("building the hypervisor failed ({status})");
+        bail!("building {what} failed ({status})");
     }
-    let elf = hypervisor_elf();
-    if !elf.is_file() {
-        bail!("the build succeeded but {} does not exist", elf.display());
-    }
-    Ok(elf)
+    Ok(())
 }
 
 /// The kernel to boot: `$HV_KERNEL` if set, else the freshly built hypervisor.

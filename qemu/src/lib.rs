@@ -4,7 +4,9 @@
 //! integration tests in `tests/boot` share:
 //!
 //! - [`build_hypervisor`] / [`hypervisor_image`] produce the hypervisor ELF
-//!   (`target/x86_64-xen/release/xen`), building it at most once per process.
+//!   (`target/x86_64-xen/release/xen`), building it at most once per process;
+//!   [`build_pv_tests`] / [`pv_test_kernel`] do the same for the PV test kernels of
+//!   `tests/pv` (`target/x86_64-xen/release/pv-<name>`).
 //! - [`RunConfig`] describes one boot (command line, modules, CPUs, memory, boot path);
 //!   [`run`] boots it and returns an [`Outcome`]: how the run ended ([`ExitKind`]), why,
 //!   and everything the hypervisor printed on its serial console.
@@ -22,7 +24,9 @@ pub mod session;
 
 pub use config::{BootPath, Machine, ModuleSpec, RunConfig};
 pub use grub::make_iso;
-pub use image::{build_hypervisor, hypervisor_image, repo_root, target_dir};
+pub use image::{
+    build_hypervisor, build_pv_tests, hypervisor_image, pv_test_kernel, repo_root, target_dir,
+};
 pub use outcome::{ExitKind, Outcome};
 pub use session::run;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! CPU identification, control registers, FPU/SSE set-up and halting.
+use core::arch::asm;
 use core::arch::x86_64::{__cpuid_count, _rdtsc};
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
@@ -118,4 +119,115 @@ pub fn read_cr2() -> u64 {
 pub fn read_cr3() -> u64 {
     let (frame, flags) = x86_64::registers::control::Cr3::read_raw();
     frame.start_address().as_u64() | u64::from(flags)
+}
+
+/// Read model-specific register `msr`.
+///
+/// # Safety
+/// `msr` must exist on this CPU (reading an absent MSR faults).
+#[must_use]
+pub unsafe fn rdmsr(msr: u32) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).read() }
+}
+
+/// Write model-specific register `msr`.
+///
+/// # Safety
+/// `msr` must exist, accept `value`, and the write must not break the
+/// hypervisor's own invariants (paging, segments, syscall entry).
+pub unsafe fn wrmsr(msr: u32, value: u64) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).write(value) }
+}
+
+const MSR_FS_BASE: u32 = 0xc000_0100;
+const MSR_GS_BASE: u32 = 0xc000_0101;
+
+/// Whether `va` is canonical (bits 63..47 equal).
+#[must_use]
+pub const fn is_canonical(va: u64) -> bool {
+    let top = va >> 47;
+    top == 0 || top == 0x1_ffff
+}
+
+/// The FS base.
+#[must_use]
+pub fn fs_base() -> u64 {
+    // SAFETY: FS_BASE exists on every x86_64 CPU.
+    unsafe { rdmsr(MSR_FS_BASE) }
+}
+
+/// The GS base.
+#[must_use]
+pub fn gs_base() -> u64 {
+    // SAFETY: GS_BASE exists on every x86_64 CPU.
+    unsafe { rdmsr(MSR_GS_BASE) }
+}
+
+/// Sets the FS base; non-canonical values are ignored (they would fault).
+pub fn set_fs_base(v: u64) {
+    if is_canonical(v) {
+        // SAFETY: the hypervisor does not use FS; the value is canonical.
+        unsafe { wrmsr(MSR_FS_BASE, v) }
+    }
+}
+
+/// Sets the GS base; non-canonical values are ignored (they would fault).
+pub fn set_gs_base(v: u64) {
+    if is_canonical(v) {
+        // SAFETY: the hypervisor does not use GS; the value is canonical.
+        unsafe { wrmsr(MSR_GS_BASE, v) }
+    }
+}
+
+/// Sets or clears CR0.TS.
+pub fn set_cr0_ts(ts: bool) {
+    let mut cr0 = Cr0::read();
+    cr0.set(Cr0Flags::TASK_SWITCHED, ts);
+    // SAFETY: only TS changes; the hypervisor never uses the FPU (soft-float).
+    unsafe { Cr0::write(cr0) };
+}
+
+/// Loads CR3 with the page table at `maddr`.
+///
+/// # Safety
+/// The table must map the hypervisor's slots (image, stacks, direct map)
+/// exactly as the current one does.
+pub unsafe fn write_cr3(maddr: u64) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { asm!("mov {}, %cr3", in(reg) maddr, options(att_syntax, nostack)) };
+}
+
+/// Flushes the non-global TLB entries (reloads CR3).
+pub fn flush_tlb_local() {
+    let cr3 = read_cr3();
+    // SAFETY: reloading the current CR3 changes no mapping.
+    unsafe { write_cr3(cr3) };
+}
+
+/// Flushes one linear address from the TLB.
+pub fn invlpg(va: u64) {
+    // SAFETY: invlpg only drops a TLB entry; any address is accepted.
+    unsafe { asm!("invlpg ({})", in(reg) va, options(att_syntax, nostack)) };
+}
+
+/// Write back and invalidate caches.
+pub fn wbinvd() {
+    // SAFETY: wbinvd has no memory-safety effects.
+    unsafe { asm!("wbinvd", options(nostack)) };
+}
+
+/// Reads one of the MSRs every x86_64 CPU this hypervisor runs on has
+/// (EFER, APIC_BASE, PAT, and MISC_ENABLE on Intel); `None` for others,
+/// which might not exist.
+#[must_use]
+pub fn read_msr_safe(msr: u32) -> Option<u64> {
+    let ok = match msr {
+        0xc000_0080 | 0x1b | 0x277 => true,
+        0x1a0 => &vendor() == b"GenuineIntel",
+        _ => false,
+    };
+    // SAFETY: only architectural MSRs present on every supported CPU.
+    ok.then(|| unsafe { rdmsr(msr) })
 }

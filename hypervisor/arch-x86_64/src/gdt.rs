@@ -56,6 +56,8 @@ pub struct CpuTables {
     pub gdt_va: u64,
     /// Virtual address of the TSS.
     pub tss_va: u64,
+    /// The hypervisor stack with the guest frame, and the `SYSCALL` stubs.
+    pub entry: crate::entry::EntryStack,
 }
 
 /// Why the tables could not be built.
@@ -87,6 +89,8 @@ pub fn build(cpu: u32, frames: &mut dyn FrameSource) -> Result<CpuTables, OutOfF
         }
         tss.interrupt_stack_table = table;
     }
+    let entry = crate::entry::build(cpu, frames).map_err(|_| OutOfFrames)?;
+    tss.privilege_stack_table[0] = VirtAddr::new(entry.rsp0);
     tss.iomap_base = u16::try_from(core::mem::size_of::<TaskStateSegment>()).unwrap_or(u16::MAX);
 
     // SAFETY: `tss_va` maps a freshly allocated, zeroed frame owned by this
@@ -123,7 +127,7 @@ pub fn build(cpu: u32, frames: &mut dyn FrameSource) -> Result<CpuTables, OutOfF
     if let (Some(slot), Some(hi)) = (gdt.get_mut(tss_index + 1), hi) {
         *slot = hi;
     }
-    Ok(CpuTables { gdt_va, tss_va })
+    Ok(CpuTables { gdt_va, tss_va, entry })
 }
 
 /// Load `tables` on the calling CPU: GDTR, CS/SS/DS/ES and TR.
@@ -146,4 +150,5 @@ pub unsafe fn load(tables: &CpuTables) {
         ES::set_reg(SegmentSelector(0));
         load_tss(SegmentSelector(TSS_SELECTOR));
     }
+    crate::entry::init_cpu(&tables.entry);
 }

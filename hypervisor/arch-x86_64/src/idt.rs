@@ -115,7 +115,9 @@ fn idt() -> &'static Idt {
                 18 => IST_MC,
                 _ => 0,
             };
-            *slot = gate(base.wrapping_add(vector.wrapping_mul(STUB_SIZE)), ist, 0);
+            // #BP and #OF may be raised by the guest with int3/into (Xen's DPL-3 gates).
+            let dpl = if matches!(vector, 3 | 4) { 3 } else { 0 };
+            *slot = gate(base.wrapping_add(vector.wrapping_mul(STUB_SIZE)), ist, dpl);
         }
         Idt(table)
     })

@@ -45,3 +45,24 @@ pub fn outl(port: u16, value: u32) {
     // SAFETY: see `outb`.
     unsafe { Port::<u32>::new(port).write(value) }
 }
+
+/// Reads `size` (1, 2 or 4) bytes from `port`; other sizes read all ones.
+#[must_use]
+pub fn port_in(port: u16, size: u8) -> u32 {
+    match size {
+        1 => u32::from(inb(port)),
+        2 => u32::from(inw(port)),
+        4 => inl(port),
+        _ => u32::MAX,
+    }
+}
+
+/// Writes `size` (1, 2 or 4) bytes to `port`; other sizes are dropped.
+pub fn port_out(port: u16, size: u8, value: u32) {
+    match size {
+        1 => outb(port, value.to_le_bytes()[0]),
+        2 => outw(port, u16::from_le_bytes([value.to_le_bytes()[0], value.to_le_bytes()[1]])),
+        4 => outl(port, value),
+        _ => {}
+    }
+}

@@ -165,6 +165,29 @@ pub fn set_irq_handler(handler: IrqHandler) {
 #[unsafe(no_mangle)]
 extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
     let vector = regs.entry_vector;
+    // From ring 3 (except on the IST vectors, whose frames are elsewhere),
+    // the frame is this CPU's guest frame at the top of its stack, with
+    // room for the whole `cpu_user_regs`.
+    if regs.cs & 3 == 3 && !matches!(vector, 2 | 8 | 18) {
+        let p = core::ptr::from_mut(regs).cast::<guest_abi::xen::CpuUserRegs>();
+        if crate::entry::guest_frame_addr() == Some(p as u64) {
+            if vector >= 32 {
+                if let Ok(v) = u8::try_from(vector)
+                    && v != SPURIOUS_APIC_VECTOR
+                {
+                    if let Some(h) = IRQ_HANDLER.get() {
+                        h(v, regs);
+                    }
+                    apic::eoi();
+                }
+                // Give the guest layer its chance to deliver events.
+                crate::entry::guest_trap(full_again(p));
+                return;
+            }
+            crate::entry::guest_trap(full_again(p));
+            return;
+        }
+    }
     match u8::try_from(vector) {
         Ok(v) if v >= 32 => {
             if v == SPURIOUS_APIC_VECTOR {
@@ -177,6 +200,13 @@ extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
         }
         _ => fatal_trap(regs),
     }
+}
+
+/// Re-borrows the guest frame after the IRQ handler's borrow ended.
+fn full_again(p: *mut guest_abi::xen::CpuUserRegs) -> &'static mut guest_abi::xen::CpuUserRegs {
+    // SAFETY: `p` is this CPU's guest frame (checked by the caller); no
+    // other reference to it is live.
+    unsafe { &mut *p }
 }
 
 fn fatal_trap(regs: &CpuUserRegs) -> ! {

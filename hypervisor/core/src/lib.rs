@@ -28,6 +28,7 @@ pub mod dom0_build;
 pub mod dom0_mem;
 pub mod libelf;
 pub mod mm;
+pub mod pv;
 pub mod sched;
 #[cfg(test)]
 mod test_rng;

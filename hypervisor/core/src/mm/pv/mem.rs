@@ -49,6 +49,33 @@ pub trait PhysMem {
             self.write_u64(dst, i, v);
         }
     }
+
+    /// Reads `buf.len()` bytes of frame `mfn` from byte `offset`; bytes
+    /// beyond the frame read as 0. The default goes through
+    /// [`read_u64`](Self::read_u64); the machine layer copies directly.
+    fn read_bytes(&self, mfn: Mfn, offset: usize, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let at = offset.saturating_add(i);
+            let word = self.read_u64(mfn, at / 8);
+            *b = word.to_le_bytes().get(at % 8).copied().unwrap_or(0);
+        }
+    }
+
+    /// Writes `bytes` into frame `mfn` from byte `offset`; bytes beyond the
+    /// frame are dropped.
+    fn write_bytes(&mut self, mfn: Mfn, offset: usize, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            let at = offset.saturating_add(i);
+            if at >= PT_ENTRIES * 8 {
+                break;
+            }
+            let mut word = self.read_u64(mfn, at / 8).to_le_bytes();
+            if let Some(slot) = word.get_mut(at % 8) {
+                *slot = b;
+            }
+            self.write_u64(mfn, at / 8, u64::from_le_bytes(word));
+        }
+    }
 }
 
 /// Host-side machine memory: only the frames added exist, zero-filled.

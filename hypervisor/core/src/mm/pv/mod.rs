@@ -97,7 +97,7 @@ mod tests;
 pub use audit::{AuditError, audit};
 pub use frame_table::FrameTable;
 pub use mem::{EmulatedMem, INVALID_M2P_ENTRY, M2p, M2pTable, PhysMem};
-pub use mmuext::{MmuEffect, VcpuTables};
+pub use mmuext::{MmuEffect, VcpuTables, addr_ok};
 pub use types::{Level, PageInfo, PageType, TypeInfo};
 
 use guest_abi::xen::DomId;

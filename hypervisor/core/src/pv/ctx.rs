@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The context a hypercall, trap bounce or emulation runs in: the current
+//! domain and vCPU, its live registers, the PV MMU state and the machine.
+
+use guest_abi::xen::{CpuUserRegs, Errno, VcpuInfo};
+
+use super::domain::{Domain, PvVcpu};
+use super::guest_mem;
+use super::platform::{Platform, SegBaseReg};
+use crate::mm::Mfn;
+use crate::mm::pv::{FrameTable, M2p, PhysMem, PvHooks, PvMm};
+
+/// Size of one `vcpu_info` in the shared-info page.
+const VCPU_INFO_SIZE: usize = core::mem::size_of::<VcpuInfo>();
+/// Offset of `evtchn_upcall_pending` in `vcpu_info`.
+const UPCALL_PENDING: usize = 0;
+/// Offset of `evtchn_upcall_mask` in `vcpu_info`.
+const UPCALL_MASK: usize = 1;
+/// Offset of `arch.cr2` in `vcpu_info`.
+const VCPU_INFO_CR2: usize = 16;
+
+/// Everything a hypercall handler may touch.
+pub struct Ctx<'a> {
+    /// The calling domain.
+    pub dom: &'a mut Domain,
+    /// Index of the calling vCPU in `dom.vcpus`.
+    pub vcpu: usize,
+    /// The vCPU's live registers (the guest frame on the hypervisor stack).
+    pub regs: &'a mut CpuUserRegs,
+    /// Frame accounting.
+    pub frames: &'a mut FrameTable,
+    /// Machine memory.
+    pub mem: &'a mut dyn PhysMem,
+    /// Machine-to-physical table.
+    pub m2p: &'a mut dyn M2p,
+    /// PV MMU hooks.
+    pub hooks: &'a mut dyn PvHooks,
+    /// Machine services.
+    pub platform: &'a mut dyn Platform,
+}
+
+impl Ctx<'_> {
+    /// The calling vCPU.
+    ///
+    /// # Panics
+    /// Never for a context built by the machine layer (its vCPU index is
+    /// valid); an invalid index is a hypervisor bug.
+    #[allow(clippy::indexing_slicing, reason = "the vCPU index is established by the caller")]
+    pub fn v(&mut self) -> &mut PvVcpu {
+        &mut self.dom.vcpus[self.vcpu]
+    }
+
+    /// The calling vCPU, shared.
+    #[allow(clippy::indexing_slicing, reason = "the vCPU index is established by the caller")]
+    #[must_use]
+    pub fn v_ref(&self) -> &PvVcpu {
+        &self.dom.vcpus[self.vcpu]
+    }
+
+    /// The PV MMU over this context's state.
+    pub fn mm(&mut self) -> PvMm<'_> {
+        PvMm::new(self.frames, self.mem, self.m2p, self.hooks)
+    }
+
+    fn l4(&self) -> Result<Mfn, Errno> {
+        self.v_ref().current_table().ok_or(Errno::EFAULT)
+    }
+
+    /// `copy_from_guest` through the vCPU's current page table.
+    pub fn copy_from_guest(&self, va: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        guest_mem::copy_from_guest(self.mem, self.l4()?, va, buf)
+    }
+
+    /// `copy_to_guest` through the vCPU's current page table.
+    pub fn copy_to_guest(&mut self, va: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let l4 = self.l4()?;
+        guest_mem::copy_to_guest(self.mem, l4, va, bytes)
+    }
+
+    /// Reads a `T` from the guest.
+    pub fn read<T: bytemuck::Pod>(&self, va: u64) -> Result<T, Errno> {
+        guest_mem::read(self.mem, self.l4()?, va)
+    }
+
+    /// Writes a `T` to the guest.
+    pub fn write<T: bytemuck::Pod>(&mut self, va: u64, value: &T) -> Result<(), Errno> {
+        let l4 = self.l4()?;
+        guest_mem::write(self.mem, l4, va, value)
+    }
+
+    fn vcpu_info_offset(&self) -> usize {
+        usize::try_from(self.v_ref().id.0).unwrap_or(0).saturating_mul(VCPU_INFO_SIZE)
+    }
+
+    fn vcpu_info_byte(&self, field: usize) -> u8 {
+        let mut b = [0u8];
+        let at = self.vcpu_info_offset().saturating_add(field);
+        self.mem.read_bytes(self.dom.shared_info, at, &mut b);
+        b[0]
+    }
+
+    fn set_vcpu_info_byte(&mut self, field: usize, value: u8) {
+        let at = self.vcpu_info_offset().saturating_add(field);
+        self.mem.write_bytes(self.dom.shared_info, at, &[value]);
+    }
+
+    /// `vcpu_info->evtchn_upcall_mask`.
+    #[must_use]
+    pub fn upcall_mask(&self) -> u8 {
+        self.vcpu_info_byte(UPCALL_MASK)
+    }
+
+    /// Sets `vcpu_info->evtchn_upcall_mask`.
+    pub fn set_upcall_mask(&mut self, mask: u8) {
+        self.set_vcpu_info_byte(UPCALL_MASK, mask);
+    }
+
+    /// `vcpu_info->evtchn_upcall_pending`.
+    #[must_use]
+    pub fn upcall_pending(&self) -> bool {
+        self.vcpu_info_byte(UPCALL_PENDING) != 0
+    }
+
+    /// Stores the page-fault address in `vcpu_info->arch.cr2`.
+    pub fn set_vcpu_info_cr2(&mut self, cr2: u64) {
+        let at = self.vcpu_info_offset().saturating_add(VCPU_INFO_CR2);
+        self.mem.write_bytes(self.dom.shared_info, at, &cr2.to_le_bytes());
+    }
+
+    /// Xen's `toggle_guest_mode`: switch between guest-kernel and guest-user
+    /// mode, swapping the GS bases and the page table. Switching to user
+    /// mode without a user page table fails (the caller crashes the domain).
+    pub fn toggle_guest_mode(&mut self) -> Result<(), Errno> {
+        let to_kernel = !self.v_ref().kernel_mode;
+        if !to_kernel && self.v_ref().tables.guest_table_user.is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let live = self.platform.segment_base(SegBaseReg::Gs);
+        let v = &mut self.dom.vcpus;
+        let Some(v) = v.get_mut(self.vcpu) else { return Err(Errno::EINVAL) };
+        if v.kernel_mode {
+            v.gs_base_kernel = live;
+        } else {
+            v.gs_base_user = live;
+        }
+        v.kernel_mode = to_kernel;
+        let (gs, table) = if to_kernel {
+            (v.gs_base_kernel, v.tables.guest_table)
+        } else {
+            (v.gs_base_user, v.tables.guest_table_user)
+        };
+        self.platform.set_segment_base(SegBaseReg::Gs, gs);
+        if let Some(t) = table {
+            self.platform.load_cr3(t);
+        }
+        Ok(())
+    }
+
+    /// Marks the domain crashed (Xen's `domain_crash`); the machine layer
+    /// stops running it once the current operation returns.
+    pub fn crash(&mut self) {
+        if self.dom.shutdown.is_none() {
+            self.dom.shutdown = Some(super::domain::ShutdownReason::Crash);
+        }
+    }
+}

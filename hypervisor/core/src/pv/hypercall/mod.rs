@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Hypercall dispatch (Xen's `pv_hypercall`) and `multicall`.
+//!
+//! A 64-bit PV guest kernel issues `SYSCALL` with the hypercall number in
+//! RAX and arguments in RDI, RSI, RDX, R10, R8 (and R9); the result goes
+//! back in RAX. Handlers return `Result<i64, Errno>`; the conversion to
+//! `-errno` happens here and nowhere else. Unknown hypercalls and sub-ops
+//! are `-ENOSYS`, bad guest pointers `-EFAULT`.
+
+mod console;
+mod grant;
+mod mm;
+mod sched;
+mod vcpu_state;
+pub mod version;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::vec::Vec;
+
+use guest_abi::xen::{Errno, Hypercall, MulticallEntry};
+
+use super::ctx::Ctx;
+
+/// Most entries one `multicall` may carry (bounds the work per call).
+pub const MAX_MULTICALL_ENTRIES: u64 = 4096;
+
+/// The six hypercall argument registers, in order.
+#[must_use]
+pub fn args(ctx: &Ctx<'_>) -> [u64; 6] {
+    let r = &*ctx.regs;
+    [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
+}
+
+/// Encodes a handler result as the value left in RAX.
+#[must_use]
+pub fn encode(r: Result<i64, Errno>) -> u64 {
+    match r {
+        Ok(v) => v.cast_unsigned(),
+        Err(e) => i64::from(e.raw()).wrapping_neg().cast_unsigned(),
+    }
+}
+
+/// Handles the hypercall in `ctx.regs` and stores its result in RAX.
+pub fn do_hypercall(ctx: &mut Ctx<'_>) {
+    let nr = ctx.regs.rax;
+    let a = args(ctx);
+    let r = call(ctx, nr, a, false);
+    ctx.regs.rax = encode(r);
+}
+
+/// Calls hypercall `nr` with arguments `a`. `in_multicall` refuses the
+/// calls that may not be batched.
+pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Result<i64, Errno> {
+    let Ok(op) =
+        u32::try_from(nr).map_err(|_| ()).and_then(|n| Hypercall::try_from(n).map_err(|_| ()))
+    else {
+        return Err(Errno::ENOSYS);
+    };
+    let [a0, a1, a2, a3, _a4, _a5] = a;
+    match op {
+        Hypercall::SetTrapTable => vcpu_state::set_trap_table(ctx, a0),
+        Hypercall::MmuUpdate => mm::mmu_update(ctx, a0, a1, a2, a3),
+        Hypercall::SetGdt => mm::set_gdt(ctx, a0, a1),
+        Hypercall::StackSwitch => vcpu_state::stack_switch(ctx, a0, a1),
+        Hypercall::SetCallbacks => vcpu_state::set_callbacks(ctx, a0, a1, a2),
+        Hypercall::FpuTaskswitch => vcpu_state::fpu_taskswitch(ctx, a0),
+        Hypercall::SchedOpCompat => sched::sched_op_compat(ctx, a0, a1),
+        Hypercall::SetDebugreg => vcpu_state::set_debugreg(ctx, a0, a1),
+        Hypercall::GetDebugreg => vcpu_state::get_debugreg(ctx, a0),
+        Hypercall::UpdateDescriptor => mm::update_descriptor(ctx, a0, a1),
+        Hypercall::Multicall => {
+            if in_multicall {
+                Err(Errno::EINVAL)
+            } else {
+                multicall(ctx, a0, a1)
+            }
+        }
+        Hypercall::UpdateVaMapping => mm::update_va_mapping(ctx, a0, a1, a2),
+        Hypercall::XenVersion => version::xen_version(ctx, a0, a1),
+        Hypercall::ConsoleIo => console::console_io(ctx, a0, a1, a2),
+        Hypercall::GrantTableOp => grant::grant_table_op(ctx, a0, a1, a2),
+        Hypercall::VmAssist => vcpu_state::vm_assist(ctx, a0, a1),
+        Hypercall::Iret => {
+            if in_multicall {
+                // Xen stops the batch and crashes a 64-bit guest here.
+                ctx.crash();
+                Err(Errno::EINVAL)
+            } else {
+                super::traps::do_iret(ctx).map(|rax| rax as i64)
+            }
+        }
+        Hypercall::SetSegmentBase => vcpu_state::set_segment_base(ctx, a0, a1),
+        Hypercall::MmuextOp => mm::mmuext_op(ctx, a0, a1, a2, a3),
+        Hypercall::SchedOp => sched::sched_op(ctx, a0, a1),
+        Hypercall::CallbackOp => vcpu_state::callback_op(ctx, a0, a1),
+        Hypercall::PhysdevOp => vcpu_state::physdev_op(ctx, a0, a1),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// `multicall(entries, nr_calls)`: run each entry, store its result, stop
+/// at the first entry that cannot be read or written back (`-EFAULT`).
+fn multicall(ctx: &mut Ctx<'_>, list: u64, nr: u64) -> Result<i64, Errno> {
+    if nr > MAX_MULTICALL_ENTRIES {
+        return Err(Errno::EINVAL);
+    }
+    let size = core::mem::size_of::<MulticallEntry>() as u64;
+    for i in 0..nr {
+        let va = list.wrapping_add(i.wrapping_mul(size));
+        let mut e: MulticallEntry = ctx.read(va)?;
+        let r = call(ctx, e.op, e.args, true);
+        e.result = encode(r);
+        ctx.write(va.wrapping_add(8), &e.result)?;
+        if ctx.dom.shutdown.is_some() {
+            break;
+        }
+    }
+    Ok(0)
+}
+
+/// Reads `count` items of `T` from guest array `va` (`copy_from_guest`).
+pub(crate) fn read_array<T: bytemuck::Pod>(
+    ctx: &Ctx<'_>,
+    va: u64,
+    count: u64,
+) -> Result<Vec<T>, Errno> {
+    let size = core::mem::size_of::<T>() as u64;
+    let mut out = Vec::new();
+    for i in 0..count {
+        out.push(ctx.read(va.wrapping_add(i.wrapping_mul(size)))?);
+    }
+    Ok(out)
+}

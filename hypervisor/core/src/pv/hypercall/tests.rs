@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Hypercall tests over the fixture guest.
+// Tests may do plain arithmetic, indexing and unwrapping on known values.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::indexing_slicing,
+    clippy::unwrap_used
+)]
+
+use alloc::vec::Vec;
+
+use guest_abi::xen::{Errno, FLAT_KERNEL_CS, MulticallEntry, TrapInfo};
+
+use super::*;
+use crate::pv::domain::ShutdownReason;
+use crate::pv::test_support::{Fixture, GUEST_BASE};
+
+const BUF: u64 = GUEST_BASE + 0x1000;
+
+fn hc(f: &mut Fixture, nr: u64, a: [u64; 5]) -> i64 {
+    f.regs.rax = nr;
+    f.regs.rdi = a[0];
+    f.regs.rsi = a[1];
+    f.regs.rdx = a[2];
+    f.regs.r10 = a[3];
+    f.regs.r8 = a[4];
+    do_hypercall(&mut f.ctx());
+    f.regs.rax as i64
+}
+
+fn err(e: Errno) -> i64 {
+    -i64::from(e.raw())
+}
+
+#[test]
+fn unknown_hypercalls_and_subops_are_enosys() {
+    let mut f = Fixture::new();
+    for nr in [11, 60, 127, 128, 1 << 32, u64::MAX] {
+        assert_eq!(hc(&mut f, nr, [0; 5]), err(Errno::ENOSYS), "hypercall {nr}");
+    }
+    assert_eq!(hc(&mut f, 17, [99, 0, 0, 0, 0]), err(Errno::ENOSYS));
+    assert_eq!(hc(&mut f, 29, [77, 0, 0, 0, 0]), err(Errno::ENOSYS));
+}
+
+#[test]
+fn xen_version_subops() {
+    let mut f = Fixture::new();
+    assert_eq!(
+        hc(&mut f, 17, [0, 0, 0, 0, 0]),
+        i64::from(guest_abi::version::xen_version_number(version::XEN_MAJOR, version::XEN_MINOR))
+    );
+    f.poke(BUF, &[0xff; 1024]);
+    assert_eq!(hc(&mut f, 17, [1, BUF, 0, 0, 0]), 0);
+    let extra = f.peek(BUF, 16);
+    assert!(extra.starts_with(version::XEN_EXTRAVERSION.as_bytes()));
+    assert!(extra[version::XEN_EXTRAVERSION.len()..].iter().all(|&b| b == 0), "NUL padded");
+    assert_eq!(f.peek(BUF + 16, 1), [0xff], "nothing past the field");
+    assert_eq!(hc(&mut f, 17, [3, BUF, 0, 0, 0]), 0);
+    let caps = f.peek(BUF, 1024);
+    assert!(caps.starts_with(b"xen-3.0-x86_64\0"));
+    assert!(caps[14..].iter().all(|&b| b == 0));
+    // get_features: submap 0 has what Linux needs; other submaps are 0.
+    f.poke(BUF, &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(hc(&mut f, 17, [6, BUF, 0, 0, 0]), 0);
+    let map = u32::from_le_bytes(f.peek(BUF + 4, 4).try_into().unwrap());
+    assert_ne!(map & (1 << 5), 0);
+    assert_ne!(map & (1 << 7), 0);
+    assert_ne!(map & (1 << 11), 0, "dom0");
+    f.poke(BUF, &[1, 0, 0, 0]);
+    assert_eq!(hc(&mut f, 17, [6, BUF, 0, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 4, 4), [0; 4]);
+    assert_eq!(hc(&mut f, 17, [7, 0, 0, 0, 0]), 4096);
+    assert_eq!(hc(&mut f, 17, [5, BUF, 0, 0, 0]), 0);
+    assert_eq!(f.peek(BUF, 8), 0xffff_8000_0000_0000u64.to_le_bytes());
+    assert_eq!(hc(&mut f, 17, [9, BUF, 0, 0, 0]), 0);
+    assert!(f.peek(BUF, 13).starts_with(b"console=com1\0"));
+    // Bad pointers.
+    for bad in [0u64, 0x1000, 0xffff_8000_0000_0000, 0x8000_0000_0000, GUEST_BASE + 16 * 4096 - 8] {
+        assert_eq!(hc(&mut f, 17, [1, bad, 0, 0, 0]), err(Errno::EFAULT), "{bad:#x}");
+    }
+    // Not privileged: no command line.
+    f.dom.privileged = false;
+    assert_eq!(hc(&mut f, 17, [9, BUF, 0, 0, 0]), err(Errno::EPERM));
+}
+
+#[test]
+fn console_write_and_read() {
+    let mut f = Fixture::new();
+    let text: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+    f.poke(BUF, &text);
+    assert_eq!(hc(&mut f, 18, [0, 300, BUF, 0, 0]), 0);
+    assert_eq!(f.platform.console, text);
+    assert_eq!(hc(&mut f, 18, [0, 10, 0x10, 0, 0]), err(Errno::EFAULT));
+    // A buffer running off the mapped area: the readable part is written first.
+    f.platform.console.clear();
+    let end = GUEST_BASE + 16 * 4096;
+    assert_eq!(hc(&mut f, 18, [0, 200, end - 128, 0, 0]), err(Errno::EFAULT));
+    assert_eq!(f.platform.console.len(), 128);
+    f.platform.input = b"xyz".to_vec();
+    assert_eq!(hc(&mut f, 18, [1, 16, BUF, 0, 0]), 3);
+    assert_eq!(f.peek(BUF, 3), b"xyz");
+    assert_eq!(hc(&mut f, 18, [5, 16, BUF, 0, 0]), err(Errno::ENOSYS));
+    f.dom.privileged = false;
+    assert_eq!(hc(&mut f, 18, [1, 16, BUF, 0, 0]), err(Errno::EPERM));
+}
+
+#[test]
+fn sched_op_shutdown_and_block() {
+    let mut f = Fixture::new();
+    assert_eq!(hc(&mut f, 29, [0, 0, 0, 0, 0]), 0);
+    assert_eq!(hc(&mut f, 29, [1, 0, 0, 0, 0]), 0);
+    assert!(f.dom.vcpus[0].blocked);
+    f.poke(BUF, &9u32.to_le_bytes());
+    assert_eq!(hc(&mut f, 29, [2, BUF, 0, 0, 0]), err(Errno::EINVAL));
+    assert_eq!(f.dom.shutdown, None);
+    assert_eq!(hc(&mut f, 29, [2, 0x10, 0, 0, 0]), err(Errno::EFAULT));
+    f.poke(BUF, &1u32.to_le_bytes());
+    assert_eq!(hc(&mut f, 29, [2, BUF, 0, 0, 0]), 0);
+    assert_eq!(f.dom.shutdown, Some(ShutdownReason::Reboot));
+    let mut f = Fixture::new();
+    assert_eq!(hc(&mut f, 6, [2, 3, 0, 0, 0]), 0);
+    assert_eq!(f.dom.shutdown, Some(ShutdownReason::Crash));
+}
+
+#[test]
+fn trap_table_callbacks_and_stack() {
+    let mut f = Fixture::new();
+    let entries = [
+        TrapInfo { vector: 14, flags: 4, cs: FLAT_KERNEL_CS & !3, pad0: 0, address: 0x40_1000 },
+        TrapInfo { vector: 0x80, flags: 3, cs: FLAT_KERNEL_CS, pad0: 0, address: 0x40_2000 },
+        TrapInfo { vector: 0, flags: 0, cs: 0, pad0: 0, address: 0 },
+        TrapInfo { vector: 3, flags: 3, cs: FLAT_KERNEL_CS, pad0: 0, address: 0x40_3000 },
+    ];
+    for (i, e) in entries.iter().enumerate() {
+        f.poke(BUF + 16 * i as u64, bytemuck::bytes_of(e));
+    }
+    assert_eq!(hc(&mut f, 0, [BUF, 0, 0, 0, 0]), 0);
+    let v = &f.dom.vcpus[0];
+    assert_eq!(v.trap_ctxt[14].address, 0x40_1000);
+    assert_eq!(v.trap_ctxt[14].cs & 3, 3);
+    assert_eq!(v.trap_ctxt[0x80].address, 0x40_2000);
+    assert_eq!(v.trap_ctxt[3].address, 0, "entries after the terminator are ignored");
+    assert_eq!(hc(&mut f, 0, [0x10, 0, 0, 0, 0]), err(Errno::EFAULT));
+    assert_eq!(hc(&mut f, 0, [0, 0, 0, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].trap_ctxt[14].address, 0);
+
+    // callback_op register: event / syscall with mask; bad type; unregister rules.
+    let reg = |ty: u16, flags: u16, addr: u64| {
+        let mut b = Vec::new();
+        b.extend_from_slice(&ty.to_le_bytes());
+        b.extend_from_slice(&flags.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&addr.to_le_bytes());
+        b
+    };
+    f.poke(BUF, &reg(2, 1, 0x40_4000));
+    assert_eq!(hc(&mut f, 30, [0, BUF, 0, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].callbacks.syscall.address, 0x40_4000);
+    assert!(f.dom.vcpus[0].callbacks.syscall.mask_events);
+    f.poke(BUF, &reg(3, 0, 0x40_4000));
+    assert_eq!(hc(&mut f, 30, [0, BUF, 0, 0, 0]), err(Errno::ENOSYS));
+    f.poke(BUF, &reg(9, 0, 0x40_4000));
+    assert_eq!(hc(&mut f, 30, [0, BUF, 0, 0, 0]), err(Errno::ENOSYS));
+    f.poke(BUF, &[0, 0, 0, 0]);
+    assert_eq!(
+        hc(&mut f, 30, [1, BUF, 0, 0, 0]),
+        err(Errno::EINVAL),
+        "event cannot be unregistered"
+    );
+    f.poke(BUF, &[4, 0, 0, 0]);
+    assert_eq!(hc(&mut f, 30, [1, BUF, 0, 0, 0]), 0);
+    assert_eq!(hc(&mut f, 4, [0x40_1000, 0x40_2000, 0x40_3000, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].callbacks.failsafe.address, 0x40_2000);
+
+    assert_eq!(hc(&mut f, 3, [0xe02b, 0x40_8000, 0, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].kernel_sp, 0x40_8000);
+}
+
+#[test]
+fn segment_bases_fpu_debugregs_vm_assist_iopl() {
+    let mut f = Fixture::new();
+    assert_eq!(hc(&mut f, 25, [0, 0x1234, 0, 0, 0]), 0);
+    assert_eq!(f.platform.fs, 0x1234);
+    assert_eq!(hc(&mut f, 25, [0, 0x8000_0000_0000, 0, 0, 0]), err(Errno::EINVAL));
+    assert_eq!(hc(&mut f, 25, [2, 0xffff_8880_0000_0000, 0, 0, 0]), 0);
+    assert_eq!(f.platform.gs, 0xffff_8880_0000_0000, "kernel GS is live in kernel mode");
+    assert_eq!(hc(&mut f, 25, [1, 0x7000, 0, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].gs_base_user, 0x7000);
+    assert_eq!(f.platform.gs, 0xffff_8880_0000_0000);
+    assert_eq!(hc(&mut f, 25, [9, 0, 0, 0, 0]), err(Errno::EINVAL));
+
+    assert_eq!(hc(&mut f, 5, [1, 0, 0, 0, 0]), 0);
+    assert!(f.platform.ts && f.dom.vcpus[0].fpu_ts);
+    assert_eq!(hc(&mut f, 5, [0, 0, 0, 0, 0]), 0);
+    assert!(!f.platform.ts);
+
+    assert_eq!(hc(&mut f, 8, [0, 0x40_0000, 0, 0, 0]), 0);
+    assert_eq!(hc(&mut f, 9, [0, 0, 0, 0, 0]), 0x40_0000);
+    assert_eq!(hc(&mut f, 8, [1, 0xffff_8000_0000_0000, 0, 0, 0]), err(Errno::EPERM));
+    assert_eq!(hc(&mut f, 8, [7, 1 << 40, 0, 0, 0]), err(Errno::EPERM));
+    assert_eq!(hc(&mut f, 8, [4, 0, 0, 0, 0]), err(Errno::EINVAL));
+    assert_eq!(hc(&mut f, 9, [5, 0, 0, 0, 0]), err(Errno::EINVAL));
+
+    assert_eq!(hc(&mut f, 21, [0, 3, 0, 0, 0]), 0);
+    assert!(f.dom.vm_assist_enabled(3));
+    assert_eq!(hc(&mut f, 21, [1, 3, 0, 0, 0]), 0);
+    assert!(!f.dom.vm_assist_enabled(3));
+    assert_eq!(hc(&mut f, 21, [0, 10, 0, 0, 0]), err(Errno::EINVAL));
+    assert_eq!(hc(&mut f, 21, [2, 3, 0, 0, 0]), err(Errno::ENOSYS));
+
+    f.poke(BUF, &3u32.to_le_bytes());
+    assert_eq!(hc(&mut f, 33, [6, BUF, 0, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].iopl, 3);
+    f.poke(BUF, &4u32.to_le_bytes());
+    assert_eq!(hc(&mut f, 33, [6, BUF, 0, 0, 0]), err(Errno::EINVAL));
+    assert_eq!(hc(&mut f, 33, [99, BUF, 0, 0, 0]), err(Errno::ENOSYS));
+}
+
+#[test]
+fn multicall_runs_entries_and_refuses_nesting() {
+    let mut f = Fixture::new();
+    let e = |op: u64, args: [u64; 6]| MulticallEntry { op, result: 0xdead, args };
+    let list =
+        [e(17, [0; 6]), e(13, [BUF, 1, 0, 0, 0, 0]), e(99, [0; 6]), e(17, [7, 0, 0, 0, 0, 0])];
+    for (i, m) in list.iter().enumerate() {
+        f.poke(BUF + 64 * i as u64, bytemuck::bytes_of(m));
+    }
+    assert_eq!(hc(&mut f, 13, [BUF, 4, 0, 0, 0]), 0);
+    let result = |f: &Fixture, i: u64| {
+        u64::from_le_bytes(f.peek(BUF + 64 * i + 8, 8).try_into().unwrap()) as i64
+    };
+    assert_eq!(
+        result(&f, 0),
+        i64::from(guest_abi::version::xen_version_number(version::XEN_MAJOR, version::XEN_MINOR))
+    );
+    assert_eq!(result(&f, 1), err(Errno::EINVAL));
+    assert_eq!(result(&f, 2), err(Errno::ENOSYS));
+    assert_eq!(result(&f, 3), 4096);
+    assert_eq!(hc(&mut f, 13, [0x10, 1, 0, 0, 0]), err(Errno::EFAULT));
+    assert_eq!(hc(&mut f, 13, [BUF, MAX_MULTICALL_ENTRIES + 1, 0, 0, 0]), err(Errno::EINVAL));
+    // iret inside a multicall crashes the guest.
+    f.poke(BUF, bytemuck::bytes_of(&e(23, [0; 6])));
+    hc(&mut f, 13, [BUF, 1, 0, 0, 0]);
+    assert_eq!(f.dom.shutdown, Some(ShutdownReason::Crash));
+}
+
+#[test]
+fn grant_table_setup_and_query() {
+    let mut f = Fixture::new();
+    f.platform.next_frame = Some(crate::mm::Mfn(40));
+    // setup_table for 2 frames: dom=SELF, nr=2, frame_list at BUF+0x100.
+    let mut s = Vec::new();
+    s.extend_from_slice(&0x7ff0u16.to_le_bytes());
+    s.extend_from_slice(&[0, 0]);
+    s.extend_from_slice(&2u32.to_le_bytes());
+    s.extend_from_slice(&[0xff; 8]);
+    s.extend_from_slice(&(BUF + 0x100).to_le_bytes());
+    f.poke(BUF, &s);
+    assert_eq!(hc(&mut f, 20, [2, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 8, 2), [0, 0], "GNTST_okay");
+    assert_eq!(f.peek(BUF + 0x100, 16), [40u64.to_le_bytes(), 41u64.to_le_bytes()].concat());
+    assert_eq!(f.frames.owner(crate::mm::Mfn(40)), Some(f.dom.id));
+    // Too many frames: general error, nothing allocated.
+    s[4..8].copy_from_slice(&1000u32.to_le_bytes());
+    f.poke(BUF, &s);
+    assert_eq!(hc(&mut f, 20, [2, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 8, 2), (-1i16).to_le_bytes());
+    // query_size.
+    let mut q = Vec::new();
+    q.extend_from_slice(&0x7ff0u16.to_le_bytes());
+    q.extend_from_slice(&[0; 14]);
+    f.poke(BUF, &q);
+    assert_eq!(hc(&mut f, 20, [6, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 4, 8), [2u32.to_le_bytes(), 32u32.to_le_bytes()].concat());
+    assert_eq!(hc(&mut f, 20, [8, BUF, 1, 0, 0]), err(Errno::ENOSYS), "v1 only");
+    assert_eq!(hc(&mut f, 20, [2, BUF, 100_000, 0, 0]), err(Errno::EINVAL));
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The dom0 builder (Xen's `dom0_construct` for 64-bit PV kernels).
+//!
+//! From the first module (the kernel ELF) and the optional second (the
+//! initrd): parse the ELF and its Xen notes, allocate dom0's pages, lay out
+//! `[kernel][initrd][P2M][start_info][page tables][stack]` from
+//! `VIRT_BASE` (see `hv_core::dom0_build::layout`), load the segments,
+//! build the initial 4-level page tables (page-table pages mapped
+//! read-only), then pin and install the L4 through the PV MMU exactly as a
+//! guest's `MMUEXT_PIN_L4_TABLE` + `MMUEXT_NEW_BASEPTR` would, so every
+//! reference count starts right. start_info, the P2M list, shared_info
+//! (all `evtchn_upcall_mask = 1`) and the hypercall page are filled in and
+//! the initial registers are Xen's: `CS:RIP = FLAT_KERNEL_CS:entry`,
+//! `SS:RSP = FLAT_KERNEL_SS:stack end`, `RSI = start_info`, `RFLAGS = IF`.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use guest_abi::xen::{
+    CpuUserRegs as GuestRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS, MmuextCmd, MmuextOp,
+    SIF_INITDOMAIN, SIF_PRIVILEGED, StartInfo, XEN_LEGACY_MAX_VCPUS,
+};
+use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
+use hv_boot::Module;
+use hv_core::dom0_build::{hypercall_page, layout};
+use hv_core::libelf::{self, ElfError, LoadTarget};
+use hv_core::mm::Mfn;
+use hv_core::mm::pv::types::{PAGE_ACCESSED, PAGE_DIRTY, PAGE_PRESENT, PAGE_RW, PAGE_USER};
+use hv_core::mm::pv::{FrameTable, M2p, PhysMem, PvMm};
+use hv_core::pv::domain::Domain;
+
+use crate::guest::{Hooks, Machine};
+use crate::mm::{ArchFrames, FRAMES};
+use crate::printk;
+
+const PAGE: u64 = 4096;
+const DOM0: DomId = DomId(0);
+
+/// Dom0's memory as the builder sees it: guest virtual → PFN → MFN.
+struct Dom0Mem<'a> {
+    mem: &'a mut DirectMem,
+    p2m: &'a [u64],
+    v_start: u64,
+}
+
+impl Dom0Mem<'_> {
+    fn mfn_of(&self, va: u64) -> Option<Mfn> {
+        let pfn = va.checked_sub(self.v_start)? / PAGE;
+        self.p2m.get(usize::try_from(pfn).ok()?).map(|&m| Mfn(m))
+    }
+
+    /// Writes `bytes` (or zeroes, when `bytes` is `None`) over `[va, va+len)`.
+    fn fill(&mut self, va: u64, len: u64, bytes: Option<&[u8]>) -> Result<(), ElfError> {
+        let bad = ElfError::BadDestination { vaddr: va, len };
+        let mut done = 0u64;
+        let zeros = [0u8; 4096];
+        while done < len {
+            let at = va.checked_add(done).ok_or(bad.clone())?;
+            let off = at % PAGE;
+            let n = PAGE.saturating_sub(off).min(len.saturating_sub(done));
+            let mfn = self.mfn_of(at).ok_or(bad.clone())?;
+            let from = usize::try_from(done).map_err(|_| bad.clone())?;
+            let count = usize::try_from(n).map_err(|_| bad.clone())?;
+            let src = match bytes {
+                Some(b) => b.get(from..from.saturating_add(count)).ok_or(bad.clone())?,
+                None => zeros.get(..count).ok_or(bad.clone())?,
+            };
+            self.mem.write_bytes(mfn, off as usize, src);
+            done = done.saturating_add(n);
+        }
+        Ok(())
+    }
+}
+
+impl LoadTarget for Dom0Mem<'_> {
+    fn write(&mut self, guest_vaddr: u64, bytes: &[u8]) -> Result<(), ElfError> {
+        self.fill(guest_vaddr, bytes.len() as u64, Some(bytes))
+    }
+
+    fn zero(&mut self, guest_vaddr: u64, len: u64) -> Result<(), ElfError> {
+        self.fill(guest_vaddr, len, None)
+    }
+}
+
+/// What the builder produced.
+pub struct Built {
+    /// The machine state with dom0 in it.
+    pub machine: Machine,
+    /// Dom0's initial registers.
+    pub regs: GuestRegs,
+}
+
+fn l_index(va: u64, shift: u32) -> usize {
+    ((va >> shift) & 511) as usize
+}
+
+/// Builds dom0 from `kernel` (and `initrd`) with `nr_pages` pages.
+pub fn construct(
+    kernel: &Module,
+    initrd: Option<&Module>,
+    cmdline: &str,
+    nr_pages: u64,
+    ram: &[(u64, u64)],
+    idle_cr3: u64,
+) -> Result<Built, String> {
+    // SAFETY: boot modules are RAM reserved from the frame allocator and
+    // never written while dom0 is built.
+    let image = unsafe { hv_arch_x86_64::pvmem::phys_slice(kernel.start, kernel.end) };
+    let parms = libelf::parse(image).map_err(|e| format!("cannot load the dom0 kernel: {e}"))?;
+    for w in &parms.warnings {
+        printk!("libelf: {w}");
+    }
+    if !parms.dom0_capable() {
+        return Err(String::from("Kernel does not support Dom0 operation"));
+    }
+    printk!(
+        "Dom0 kernel: 64-bit, PAE, lsb, paddr {:#x} -> {:#x}",
+        parms.virt_kstart.wrapping_sub(parms.virt_offset()),
+        parms.virt_kend.wrapping_sub(parms.virt_offset())
+    );
+    printk!(
+        "ELF: GUEST_OS=\"{}\" LOADER=\"{}\" XEN_VERSION=\"{}\" VIRT_BASE={:#x} ENTRY={:#x}",
+        parms.guest_os,
+        parms.loader,
+        parms.xen_ver,
+        parms.virt_base,
+        parms.virt_entry
+    );
+    // SAFETY: as for the kernel image.
+    let initrd_bytes = initrd.map(|m| unsafe { hv_arch_x86_64::pvmem::phys_slice(m.start, m.end) });
+    let lay = layout::compute(&layout::LayoutInput {
+        virt_base: parms.virt_base,
+        virt_kstart: parms.virt_kstart,
+        virt_kend: parms.virt_kend,
+        initrd_len: initrd_bytes.map_or(0, |b| b.len() as u64),
+        unmapped_initrd: false,
+        nr_pages,
+        p2m_base: None,
+    })
+    .map_err(|e| format!("cannot lay out dom0: {e}"))?;
+    if parms.virt_entry < lay.kernel.0 || parms.virt_entry >= lay.kernel.1 {
+        return Err(format!(
+            "dom0 entry point {:#x} is outside the kernel image",
+            parms.virt_entry
+        ));
+    }
+    if let Some(hc) = parms.virt_hypercall
+        && (!hc.is_multiple_of(PAGE) || hc < lay.kernel.0 || hc.saturating_add(PAGE) > lay.kernel.1)
+    {
+        return Err(format!("dom0 hypercall page {hc:#x} is outside the kernel image"));
+    }
+    printk!("PHYSICAL MEMORY ARRANGEMENT: {nr_pages} pages for dom0");
+    printk!("VIRTUAL MEMORY ARRANGEMENT:");
+    printk!(" Loaded kernel: {:016x}->{:016x}", lay.kernel.0, lay.kernel.1);
+    printk!(" Init. ramdisk: {:016x}->{:016x}", lay.initrd.0, lay.initrd.1);
+    printk!(" Phys-Mach map: {:016x}->{:016x}", lay.p2m.0, lay.p2m.1);
+    printk!(" Start info:    {:016x}->{:016x}", lay.start_info.0, lay.start_info.1);
+    printk!(" Page tables:   {:016x}->{:016x}", lay.page_tables.0, lay.page_tables.1);
+    printk!(" Boot stack:    {:016x}->{:016x}", lay.stack.0, lay.stack.1);
+    printk!(" TOTAL:         {:016x}->{:016x}", lay.v_start, lay.v_end);
+    printk!(" ENTRY ADDRESS: {:016x}", parms.virt_entry);
+
+    // Machine-wide PV state.
+    let max_page = ram.iter().map(|&(_, e)| e / PAGE).max().unwrap_or(0);
+    let mut frames = FrameTable::new(max_page);
+    let mut mem = DirectMem::new(ram);
+    let (mut m2p, shared_info) = {
+        let mut guard = FRAMES.lock();
+        let fa = guard.as_mut().ok_or("no frame allocator")?;
+        let m2p =
+            MachineM2p::new(max_page, &mut ArchFrames(fa)).ok_or("out of memory for the M2P")?;
+        let si = fa.alloc().ok_or("out of memory for shared_info")?;
+        (m2p, si)
+    };
+
+    // Dom0's pages.
+    let mut p2m: Vec<u64> = Vec::with_capacity(usize::try_from(nr_pages).unwrap_or(0));
+    {
+        let mut guard = FRAMES.lock();
+        let fa = guard.as_mut().ok_or("no frame allocator")?;
+        for _ in 0..nr_pages {
+            let m = fa.alloc().ok_or("out of memory allocating dom0's pages")?;
+            p2m.push(m.0);
+        }
+    }
+    for (pfn, &m) in (0u64..).zip(p2m.iter()) {
+        let mfn = Mfn(m);
+        frames.assign(mfn, DOM0).map_err(|e| format!("cannot assign frame {m:#x}: {e:?}"))?;
+        m2p.set_gpfn_from_mfn(mfn, pfn);
+        mem.zero_frame(mfn);
+    }
+    mem.zero_frame(shared_info);
+    frames.assign(shared_info, DOM0).map_err(|e| format!("shared_info: {e:?}"))?;
+    for i in 0..XEN_LEGACY_MAX_VCPUS {
+        // evtchn_upcall_mask of every vcpu_info: events start masked.
+        mem.write_bytes(shared_info, i.saturating_mul(64).saturating_add(1), &[1]);
+    }
+
+    let v_start = lay.v_start;
+    let pt_mfn = |va: u64, p2m: &[u64]| -> Result<Mfn, String> {
+        let pfn = va.wrapping_sub(v_start) / PAGE;
+        p2m.get(pfn as usize)
+            .map(|&m| Mfn(m))
+            .ok_or_else(|| String::from("page table outside dom0"))
+    };
+
+    {
+        let mut target = Dom0Mem { mem: &mut mem, p2m: &p2m, v_start };
+        libelf::load(&parms, image, &mut target)
+            .map_err(|e| format!("cannot load the dom0 kernel: {e}"))?;
+        if let Some(b) = initrd_bytes {
+            target
+                .fill(lay.initrd.0, b.len() as u64, Some(b))
+                .map_err(|e| format!("initrd: {e}"))?;
+        }
+        let p2m_bytes: Vec<u8> = p2m.iter().flat_map(|m| m.to_le_bytes()).collect();
+        target
+            .fill(lay.p2m.0, p2m_bytes.len() as u64, Some(&p2m_bytes))
+            .map_err(|e| format!("p2m: {e}"))?;
+
+        let mut si: StartInfo = bytemuck::Zeroable::zeroed();
+        let magic = b"xen-3.0-x86_64";
+        for (d, s) in si.magic.iter_mut().zip(magic) {
+            *d = *s;
+        }
+        si.nr_pages = nr_pages;
+        si.shared_info = shared_info.to_addr();
+        si.flags = SIF_PRIVILEGED | SIF_INITDOMAIN;
+        si.pt_base = lay.page_tables.0;
+        si.nr_pt_frames = lay.nr_pt_pages;
+        si.mfn_list = lay.p2m.0;
+        if let Some(b) = initrd_bytes {
+            si.mod_start = lay.initrd.0;
+            si.mod_len = b.len() as u64;
+        }
+        let max = si.cmd_line.len().saturating_sub(1);
+        for (d, s) in si.cmd_line.iter_mut().zip(cmdline.bytes().take(max)) {
+            *d = s;
+        }
+        let bytes = bytemuck::bytes_of(&si);
+        target
+            .fill(lay.start_info.0, bytes.len() as u64, Some(bytes))
+            .map_err(|e| format!("start_info: {e}"))?;
+
+        if let Some(hc) = parms.virt_hypercall {
+            let mut page = [0u8; 4096];
+            hypercall_page::fill(&mut page);
+            target.fill(hc, PAGE, Some(&page)).map_err(|e| format!("hypercall page: {e}"))?;
+        }
+    }
+
+    // Bootstrap page tables.
+    let mut next_pt = lay.page_tables.0;
+    let mut take_pt = |p2m: &[u64]| -> Result<Mfn, String> {
+        if next_pt >= lay.page_tables.1 {
+            return Err(String::from("bootstrap page-table area exhausted"));
+        }
+        let m = pt_mfn(next_pt, p2m)?;
+        next_pt = next_pt.saturating_add(PAGE);
+        Ok(m)
+    };
+    let upper = PAGE_PRESENT | PAGE_RW | PAGE_USER | PAGE_ACCESSED | PAGE_DIRTY;
+    let l4 = take_pt(&p2m)?;
+    let mut va = v_start;
+    while va < lay.v_end {
+        let mut table = l4;
+        for shift in [39u32, 30, 21] {
+            let idx = l_index(va, shift);
+            let e = mem.read_u64(table, idx);
+            table = if e & PAGE_PRESENT != 0 {
+                Mfn((e & 0x000f_ffff_ffff_f000) >> 12)
+            } else {
+                let t = take_pt(&p2m)?;
+                mem.write_u64(table, idx, (t.0 << 12) | upper);
+                t
+            };
+        }
+        let mfn = pt_mfn(va, &p2m)?;
+        let mut flags = PAGE_PRESENT | PAGE_RW | PAGE_USER | PAGE_ACCESSED | PAGE_DIRTY;
+        if (lay.page_tables.0..lay.page_tables.1).contains(&va) {
+            flags &= !(PAGE_RW | PAGE_DIRTY);
+        }
+        mem.write_u64(table, l_index(va, 12), (mfn.0 << 12) | flags);
+        va = va.saturating_add(PAGE);
+    }
+
+    let idle = Hooks { idle_cr3, m2p_l4e: m2p.l4_entry() };
+    let mut hooks = idle;
+    let mut dom = Domain::new(DOM0, true, shared_info);
+    dom.tot_pages = nr_pages;
+    dom.max_pages = nr_pages;
+    {
+        let mut pv = PvMm::new(&mut frames, &mut mem, &mut m2p, &mut hooks);
+        let ops = [
+            MmuextOp::new(MmuextCmd::PinL4Table, l4.0, 0),
+            MmuextOp::new(MmuextCmd::NewBaseptr, l4.0, 0),
+        ];
+        let mut effects = Vec::new();
+        let v = dom.vcpus.first_mut().ok_or("dom0 has no vCPU")?;
+        let (_, r) = pv.do_mmuext_op(DOM0, &ops, &mut v.tables, &mut effects);
+        r.map_err(|e| format!("dom0's initial page tables do not validate: {e:?}"))?;
+    }
+
+    let mut regs: GuestRegs = bytemuck::Zeroable::zeroed();
+    regs.rip = parms.virt_entry;
+    regs.rsp = lay.stack.1;
+    regs.rsi = lay.start_info.0;
+    regs.cs = FLAT_KERNEL_CS;
+    regs.ss = FLAT_KERNEL_SS;
+    regs.rflags = 0x202;
+    Ok(Built { machine: Machine { dom, frames, mem, m2p, hooks }, regs })
+}
