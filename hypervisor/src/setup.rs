@@ -159,6 +159,16 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
             cmdline::cook(&m.cmdline, grub2)
         );
     }
+    // The denominator of the null-hypercall benchmark (`qemu/bench`).
+    let roundtrip = {
+        let mut guard = FRAMES.lock();
+        guard.as_mut().and_then(|fa| {
+            hv_arch_x86_64::bench::syscall_roundtrip_cycles(cr3, &mut ArchFrames(fa), 9, 10_000)
+        })
+    };
+    if let Some(c) = roundtrip {
+        log::info!("bench: raw SYSCALL/SYSRET round trip: {c} cycles");
+    }
     crate::guest::configure(opts.console_to_ring, &cooked);
     let ram: Vec<(u64, u64)> = map
         .entries()

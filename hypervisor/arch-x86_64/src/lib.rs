@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod acpi;
 pub mod apic;
+pub mod bench;
 pub mod cpu;
 pub mod entry;
 pub mod gdt;

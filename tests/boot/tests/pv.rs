@@ -52,6 +52,7 @@ macro_rules! pv_kernels {
 }
 
 pv_kernels! {
+    bench => "bench",
     hello => "hello",
     hypercall_abi => "hypercall-abi",
 }
