@@ -3,8 +3,9 @@
 //!
 //! Every stub pushes an error code (0 when the CPU does not), stores its
 //! vector in the upper half of that slot, and joins `trap_common`, which saves
-//! the registers in Xen's `struct cpu_user_regs` order and calls
-//! [`crate::traps::handle_trap`]. NMI, #DF and #MC run on IST stacks.
+//! the registers in Xen's `struct cpu_user_regs` order, calls
+//! [`crate::traps::handle_trap`] and leaves through `restore_all_guest`
+//! ([`crate::entry`]), the one frame-popping `iretq` path. NMI, #DF and #MC run on IST stacks.
 use core::arch::global_asm;
 
 use x86_64::VirtAddr;
@@ -51,23 +52,8 @@ trap_common:
     sub  $8, %rsp
     call handle_trap
     add  $8, %rsp
-    pop  %r15
-    pop  %r14
-    pop  %r13
-    pop  %r12
-    pop  %rbp
-    pop  %rbx
-    pop  %r11
-    pop  %r10
-    pop  %r9
-    pop  %r8
-    pop  %rax
-    pop  %rcx
-    pop  %rdx
-    pop  %rsi
-    pop  %rdi
-    add  $8, %rsp
-    iretq
+    # Pop the frame and iretq, to ring 0 or to a guest alike (entry.rs).
+    jmp  restore_all_guest
 "#,
     options(att_syntax)
 );
