@@ -55,6 +55,8 @@ pv_kernels! {
     bench => "bench",
     hello => "hello",
     hypercall_abi => "hypercall-abi",
+    mmu => "mmu",
+    emul => "emul",
 }
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.

@@ -39,6 +39,7 @@
 
 pub mod console;
 pub mod entry;
+pub mod fault;
 pub mod hypercall;
 pub mod ops;
 mod panic;

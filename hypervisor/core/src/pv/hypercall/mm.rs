@@ -24,9 +24,12 @@ fn check_foreigndom(ctx: &Ctx<'_>, foreigndom: u64) -> Result<(), Errno> {
     let d = foreigndom & 0xffff;
     if d == u64::from(DOMID_SELF.0) || d == u64::from(ctx.dom.id.0) {
         Ok(())
-    } else {
-        // Foreign mappings need the toolstack's privileges (a later issue).
+    } else if d >= u64::from(guest_abi::xen::DOMID_FIRST_RESERVED.0) {
+        // DOMID_IO/DOMID_XEN page owners are not supported yet.
         Err(Errno::EPERM)
+    } else {
+        // Xen's get_pg_owner: no such domain (only dom0 exists so far).
+        Err(Errno::ESRCH)
     }
 }
 
@@ -216,9 +219,18 @@ pub fn update_descriptor(ctx: &mut Ctx<'_>, maddr: u64, desc: u64) -> Result<i64
         ctx.mm().get_page_and_type(mfn, dom, PageType::Writable)?;
     }
     let idx = usize::try_from((maddr & 0xfff) / 8).map_err(|_| Errno::EINVAL)?;
-    ctx.mem.write_u64(mfn, idx, desc);
+    ctx.mem.write_u64(mfn, idx, fixup_descriptor_dpl(desc));
     if !is_desc_page {
         ctx.mm().put_page_and_type(mfn);
     }
     Ok(0)
+}
+
+/// Xen's `check_descriptor` fix-up for 64-bit PV guests: a present
+/// descriptor's DPL is raised to 3, the guest kernel's ring.
+#[must_use]
+pub const fn fixup_descriptor_dpl(desc: u64) -> u64 {
+    const PRESENT: u64 = 1 << 47;
+    const DPL: u64 = 3 << 45;
+    if desc & PRESENT == 0 { desc } else { desc | DPL }
 }

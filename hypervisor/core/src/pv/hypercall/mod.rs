@@ -9,7 +9,7 @@
 
 mod console;
 mod grant;
-mod mm;
+pub mod mm;
 mod sched;
 mod vcpu_state;
 pub mod version;

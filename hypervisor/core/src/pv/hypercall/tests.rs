@@ -278,3 +278,15 @@ fn grant_table_setup_and_query() {
     assert_eq!(hc(&mut f, 20, [8, BUF, 1, 0, 0]), err(Errno::ENOSYS), "v1 only");
     assert_eq!(hc(&mut f, 20, [2, BUF, 100_000, 0, 0]), err(Errno::EINVAL));
 }
+
+#[test]
+fn foreign_domains_and_descriptor_dpl() {
+    let mut f = Fixture::new();
+    assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 5, 0]), err(Errno::ESRCH));
+    assert_eq!(hc(&mut f, 26, [BUF, 0, 0, 5, 0]), err(Errno::ESRCH));
+    assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 0x7ff1, 0]), err(Errno::EPERM));
+    assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 0x7ff0, 0]), 0);
+    assert_eq!(mm::fixup_descriptor_dpl(0x00cf_9300_0000_ffff), 0x00cf_f300_0000_ffff);
+    assert_eq!(mm::fixup_descriptor_dpl(0x00af_9b00_0000_ffff), 0x00af_fb00_0000_ffff);
+    assert_eq!(mm::fixup_descriptor_dpl(0x00cf_1300_0000_ffff), 0x00cf_1300_0000_ffff, "not present");
+}
