@@ -57,6 +57,8 @@ pv_kernels! {
     hypercall_abi => "hypercall-abi",
     mmu => "mmu",
     emul => "emul",
+    traps => "traps",
+    usermode => "usermode",
 }
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.

@@ -37,6 +37,7 @@
 //! ([`hypercall`]); [`ops`] has typed wrappers, [`console`] the print macros.
 #![no_std]
 
+pub mod bounce;
 pub mod console;
 pub mod entry;
 pub mod fault;
@@ -44,6 +45,7 @@ pub mod hypercall;
 pub mod ops;
 mod panic;
 pub mod report;
+pub mod shinfo;
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 

@@ -288,5 +288,9 @@ fn foreign_domains_and_descriptor_dpl() {
     assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 0x7ff0, 0]), 0);
     assert_eq!(mm::fixup_descriptor_dpl(0x00cf_9300_0000_ffff), 0x00cf_f300_0000_ffff);
     assert_eq!(mm::fixup_descriptor_dpl(0x00af_9b00_0000_ffff), 0x00af_fb00_0000_ffff);
-    assert_eq!(mm::fixup_descriptor_dpl(0x00cf_1300_0000_ffff), 0x00cf_1300_0000_ffff, "not present");
+    assert_eq!(
+        mm::fixup_descriptor_dpl(0x00cf_1300_0000_ffff),
+        0x00cf_1300_0000_ffff,
+        "not present"
+    );
 }
