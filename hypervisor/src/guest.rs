@@ -203,7 +203,7 @@ fn with_ctx(regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
 /// `SYSCALL` from the guest.
 pub fn on_syscall(regs: &mut GuestRegs) {
     with_ctx(regs, |ctx| {
-        if ctx.regs.entry_vector == 0x101 {
+        if ctx.regs.entry_vector == hv_arch_x86_64::entry::TRAP_SYSCALL32 {
             // SYSCALL from 32-bit code: no compat guests here.
             ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
             let _ = traps::inject_exception(ctx, vector::UD, None, None);

@@ -11,9 +11,10 @@
 //! `SYSCALL` does not switch stacks, so `LSTAR` points at a small per-CPU
 //! stub placed in the page right after the stack: it saves the guest RSP
 //! into the frame RIP-relatively, moves RSP into the frame and jumps to
-//! `lstar_common`, which builds the rest and calls the registered handler
-//! (a hypercall from guest-kernel mode, a syscall bounce from guest-user
-//! mode). `CSTAR` (SYSCALL from 32-bit code) has a stub of its own.
+//! `lstar_common`, which stores what the CPU would have pushed and joins
+//! the IDT's `trap_common` with entry vector `TRAP_syscall`; the trap
+//! dispatcher hands it to the registered handler (a hypercall from
+//! guest-kernel mode, a syscall bounce from guest-user mode). `CSTAR` (SYSCALL from 32-bit code) has a stub of its own.
 //! Every way back to the guest ends in `restore_all_guest`: pop the
 //! general registers from the frame and `iretq`.
 //!
@@ -59,7 +60,7 @@ lstar_common:
     push %rcx
     pushq $0
     movl $0x100, 4(%rsp)
-    jmp guest_syscall_common
+    jmp  trap_common
 
     .balign 16
     .globl cstar_common
@@ -70,28 +71,7 @@ cstar_common:
     push %rcx
     pushq $0
     movl $0x101, 4(%rsp)
-
-guest_syscall_common:
-    push %rdi
-    push %rsi
-    push %rdx
-    push %rcx
-    push %rax
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %rbx
-    push %rbp
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    mov  %rsp, %rdi
-    cld
-    sub  $8, %rsp
-    call handle_guest_syscall
-    add  $8, %rsp
+    jmp  trap_common
 
     .globl restore_all_guest
 restore_all_guest:
@@ -238,9 +218,14 @@ pub(crate) fn guest_trap(regs: &mut GuestRegs) {
     }
 }
 
-/// Called by `lstar_common`/`cstar_common` with the guest frame.
-#[unsafe(no_mangle)]
-extern "C" fn handle_guest_syscall(regs: &mut GuestRegs) {
+/// Entry vector `lstar_common` stores: Xen's `TRAP_syscall`.
+pub const TRAP_SYSCALL: u32 = 0x100;
+/// Entry vector `cstar_common` stores (SYSCALL from 32-bit code).
+pub const TRAP_SYSCALL32: u32 = 0x101;
+
+/// Dispatches a guest `SYSCALL` (the trap code saw [`TRAP_SYSCALL`] or
+/// [`TRAP_SYSCALL32`] in the guest frame).
+pub(crate) fn guest_syscall(regs: &mut GuestRegs) {
     if let Some(h) = SYSCALL_HANDLER.get() {
         h(regs);
     }

@@ -31,6 +31,7 @@ trap_stubs:
     .set vec, vec + 1
     .endr
 
+    .globl trap_common
 trap_common:
     push %rdi
     push %rsi

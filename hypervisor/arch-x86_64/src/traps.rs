@@ -171,6 +171,10 @@ extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
     if regs.cs & 3 == 3 && !matches!(vector, 2 | 8 | 18) {
         let p = core::ptr::from_mut(regs).cast::<guest_abi::xen::CpuUserRegs>();
         if crate::entry::guest_frame_addr() == Some(p as u64) {
+            if matches!(vector, crate::entry::TRAP_SYSCALL | crate::entry::TRAP_SYSCALL32) {
+                crate::entry::guest_syscall(full_again(p));
+                return;
+            }
             if vector >= 32 {
                 if let Ok(v) = u8::try_from(vector)
                     && v != SPURIOUS_APIC_VECTOR
