@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The dom0 builder (Xen's `dom0_construct` for 64-bit PV kernels).
 //!
-//! From the first module (the kernel ELF) and the optional second (the
-//! initrd): parse the ELF and its Xen notes, allocate dom0's pages, lay out
+//! From the first module (the kernel: an ELF, or a bzImage whose payload
+//! `kernel_image` decompresses) and the optional second (the initrd): parse
+//! the ELF and its Xen notes, allocate dom0's pages, lay out
 //! `[kernel][initrd][P2M][start_info][page tables][stack]` from
 //! `VIRT_BASE` (see `hv_core::dom0_build::layout`), load the segments,
 //! build the initial 4-level page tables (page-table pages mapped
@@ -104,9 +105,10 @@ pub fn construct(
     ram: &[(u64, u64)],
     idle_cr3: u64,
 ) -> Result<Built, String> {
-    // SAFETY: boot modules are RAM reserved from the frame allocator and
-    // never written while dom0 is built.
-    let image = unsafe { hv_arch_x86_64::pvmem::phys_slice(kernel.start, kernel.end) };
+    // An ELF module as is, or a bzImage's payload decompressed into frames
+    // that are freed when `kernel_image` goes out of scope.
+    let kernel_image = crate::kernel_image::load(kernel)?;
+    let image = kernel_image.bytes();
     let parms = libelf::parse(image).map_err(|e| format!("cannot load the dom0 kernel: {e}"))?;
     for w in &parms.warnings {
         printk!("libelf: {w}");
@@ -173,6 +175,7 @@ pub fn construct(
         let si = fa.alloc().ok_or("out of memory for shared_info")?;
         (m2p, si)
     };
+    crate::guest::set_m2p_chunks(m2p.chunk_mfns());
 
     // Dom0's pages.
     let mut p2m: Vec<u64> = Vec::with_capacity(usize::try_from(nr_pages).unwrap_or(0));

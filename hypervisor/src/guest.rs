@@ -10,20 +10,25 @@
 //! state `iretq` will load.
 
 use alloc::string::String;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use guest_abi::xen::{
-    CpuUserRegs as GuestRegs, DomId, FLAT_RING3_CS32, FLAT_RING3_CS64, FLAT_RING3_SS64,
-};
+use guest_abi::memory::E820Entry;
+use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
-use hv_arch_x86_64::{cpu, power};
+use hv_arch_x86_64::{apic, cpu, gdt, power, rtc, smp, time};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::{FrameTable, PvHooks};
 use hv_core::pv::ctx::Ctx;
+use hv_core::pv::descriptor;
 use hv_core::pv::domain::{Domain, ShutdownReason};
 use hv_core::pv::emulate::{self, EmulOutcome};
+use hv_core::pv::event_channel;
 use hv_core::pv::hypercall;
 use hv_core::pv::platform::{Platform, SegBaseReg};
+use hv_core::pv::ptwr;
+use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::pv::traps::{self, vector};
+use hv_core::time::{NSEC_PER_SEC, TimeScale};
 
 use crate::mm::FRAMES;
 use crate::panic::xen_panic;
@@ -70,6 +75,25 @@ pub static MACHINE: spin::Mutex<Option<Machine>> = spin::Mutex::new(None);
 
 static CONSOLE_TO_RING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 static XEN_CMDLINE: spin::Once<String> = spin::Once::new();
+/// The host E820 (after `mem=`) for `XENMEM_machine_memory_map`.
+static MACHINE_E820: spin::Once<alloc::vec::Vec<E820Entry>> = spin::Once::new();
+/// The frames behind the M2P's 2 MiB chunks (`XENMEM_machphys_mfn_list`).
+static M2P_CHUNKS: spin::Once<alloc::vec::Vec<Mfn>> = spin::Once::new();
+
+/// Records the host E820 map handed to dom0 by `XENMEM_machine_memory_map`.
+pub fn set_machine_e820(map: &hv_core::mm::e820::E820Map) {
+    MACHINE_E820.call_once(|| {
+        map.entries()
+            .iter()
+            .map(|e| E820Entry { addr: e.addr, size: e.size, ty: e.kind.raw() })
+            .collect()
+    });
+}
+
+/// Records the frames behind the M2P's 2 MiB chunks.
+pub fn set_m2p_chunks(chunks: alloc::vec::Vec<Mfn>) {
+    M2P_CHUNKS.call_once(|| chunks);
+}
 
 /// Records boot options the platform services need.
 pub fn configure(console_to_ring: bool, cmdline: &str) {
@@ -128,6 +152,12 @@ impl Platform for MachinePlatform {
         hv_arch_x86_64::time::now_ns()
     }
 
+    fn clock_sample(&self) -> ClockSample {
+        let (tsc, system_time) = time::sample();
+        let scale = time::time_scale().unwrap_or(TimeScale { shift: 0, mul_frac: 0 });
+        ClockSample { tsc, system_time, scale }
+    }
+
     fn xen_commandline(&self) -> String {
         XEN_CMDLINE.get().cloned().unwrap_or_default()
     }
@@ -142,6 +172,69 @@ impl Platform for MachinePlatform {
             core::ptr::write_bytes(hv_arch_x86_64::layout::maddr_to_virt(pa) as *mut u8, 0, 4096)
         };
         Some(mfn)
+    }
+
+    fn alloc_frames(&mut self, order: u32, below: Option<u64>) -> Option<Mfn> {
+        let count = 1u64.checked_shl(order)?;
+        let mfn = {
+            let mut guard = FRAMES.lock();
+            let fa = guard.as_mut()?;
+            if order == 0 && below.is_none() {
+                fa.alloc()?
+            } else {
+                fa.alloc_contiguous(count, count, below)?
+            }
+        };
+        let len = usize::try_from(count.checked_mul(4096)?).ok()?;
+        // SAFETY: frames just taken from the allocator, in the direct map.
+        unsafe {
+            core::ptr::write_bytes(
+                hv_arch_x86_64::layout::maddr_to_virt(mfn.to_addr()) as *mut u8,
+                0,
+                len,
+            )
+        };
+        Some(mfn)
+    }
+
+    fn free_frame(&mut self, mfn: Mfn) {
+        if let Some(fa) = FRAMES.lock().as_mut()
+            && let Err(e) = fa.free(mfn)
+        {
+            log::warn!("memory_op: cannot free frame {:#x}: {e:?}", mfn.0);
+        }
+    }
+
+    fn machine_memory_map(&self) -> alloc::vec::Vec<E820Entry> {
+        MACHINE_E820.get().cloned().unwrap_or_default()
+    }
+
+    fn m2p_chunk_mfns(&self) -> alloc::vec::Vec<Mfn> {
+        M2P_CHUNKS.get().cloned().unwrap_or_default()
+    }
+
+    fn load_gdt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
+        gdt::set_guest_gdt_page(page, descs);
+    }
+
+    fn set_gdt_entry(&mut self, index: usize, desc: u64) {
+        gdt::set_guest_gdt_entry(index, desc);
+    }
+
+    fn load_ldt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
+        gdt::set_ldt_page(page, descs);
+    }
+
+    fn set_ldt_entry(&mut self, index: usize, desc: u64) {
+        gdt::set_ldt_entry(index, desc);
+    }
+
+    fn load_ldt(&mut self, ents: u32) {
+        gdt::load_ldt(ents);
+    }
+
+    fn load_gs_selector(&mut self, sel: u16) {
+        gdt::load_gs_selector(sel);
     }
 }
 
@@ -227,7 +320,14 @@ pub fn on_trap(regs: &mut GuestRegs) {
         let r = match v {
             vector::PF => {
                 let cr2 = cpu::read_cr2();
-                traps::inject_exception(ctx, v, Some(err), Some(cr2))
+                // Writable page tables first (Xen's fixup_page_fault).
+                match ptwr::pv_ro_page_fault(ctx, cr2, err) {
+                    EmulOutcome::Done => Ok(()),
+                    EmulOutcome::Inject { vector, error_code, cr2 } => {
+                        traps::inject_exception(ctx, vector, error_code, cr2)
+                    }
+                    EmulOutcome::Unhandled => traps::inject_exception(ctx, v, Some(err), Some(cr2)),
+                }
             }
             vector::GP => {
                 if err & 3 == 2 {
@@ -278,35 +378,126 @@ pub fn on_trap(regs: &mut GuestRegs) {
 /// EFLAGS bits a guest may never return with: IOPL, NT, VM.
 const EFLAGS_FORBIDDEN: u64 = (3 << 12) | (1 << 14) | (1 << 17);
 
+/// Per vCPU of dom0 (each runs pinned on the CPU of its number, so this is
+/// also per CPU): the system time the local APIC timer is armed for (0:
+/// none). Indexed by vCPU rather than by `smp::this_cpu()`, which reads the
+/// local APIC and would cost every guest exit an MMIO access.
+static ARMED_DEADLINE: [AtomicU64; smp::NR_CPUS] = [const { AtomicU64::new(0) }; smp::NR_CPUS];
+/// Per vCPU: when its pvclock was last published.
+static PVCLOCK_STAMP: [AtomicU64; smp::NR_CPUS] = [const { AtomicU64::new(0) }; smp::NR_CPUS];
+/// How often a running vCPU's pvclock is republished (Xen's calibration
+/// epoch): the scale is exact, this only bounds rounding drift.
+const PVCLOCK_EPOCH_NS: u64 = NSEC_PER_SEC;
+/// Longest the one-shot timer is armed for at once.
+const MAX_TIMER_US: u64 = 1_000_000;
+
+/// Runs the domain's due timers (`VIRQ_TIMER`), republishes the pvclock
+/// once per epoch, and arms this CPU's one-shot timer for the next
+/// deadline unless an interrupt at or before it is already coming.
+fn run_timers(ctx: &mut Ctx<'_>) {
+    let sample = ctx.platform.clock_sample();
+    let now = sample.system_time;
+    if let Some(stamp) = PVCLOCK_STAMP.get(ctx.vcpu) {
+        let last = stamp.load(Ordering::Relaxed);
+        if last == 0 || now.saturating_sub(last) >= PVCLOCK_EPOCH_NS {
+            guest_time::update_vcpu_system_time(ctx.dom, ctx.mem, ctx.vcpu, &sample);
+            stamp.store(now.max(1), Ordering::Relaxed);
+        }
+    }
+    let timers = guest_time::timer_softirq(ctx.dom, ctx.mem, now);
+    // SCHEDOP_poll timeouts need the interrupt too (Xen's `poll_timer`).
+    let polls = ctx.dom.vcpus.iter().filter_map(|v| v.evtchn.poll.and_then(|p| p.timeout_ns)).min();
+    let Some(deadline) = timers.into_iter().chain(polls).min() else { return };
+    let Some(armed) = ARMED_DEADLINE.get(ctx.vcpu) else { return };
+    let at = armed.load(Ordering::Relaxed);
+    if at > now && at <= deadline {
+        return;
+    }
+    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
+    apic::timer_oneshot_us(us);
+    armed.store(now.saturating_add(us.saturating_mul(1000)), Ordering::Relaxed);
+}
+
+/// Publishes dom0's first pvclock and the wallclock from the RTC (Xen's
+/// `init_xen_time` and `update_domain_wallclock_time`).
+pub fn init_guest_time(m: &mut Machine) {
+    let (tsc, now) = time::sample();
+    let Some(scale) = time::time_scale() else {
+        printk!("TSC not calibrated: guests get no pvclock");
+        return;
+    };
+    let sample = ClockSample { tsc, system_time: now, scale };
+    for i in 0..m.dom.vcpus.len() {
+        guest_time::update_vcpu_system_time(&m.dom, &mut m.mem, i, &sample);
+    }
+    match rtc::read() {
+        Some(t) => {
+            let secs = t.unix_seconds().unwrap_or(0);
+            let wall_ns = u128::from(secs).saturating_mul(u128::from(NSEC_PER_SEC));
+            let boot_ns = wall_ns.saturating_sub(u128::from(now));
+            let per = u128::from(NSEC_PER_SEC);
+            let (sec, nsec) = (boot_ns.checked_div(per), boot_ns.checked_rem(per));
+            let (sec, nsec) = (sec.unwrap_or(0), nsec.unwrap_or(0));
+            let wc_sec = u64::try_from(sec).unwrap_or(0);
+            let wc_nsec = u32::try_from(nsec).unwrap_or(0);
+            guest_time::set_wallclock(&m.dom, &mut m.mem, wc_sec, wc_nsec);
+            printk!(
+                "Wallclock {:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC (RTC); TSC scale {:#x} >> {}",
+                t.year,
+                t.month,
+                t.day,
+                t.hour,
+                t.minute,
+                t.second,
+                scale.mul_frac,
+                scale.shift
+            );
+        }
+        None => printk!("RTC unreadable: the wallclock starts at the epoch"),
+    }
+}
+
 fn exit_to_guest(ctx: &mut Ctx<'_>) {
     if let Some(reason) = ctx.dom.shutdown {
         domain_shutdown(ctx, reason);
     }
+    run_timers(ctx);
     if ctx.v_ref().blocked {
-        // Wait for an event; nothing but the guest itself can end the wait.
-        ctx.v().blocked = false;
-        while !ctx.upcall_pending() {
+        // SCHEDOP_block/poll: wait until an event kicks the vCPU (a timer's
+        // VIRQ_TIMER included) or its poll times out; the local APIC timer
+        // is armed for the next timer deadline. A poll timeout without a
+        // timer due earlier takes effect at the next timer interrupt (at
+        // most the 1 s re-arm interval away).
+        while !event_channel::vcpu_should_wake(ctx.dom, ctx.mem, ctx.vcpu, ctx.platform.now_ns()) {
             x86_64::instructions::interrupts::enable_and_hlt();
             x86_64::instructions::interrupts::disable();
+            run_timers(ctx);
         }
+        event_channel::vcpu_unblock(ctx.v());
     }
     if traps::deliver_pending_events(ctx).is_err() {
         domain_shutdown(ctx, ShutdownReason::Crash);
     }
     let r = &mut *ctx.regs;
     r.rflags = (r.rflags & !EFLAGS_FORBIDDEN) | (1 << 9) | 2;
-    let cs_ok = r.cs == FLAT_RING3_CS64 || r.cs == FLAT_RING3_CS32;
-    let ss_ok = r.ss == FLAT_RING3_SS64;
-    if !cs_ok || !ss_ok || !cpu::is_canonical(r.rip) {
-        printk!(
-            "d{}v0 bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
-            ctx.dom.id.0,
-            r.cs,
-            r.ss,
-            r.rip
-        );
-        ctx.crash();
-        domain_shutdown(ctx, ShutdownReason::Crash);
+    // What `iretq` would fault on becomes that exception in the guest, as
+    // when Xen's `iretq` faults and the fault is replayed to the guest. The
+    // bounce lands on Xen's flat kernel selectors, which always pass.
+    if let Err(fault) = descriptor::check_return_state(ctx) {
+        let delivered =
+            traps::inject_exception(ctx, fault.vector, Some(fault.error_code), None).is_ok();
+        if !delivered || descriptor::check_return_state(ctx).is_err() {
+            let r = &*ctx.regs;
+            printk!(
+                "d{}v0 bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
+                ctx.dom.id.0,
+                r.cs,
+                r.ss,
+                r.rip
+            );
+            ctx.crash();
+            domain_shutdown(ctx, ShutdownReason::Crash);
+        }
     }
 }
 

@@ -91,6 +91,7 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     }
 
     let (map, allocator) = init_memory(&boot, &opts);
+    crate::guest::set_machine_e820(&map);
     *FRAMES.lock() = Some(allocator);
 
     let cr3 = init_paging(&map);
@@ -134,8 +135,11 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     let (heap_used, heap_free) = heap::usage();
     log::debug!("Heap: {} KiB used, {} KiB free", heap_used / 1024, heap_free / 1024);
 
-    // Domain 0 sizing.
+    // Domain 0 sizing, less the frames a bzImage kernel's decompressed ELF
+    // holds while dom0's pages are allocated (Xen's `bzimage_headroom`).
+    let headroom = boot.modules.first().map_or(0, crate::kernel_image::headroom_frames);
     let avail = FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames);
+    let avail = avail.saturating_sub(headroom);
     let dom0_pages = dom0_mem::compute_dom0_nr_pages(avail, &opts.dom0_mem);
     printk!("Dom0 memory: {} MiB", dom0_pages.saturating_mul(PAGE_SIZE) / MIB);
 
@@ -183,7 +187,9 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         };
     let regs = built.regs;
     let l4 = built.machine.dom.vcpus.first().and_then(|v| v.tables.guest_table);
-    *crate::guest::MACHINE.lock() = Some(built.machine);
+    let mut machine = built.machine;
+    crate::guest::init_guest_time(&mut machine);
+    *crate::guest::MACHINE.lock() = Some(machine);
     hv_arch_x86_64::entry::set_guest_handlers(crate::guest::on_syscall, crate::guest::on_trap);
     let Some(l4) = l4 else { xen_panic(format_args!("dom0 has no page table")) };
     printk!("Starting dom0: entry {:#x}, start_info {:#x}", regs.rip, regs.rsi);

@@ -22,6 +22,7 @@ pub mod paging;
 pub mod pit;
 pub mod power;
 pub mod pvmem;
+pub mod rtc;
 pub mod serial;
 pub mod smp;
 pub mod time;

@@ -114,6 +114,8 @@ impl PhysMem for DirectMem {
 pub struct MachineM2p {
     /// Virtual address of the table (direct map).
     table: u64,
+    /// Machine address of the table (contiguous frames).
+    base: u64,
     /// Entries.
     entries: u64,
     /// L3 table to install in guest L4 slot 256.
@@ -167,13 +169,23 @@ impl MachineM2p {
                 write(l1, j, base.checked_add(page.checked_mul(PAGE)?)? | RO_USER);
             }
         }
-        Some(Self { table, entries: pages.checked_mul(512)?, l3_maddr: l3 })
+        Some(Self { table, base, entries: pages.checked_mul(512)?, l3_maddr: l3 })
     }
 
     /// The L4 entry for slot 256 of a guest page table.
     #[must_use]
     pub fn l4_entry(&self) -> u64 {
         self.l3_maddr | RO_USER
+    }
+
+    /// The machine frame at the start of each 2 MiB chunk of the table, in
+    /// virtual-address order (`XENMEM_machphys_mfn_list`); the last chunk
+    /// may be partly mapped.
+    #[must_use]
+    pub fn chunk_mfns(&self) -> alloc::vec::Vec<Mfn> {
+        let bytes = self.entries.saturating_mul(8);
+        let chunks = bytes.div_ceil(1 << 21);
+        (0..chunks).map(|i| Mfn((self.base >> 12).saturating_add(i.saturating_mul(512)))).collect()
     }
 }
 

@@ -2,8 +2,12 @@
 //! Boot-time clock: the TSC calibrated against the PIT, and delays.
 //!
 //! The frequency is measured once on the boot CPU; every CPU of the machines
-//! we target has a constant-rate TSC, so one figure serves all.
+//! we target has a constant-rate TSC, so one figure serves all. System time
+//! (Xen's `NOW()`) is the TSC since calibration through the same
+//! [`TimeScale`] guests get in their pvclock.
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use hv_core::time::TimeScale;
 
 use crate::cpu::rdtsc;
 
@@ -22,6 +26,10 @@ pub fn calibrate_tsc() -> u64 {
     samples.sort_unstable();
     let khz = samples[1].max(1);
     TSC_KHZ.store(khz, Ordering::Relaxed);
+    if let Some(scale) = TimeScale::from_hz(khz.saturating_mul(1000)) {
+        let shift = u64::from(scale.shift.to_le_bytes()[0]);
+        SCALE.store((shift << 32) | u64::from(scale.mul_frac), Ordering::Relaxed);
+    }
     BOOT_TSC.store(rdtsc(), Ordering::Relaxed);
     khz
 }
@@ -32,19 +40,37 @@ pub fn tsc_khz() -> u64 {
     TSC_KHZ.load(Ordering::Relaxed)
 }
 
-/// Nanoseconds since calibration (0 before it).
+/// The TSC-to-nanoseconds scale (0 before calibration): `mul_frac` in the
+/// low 32 bits, `shift` (as `u8`) above.
+static SCALE: AtomicU64 = AtomicU64::new(0);
+
+/// The TSC scale Xen's `NOW()` and every guest pvclock use, once
+/// calibrated.
+#[must_use]
+pub fn time_scale() -> Option<TimeScale> {
+    let packed = SCALE.load(Ordering::Relaxed);
+    if packed == 0 {
+        return None;
+    }
+    let mul_frac = u32::try_from(packed & 0xffff_ffff).ok()?;
+    let shift = i8::from_le_bytes([u8::try_from((packed >> 32) & 0xff).ok()?]);
+    Some(TimeScale { shift, mul_frac })
+}
+
+/// A consistent reading: the TSC now, and the system time (ns since
+/// calibration, Xen's `NOW()`) it stands for. Zero time before calibration.
+#[must_use]
+pub fn sample() -> (u64, u64) {
+    let tsc = rdtsc();
+    let ns = time_scale()
+        .map_or(0, |s| s.ticks_to_ns(tsc.saturating_sub(BOOT_TSC.load(Ordering::Relaxed))));
+    (tsc, ns)
+}
+
+/// Nanoseconds since calibration (0 before it): Xen's `NOW()`.
 #[must_use]
 pub fn now_ns() -> u64 {
-    let khz = tsc_khz();
-    if khz == 0 {
-        return 0;
-    }
-    let delta = rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed));
-    u128::from(delta)
-        .saturating_mul(1_000_000)
-        .checked_div(u128::from(khz))
-        .and_then(|v| u64::try_from(v).ok())
-        .unwrap_or(u64::MAX)
+    sample().1
 }
 
 /// Busy-wait for `us` microseconds (a PIT-based wait before calibration).

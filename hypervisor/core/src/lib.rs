@@ -6,11 +6,14 @@
 //!
 //! * [`cmdline`]: Xen's boot command line, cooked and parsed into one typed
 //!   [`cmdline::BootOptions`] with warnings instead of failures;
+//! * [`bzimage`]: Linux bzImage kernels unwrapped to their ELF payload
+//!   (XZ with the x86 BCJ filter, gzip), as Xen's `bzimage_parse`;
 //! * [`dom0_build`]: dom0's initial virtual layout (Xen's `dom0_construct`);
 //! * [`dom0_mem`]: Xen's `compute_dom0_nr_pages` sizing of domain 0;
 //! * [`mm`]: the sanitised e820 memory map and the physical frame allocator;
 //! * [`console`]: the console ring (`xm dmesg`) and log-level filtering;
 //! * [`sched`]: scheduler selection names;
+//! * [`time`]: the TSC-to-nanoseconds scale and RTC dates;
 //! * [`acpi_sleep`]: the `\_S5` sleep type from the DSDT, for power-off.
 //!
 //! Design rules: `no_std` + `alloc`, no `unsafe`, and no panics on input
@@ -22,6 +25,7 @@
 extern crate alloc;
 
 pub mod acpi_sleep;
+pub mod bzimage;
 pub mod cmdline;
 pub mod console;
 pub mod dom0_build;
@@ -32,6 +36,7 @@ pub mod pv;
 pub mod sched;
 #[cfg(test)]
 mod test_rng;
+pub mod time;
 
 /// Size in bytes of a machine page (x86 4 KiB pages).
 pub const PAGE_SIZE: u64 = 4096;

@@ -56,9 +56,13 @@ pv_kernels! {
     hello => "hello",
     hypercall_abi => "hypercall-abi",
     mmu => "mmu",
+    ptwr => "ptwr",
     emul => "emul",
+    evtchn => "evtchn",
     traps => "traps",
     usermode => "usermode",
+    segments => "segments",
+    time => "time",
 }
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.

@@ -34,12 +34,14 @@
 //! like Linux, with `VIRT_BASE = PADDR_OFFSET = 0xFFFFFFFF80000000`; the
 //! notes, the entry code, the hypercall page and the stack are in [`entry`].
 //! Hypercalls go through the hypercall page or a direct `syscall`
-//! ([`hypercall`]); [`ops`] has typed wrappers, [`console`] the print macros.
+//! ([`hypercall`]); [`ops`] has typed wrappers, [`console`] the print macros,
+//! [`evtchn`] event-channel calls, bitmaps and an upcall recorder.
 #![no_std]
 
 pub mod bounce;
 pub mod console;
 pub mod entry;
+pub mod evtchn;
 pub mod fault;
 pub mod hypercall;
 pub mod ops;

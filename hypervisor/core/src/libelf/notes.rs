@@ -9,8 +9,12 @@
 //!
 //! Stricter than Xen, which reads a malformed descriptor as 0 or marks the
 //! image broken later: a numeric descriptor must be 1, 2, 4 or 8 bytes, a
-//! string must be NUL-terminated inside its descriptor, and a `"Xen"` note
-//! must not run past its container. Each of these refuses the image.
+//! string must be NUL-terminated inside its descriptor or the descriptor's
+//! padding, and a `"Xen"` note must not run past its container. Each of
+//! these refuses the image. (Xen reads a string up to its first NUL, so a
+//! terminator in the padding works there: Linux's `FEATURES` note,
+//! `.ascii "!writable_page_tables|pae_pgdir_above_4gb"`, has none of its
+//! own.)
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -72,7 +76,7 @@ pub(super) fn parse_region(
             break;
         };
         if is_xen(note.name) {
-            apply_note(note.type_, note.desc, collected)?;
+            apply_note(note.type_, note.desc, note.padded_desc, collected)?;
             xen_notes = xen_notes.saturating_add(1);
         }
         pos = note.next;
@@ -85,6 +89,8 @@ struct RawNote<'a> {
     type_: u32,
     name: &'a [u8],
     desc: &'a [u8],
+    /// The descriptor with its padding, as far as the container goes.
+    padded_desc: &'a [u8],
     /// Offset of the following note.
     next: usize,
 }
@@ -106,12 +112,14 @@ fn split_note(data: &[u8], pos: usize, align: usize) -> Option<RawNote<'_>> {
     let name_end = name_start.checked_add(namesz)?;
     let desc_start = round_up(name_end, align)?;
     let desc_end = desc_start.checked_add(descsz)?;
+    // Padding after the last descriptor may be missing.
+    let next = round_up(desc_end, align)?;
     Some(RawNote {
         type_,
         name: data.get(name_start..name_end)?,
         desc: data.get(desc_start..desc_end)?,
-        // Padding after the last descriptor may be missing.
-        next: round_up(desc_end, align)?,
+        padded_desc: data.get(desc_start..next.min(data.len()))?,
+        next,
     })
 }
 
@@ -128,8 +136,9 @@ fn is_xen(name: &[u8]) -> bool {
     name.get(..end) == Some(XEN_ELFNOTE_NAME.as_bytes())
 }
 
-/// Applies one `"Xen"` note of type `type_` (Xen's `elf_xen_parse_note`).
-fn apply_note(type_: u32, desc: &[u8], c: &mut Collected) -> Result<(), ElfError> {
+/// Applies one `"Xen"` note of type `type_` (Xen's `elf_xen_parse_note`);
+/// `padded` is `desc` with its padding, where a string may end.
+fn apply_note(type_: u32, desc: &[u8], padded: &[u8], c: &mut Collected) -> Result<(), ElfError> {
     let Ok(note) = XenElfNote::try_from(type_) else {
         c.warnings.push(format!("unknown Xen ELF note type {type_:#x} ignored"));
         return Ok(());
@@ -152,12 +161,12 @@ fn apply_note(type_: u32, desc: &[u8], c: &mut Collected) -> Result<(), ElfError
                 reason: format!("{value:#x} does not fit in 32 bits"),
             })?);
         }
-        XenElfNote::XenVersion => c.xen_ver = string(note, desc)?,
-        XenElfNote::GuestOs => c.guest_os = string(note, desc)?,
-        XenElfNote::GuestVersion => c.guest_ver = string(note, desc)?,
-        XenElfNote::Loader => c.loader = string(note, desc)?,
+        XenElfNote::XenVersion => c.xen_ver = string(note, padded)?,
+        XenElfNote::GuestOs => c.guest_os = string(note, padded)?,
+        XenElfNote::GuestVersion => c.guest_ver = string(note, padded)?,
+        XenElfNote::Loader => c.loader = string(note, padded)?,
         XenElfNote::PaeMode => {
-            let value = string(note, desc)?;
+            let value = string(note, padded)?;
             if value == "yes" {
                 c.pae = PaeMode::ExtendedCr3;
             }
@@ -165,9 +174,9 @@ fn apply_note(type_: u32, desc: &[u8], c: &mut Collected) -> Result<(), ElfError
                 c.pae = PaeMode::Bimodal;
             }
         }
-        XenElfNote::BsdSymtab => c.bsd_symtab = string(note, desc)? == "yes",
+        XenElfNote::BsdSymtab => c.bsd_symtab = string(note, padded)? == "yes",
         XenElfNote::Features => {
-            let value = string(note, desc)?;
+            let value = string(note, padded)?;
             parse_features(
                 &value,
                 &mut c.f_supported,
@@ -201,7 +210,8 @@ fn numeric(note: XenElfNote, desc: &[u8]) -> Result<u64, ElfError> {
     Ok(u64::from_le_bytes(bytes))
 }
 
-/// A NUL-terminated string descriptor; non-UTF-8 bytes become U+FFFD.
+/// A NUL-terminated string descriptor (with its padding, see the module
+/// docs); non-UTF-8 bytes become U+FFFD.
 fn string(note: XenElfNote, desc: &[u8]) -> Result<String, ElfError> {
     let malformed =
         |reason: &str| ElfError::MalformedNote { note: note.name(), reason: reason.to_owned() };

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use guest_abi::callback::CallbackType;
 use guest_abi::xen::{DomId, TrapInfo, VcpuId};
 
+use super::event_channel::{EvtchnTable, VcpuEvtchn};
 use crate::mm::Mfn;
 use crate::mm::pv::VcpuTables;
 
@@ -95,8 +96,17 @@ pub struct PvVcpu {
     pub gdt_frames: Vec<Mfn>,
     /// Number of GDT entries.
     pub gdt_ents: u32,
-    /// The vCPU is blocked (`SCHEDOP_block`) until an event arrives.
+    /// The frames behind the LDT's pages (`MMUEXT_SET_LDT`), each holding a
+    /// `SegDesc` type reference; `None` where the guest's page could not be
+    /// used as a descriptor page (its descriptors read as not present).
+    pub ldt_frames: Vec<Option<Mfn>>,
+    /// Single-shot and periodic timers.
+    pub timers: super::time::VcpuTimers,
+    /// The vCPU is blocked (`SCHEDOP_block`, `SCHEDOP_poll`) until an event
+    /// kicks it (see [`super::event_channel::vcpu_should_wake`]).
     pub blocked: bool,
+    /// VIRQ bindings and the `SCHEDOP_poll` state.
+    pub evtchn: VcpuEvtchn,
 }
 
 impl PvVcpu {
@@ -121,7 +131,10 @@ impl PvVcpu {
             cr4: 0,
             gdt_frames: Vec::new(),
             gdt_ents: 0,
+            ldt_frames: Vec::new(),
+            timers: super::time::VcpuTimers::default(),
             blocked: false,
+            evtchn: VcpuEvtchn::default(),
         }
     }
 
@@ -215,6 +228,8 @@ pub struct Domain {
     pub max_grant_frames: u32,
     /// The vCPUs.
     pub vcpus: Vec<PvVcpu>,
+    /// The event-channel ports (`d->evtchn`).
+    pub evtchn: EvtchnTable,
 }
 
 impl Domain {
@@ -232,6 +247,7 @@ impl Domain {
             grant_frames: Vec::new(),
             max_grant_frames: 32,
             vcpus: alloc::vec![PvVcpu::new(VcpuId(0))],
+            evtchn: EvtchnTable::new(),
         }
     }
 

@@ -42,6 +42,34 @@ pub fn translate(mem: &dyn PhysMem, l4: Mfn, va: u64, write: bool) -> Result<Mfn
     if mem.frame_exists(table) { Ok(table) } else { Err(Errno::EFAULT) }
 }
 
+/// Xen's `guest_get_eff_l1e`: the L1 entry that maps `va` in the page
+/// table `l4`, whatever its flags, or `None` when `va` is outside guest
+/// space or no L1 table covers it (an upper level not present, or a
+/// superpage). Upper levels need only be present: the hypervisor reads
+/// the entry as Xen does through its linear page table.
+#[must_use]
+pub fn guest_l1e(mem: &dyn PhysMem, l4: Mfn, va: u64) -> Option<u64> {
+    if !guest_va_ok(va) {
+        return None;
+    }
+    let index = |shift: u32| usize::try_from((va >> shift) & 511).ok();
+    let mut table = l4;
+    for shift in [39u32, 30, 21] {
+        if !mem.frame_exists(table) {
+            return None;
+        }
+        let e = mem.read_u64(table, index(shift)?);
+        if e & PAGE_PRESENT == 0 || e & PAGE_PSE != 0 {
+            return None;
+        }
+        table = pte_mfn(e);
+    }
+    if !mem.frame_exists(table) {
+        return None;
+    }
+    Some(mem.read_u64(table, index(12)?))
+}
+
 /// The pieces `[va, va + len)` splits into at page boundaries: (va, offset
 /// into the output, length).
 fn chunks(va: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize)> {

@@ -48,10 +48,85 @@ pub trait Platform {
     /// Nanoseconds since boot (Xen's `NOW()`).
     fn now_ns(&self) -> u64;
 
+    /// A consistent `(TSC, system time, scale)` reading for the pvclock.
+    /// Default: the system time with a 1 GHz TSC that equals it (host
+    /// tests).
+    fn clock_sample(&self) -> crate::pv::time::ClockSample {
+        let now = self.now_ns();
+        crate::pv::time::ClockSample {
+            tsc: now,
+            system_time: now,
+            scale: crate::time::TimeScale { shift: 1, mul_frac: 0x8000_0000 },
+        }
+    }
+
     /// The hypervisor's command line (`XENVER_commandline`).
     fn xen_commandline(&self) -> alloc::string::String;
 
     /// A zeroed frame for the hypervisor to share with a guest (grant
     /// table frames), or `None` when memory is exhausted.
     fn alloc_frame(&mut self) -> Option<Mfn>;
+
+    /// `2^order` contiguous zeroed frames, the first aligned to `2^order`,
+    /// ending at or below machine address `below` if given (Xen's
+    /// `alloc_domheap_pages` with `MEMF_bits`); `None` when no such run is
+    /// free. Default: order 0 without a limit through
+    /// [`Platform::alloc_frame`], nothing else.
+    fn alloc_frames(&mut self, order: u32, below: Option<u64>) -> Option<Mfn> {
+        if order == 0 && below.is_none() { self.alloc_frame() } else { None }
+    }
+
+    /// Returns a frame (already scrubbed and no longer owned by any domain)
+    /// to the machine's allocator. Default: nothing (host tests).
+    fn free_frame(&mut self, mfn: Mfn) {
+        let _ = mfn;
+    }
+
+    /// The host E820 map as the hypervisor uses it (after `mem=`), for
+    /// `XENMEM_machine_memory_map`. Default: empty (host tests).
+    fn machine_memory_map(&self) -> alloc::vec::Vec<guest_abi::memory::E820Entry> {
+        alloc::vec::Vec::new()
+    }
+
+    /// The machine frame backing each 2 MiB chunk of the read-only M2P,
+    /// in virtual-address order, for `XENMEM_machphys_mfn_list`. Default:
+    /// empty (host tests).
+    fn m2p_chunk_mfns(&self) -> alloc::vec::Vec<Mfn> {
+        alloc::vec::Vec::new()
+    }
+
+    /// Loads guest GDT page `page` (0–13) of the CPU's GDT with `descs`,
+    /// or clears it for `None`. Default: nothing (host tests).
+    fn load_gdt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
+        let _ = (page, descs);
+    }
+
+    /// Sets guest GDT entry `index` of the CPU's GDT. Default: nothing.
+    fn set_gdt_entry(&mut self, index: usize, desc: u64) {
+        let _ = (index, desc);
+    }
+
+    /// Loads page `page` (0–15) of the CPU's LDT with `descs`, or clears
+    /// it. Default: nothing.
+    fn load_ldt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
+        let _ = (page, descs);
+    }
+
+    /// Sets LDT entry `index` of the CPU's LDT. Default: nothing.
+    fn set_ldt_entry(&mut self, index: usize, desc: u64) {
+        let _ = (index, desc);
+    }
+
+    /// Loads LDTR for an LDT of `ents` descriptors (null for 0). Default:
+    /// nothing.
+    fn load_ldt(&mut self, ents: u32) {
+        let _ = ents;
+    }
+
+    /// Loads the GS selector `sel`, which the caller checked is null or a
+    /// loadable data segment (the hardware GS base changes with it).
+    /// Default: nothing.
+    fn load_gs_selector(&mut self, sel: u16) {
+        let _ = sel;
+    }
 }

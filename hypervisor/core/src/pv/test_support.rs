@@ -34,6 +34,28 @@ pub struct FakePlatform {
     pub ts: bool,
     /// Next frame `alloc_frame` hands out (`None`: out of memory).
     pub next_frame: Option<Mfn>,
+    /// The CPU's guest GDT pages as loaded (`None`: cleared).
+    pub gdt_pages: Vec<Option<[u64; 512]>>,
+    /// Single GDT entries set, in order.
+    pub gdt_entries: Vec<(usize, u64)>,
+    /// The CPU's LDT pages as loaded.
+    pub ldt_pages: Vec<Option<[u64; 512]>>,
+    /// Single LDT entries set, in order.
+    pub ldt_entries: Vec<(usize, u64)>,
+    /// Entries of the loaded LDT.
+    pub ldt_ents: u32,
+    /// Last GS selector loaded.
+    pub gs_sel: u16,
+}
+
+/// Stores `descs` as page `page` of a recorded descriptor table.
+fn record_page(pages: &mut Vec<Option<[u64; 512]>>, page: usize, descs: Option<&[u64; 512]>) {
+    if pages.len() <= page {
+        pages.resize(page.saturating_add(1), None);
+    }
+    if let Some(slot) = pages.get_mut(page) {
+        *slot = descs.copied();
+    }
 }
 
 impl Platform for FakePlatform {
@@ -81,6 +103,26 @@ impl Platform for FakePlatform {
         let m = self.next_frame?;
         self.next_frame = Some(Mfn(m.0.saturating_add(1)));
         Some(m)
+    }
+    fn load_gdt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
+        record_page(&mut self.gdt_pages, page, descs);
+    }
+    fn set_gdt_entry(&mut self, index: usize, desc: u64) {
+        self.gdt_entries.push((index, desc));
+    }
+    fn load_ldt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
+        record_page(&mut self.ldt_pages, page, descs);
+    }
+    fn set_ldt_entry(&mut self, index: usize, desc: u64) {
+        self.ldt_entries.push((index, desc));
+    }
+    fn load_ldt(&mut self, ents: u32) {
+        self.ldt_ents = ents;
+    }
+    fn load_gs_selector(&mut self, sel: u16) {
+        self.gs_sel = sel;
+        // As the CPU does: the selector load replaces the live GS base.
+        self.gs = 0;
     }
 }
 

@@ -354,3 +354,13 @@ fn bss_only_segment_is_zeroed() {
     assert!(target.at(0x20_0000, 0x1000).iter().all(|&x| x == 0));
     assert!(target.at(0x11_2000, 0x20_0000 - 0x11_2000).iter().all(|&x| x == 0xaa));
 }
+
+#[test]
+fn string_note_may_end_in_its_padding() {
+    // Linux's FEATURES note: 41 bytes of `.ascii`, NUL only in the padding.
+    let features = b"!writable_page_tables|pae_pgdir_above_4gb".to_vec();
+    let b = presets::linux().set_note(xen_raw(XenElfNote::Features, features));
+    let p = ok(&b);
+    assert!(p.requires(XENFEAT_writable_page_tables));
+    assert!(p.supports(XENFEAT_pae_pgdir_above_4gb));
+}

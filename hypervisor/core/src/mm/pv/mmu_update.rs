@@ -31,7 +31,7 @@ use guest_abi::xen::{DomId, Errno, MmuUpdate, MmuUpdateCmd};
 use super::PvMm;
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{
-    Level, PAGE_ACCESSED, PAGE_DIRTY, PageType, pte_needs_revalidation, pte_present,
+    Level, PAGE_ACCESSED, PAGE_DIRTY, PT_ENTRIES, PageType, pte_needs_revalidation, pte_present,
 };
 use crate::mm::Mfn;
 
@@ -41,6 +41,16 @@ const NORMAL_PT_UPDATE: u64 = MmuUpdateCmd::NormalPtUpdate.raw() as u64;
 const MACHPHYS_UPDATE: u64 = MmuUpdateCmd::MachphysUpdate.raw() as u64;
 const PT_UPDATE_PRESERVE_AD: u64 = MmuUpdateCmd::PtUpdatePreserveAd.raw() as u64;
 const PT_UPDATE_NO_TRANSLATE: u64 = MmuUpdateCmd::PtUpdateNoTranslate.raw() as u64;
+
+/// What [`PvMm::ptwr_update`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PtwrResult {
+    /// The entry was validated and written.
+    Updated,
+    /// A compare-exchange found this value instead of the expected one;
+    /// nothing changed (`X86EMUL_CMPXCHG_FAILED`).
+    Mismatch(u64),
+}
 
 impl PvMm<'_> {
     /// Xen's `do_mmu_update` for `dom` on its own page tables
@@ -139,6 +149,60 @@ impl PvMm<'_> {
         } else {
             Err(Errno::EINVAL)
         }
+    }
+
+    /// The page-table side of Xen's `ptwr_emulated_update`: an emulated
+    /// guest write of `new` into entry `index` of the L1 table `l1` that
+    /// `dom` maps read-only (writable page tables).
+    ///
+    /// `l1` must be owned by `dom` and be an in-use, validated L1 table
+    /// (`ptwr_do_page_fault`'s `get_page_from_mfn` and `page_lock`). With
+    /// `expected_old` the write is a compare-exchange: if the entry does
+    /// not hold that value nothing changes and the current value is
+    /// returned. The new entry is validated and written exactly as by
+    /// `mmu_update` (`mod_l1_entry`: disallow mask, `get_page_from_l1e`,
+    /// then the old entry's references are dropped); no Accessed/Dirty
+    /// bits are preserved, as in Xen's `UPDATE_ENTRY`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` when `l1` is not such a table or `index` is out of range;
+    /// otherwise the validation error of the new entry (nothing written).
+    pub fn ptwr_update(
+        &mut self,
+        dom: DomId,
+        l1: Mfn,
+        index: usize,
+        expected_old: Option<u64>,
+        new: u64,
+    ) -> Result<PtwrResult, Errno> {
+        if index >= PT_ENTRIES || !self.mem.frame_exists(l1) {
+            return Err(Errno::EINVAL);
+        }
+        if !self.frames.get_page(l1, dom) {
+            return Err(Errno::EINVAL);
+        }
+        let t = self.frames.get(l1).map(|p| p.type_info).unwrap_or_default();
+        let rc = if t.ty == PageType::L1 && t.validated && t.count > 0 && t.count < MAX_REF_COUNT {
+            // page_lock
+            if let Some(p) = self.frames.get_mut(l1) {
+                p.type_info.count = p.type_info.count.saturating_add(1);
+            }
+            let current = self.mem.read_u64(l1, index);
+            let rc = match expected_old {
+                Some(old) if old != current => Ok(PtwrResult::Mismatch(current)),
+                _ => self
+                    .mod_entry(Level::L1, dom, l1, index, new, false)
+                    .map(|()| PtwrResult::Updated),
+            };
+            // page_unlock
+            self.put_page_type(l1);
+            rc
+        } else {
+            Err(Errno::EINVAL)
+        };
+        self.frames.put_page(l1);
+        rc
     }
 
     /// `mod_l1_entry` … `mod_l4_entry`: replace entry `index` of the

@@ -18,7 +18,8 @@
 //!   `devalidate_page`);
 //! * `validate`: `get_page_from_lNe`/`put_page_from_lNe` and
 //!   `get_lN_linear_pagetable`;
-//! * `mmu_update`: [`PvMm::do_mmu_update`] and `mod_lN_entry`;
+//! * `mmu_update`: [`PvMm::do_mmu_update`] and `mod_lN_entry`, and
+//!   [`PvMm::ptwr_update`], the page-table half of writable page tables;
 //! * `mmuext`: [`PvMm::do_mmuext_op`] with [`VcpuTables`] and the
 //!   [`MmuEffect`]s left for the machine layer;
 //! * [`mem`]: [`PhysMem`] (frame contents) with [`EmulatedMem`], and the
@@ -97,6 +98,7 @@ mod tests;
 pub use audit::{AuditError, audit};
 pub use frame_table::FrameTable;
 pub use mem::{EmulatedMem, INVALID_M2P_ENTRY, M2p, M2pTable, PhysMem};
+pub use mmu_update::PtwrResult;
 pub use mmuext::{MmuEffect, VcpuTables, addr_ok};
 pub use types::{Level, PageInfo, PageType, TypeInfo};
 
@@ -163,6 +165,17 @@ pub const fn check_descriptor_conservative(desc: u64) -> bool {
     const CODE_OR_DATA: u64 = 1 << 44;
     const TYPE: u64 = 0xF << 40;
     desc & PRESENT == 0 || desc & CODE_OR_DATA != 0 || desc & TYPE == 0
+}
+
+/// Xen's `check_descriptor` fix-up for 64-bit PV guests: a present
+/// descriptor's DPL is raised to 3, the guest kernel's ring (applied to
+/// every descriptor of a page validated as a descriptor page, and to
+/// `update_descriptor`).
+#[must_use]
+pub const fn fixup_descriptor_dpl(desc: u64) -> u64 {
+    const PRESENT: u64 = 1 << 47;
+    const DPL: u64 = 3 << 45;
+    if desc & PRESENT == 0 { desc } else { desc | DPL }
 }
 
 /// The PV MMU operating on one machine: frame table, memory, M2P and hooks,

@@ -214,9 +214,20 @@ impl PvMm<'_> {
     }
 
     /// `validate_segdesc_page`: every descriptor must pass the hook.
+    /// Xen's `validate_segdesc_page`: every descriptor must pass
+    /// `check_descriptor`, whose DPL fix-up is written back in place as it
+    /// goes (so descriptors before a refused one stay fixed up, as in Xen).
     fn validate_segdesc_page(&mut self, mfn: Mfn, owner: DomId) -> Result<(), Errno> {
-        let all_ok =
-            (0..PT_ENTRIES).all(|i| self.hooks.check_descriptor(owner, self.mem.read_u64(mfn, i)));
-        if all_ok { Ok(()) } else { Err(Errno::EINVAL) }
+        for i in 0..PT_ENTRIES {
+            let d = self.mem.read_u64(mfn, i);
+            if !self.hooks.check_descriptor(owner, d) {
+                return Err(Errno::EINVAL);
+            }
+            let fixed = super::fixup_descriptor_dpl(d);
+            if fixed != d {
+                self.mem.write_u64(mfn, i, fixed);
+            }
+        }
+        Ok(())
     }
 }

@@ -150,9 +150,11 @@ enum Stop {
 }
 
 /// Bytes fetched at `RIP`.
-struct Fetched {
-    buf: [u8; MAX_INSN_LEN],
-    len: usize,
+pub(super) struct Fetched {
+    /// The bytes; the first `len` are valid.
+    pub(super) buf: [u8; MAX_INSN_LEN],
+    /// How many bytes could be fetched.
+    pub(super) len: usize,
     stop: Stop,
 }
 
@@ -175,7 +177,7 @@ pub fn fetch_exact(ctx: &Ctx<'_>, va: u64, buf: &mut [u8]) -> Result<(), u64> {
 }
 
 /// Fetches up to 15 bytes at `rip`.
-fn fetch(ctx: &Ctx<'_>, rip: u64) -> Fetched {
+pub(super) fn fetch(ctx: &Ctx<'_>, rip: u64) -> Fetched {
     let mut f = Fetched { buf: [0; MAX_INSN_LEN], len: 0, stop: Stop::Limit };
     while f.len < MAX_INSN_LEN {
         let Some(at) = rip.checked_add(f.len as u64) else {

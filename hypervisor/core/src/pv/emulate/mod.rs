@@ -19,7 +19,9 @@
 //!   [`msr::XEN_MSR_PAT`], the PAT every PV guest assumes;
 //! * `ctrl`: control and debug registers, `clts`, `xsetbv`;
 //! * [`io`]: `in`/`out` with the virtual IOPL, the domain's port
-//!   permissions and Xen's dom0 defaults ([`dom0_ioport_allowed`]).
+//!   permissions and Xen's dom0 defaults ([`dom0_ioport_allowed`]);
+//! * [`mem_write`]: decoder and executor of the memory-writing
+//!   instructions that writable page tables (`pv::ptwr`) emulate.
 //!
 //! # Outcome contract
 //!
@@ -42,10 +44,9 @@
 //!
 //! # Simplifications against Xen (details in the submodules)
 //!
-//! * the guest is assumed to run 64-bit code, except that the flat 32-bit
-//!   user selector (`FLAT_USER_CS32`) decodes without REX prefixes; segment
-//!   descriptors are never read, so a custom LDT code segment is treated
-//!   as flat;
+//! * code whose `CS` descriptor (GDT or LDT) is not 64-bit decodes without
+//!   REX prefixes, but segment bases and limits are not applied (every
+//!   segment is treated as flat);
 //! * `ins`/`outs`, `lmsw`/`smsw` and everything else `x86_emulate` could
 //!   do are [`EmulOutcome::Unhandled`];
 //! * `hlt` in guest-kernel mode blocks the vCPU (`PvVcpu::blocked`, the
@@ -54,6 +55,7 @@
 
 pub mod cpuid;
 pub mod io;
+pub mod mem_write;
 pub mod msr;
 
 mod ctrl;
@@ -68,7 +70,7 @@ pub use cpuid::{
 pub use io::dom0_ioport_allowed;
 
 use decode::{Insn, Op};
-use guest_abi::xen::{CpuUserRegs, FLAT_USER_CS32};
+use guest_abi::xen::CpuUserRegs;
 
 use super::ctx::Ctx;
 use super::domain::Domain;
@@ -207,7 +209,7 @@ const DR6_BP_MASK: u64 = 0xf;
 /// instruction longer than 15 bytes or a fetch from the hypervisor's
 /// address range gives `#GP(0)`.
 pub fn emulate_privileged_op(ctx: &mut Ctx<'_>, env: &mut dyn EmulEnv) -> EmulOutcome {
-    let long_mode = ctx.regs.cs != FLAT_USER_CS32;
+    let long_mode = super::descriptor::cs_is_long_mode(ctx);
     let insn = match decode::decode(ctx, long_mode) {
         Ok(i) => i,
         Err(outcome) => return outcome,
@@ -338,7 +340,7 @@ fn emulate_cpuid(ctx: &mut Ctx<'_>, env: &dyn EmulEnv, via_fep: bool) {
 /// `pv_emul_instruction_done` plus `x86_emulate`'s single-step): RF is
 /// cleared, and a pending single step or I/O breakpoint match (`bpmatch`,
 /// DR6 bits 0–3) raises the `#DB` trap with DR6 updated.
-fn complete(ctx: &mut Ctx<'_>, len: u64, bpmatch: u64) -> EmulOutcome {
+pub(crate) fn complete(ctx: &mut Ctx<'_>, len: u64, bpmatch: u64) -> EmulOutcome {
     ctx.regs.rip = ctx.regs.rip.wrapping_add(len);
     let single_step = ctx.regs.rflags & EFLAGS_TF != 0;
     ctx.regs.rflags &= !EFLAGS_RF;

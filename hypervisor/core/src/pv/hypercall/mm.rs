@@ -16,9 +16,11 @@ use guest_abi::xen::{
 };
 
 use crate::mm::Mfn;
+pub use crate::mm::pv::fixup_descriptor_dpl;
 use crate::mm::pv::types::{PAGE_PRESENT, PageType, pte_mfn};
 use crate::mm::pv::{MmuEffect, addr_ok};
 use crate::pv::ctx::Ctx;
+use crate::pv::descriptor;
 
 fn check_foreigndom(ctx: &Ctx<'_>, foreigndom: u64) -> Result<(), Errno> {
     let d = foreigndom & 0xffff;
@@ -92,10 +94,13 @@ fn apply_effects(ctx: &mut Ctx<'_>, effects: &[MmuEffect]) {
                 if let Some(t) = ctx.v_ref().current_table() {
                     ctx.platform.load_cr3(t);
                 }
+                // Xen drops the LDT shadow mappings here and lets them fault
+                // back in through the new tables; resolve them again now.
+                if ctx.v_ref().tables.ldt_ents != 0 {
+                    descriptor::load_ldt(ctx);
+                }
             }
-            // LDTs are validated and recorded; the machine layer does not
-            // map them into the hardware LDT yet.
-            MmuEffect::LoadLdt => {}
+            MmuEffect::LoadLdt => descriptor::load_ldt(ctx),
         }
     }
 }
@@ -198,6 +203,8 @@ pub fn set_gdt(ctx: &mut Ctx<'_>, frame_list: u64, entries: u64) -> Result<i64, 
         ctx.mm().put_page_and_type(m);
     }
     ctx.v().gdt_ents = u32::try_from(entries).unwrap_or(0);
+    descriptor::load_gdt(ctx);
+    ctx.platform.flush_tlb_local();
     Ok(0)
 }
 
@@ -219,18 +226,12 @@ pub fn update_descriptor(ctx: &mut Ctx<'_>, maddr: u64, desc: u64) -> Result<i64
         ctx.mm().get_page_and_type(mfn, dom, PageType::Writable)?;
     }
     let idx = usize::try_from((maddr & 0xfff) / 8).map_err(|_| Errno::EINVAL)?;
-    ctx.mem.write_u64(mfn, idx, fixup_descriptor_dpl(desc));
-    if !is_desc_page {
+    let desc = fixup_descriptor_dpl(desc);
+    ctx.mem.write_u64(mfn, idx, desc);
+    if is_desc_page {
+        descriptor::descriptor_written(ctx, mfn, idx, desc);
+    } else {
         ctx.mm().put_page_and_type(mfn);
     }
     Ok(0)
-}
-
-/// Xen's `check_descriptor` fix-up for 64-bit PV guests: a present
-/// descriptor's DPL is raised to 3, the guest kernel's ring.
-#[must_use]
-pub const fn fixup_descriptor_dpl(desc: u64) -> u64 {
-    const PRESENT: u64 = 1 << 47;
-    const DPL: u64 = 3 << 45;
-    if desc & PRESENT == 0 { desc } else { desc | DPL }
 }

@@ -8,12 +8,17 @@
 //! are `-ENOSYS`, bad guest pointers `-EFAULT`.
 
 mod console;
+mod evtchn;
 mod grant;
+pub mod memory;
 pub mod mm;
 mod sched;
+mod vcpu_op;
 mod vcpu_state;
 pub mod version;
 
+#[cfg(test)]
+mod memory_tests;
 #[cfg(test)]
 mod tests;
 
@@ -78,8 +83,10 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
             }
         }
         Hypercall::UpdateVaMapping => mm::update_va_mapping(ctx, a0, a1, a2),
+        Hypercall::EventChannelOpCompat => evtchn::event_channel_op_compat(ctx, a0),
         Hypercall::XenVersion => version::xen_version(ctx, a0, a1),
         Hypercall::ConsoleIo => console::console_io(ctx, a0, a1, a2),
+        Hypercall::MemoryOp => memory::memory_op(ctx, a0, a1),
         Hypercall::GrantTableOp => grant::grant_table_op(ctx, a0, a1, a2),
         Hypercall::VmAssist => vcpu_state::vm_assist(ctx, a0, a1),
         Hypercall::Iret => {
@@ -92,9 +99,12 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
             }
         }
         Hypercall::SetSegmentBase => vcpu_state::set_segment_base(ctx, a0, a1),
+        Hypercall::SetTimerOp => super::time::set_timer_op(ctx, a0),
+        Hypercall::VcpuOp => vcpu_op::vcpu_op(ctx, a0, a1, a2),
         Hypercall::MmuextOp => mm::mmuext_op(ctx, a0, a1, a2, a3),
         Hypercall::SchedOp => sched::sched_op(ctx, a0, a1),
         Hypercall::CallbackOp => vcpu_state::callback_op(ctx, a0, a1),
+        Hypercall::EventChannelOp => evtchn::event_channel_op(ctx, a0, a1),
         Hypercall::PhysdevOp => vcpu_state::physdev_op(ctx, a0, a1),
         _ => Err(Errno::ENOSYS),
     }

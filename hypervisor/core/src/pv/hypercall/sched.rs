@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! `sched_op(cmd, arg)` and the older `sched_op_compat(cmd, arg)`.
 //!
-//! Yield and block are recorded on the vCPU for the machine layer's
-//! scheduler; shutdown marks the domain with its reason (for dom0 the
-//! machine layer then powers off, reboots or reports the crash).
+//! Yield returns at once (one vCPU, no scheduler yet). Block enables event
+//! upcalls and blocks the vCPU unless an event is already waiting
+//! (`vcpu_block_enable_events`); poll checks a list of ports and blocks the
+//! vCPU until one of them (any port, for a list of several) becomes
+//! pending, an upcall kicks it or its timeout passes (`do_poll`). The
+//! machine layer waits for a blocked vCPU with
+//! [`vcpu_should_wake`](crate::pv::event_channel::vcpu_should_wake).
+//! Shutdown marks the domain with its reason (for dom0 the machine layer
+//! then powers off, reboots or reports the crash).
 
-use guest_abi::sched::{SchedOp, SchedShutdown};
-use guest_abi::xen::Errno;
+use guest_abi::sched::{SchedOp, SchedPoll, SchedShutdown};
+use guest_abi::xen::{Errno, EvtchnPort};
 
+use super::read_array;
 use crate::pv::ctx::Ctx;
 use crate::pv::domain::ShutdownReason;
+use crate::pv::event_channel::{self, SCHED_POLL_MAX_PORTS};
 
 fn shutdown(ctx: &mut Ctx<'_>, reason: u64) -> Result<i64, Errno> {
     let r = u32::try_from(reason).ok().and_then(ShutdownReason::from_code).ok_or(Errno::EINVAL)?;
@@ -19,19 +27,38 @@ fn shutdown(ctx: &mut Ctx<'_>, reason: u64) -> Result<i64, Errno> {
     Ok(0)
 }
 
+/// `SCHEDOP_block`: always 0; the vCPU stays blocked only if no upcall is
+/// pending once events are enabled.
+fn block(ctx: &mut Ctx<'_>) -> Result<i64, Errno> {
+    let id = ctx.v_ref().id;
+    event_channel::block(ctx.dom, ctx.mem, id);
+    Ok(0)
+}
+
+/// `SCHEDOP_poll`: more than [`SCHED_POLL_MAX_PORTS`] ports or an invalid
+/// port is `-EINVAL`, an unreadable argument or port list `-EFAULT`;
+/// otherwise 0, at once if a listed port is pending, else once woken.
+fn poll(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
+    let p: SchedPoll = ctx.read(arg)?;
+    if p.nr_ports > SCHED_POLL_MAX_PORTS {
+        return Err(Errno::EINVAL);
+    }
+    let ports: alloc::vec::Vec<EvtchnPort> = read_array(ctx, p.ports, u64::from(p.nr_ports))?;
+    let id = ctx.v_ref().id;
+    event_channel::poll(ctx.dom, ctx.mem, id, &ports, p.timeout).map(|_| 0)
+}
+
 /// `sched_op`.
 pub fn sched_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
     let op = u32::try_from(cmd).ok().and_then(|c| SchedOp::try_from(c).ok());
     match op {
         Some(SchedOp::Yield) => Ok(0),
-        Some(SchedOp::Block) => {
-            ctx.v().blocked = true;
-            Ok(0)
-        }
+        Some(SchedOp::Block) => block(ctx),
         Some(SchedOp::Shutdown) => {
             let s: SchedShutdown = ctx.read(arg)?;
             shutdown(ctx, u64::from(s.reason))
         }
+        Some(SchedOp::Poll) => poll(ctx, arg),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -41,10 +68,7 @@ pub fn sched_op_compat(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Err
     let op = u32::try_from(cmd).ok().and_then(|c| SchedOp::try_from(c).ok());
     match op {
         Some(SchedOp::Yield) => Ok(0),
-        Some(SchedOp::Block) => {
-            ctx.v().blocked = true;
-            Ok(0)
-        }
+        Some(SchedOp::Block) => block(ctx),
         Some(SchedOp::Shutdown) => shutdown(ctx, arg),
         _ => Err(Errno::ENOSYS),
     }

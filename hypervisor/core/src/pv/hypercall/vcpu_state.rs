@@ -148,9 +148,10 @@ pub fn set_segment_base(ctx: &mut Ctx<'_>, which: u64, base: u64) -> Result<i64,
             }
             ctx.v().gs_base_user = base;
         }
-        // Loading a user GS selector needs the guest's descriptor tables
-        // in the hardware GDT, which this hypervisor does not map yet.
-        SegBase::GsUserSel => return Err(Errno::ENOSYS),
+        SegBase::GsUserSel => {
+            #[allow(clippy::cast_possible_truncation, reason = "the selector is the low 16 bits")]
+            crate::pv::descriptor::set_user_gs_selector(ctx, base as u16);
+        }
     }
     Ok(0)
 }

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `event_channel_op(cmd, arg)` and the older `event_channel_op_compat(op)`
+//! (Xen's `do_event_channel_op` and `do_event_channel_op_compat`).
+//!
+//! Each command copies its argument struct in (`-EFAULT` if it cannot),
+//! runs the operation of [`crate::pv::event_channel::ops`] and, for the
+//! commands with OUT fields, copies the whole struct back after a success
+//! (`-EFAULT` then, with the operation done, as in Xen). The FIFO ABI is
+//! not implemented: `EVTCHNOP_init_control`, `expand_array` and
+//! `set_priority` are `-ENOSYS`, on which Linux keeps the 2-level ABI.
+//! The compat hypercall carries `{u32 cmd; union}` and accepts commands
+//! 0–9 only.
+
+use guest_abi::AbiBytes;
+use guest_abi::event_channel::{
+    EvtchnAllocUnbound, EvtchnBindInterdomain, EvtchnBindIpi, EvtchnBindPirq, EvtchnBindVcpu,
+    EvtchnBindVirq, EvtchnClose, EvtchnOp, EvtchnOpCompat, EvtchnReset, EvtchnSend, EvtchnStatus,
+    EvtchnUnmask,
+};
+use guest_abi::xen::Errno;
+
+use crate::pv::ctx::Ctx;
+use crate::pv::event_channel::ops;
+
+/// Offset of the union in `evtchn_op_t`.
+const COMPAT_UNION_OFFSET: u64 = 4;
+
+/// Copies a `T` in, runs `f` on it and copies it back out on success.
+fn in_out<T: AbiBytes>(
+    ctx: &mut Ctx<'_>,
+    arg: u64,
+    f: impl FnOnce(&mut Ctx<'_>, &mut T) -> Result<(), Errno>,
+) -> Result<i64, Errno> {
+    let mut value: T = ctx.read(arg)?;
+    f(ctx, &mut value)?;
+    ctx.write(arg, &value)?;
+    Ok(0)
+}
+
+/// `event_channel_op(cmd, arg)`.
+pub fn event_channel_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
+    let Some(op) = u32::try_from(cmd).ok().and_then(|c| EvtchnOp::try_from(c).ok()) else {
+        return Err(Errno::ENOSYS);
+    };
+    match op {
+        EvtchnOp::AllocUnbound => {
+            in_out(ctx, arg, |c, a: &mut EvtchnAllocUnbound| ops::alloc_unbound(c.dom, a))
+        }
+        EvtchnOp::BindInterdomain => in_out(ctx, arg, |c, a: &mut EvtchnBindInterdomain| {
+            ops::bind_interdomain(c.dom, c.mem, a)
+        }),
+        EvtchnOp::BindVirq => {
+            in_out(ctx, arg, |c, a: &mut EvtchnBindVirq| ops::bind_virq(c.dom, a))
+        }
+        EvtchnOp::BindIpi => in_out(ctx, arg, |c, a: &mut EvtchnBindIpi| ops::bind_ipi(c.dom, a)),
+        EvtchnOp::BindPirq => {
+            in_out(ctx, arg, |c, a: &mut EvtchnBindPirq| ops::bind_pirq(c.dom, a))
+        }
+        EvtchnOp::Status => in_out(ctx, arg, |c, a: &mut EvtchnStatus| ops::status(c.dom, a)),
+        EvtchnOp::Close => {
+            let a: EvtchnClose = ctx.read(arg)?;
+            ops::close(ctx.dom, ctx.mem, a.port).map(|()| 0)
+        }
+        EvtchnOp::Send => {
+            let a: EvtchnSend = ctx.read(arg)?;
+            ops::send(ctx.dom, ctx.mem, a.port).map(|_| 0)
+        }
+        EvtchnOp::BindVcpu => {
+            let a: EvtchnBindVcpu = ctx.read(arg)?;
+            ops::bind_vcpu(ctx.dom, a.port, a.vcpu).map(|()| 0)
+        }
+        EvtchnOp::Unmask => {
+            let a: EvtchnUnmask = ctx.read(arg)?;
+            ops::unmask_port(ctx.dom, ctx.mem, a.port).map(|_| 0)
+        }
+        EvtchnOp::Reset => {
+            let a: EvtchnReset = ctx.read(arg)?;
+            ops::reset(ctx.dom, ctx.mem, a.dom).map(|()| 0)
+        }
+        EvtchnOp::ResetCont => {
+            // Resuming a reset that is not in progress (ours never pauses).
+            let a: EvtchnReset = ctx.read(arg)?;
+            ops::reset_cont(ctx.dom, a.dom).map(|()| 0)
+        }
+        // No FIFO ABI: Linux falls back to the 2-level ABI.
+        EvtchnOp::InitControl | EvtchnOp::ExpandArray | EvtchnOp::SetPriority => Err(Errno::ENOSYS),
+    }
+}
+
+/// `event_channel_op_compat(op)`: `op` points at `{u32 cmd; union}`.
+pub fn event_channel_op_compat(ctx: &mut Ctx<'_>, uop: u64) -> Result<i64, Errno> {
+    let op: EvtchnOpCompat = ctx.read(uop)?;
+    match EvtchnOp::try_from(op.cmd) {
+        Ok(
+            EvtchnOp::BindInterdomain
+            | EvtchnOp::BindVirq
+            | EvtchnOp::BindPirq
+            | EvtchnOp::Close
+            | EvtchnOp::Send
+            | EvtchnOp::Status
+            | EvtchnOp::AllocUnbound
+            | EvtchnOp::BindIpi
+            | EvtchnOp::BindVcpu
+            | EvtchnOp::Unmask,
+        ) => event_channel_op(ctx, u64::from(op.cmd), uop.wrapping_add(COMPAT_UNION_OFFSET)),
+        _ => Err(Errno::ENOSYS),
+    }
+}

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `memory_op` (hypercall 12) for PV domains: reservations and memory maps.
+//!
+//! Xen splits this between `common/memory.c` (reservations, reservation
+//! queries) and `arch/x86/mm.c` plus `x86_64/mm.c` (memory maps, the M2P).
+//! The handlers here follow that split's behaviour for a 64-bit PV guest:
+//!
+//! * `increase_reservation`, `decrease_reservation`, `populate_physmap`
+//!   return the number of extents done; every failure (unreadable
+//!   argument, foreign domain, allocation limit, bad frame, unwritable
+//!   list) just stops the loop, as Xen does. The start extent in the bits
+//!   of `cmd` above `MEMOP_EXTENT_SHIFT` is honoured (a guest replaying
+//!   a continuation); this hypervisor never creates one itself: the work
+//!   is bounded by `max_pages` (allocations) or by the first bad extent.
+//! * For PV the extent list of `decrease_reservation` holds MFNs, that of
+//!   `populate_physmap` GPFNs in and MFNs out (the M2P is set; the guest
+//!   updates its own P2M).
+//! * `XENMEM_memory_map` is `-ENOSYS`: Xen answers so for a PV domain
+//!   whose toolstack set no map (`d->arch.nr_e820 == 0`), and Linux then
+//!   assumes one RAM region; `set_memory_map` is not implemented.
+//!
+//! Deliberate differences from Xen, all on the safe side:
+//!
+//! * `decrease_reservation` only releases a frame that nothing else uses
+//!   (general count 1, type count 0, not the shared-info or a grant-table
+//!   frame) and stops at any other. Xen drops the allocation reference of
+//!   a frame still in use (unpinning it) and frees it at the last
+//!   reference; that needs `tot_pages` accounting in `put_page`, which the
+//!   frame table does not have.
+//! * Released frames are scrubbed (zeroed), their M2P entries set invalid
+//!   and the local TLB flushed before they go back to the machine
+//!   allocator (Xen defers the flush with TLB-flush timestamps; one flush
+//!   suffices while a domain runs on one CPU at a time).
+//! * A domain may name itself by its id (Xen 3.4 required `DOMID_SELF`
+//!   for an unprivileged caller; later Xen allows both). No other domain
+//!   exists yet, so any other id is `ESRCH` (queries) or does nothing
+//!   (reservations).
+//! * `XENMEM_machine_memory_map` from an unprivileged domain is `-EPERM`
+//!   (XSM's answer in later Xen; Xen 3.4's `IS_PRIV` check gave `-EINVAL`).
+//! * `XENMEM_exchange` is not implemented (`-ENOSYS`).
+
+use alloc::vec::Vec;
+
+use guest_abi::memory::{
+    E820Entry, MemoryOp, XENMEMF_populate_on_demand, XenMachphysMapping, XenMachphysMfnList,
+    XenMemoryDomain, XenMemoryMap, XenMemoryReservation, memop_split, xenmemf_get_address_bits,
+};
+use guest_abi::xen::{
+    ArchSharedInfo, DomId, Errno, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START,
+    SharedInfo,
+};
+
+use super::super::ctx::Ctx;
+use super::super::guest_mem::guest_va_ok;
+use crate::PAGE_SHIFT;
+use crate::mm::Mfn;
+use crate::mm::pv::INVALID_M2P_ENTRY;
+
+/// Largest extent order an allocation may ask for (Xen's x86 `MAX_ORDER`):
+/// 4 GiB extents.
+pub const MAX_ORDER: u32 = 20;
+
+/// Size of one `xen_pfn_t` in an extent list.
+const PFN_SIZE: u64 = 8;
+
+/// Offset of `arch.max_pfn` in the shared-info page.
+const SHARED_INFO_MAX_PFN: usize =
+    core::mem::offset_of!(SharedInfo, arch) + core::mem::offset_of!(ArchSharedInfo, max_pfn);
+
+/// `HYPERVISOR_memory_op(cmd, arg)`.
+pub fn memory_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
+    let (op, start) = memop_split(cmd);
+    let Ok(op) = MemoryOp::try_from(op) else {
+        return Err(Errno::ENOSYS);
+    };
+    match op {
+        MemoryOp::IncreaseReservation
+        | MemoryOp::DecreaseReservation
+        | MemoryOp::PopulatePhysmap => Ok(to_i64(reservation(ctx, op, start, arg))),
+        MemoryOp::MaximumRamPage => Ok(to_i64(ctx.frames.max_page())),
+        MemoryOp::CurrentReservation | MemoryOp::MaximumReservation | MemoryOp::MaximumGpfn => {
+            domain_query(ctx, op, arg)
+        }
+        MemoryOp::MachineMemoryMap => machine_memory_map(ctx, arg),
+        MemoryOp::MachphysMapping => {
+            let mapping = XenMachphysMapping {
+                v_start: MACH2PHYS_VIRT_START,
+                v_end: MACH2PHYS_VIRT_END,
+                max_mfn: MACH2PHYS_NR_ENTRIES - 1,
+            };
+            ctx.write(arg, &mapping)?;
+            Ok(0)
+        }
+        MemoryOp::MachphysMfnList => machphys_mfn_list(ctx, arg),
+        // No toolstack-set map (see the module notes), no exchange yet.
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Whether `domid` names the calling domain.
+fn is_self(ctx: &Ctx<'_>, domid: DomId) -> bool {
+    domid == DomId::SELF || domid == ctx.dom.id
+}
+
+/// `XENMEM_current_reservation`, `XENMEM_maximum_reservation`,
+/// `XENMEM_maximum_gpfn`.
+fn domain_query(ctx: &mut Ctx<'_>, op: MemoryOp, arg: u64) -> Result<i64, Errno> {
+    let q: XenMemoryDomain = ctx.read(arg)?;
+    if !is_self(ctx, q.domid) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(match op {
+        MemoryOp::CurrentReservation => to_i64(ctx.dom.tot_pages),
+        MemoryOp::MaximumReservation => to_i64(ctx.dom.max_pages),
+        // PV guests store nr_pfns in shared_info.arch.max_pfn; Xen answers
+        // one less (0 while the guest has not set it).
+        _ => {
+            let mut raw = [0u8; 8];
+            ctx.mem.read_bytes(ctx.dom.shared_info, SHARED_INFO_MAX_PFN, &mut raw);
+            to_i64(u64::from_le_bytes(raw).max(1).saturating_sub(1))
+        }
+    })
+}
+
+/// `XENMEM_machine_memory_map` (privileged): the host E820.
+fn machine_memory_map(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
+    if !ctx.dom.privileged {
+        return Err(Errno::EPERM);
+    }
+    let mut map: XenMemoryMap = ctx.read(arg)?;
+    let e820 = ctx.platform.machine_memory_map();
+    let n = u32::try_from(e820.len()).map_err(|_| Errno::EINVAL)?;
+    if map.buffer != 0 {
+        // Xen wants room for one more entry than it has.
+        if map.nr_entries < n.saturating_add(1) {
+            return Err(Errno::EINVAL);
+        }
+        let size = core::mem::size_of::<E820Entry>() as u64;
+        for (i, e) in (0u64..).zip(e820.iter()) {
+            ctx.write(map.buffer.wrapping_add(i.wrapping_mul(size)), e)?;
+        }
+    }
+    map.nr_entries = n;
+    ctx.write(arg, &map)?;
+    Ok(0)
+}
+
+/// `XENMEM_machphys_mfn_list`: the frames behind the M2P's 2 MiB chunks.
+fn machphys_mfn_list(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
+    let mut list: XenMachphysMfnList = ctx.read(arg)?;
+    let chunks = ctx.platform.m2p_chunk_mfns();
+    let mut done = 0u32;
+    for mfn in chunks.iter().take(usize::try_from(list.max_extents).unwrap_or(usize::MAX)) {
+        let va = list.extent_start.wrapping_add(u64::from(done).wrapping_mul(PFN_SIZE));
+        ctx.write(va, &mfn.0)?;
+        done = done.saturating_add(1);
+    }
+    list.nr_extents = done;
+    ctx.write(arg, &list)?;
+    Ok(0)
+}
+
+/// Xen's `get_order_from_pages`: the smallest order with `2^order >= n`.
+fn order_from_pages(n: u64) -> u32 {
+    n.max(1).next_power_of_two().trailing_zeros()
+}
+
+/// The three reservation commands; returns the extents done (counting the
+/// `start` already done before a continuation).
+fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> u64 {
+    let Ok(r) = ctx.read::<XenMemoryReservation>(arg) else {
+        return start;
+    };
+    // Too large to encode a continuation, or a bogus restart point.
+    if r.nr_extents > u64::MAX >> guest_abi::memory::MEMOP_EXTENT_SHIFT || start > r.nr_extents {
+        return start;
+    }
+    if r.extent_order > MAX_ORDER || !is_self(ctx, r.domid) {
+        return start;
+    }
+    let bits = xenmemf_get_address_bits(r.mem_flags);
+    let mut below = None;
+    if bits != 0 && bits < order_from_pages(ctx.frames.max_page()).saturating_add(PAGE_SHIFT) {
+        if bits <= PAGE_SHIFT {
+            return start;
+        }
+        below = Some(1u64 << bits);
+    }
+    let list = r.extent_start;
+    let allocating = op != MemoryOp::DecreaseReservation;
+    // `guest_handle_subrange_okay` (a NULL list is fine for increase).
+    if !(op == MemoryOp::IncreaseReservation && list == 0)
+        && !list_range_ok(list, start, r.nr_extents)
+    {
+        return start;
+    }
+    // `multipage_allocation_permitted`: I/O-capable (privileged) domains.
+    if allocating
+        && r.extent_order != 0
+        && !(ctx.dom.privileged || ctx.hooks.has_iomem_caps(ctx.dom.id))
+    {
+        return start;
+    }
+    match op {
+        MemoryOp::IncreaseReservation => increase(ctx, &r, start, below),
+        MemoryOp::DecreaseReservation => decrease(ctx, &r, start),
+        _ => {
+            if r.mem_flags & XENMEMF_populate_on_demand != 0 {
+                // Populate-on-demand needs a translated guest.
+                return start;
+            }
+            populate(ctx, &r, start, below)
+        }
+    }
+}
+
+/// Whether extents `start..nr` of the list at `va` lie in guest space.
+fn list_range_ok(va: u64, start: u64, nr: u64) -> bool {
+    if start >= nr {
+        return true;
+    }
+    let first = start.checked_mul(PFN_SIZE).and_then(|o| va.checked_add(o));
+    let last =
+        nr.checked_mul(PFN_SIZE).and_then(|o| va.checked_add(o)).and_then(|e| e.checked_sub(1));
+    match (first, last) {
+        (Some(a), Some(b)) => guest_va_ok(a) && guest_va_ok(b) && (a >> 47) == (b >> 47),
+        _ => false,
+    }
+}
+
+/// Address of extent `i` in the list at `va`.
+fn slot(va: u64, i: u64) -> u64 {
+    va.wrapping_add(i.wrapping_mul(PFN_SIZE))
+}
+
+/// Allocates one extent of `2^order` frames to the calling domain
+/// (`alloc_domheap_pages` + `assign_pages`), within `max_pages`.
+fn alloc_extent(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
+    let n = 1u64 << order;
+    if ctx.dom.tot_pages.checked_add(n)? > ctx.dom.max_pages {
+        return None;
+    }
+    let base = ctx.platform.alloc_frames(order, below)?;
+    let dom = ctx.dom.id;
+    for k in 0..n {
+        if ctx.frames.assign(Mfn(base.0.saturating_add(k)), dom).is_err() {
+            // A frame the frame table cannot take: give the run back.
+            for j in 0..k {
+                let mfn = Mfn(base.0.saturating_add(j));
+                let _ = ctx.frames.release(mfn, dom);
+            }
+            let _ = ctx.frames.take_freed();
+            for j in 0..n {
+                ctx.platform.free_frame(Mfn(base.0.saturating_add(j)));
+            }
+            return None;
+        }
+    }
+    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_add(n);
+    Some(base)
+}
+
+/// `increase_reservation`: allocate, and report each extent's MFN.
+fn increase(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64, below: Option<u64>) -> u64 {
+    let mut i = start;
+    while i < r.nr_extents {
+        let Some(mfn) = alloc_extent(ctx, r.extent_order, below) else { break };
+        // As in Xen, an extent whose MFN cannot be reported stays allocated.
+        if r.extent_start != 0 && ctx.write(slot(r.extent_start, i), &mfn.0).is_err() {
+            break;
+        }
+        i = i.saturating_add(1);
+    }
+    i
+}
+
+/// `populate_physmap` for PV: allocate at each GPFN, set the M2P, report
+/// the MFN.
+fn populate(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64, below: Option<u64>) -> u64 {
+    let mut i = start;
+    while i < r.nr_extents {
+        let Ok(gpfn) = ctx.read::<u64>(slot(r.extent_start, i)) else { break };
+        let Some(mfn) = alloc_extent(ctx, r.extent_order, below) else { break };
+        for j in 0..1u64 << r.extent_order {
+            ctx.m2p.set_gpfn_from_mfn(Mfn(mfn.0.saturating_add(j)), gpfn.wrapping_add(j));
+        }
+        if ctx.write(slot(r.extent_start, i), &mfn.0).is_err() {
+            break;
+        }
+        i = i.saturating_add(1);
+    }
+    i
+}
+
+/// `decrease_reservation` for PV: the list holds MFNs.
+fn decrease(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64) -> u64 {
+    let mut i = start;
+    let mut freed = Vec::new();
+    'extents: while i < r.nr_extents {
+        let Ok(gmfn) = ctx.read::<u64>(slot(r.extent_start, i)) else { break };
+        for j in 0..1u64 << r.extent_order {
+            let Some(mfn) = gmfn.checked_add(j).map(Mfn) else { break 'extents };
+            if !guest_remove_page(ctx, mfn, &mut freed) {
+                break 'extents;
+            }
+        }
+        i = i.saturating_add(1);
+    }
+    if !freed.is_empty() {
+        // Nothing maps the frames any more, but the CPU may still cache old
+        // translations: flush before anyone else can get them.
+        ctx.platform.flush_tlb_local();
+        for mfn in freed {
+            ctx.platform.free_frame(mfn);
+        }
+    }
+    i
+}
+
+/// Releases one frame of the calling domain that nothing else uses and
+/// appends it to `freed`, scrubbed and with its M2P entry invalidated,
+/// ready for the allocator. `false` (nothing done) for any other frame.
+fn guest_remove_page(ctx: &mut Ctx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool {
+    let dom = ctx.dom.id;
+    let Some(info) = ctx.frames.info(mfn) else {
+        return false;
+    };
+    let special = mfn == ctx.dom.shared_info || ctx.dom.grant_frames.contains(&mfn);
+    if info.owner != Some(dom)
+        || !info.allocated
+        || info.count != 1
+        || info.type_info.count != 0
+        || special
+    {
+        return false;
+    }
+    if ctx.frames.release(mfn, dom).is_err() {
+        return false;
+    }
+    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_sub(1);
+    // The count was 1, so the release freed the frame. Only releases free
+    // frames, so the frame table's queue holds nothing else; whatever it
+    // holds is free and goes to the allocator the same way.
+    for f in ctx.frames.take_freed() {
+        ctx.m2p.set_gpfn_from_mfn(f, INVALID_M2P_ENTRY);
+        ctx.mem.zero_frame(f);
+        freed.push(f);
+    }
+    true
+}

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Guest time: the pvclock in each `vcpu_time_info`, the wallclock in
+//! `shared_info`, and the per-vCPU single-shot and periodic timers that
+//! raise `VIRQ_TIMER` (Xen's `update_vcpu_system_time`,
+//! `update_domain_wallclock_time`, `do_set_timer_op` and the timer
+//! `VCPUOP_*`s).
+//!
+//! The machine layer supplies consistent `(tsc, system time)` samples and
+//! the [`TimeScale`] through [`Platform::clock_sample`]; it runs
+//! [`timer_softirq`] when the CPU's timer interrupt fires or the vCPU
+//! leaves the hypervisor, and arms its one-shot timer for the deadline it
+//! returns.
+//!
+//! [`Platform::clock_sample`]: super::platform::Platform::clock_sample
+
+use guest_abi::xen::{Errno, VcpuTimeInfo, Virq, XEN_PVCLOCK_TSC_STABLE_BIT};
+
+use super::ctx::Ctx;
+use super::domain::Domain;
+use super::event_channel;
+use crate::mm::pv::PhysMem;
+use crate::time::TimeScale;
+
+/// Xen's default PV periodic timer: 100 Hz (`MILLISECS(10)`).
+pub const DEFAULT_PERIOD_NS: u64 = 10_000_000;
+/// Shortest period `VCPUOP_set_periodic_timer` accepts (`MILLISECS(1)`).
+pub const MIN_PERIOD_NS: u64 = 1_000_000;
+/// Longest period (`STIME_DELTA_MAX`, 2^62 − 1 in Xen).
+pub const MAX_PERIOD_NS: u64 = (1 << 62) - 1;
+/// `set_timer_op` deadlines this far beyond now are treated as bogus (Xen's
+/// Linux workaround, 2^50 ns ≈ 13 days).
+pub const FAR_FUTURE_NS: u64 = 1 << 50;
+/// Where such a bogus deadline is moved to: now + 100 ms.
+pub const BOGUS_DEADLINE_DELAY_NS: u64 = 100_000_000;
+
+/// Offset of `time` in `vcpu_info`.
+const VCPU_INFO_TIME: usize = 32;
+/// Size of `vcpu_info`.
+const VCPU_INFO_SIZE: usize = 64;
+/// Offset of `wc_version` in `shared_info`.
+const WC_VERSION: usize = 3072;
+
+/// One consistent reading of the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockSample {
+    /// The TSC at the sample.
+    pub tsc: u64,
+    /// System time (ns since boot) at that TSC.
+    pub system_time: u64,
+    /// TSC-to-ns scale.
+    pub scale: TimeScale,
+}
+
+/// A vCPU's timers (Xen's `singleshot_timer`, `periodic_timer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuTimers {
+    /// Absolute system time of the pending single-shot timer.
+    pub singleshot: Option<u64>,
+    /// Period of the periodic timer in ns; 0 when stopped.
+    pub periodic_period: u64,
+    /// When the periodic timer last fired (or was started).
+    pub periodic_last: u64,
+}
+
+impl Default for VcpuTimers {
+    fn default() -> Self {
+        Self { singleshot: None, periodic_period: DEFAULT_PERIOD_NS, periodic_last: 0 }
+    }
+}
+
+impl VcpuTimers {
+    /// The next deadline of either timer.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<u64> {
+        let periodic = (self.periodic_period != 0)
+            .then(|| self.periodic_last.saturating_add(self.periodic_period));
+        match (self.singleshot, periodic) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Xen's `update_vcpu_system_time`: publish `sample` in the
+/// `vcpu_time_info` of vCPU `vcpu` (shared_info slot), bumping `version`
+/// to odd before and even after the update as the pvclock protocol wants.
+/// vCPUs beyond the legacy 32 have no shared_info slot and are skipped.
+pub fn update_vcpu_system_time(dom: &Domain, mem: &mut dyn PhysMem, vcpu: usize, s: &ClockSample) {
+    if vcpu >= guest_abi::xen::XEN_LEGACY_MAX_VCPUS {
+        return;
+    }
+    let at = vcpu.saturating_mul(VCPU_INFO_SIZE).saturating_add(VCPU_INFO_TIME);
+    let mut cur = [0u8; 4];
+    mem.read_bytes(dom.shared_info, at, &mut cur);
+    let version = u32::from_le_bytes(cur);
+    let odd = (version | 1).wrapping_add(if version & 1 == 0 { 0 } else { 2 });
+    mem.write_bytes(dom.shared_info, at, &odd.to_le_bytes());
+    let info = VcpuTimeInfo {
+        version: odd,
+        pad0: 0,
+        tsc_timestamp: s.tsc,
+        system_time: s.system_time,
+        tsc_to_system_mul: s.scale.mul_frac,
+        tsc_shift: s.scale.shift,
+        flags: XEN_PVCLOCK_TSC_STABLE_BIT,
+        pad1: [0; 2],
+    };
+    let bytes = bytemuck::bytes_of(&info);
+    // Everything but the version word, then the even version.
+    mem.write_bytes(dom.shared_info, at.saturating_add(4), bytes.get(4..).unwrap_or(&[]));
+    mem.write_bytes(dom.shared_info, at, &odd.wrapping_add(1).to_le_bytes());
+}
+
+/// Xen's `update_domain_wallclock_time`: the wallclock at system time 0,
+/// `wc_sec` seconds (split into `wc_sec`/`wc_sec_hi`) and `wc_nsec`.
+pub fn set_wallclock(dom: &Domain, mem: &mut dyn PhysMem, wc_sec: u64, wc_nsec: u32) {
+    let mut cur = [0u8; 4];
+    mem.read_bytes(dom.shared_info, WC_VERSION, &mut cur);
+    let version = u32::from_le_bytes(cur) | 1;
+    mem.write_bytes(dom.shared_info, WC_VERSION, &version.to_le_bytes());
+    let mut body = [0u8; 12];
+    let lo = u32::try_from(wc_sec & 0xffff_ffff).unwrap_or(0);
+    let hi = u32::try_from(wc_sec >> 32).unwrap_or(0);
+    for (chunk, v) in body.chunks_exact_mut(4).zip([lo, wc_nsec, hi]) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    mem.write_bytes(dom.shared_info, WC_VERSION.saturating_add(4), &body);
+    mem.write_bytes(dom.shared_info, WC_VERSION, &version.wrapping_add(1).to_le_bytes());
+}
+
+/// Runs the timers of every vCPU of `dom` due at `now`: a due single-shot
+/// timer is cleared and a due periodic timer restarts from `now`, each
+/// raising `VIRQ_TIMER` on its vCPU (`send_timer_event`). Returns the
+/// earliest remaining deadline, for the machine layer's timer.
+pub fn timer_softirq(dom: &mut Domain, mem: &mut dyn PhysMem, now: u64) -> Option<u64> {
+    let mut next: Option<u64> = None;
+    for i in 0..dom.vcpus.len() {
+        let Some(v) = dom.vcpus.get_mut(i) else { continue };
+        let t = &mut v.timers;
+        let mut fire = false;
+        if t.singleshot.is_some_and(|d| d <= now) {
+            t.singleshot = None;
+            fire = true;
+        }
+        if t.periodic_period != 0 && t.periodic_last.saturating_add(t.periodic_period) <= now {
+            t.periodic_last = now;
+            fire = true;
+        }
+        let deadline = t.next_deadline();
+        let id = v.id;
+        if fire {
+            // A kick only matters to a blocked vCPU, which the machine
+            // layer's wait loop re-examines after every interrupt.
+            let _ = event_channel::send_virq(dom, mem, id, Virq::Timer);
+        }
+        next = match (next, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    next
+}
+
+/// `set_timer_op(timeout)`: 0 stops the single-shot timer; a deadline
+/// more than [`FAR_FUTURE_NS`] ahead (or "negative") becomes now + 100 ms;
+/// a past deadline fires at the next timer run.
+pub fn set_timer_op(ctx: &mut Ctx<'_>, timeout: u64) -> Result<i64, Errno> {
+    let now = ctx.platform.now_ns();
+    let deadline = if timeout == 0 {
+        None
+    } else if timeout.cast_signed() < 0 || timeout >= now.saturating_add(FAR_FUTURE_NS) {
+        Some(now.saturating_add(BOGUS_DEADLINE_DELAY_NS))
+    } else {
+        Some(timeout)
+    };
+    ctx.v().timers.singleshot = deadline;
+    Ok(0)
+}
+
+/// `VCPUOP_set_singleshot_timer`: `timeout_abs_ns` with
+/// `VCPU_SSHOTTMR_future` → `-ETIME` when already past.
+pub fn set_singleshot(ctx: &mut Ctx<'_>, timeout_abs_ns: u64, flags: u32) -> Result<i64, Errno> {
+    const VCPU_SSHOTTMR_FUTURE: u32 = 1;
+    if flags & VCPU_SSHOTTMR_FUTURE != 0 && timeout_abs_ns < ctx.platform.now_ns() {
+        return Err(Errno::ETIME);
+    }
+    ctx.v().timers.singleshot = Some(timeout_abs_ns);
+    Ok(0)
+}
+
+/// `VCPUOP_stop_singleshot_timer`.
+pub fn stop_singleshot(ctx: &mut Ctx<'_>) -> Result<i64, Errno> {
+    ctx.v().timers.singleshot = None;
+    Ok(0)
+}
+
+/// `VCPUOP_set_periodic_timer` on vCPU `index`: periods below 1 ms or
+/// beyond `STIME_DELTA_MAX` are `-EINVAL`; the first tick comes one period
+/// from now.
+pub fn set_periodic(ctx: &mut Ctx<'_>, index: usize, period_ns: u64) -> Result<i64, Errno> {
+    if !(MIN_PERIOD_NS..=MAX_PERIOD_NS).contains(&period_ns) {
+        return Err(Errno::EINVAL);
+    }
+    let now = ctx.platform.now_ns();
+    let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
+    v.timers.periodic_period = period_ns;
+    v.timers.periodic_last = now;
+    Ok(0)
+}
+
+/// `VCPUOP_stop_periodic_timer` on vCPU `index`.
+pub fn stop_periodic(ctx: &mut Ctx<'_>, index: usize) -> Result<i64, Errno> {
+    ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?.timers.periodic_period = 0;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `pv-time`: the pvclock, the wallclock and the vCPU timers.
+//!
+//! * `vcpu_info[0].time` has an even version, the stable-TSC flag and a
+//!   scale; system time read through it never goes backwards and advances
+//!   with the TSC; the wallclock (`wc_sec`, `wc_sec_hi`, `wc_nsec`) plus
+//!   system time is a date after 2020 and before 2100.
+//! * With `VIRQ_TIMER` bound and the default 100 Hz ticker stopped
+//!   (`VCPUOP_stop_periodic_timer`), a single-shot timer 20 ms ahead
+//!   (`VCPUOP_set_singleshot_timer`) ends a `SCHEDOP_block` no earlier than
+//!   its deadline and well within a second, with one `VIRQ_TIMER` upcall;
+//!   so does `set_timer_op`. `VCPU_SSHOTTMR_future` with a past deadline is
+//!   `-ETIME`.
+//! * A 5 ms periodic timer gives about 20 upcalls over 100 ms of system
+//!   time with events enabled; periods under 1 ms are `-EINVAL`.
+//! * `SCHEDOP_poll` on a quiet port returns at its timeout, not before.
+//! * `VCPUOP_is_up` is 1 for vCPU 0 and `-ENOENT` past the last vCPU.
+#![no_std]
+#![no_main]
+
+use core::mem::offset_of;
+
+use pv_tests::bounce;
+use pv_tests::evtchn;
+use pv_tests::guest_abi::callback::CallbackType;
+use pv_tests::guest_abi::vcpu::{
+    VCPU_SSHOTTMR_future, VcpuOp, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
+};
+use pv_tests::guest_abi::xen::{
+    DomId, Errno, EvtchnPort, Hypercall, SharedInfo, VcpuInfo, VcpuTimeInfo, Virq,
+    XEN_PVCLOCK_TSC_STABLE_BIT,
+};
+use pv_tests::hypercall;
+use pv_tests::ops::{XenError, result};
+use pv_tests::{StartInfo, check, check_eq, println, shinfo};
+
+pv_tests::test_kernel!(name: "time", main: test_main);
+
+const MS: u64 = 1_000_000;
+/// 2020-01-01 and 2100-01-01, seconds since the epoch.
+const YEAR_2020: u64 = 1_577_836_800;
+const YEAR_2100: u64 = 4_102_444_800;
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no side effects (CR4.TSD is clear for PV guests).
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// A consistent copy of `vcpu_info[0].time` (retried while the version is
+/// odd or changes).
+/// Offset of `vcpu_info[0].time` in `shared_info`.
+const TIME_OFFSET: usize = offset_of!(SharedInfo, vcpu_info) + offset_of!(VcpuInfo, time);
+
+fn time_info() -> VcpuTimeInfo {
+    let base = usize::try_from(shinfo::address()).unwrap_or(0).wrapping_add(TIME_OFFSET);
+    let ptr = core::ptr::with_exposed_provenance::<VcpuTimeInfo>(base);
+    loop {
+        // SAFETY: shared_info is mapped; the version field is read first and
+        // last, as the pvclock protocol requires.
+        let v1 = unsafe { core::ptr::addr_of!((*ptr).version).read_volatile() };
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: as above.
+        let t = unsafe { ptr.read_volatile() };
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: as above.
+        let v2 = unsafe { core::ptr::addr_of!((*ptr).version).read_volatile() };
+        if v1 == v2 && v1 & 1 == 0 {
+            return t;
+        }
+    }
+}
+
+/// System time now, through the pvclock.
+fn now() -> u64 {
+    let t = time_info();
+    let delta = rdtsc().wrapping_sub(t.tsc_timestamp);
+    let shifted = if t.tsc_shift < 0 {
+        delta >> t.tsc_shift.unsigned_abs()
+    } else {
+        delta << t.tsc_shift.unsigned_abs()
+    };
+    let scaled = u128::from(shifted).wrapping_mul(u128::from(t.tsc_to_system_mul)) >> 32;
+    t.system_time.wrapping_add(u64::try_from(scaled).unwrap_or(0))
+}
+
+fn vcpu_op<T>(cmd: VcpuOp, vcpu: u32, arg: Option<&T>) -> Result<u64, XenError> {
+    let p = arg.map_or(0, |a| core::ptr::from_ref(a).addr() as u64);
+    // SAFETY: the hypervisor reads at most one `T` from `arg`.
+    result(unsafe {
+        hypercall::hypercall3(Hypercall::VcpuOp.raw(), u64::from(cmd.raw()), u64::from(vcpu), p)
+    })
+}
+
+fn set_timer_op(deadline: u64) -> Result<u64, XenError> {
+    // SAFETY: only arms this vCPU's single-shot timer.
+    result(unsafe { hypercall::hypercall1(Hypercall::SetTimerOp.raw(), deadline) })
+}
+
+fn err(e: Errno) -> Result<u64, XenError> {
+    Err(XenError::from(e))
+}
+
+fn test_main(si: &StartInfo) {
+    if let Err(e) = shinfo::map(si) {
+        pv_tests::fail(format_args!("mapping shared_info: {e}"));
+        return;
+    }
+    evtchn::install_recorder();
+    let r = bounce::register_callback(CallbackType::Event, 0, bounce::event_entry());
+    if !check(r.is_ok(), format_args!("callback_op(register, event): {r:?}")) {
+        return;
+    }
+    clocks();
+    let port = match evtchn::bind_virq(Virq::Timer.raw(), 0) {
+        Ok(p) => p,
+        Err(e) => {
+            pv_tests::fail(format_args!("bind_virq(VIRQ_TIMER): {e}"));
+            return;
+        }
+    };
+    check(vcpu_op::<()>(VcpuOp::StopPeriodicTimer, 0, None).is_ok(), "VCPUOP_stop_periodic_timer");
+    // Let a tick that was already on its way arrive and be discarded.
+    block_until(now().wrapping_add(2 * MS), true);
+    singleshot(port);
+    periodic(port);
+    poll_timeout();
+    check_eq(vcpu_op::<()>(VcpuOp::IsUp, 0, None), Ok(1), "VCPUOP_is_up(0)");
+    for id in [1u32, 31, 4096, u32::MAX] {
+        check_eq(
+            vcpu_op::<()>(VcpuOp::IsUp, id, None),
+            err(Errno::ENOENT),
+            format_args!("VCPUOP_is_up({id}) past the last vCPU"),
+        );
+    }
+}
+
+fn clocks() {
+    let t = time_info();
+    check(t.version & 1 == 0 && t.version != 0, format_args!("pvclock version {}", t.version));
+    check(t.tsc_to_system_mul != 0, format_args!("tsc_to_system_mul {:#x}", t.tsc_to_system_mul));
+    check(
+        t.flags & XEN_PVCLOCK_TSC_STABLE_BIT != 0,
+        format_args!("pvclock flags {:#x} have TSC_STABLE", t.flags),
+    );
+    let mut last = now();
+    let mut backwards = 0u32;
+    for _ in 0..10_000 {
+        let n = now();
+        if n < last {
+            backwards = backwards.wrapping_add(1);
+        }
+        last = n;
+    }
+    check_eq(backwards, 0, "system time never goes backwards over 10000 reads");
+    let (a, ta) = (now(), rdtsc());
+    while now() < a.wrapping_add(5 * MS) {}
+    let (b, tb) = (now(), rdtsc());
+    let took = b.wrapping_sub(a);
+    check(tb > ta && took >= 5 * MS, format_args!("5 ms of system time: {took} ns"));
+    let s = shinfo::address() as *const SharedInfo;
+    // SAFETY: shared_info is mapped; the fields are plain integers.
+    let (ver, sec, nsec, hi) = unsafe {
+        (
+            core::ptr::addr_of!((*s).wc_version).read_volatile(),
+            core::ptr::addr_of!((*s).wc_sec).read_volatile(),
+            core::ptr::addr_of!((*s).wc_nsec).read_volatile(),
+            core::ptr::addr_of!((*s).wc_sec_hi).read_volatile(),
+        )
+    };
+    let since_boot = u64::from(nsec).wrapping_add(now()) / 1_000_000_000;
+    let wall = ((u64::from(hi) << 32) | u64::from(sec)).wrapping_add(since_boot);
+    println!("wallclock: {wall} s since the epoch (wc_version {ver})");
+    check(ver & 1 == 0 && ver != 0, format_args!("wc_version {ver} even and set"));
+    check(
+        (YEAR_2020..YEAR_2100).contains(&wall),
+        format_args!("wallclock + system time = {wall} s: between 2020 and 2100"),
+    );
+}
+
+/// Blocks (events enabled by `SCHEDOP_block`) until `deadline` has passed,
+/// re-blocking on wake-ups that came early, with a single-shot timer at
+/// the deadline if `arm`; masks events again after. Returns the number of
+/// blocks.
+fn block_until(deadline: u64, arm: bool) -> u32 {
+    if arm {
+        let _ = set_timer_op(deadline);
+    }
+    let mut blocks = 0u32;
+    while now() < deadline && blocks < 1000 {
+        let _ = evtchn::sched_block();
+        blocks = blocks.wrapping_add(1);
+    }
+    shinfo::set_upcall_mask(1);
+    blocks
+}
+
+fn singleshot(port: EvtchnPort) {
+    let before = evtchn::handled(port);
+    let start = now();
+    let set = VcpuSetSingleshotTimer {
+        timeout_abs_ns: start.wrapping_add(20 * MS),
+        flags: VCPU_SSHOTTMR_future,
+        pad0: 0,
+    };
+    check_eq(
+        vcpu_op(VcpuOp::SetSingleshotTimer, 0, Some(&set)),
+        Ok(0),
+        "VCPUOP_set_singleshot_timer(now + 20 ms, future)",
+    );
+    let r = evtchn::sched_block();
+    shinfo::set_upcall_mask(1);
+    let elapsed = now().wrapping_sub(start);
+    check(r.is_ok(), format_args!("SCHEDOP_block: {r:?}"));
+    check(
+        (20 * MS..1000 * MS).contains(&elapsed),
+        format_args!("the block ended after {elapsed} ns (20 ms timer)"),
+    );
+    check_eq(
+        evtchn::handled(port).wrapping_sub(before),
+        1,
+        "one VIRQ_TIMER upcall for the single shot",
+    );
+
+    let past = VcpuSetSingleshotTimer {
+        timeout_abs_ns: now().wrapping_sub(MS),
+        flags: VCPU_SSHOTTMR_future,
+        pad0: 0,
+    };
+    check_eq(
+        vcpu_op(VcpuOp::SetSingleshotTimer, 0, Some(&past)),
+        err(Errno::ETIME),
+        "a past deadline with VCPU_SSHOTTMR_future is -ETIME",
+    );
+
+    let before = evtchn::handled(port);
+    let start = now();
+    check_eq(set_timer_op(start.wrapping_add(10 * MS)), Ok(0), "set_timer_op(now + 10 ms)");
+    let r = evtchn::sched_block();
+    shinfo::set_upcall_mask(1);
+    let elapsed = now().wrapping_sub(start);
+    check(
+        r.is_ok() && (10 * MS..1000 * MS).contains(&elapsed),
+        format_args!("set_timer_op: the block ended after {elapsed} ns"),
+    );
+    check_eq(
+        evtchn::handled(port).wrapping_sub(before),
+        1,
+        "one VIRQ_TIMER upcall for set_timer_op",
+    );
+    check_eq(set_timer_op(0), Ok(0), "set_timer_op(0) stops the timer");
+}
+
+fn periodic(port: EvtchnPort) {
+    let bad = VcpuSetPeriodicTimer { period_ns: MS - 1 };
+    check_eq(
+        vcpu_op(VcpuOp::SetPeriodicTimer, 0, Some(&bad)),
+        err(Errno::EINVAL),
+        "a periodic timer under 1 ms is -EINVAL",
+    );
+    let before = evtchn::handled(port);
+    let set = VcpuSetPeriodicTimer { period_ns: 5 * MS };
+    check_eq(vcpu_op(VcpuOp::SetPeriodicTimer, 0, Some(&set)), Ok(0), "5 ms periodic timer");
+    let start = now();
+    let blocks = block_until(start.wrapping_add(100 * MS), false);
+    let ticks = evtchn::handled(port).wrapping_sub(before);
+    check_eq(
+        vcpu_op::<()>(VcpuOp::StopPeriodicTimer, 0, None),
+        Ok(0),
+        "VCPUOP_stop_periodic_timer",
+    );
+    println!("periodic: {ticks} ticks in {blocks} blocks over 100 ms");
+    check((12..=21).contains(&ticks), format_args!("5 ms ticks over 100 ms: {ticks} (~20)"));
+}
+
+fn poll_timeout() {
+    let port = match evtchn::alloc_unbound(DomId::SELF, DomId::SELF) {
+        Ok(p) => p,
+        Err(e) => {
+            pv_tests::fail(format_args!("alloc_unbound: {e}"));
+            return;
+        }
+    };
+    let start = now();
+    let r = evtchn::sched_poll(&[port], start.wrapping_add(30 * MS));
+    let elapsed = now().wrapping_sub(start);
+    check(
+        r.is_ok() && (30 * MS..1000 * MS).contains(&elapsed),
+        format_args!("SCHEDOP_poll with a 30 ms timeout: {r:?} after {elapsed} ns"),
+    );
+    let _ = evtchn::close(port);
+}
