@@ -166,6 +166,15 @@ pub fn construct(
     // Machine-wide PV state.
     let max_page = ram.iter().map(|&(_, e)| e / PAGE).max().unwrap_or(0);
     let mut frames = FrameTable::new(max_page);
+    // Xen's arch_init_memory: the first MiB and every frame the e820 does
+    // not call RAM are I/O, owned by DOMID_IO (mappable with permission).
+    for m in 0..max_page {
+        let addr = m.saturating_mul(PAGE);
+        let is_ram = ram.iter().any(|&(s, e)| addr >= s && addr < e);
+        if m < 0x100 || !is_ram {
+            let _ = frames.assign(Mfn(m), DomId::IO);
+        }
+    }
     let mut mem = DirectMem::new(ram);
     let (mut m2p, shared_info) = {
         let mut guard = FRAMES.lock();

@@ -13,6 +13,7 @@ use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use guest_abi::memory::E820Entry;
+use guest_abi::vcpu::RunState;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, gdt, power, rtc, smp, time};
@@ -26,6 +27,7 @@ use hv_core::pv::event_channel;
 use hv_core::pv::hypercall;
 use hv_core::pv::platform::{Platform, SegBaseReg};
 use hv_core::pv::ptwr;
+use hv_core::pv::runstate;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::pv::traps::{self, vector};
 use hv_core::time::{NSEC_PER_SEC, TimeScale};
@@ -54,6 +56,27 @@ impl PvHooks for Hooks {
     fn flush_tlb_for_type_change(&mut self, _owner: DomId, _mfn: Mfn) {
         cpu::flush_tlb_local();
     }
+
+    /// Dom0 (the hardware domain) may map every I/O frame except the
+    /// interrupt controllers the hypervisor owns; other domains none.
+    fn iomem_access_permitted(&self, dom: DomId, mfn: Mfn) -> bool {
+        let Some((limit, denied)) = IOMEM_DENIED.get() else { return false };
+        dom == DomId(0) && mfn.0 < *limit && !denied.contains(&mfn.0)
+    }
+
+    /// Dom0 holds I/O capabilities: it may set cache attributes in PTEs.
+    fn has_iomem_caps(&self, dom: DomId) -> bool {
+        dom == DomId(0)
+    }
+}
+
+/// The first frame beyond the CPU's physical address width, and the I/O
+/// frames below it dom0 may not map (local APIC, IO-APICs).
+static IOMEM_DENIED: spin::Once<(u64, alloc::vec::Vec<u64>)> = spin::Once::new();
+
+/// Records dom0's I/O limits: frames from `limit` up and `frames`.
+pub fn set_iomem_denied(limit: u64, frames: alloc::vec::Vec<u64>) {
+    IOMEM_DENIED.call_once(|| (limit, frames));
 }
 
 /// Everything the PV logic works on.
@@ -457,6 +480,13 @@ pub fn init_guest_time(m: &mut Machine) {
     }
 }
 
+/// Moves the running vCPU to runstate `state` and updates its area.
+fn set_runstate(ctx: &mut Ctx<'_>, state: RunState) {
+    let now = ctx.platform.now_ns();
+    runstate::change(ctx.v(), state, now);
+    runstate::update_area(ctx.dom, ctx.mem, ctx.vcpu, now);
+}
+
 fn exit_to_guest(ctx: &mut Ctx<'_>) {
     if let Some(reason) = ctx.dom.shutdown {
         domain_shutdown(ctx, reason);
@@ -468,12 +498,14 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) {
         // is armed for the next timer deadline. A poll timeout without a
         // timer due earlier takes effect at the next timer interrupt (at
         // most the 1 s re-arm interval away).
+        set_runstate(ctx, RunState::Blocked);
         while !event_channel::vcpu_should_wake(ctx.dom, ctx.mem, ctx.vcpu, ctx.platform.now_ns()) {
             x86_64::instructions::interrupts::enable_and_hlt();
             x86_64::instructions::interrupts::disable();
             run_timers(ctx);
         }
         event_channel::vcpu_unblock(ctx.v());
+        set_runstate(ctx, RunState::Running);
     }
     if traps::deliver_pending_events(ctx).is_err() {
         domain_shutdown(ctx, ShutdownReason::Crash);

@@ -108,6 +108,16 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     let lapic_base = if platform.lapic_base != 0 { platform.lapic_base } else { apic::msr_base() };
     apic::init(lapic_base);
     smp::register_boot_cpu(lapic_base);
+    // Dom0 may map any I/O frame but the interrupt controllers the
+    // hypervisor drives (Xen's dom0_setup_permissions).
+    let mut denied = alloc::vec![lapic_base >> 12];
+    denied.extend(platform.ioapics.iter().map(|io| u64::from(io.address) >> 12));
+    // Xen's iomem_permit_access(0 .. 2^paddr_bits): CPUID 0x80000008.
+    let paddr_bits = match cpu::cpuid(0x8000_0008, 0).eax & 0xff {
+        0 => 36,
+        b => b,
+    };
+    crate::guest::set_iomem_denied(1u64 << paddr_bits.clamp(32, 52).saturating_sub(12), denied);
     let ticks = apic::calibrate_timer();
     log::info!(
         "Local APIC at {lapic_base:#x}, version {:#x}; timer {ticks} ticks/ms (divide by 16)",

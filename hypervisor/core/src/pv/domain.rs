@@ -102,6 +102,12 @@ pub struct PvVcpu {
     pub ldt_frames: Vec<Option<Mfn>>,
     /// Single-shot and periodic timers.
     pub timers: super::time::VcpuTimers,
+    /// Runstate accounting.
+    pub runstate: super::runstate::Runstate,
+    /// Guest address of the registered runstate area, if any.
+    pub runstate_guest: Option<u64>,
+    /// Taken down by `VCPUOP_down` (`_VPF_down`).
+    pub down: bool,
     /// The vCPU is blocked (`SCHEDOP_block`, `SCHEDOP_poll`) until an event
     /// kicks it (see [`super::event_channel::vcpu_should_wake`]).
     pub blocked: bool,
@@ -133,6 +139,9 @@ impl PvVcpu {
             gdt_ents: 0,
             ldt_frames: Vec::new(),
             timers: super::time::VcpuTimers::default(),
+            runstate: super::runstate::Runstate::default(),
+            runstate_guest: None,
+            down: false,
             blocked: false,
             evtchn: VcpuEvtchn::default(),
         }

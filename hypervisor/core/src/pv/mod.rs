@@ -11,6 +11,7 @@
 //! * [`descriptor`]: the guest's GDT/LDT as the CPU sees them, the checks
 //!   of a return to the guest, `SEGBASE_GS_USER_SEL`;
 //! * [`platform`]: the machine services the logic needs;
+//! * [`runstate`]: vCPU runstate accounting and the guest's runstate area;
 //! * [`time`]: pvclock, wallclock and the vCPU timers (`VIRQ_TIMER`);
 //! * [`traps`]: exception bounces, callbacks, `iret`, software interrupts;
 //! * [`hypercall`]: the dispatcher and the hypercalls;
@@ -26,6 +27,7 @@ pub mod guest_mem;
 pub mod hypercall;
 pub mod platform;
 pub mod ptwr;
+pub mod runstate;
 pub mod time;
 pub mod traps;
 

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Runstate accounting, the runstate area and the vCPU operations on it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "tests on known values"
+)]
+
+use guest_abi::vcpu::{RunState, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRunstateInfo};
+use guest_abi::xen::{Errno, Hypercall, VmAssistType};
+
+use super::*;
+use crate::pv::domain::ShutdownReason;
+use crate::pv::hypercall::call;
+use crate::pv::test_support::{Fixture, GUEST_BASE};
+
+const AREA: u64 = GUEST_BASE + 0x2000;
+const ARG: u64 = GUEST_BASE + 0x3000;
+
+fn vcpu_op(f: &mut Fixture, cmd: VcpuOp, vcpu: u64, arg: u64) -> Result<i64, Errno> {
+    let mut ctx = f.ctx();
+    let args = [u64::from(cmd.raw()), vcpu, arg, 0, 0, 0];
+    call(&mut ctx, u64::from(Hypercall::VcpuOp.raw()), args, false)
+}
+
+fn area(f: &Fixture) -> VcpuRunstateInfo {
+    let bytes = f.peek(AREA, core::mem::size_of::<VcpuRunstateInfo>());
+    bytemuck::pod_read_unaligned(&bytes)
+}
+
+#[test]
+fn accounting() {
+    let mut f = Fixture::new();
+    let v = &mut f.dom.vcpus[0];
+    change(v, RunState::Blocked, 100);
+    change(v, RunState::Running, 250);
+    change(v, RunState::Blocked, 1000);
+    let info = v.runstate.info(1200);
+    assert_eq!(info.state, RunState::Blocked.raw());
+    assert_eq!(info.state_entry_time, 1000);
+    assert_eq!(info.time, [100 + 750, 0, 150 + 200, 0]);
+    // Time never runs backwards into the totals.
+    change(v, RunState::Running, 900);
+    assert_eq!(v.runstate.entry_time, 1000);
+}
+
+#[test]
+fn register_area_get_info_and_reregister() {
+    let mut f = Fixture::new();
+    f.poke(ARG, bytemuck::bytes_of(&VcpuRegisterRunstateMemoryArea { addr: AREA }));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterRunstateMemoryArea, 0, ARG), Ok(0));
+    // The fake clock reads 1 ms: running since 0.
+    let a = area(&f);
+    assert_eq!((a.state, a.state_entry_time, a.time[0]), (0, 0, 1_000_000));
+    // Registering again is accepted (Linux does it twice).
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterRunstateMemoryArea, 0, ARG), Ok(0));
+    // A change is copied out; with the update flag it is clear afterwards.
+    f.dom.vm_assist |= 1 << VmAssistType::RunstateUpdateFlag.raw();
+    change(&mut f.dom.vcpus[0], RunState::Blocked, 2_000_000);
+    update_area(&f.dom, &mut f.mem, 0, 3_000_000);
+    let a = area(&f);
+    assert_eq!((a.state, a.state_entry_time), (RunState::Blocked.raw(), 2_000_000));
+    assert_eq!(a.time[2], 1_000_000);
+    // get_runstate_info.
+    assert_eq!(vcpu_op(&mut f, VcpuOp::GetRunstateInfo, 0, ARG), Ok(0));
+    let got: VcpuRunstateInfo =
+        bytemuck::pod_read_unaligned(&f.peek(ARG, core::mem::size_of::<VcpuRunstateInfo>()));
+    assert_eq!(got.state, RunState::Blocked.raw());
+    assert_eq!(vcpu_op(&mut f, VcpuOp::GetRunstateInfo, 0, 0x10), Err(Errno::EFAULT));
+    // Unregister with a NULL address.
+    f.poke(ARG, bytemuck::bytes_of(&VcpuRegisterRunstateMemoryArea { addr: 0 }));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterRunstateMemoryArea, 0, ARG), Ok(0));
+    assert_eq!(f.dom.vcpus[0].runstate_guest, None);
+}
+
+#[test]
+fn register_area_refusals() {
+    let mut f = Fixture::new();
+    for bad in [0xffff_8000_0000_0000u64, 0x7fff_ffff_fff8, u64::MAX - 8] {
+        f.poke(ARG, bytemuck::bytes_of(&VcpuRegisterRunstateMemoryArea { addr: bad }));
+        assert_eq!(
+            vcpu_op(&mut f, VcpuOp::RegisterRunstateMemoryArea, 0, ARG),
+            Err(Errno::EFAULT),
+            "{bad:#x}"
+        );
+    }
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterRunstateMemoryArea, 0, 0x10), Err(Errno::EFAULT));
+    // An unmapped (but guest-space) area is accepted; writes to it are dropped.
+    f.poke(ARG, bytemuck::bytes_of(&VcpuRegisterRunstateMemoryArea { addr: 0x7000_0000 }));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterRunstateMemoryArea, 0, ARG), Ok(0));
+}
+
+#[test]
+fn last_vcpu_down_powers_off() {
+    let mut f = Fixture::new();
+    assert_eq!(vcpu_op(&mut f, VcpuOp::Up, 0, 0), Ok(0));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::Down, 0, 0), Ok(0));
+    assert_eq!(f.dom.shutdown, Some(ShutdownReason::Poweroff));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::Down, 1, 0), Err(Errno::ENOENT));
+}
