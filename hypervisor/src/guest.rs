@@ -294,6 +294,10 @@ impl emulate::EmulEnv for MachineEmul {
     fn xcr0_supported(&self) -> u64 {
         0
     }
+
+    fn load_guest_cr4(&mut self, guest_cr4: u64) {
+        cpu::load_guest_cr4_bits(guest_cr4);
+    }
 }
 
 /// Runs `f` on a context for the current vCPU and then prepares the return

@@ -90,6 +90,26 @@ pub fn init_fpu() {
     }
 }
 
+/// Loads the CR4 bits a PV guest controls (Xen's `pv_make_cr4`): TSD, DE
+/// and, where the CPU has it, FSGSBASE follow `guest_cr4`; every other bit
+/// stays the hypervisor's.
+pub fn load_guest_cr4_bits(guest_cr4: u64) {
+    const TSD: u64 = 1 << 2;
+    const DE: u64 = 1 << 3;
+    const FSGSBASE: u64 = 1 << 16;
+    let mut allowed = TSD | DE;
+    if cpuid(7, 0).ebx & 1 != 0 {
+        allowed |= FSGSBASE;
+    }
+    let cur = Cr4::read_raw();
+    let new = (cur & !(TSD | DE | FSGSBASE)) | (guest_cr4 & allowed);
+    if new != cur {
+        // SAFETY: only TSD, DE and (when supported) FSGSBASE change; they
+        // affect how ring-3 instructions trap, not the hypervisor's memory.
+        unsafe { Cr4::write_raw(new) };
+    }
+}
+
 /// Halt this CPU until the next interrupt.
 pub fn halt() {
     x86_64::instructions::hlt();

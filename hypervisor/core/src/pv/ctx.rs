@@ -2,16 +2,15 @@
 //! The context a hypercall, trap bounce or emulation runs in: the current
 //! domain and vCPU, its live registers, the PV MMU state and the machine.
 
-use guest_abi::xen::{CpuUserRegs, Errno, VcpuInfo};
+use guest_abi::xen::{CpuUserRegs, Errno};
 
 use super::domain::{Domain, PvVcpu};
+use super::event_channel::two_level::VcpuInfoRef;
 use super::guest_mem;
 use super::platform::{Platform, SegBaseReg};
 use crate::mm::Mfn;
 use crate::mm::pv::{FrameTable, M2p, PhysMem, PvHooks, PvMm};
 
-/// Size of one `vcpu_info` in the shared-info page.
-const VCPU_INFO_SIZE: usize = core::mem::size_of::<VcpuInfo>();
 /// Offset of `evtchn_upcall_pending` in `vcpu_info`.
 const UPCALL_PENDING: usize = 0;
 /// Offset of `evtchn_upcall_mask` in `vcpu_info`.
@@ -88,20 +87,24 @@ impl Ctx<'_> {
         guest_mem::write(self.mem, l4, va, value)
     }
 
-    fn vcpu_info_offset(&self) -> usize {
-        usize::try_from(self.v_ref().id.0).unwrap_or(0).saturating_mul(VCPU_INFO_SIZE)
+    /// The calling vCPU's `vcpu_info` (registered area or `shared_info`
+    /// slot).
+    fn vcpu_info(&self) -> Option<VcpuInfoRef> {
+        self.dom.vcpu_info_ref(self.v_ref().id)
     }
 
     fn vcpu_info_byte(&self, field: usize) -> u8 {
         let mut b = [0u8];
-        let at = self.vcpu_info_offset().saturating_add(field);
-        self.mem.read_bytes(self.dom.shared_info, at, &mut b);
+        if let Some(vi) = self.vcpu_info() {
+            self.mem.read_bytes(vi.frame, vi.offset.saturating_add(field), &mut b);
+        }
         b[0]
     }
 
     fn set_vcpu_info_byte(&mut self, field: usize, value: u8) {
-        let at = self.vcpu_info_offset().saturating_add(field);
-        self.mem.write_bytes(self.dom.shared_info, at, &[value]);
+        if let Some(vi) = self.vcpu_info() {
+            self.mem.write_bytes(vi.frame, vi.offset.saturating_add(field), &[value]);
+        }
     }
 
     /// `vcpu_info->evtchn_upcall_mask`.
@@ -123,8 +126,10 @@ impl Ctx<'_> {
 
     /// Stores the page-fault address in `vcpu_info->arch.cr2`.
     pub fn set_vcpu_info_cr2(&mut self, cr2: u64) {
-        let at = self.vcpu_info_offset().saturating_add(VCPU_INFO_CR2);
-        self.mem.write_bytes(self.dom.shared_info, at, &cr2.to_le_bytes());
+        if let Some(vi) = self.vcpu_info() {
+            let at = vi.offset.saturating_add(VCPU_INFO_CR2);
+            self.mem.write_bytes(vi.frame, at, &cr2.to_le_bytes());
+        }
     }
 
     /// Xen's `toggle_guest_mode`: switch between guest-kernel and guest-user

@@ -108,6 +108,9 @@ pub struct PvVcpu {
     pub runstate_guest: Option<u64>,
     /// Taken down by `VCPUOP_down` (`_VPF_down`).
     pub down: bool,
+    /// The `vcpu_info` placed by `VCPUOP_register_vcpu_info` (its frame
+    /// holds a `Writable` type reference); `None`: the `shared_info` slot.
+    pub vcpu_info: Option<super::event_channel::two_level::VcpuInfoRef>,
     /// The vCPU is blocked (`SCHEDOP_block`, `SCHEDOP_poll`) until an event
     /// kicks it (see [`super::event_channel::vcpu_should_wake`]).
     pub blocked: bool,
@@ -142,6 +145,7 @@ impl PvVcpu {
             runstate: super::runstate::Runstate::default(),
             runstate_guest: None,
             down: false,
+            vcpu_info: None,
             blocked: false,
             evtchn: VcpuEvtchn::default(),
         }
@@ -258,6 +262,19 @@ impl Domain {
             vcpus: alloc::vec![PvVcpu::new(VcpuId(0))],
             evtchn: EvtchnTable::new(),
         }
+    }
+
+    /// Where vCPU `id`'s `vcpu_info` is: the registered area, else its
+    /// `shared_info` slot (none for ids from 32 up without a registration).
+    #[must_use]
+    pub fn vcpu_info_ref(
+        &self,
+        id: VcpuId,
+    ) -> Option<super::event_channel::two_level::VcpuInfoRef> {
+        let registered =
+            self.vcpus.get(usize::try_from(id.0).unwrap_or(usize::MAX)).and_then(|v| v.vcpu_info);
+        registered
+            .or_else(|| super::event_channel::two_level::VcpuInfoRef::legacy(self.shared_info, id))
     }
 
     /// Whether `VMASST_TYPE_*` number `ty` is enabled.

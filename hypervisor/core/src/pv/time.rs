@@ -13,7 +13,7 @@
 //!
 //! [`Platform::clock_sample`]: super::platform::Platform::clock_sample
 
-use guest_abi::xen::{Errno, VcpuTimeInfo, Virq, XEN_PVCLOCK_TSC_STABLE_BIT};
+use guest_abi::xen::{Errno, VcpuId, VcpuTimeInfo, Virq, XEN_PVCLOCK_TSC_STABLE_BIT};
 
 use super::ctx::Ctx;
 use super::domain::Domain;
@@ -35,8 +35,6 @@ pub const BOGUS_DEADLINE_DELAY_NS: u64 = 100_000_000;
 
 /// Offset of `time` in `vcpu_info`.
 const VCPU_INFO_TIME: usize = 32;
-/// Size of `vcpu_info`.
-const VCPU_INFO_SIZE: usize = 64;
 /// Offset of `wc_version` in `shared_info`.
 const WC_VERSION: usize = 3072;
 
@@ -84,17 +82,18 @@ impl VcpuTimers {
 /// Xen's `update_vcpu_system_time`: publish `sample` in the
 /// `vcpu_time_info` of vCPU `vcpu` (shared_info slot), bumping `version`
 /// to odd before and even after the update as the pvclock protocol wants.
-/// vCPUs beyond the legacy 32 have no shared_info slot and are skipped.
+/// The `vcpu_info` is the registered one or the `shared_info` slot; a vCPU
+/// with neither (ids from 32 up) is skipped.
 pub fn update_vcpu_system_time(dom: &Domain, mem: &mut dyn PhysMem, vcpu: usize, s: &ClockSample) {
-    if vcpu >= guest_abi::xen::XEN_LEGACY_MAX_VCPUS {
-        return;
-    }
-    let at = vcpu.saturating_mul(VCPU_INFO_SIZE).saturating_add(VCPU_INFO_TIME);
+    let id = VcpuId(u32::try_from(vcpu).unwrap_or(u32::MAX));
+    let Some(vi) = dom.vcpu_info_ref(id) else { return };
+    let frame = vi.frame;
+    let at = vi.offset.saturating_add(VCPU_INFO_TIME);
     let mut cur = [0u8; 4];
-    mem.read_bytes(dom.shared_info, at, &mut cur);
+    mem.read_bytes(frame, at, &mut cur);
     let version = u32::from_le_bytes(cur);
     let odd = (version | 1).wrapping_add(if version & 1 == 0 { 0 } else { 2 });
-    mem.write_bytes(dom.shared_info, at, &odd.to_le_bytes());
+    mem.write_bytes(frame, at, &odd.to_le_bytes());
     let info = VcpuTimeInfo {
         version: odd,
         pad0: 0,
@@ -107,8 +106,8 @@ pub fn update_vcpu_system_time(dom: &Domain, mem: &mut dyn PhysMem, vcpu: usize,
     };
     let bytes = bytemuck::bytes_of(&info);
     // Everything but the version word, then the even version.
-    mem.write_bytes(dom.shared_info, at.saturating_add(4), bytes.get(4..).unwrap_or(&[]));
-    mem.write_bytes(dom.shared_info, at, &odd.wrapping_add(1).to_le_bytes());
+    mem.write_bytes(frame, at.saturating_add(4), bytes.get(4..).unwrap_or(&[]));
+    mem.write_bytes(frame, at, &odd.wrapping_add(1).to_le_bytes());
 }
 
 /// Xen's `update_domain_wallclock_time`: the wallclock at system time 0,

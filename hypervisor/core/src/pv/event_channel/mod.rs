@@ -253,7 +253,7 @@ pub fn vcpu_unblock(v: &mut PvVcpu) -> bool {
 /// `vcpu_mark_events_pending`: set the vCPU's upcall pending and, if that
 /// is new, kick it. Returns whether it was newly marked.
 fn mark_events_pending(dom: &mut Domain, mem: &mut dyn PhysMem, id: VcpuId) -> bool {
-    if two_level::test_and_set_upcall_pending(mem, dom.shared_info, id) {
+    if two_level::test_and_set_upcall_pending(mem, dom.vcpu_info_ref(id)) {
         return false;
     }
     if let Some(v) = vcpu_mut(dom, id) {
@@ -290,7 +290,7 @@ pub fn set_pending(
     }
     let mut kicked = false;
     if !two_level::is_masked(mem, si, port)
-        && !two_level::test_and_set_pending_sel(mem, si, notify, port)
+        && !two_level::test_and_set_pending_sel(mem, dom.vcpu_info_ref(notify), port)
     {
         kicked = mark_events_pending(dom, mem, notify);
     }
@@ -305,7 +305,7 @@ pub fn unmask(dom: &mut Domain, mem: &mut dyn PhysMem, port: EvtchnPort) -> bool
     let notify = dom.evtchn.get(port).map_or(VcpuId(0), |c| c.notify_vcpu_id);
     if two_level::test_and_clear_mask(mem, si, port)
         && two_level::is_pending(mem, si, port)
-        && !two_level::test_and_set_pending_sel(mem, si, notify, port)
+        && !two_level::test_and_set_pending_sel(mem, dom.vcpu_info_ref(notify), port)
     {
         return mark_events_pending(dom, mem, notify);
     }
@@ -349,8 +349,8 @@ pub fn send_global_virq(dom: &mut Domain, mem: &mut dyn PhysMem, virq: Virq) -> 
 #[doc(alias = "vcpu_block_enable_events")]
 #[doc(alias = "SCHEDOP_block")]
 pub fn block(dom: &mut Domain, mem: &mut dyn PhysMem, id: VcpuId) -> bool {
-    two_level::set_upcall_mask(mem, dom.shared_info, id, 0);
-    let blocked = !two_level::events_need_delivery(mem, dom.shared_info, id);
+    two_level::set_upcall_mask(mem, dom.vcpu_info_ref(id), 0);
+    let blocked = !two_level::events_need_delivery(mem, dom.vcpu_info_ref(id));
     if let Some(v) = vcpu_mut(dom, id) {
         v.blocked = blocked;
         v.evtchn.poll = None;
@@ -372,7 +372,7 @@ pub fn poll(
     ports: &[EvtchnPort],
     timeout_ns: u64,
 ) -> Result<bool, Errno> {
-    if two_level::events_need_delivery(mem, dom.shared_info, id) {
+    if two_level::events_need_delivery(mem, dom.vcpu_info_ref(id)) {
         return Ok(false);
     }
     for &port in ports {
@@ -410,6 +410,6 @@ pub fn vcpu_should_wake(dom: &Domain, mem: &dyn PhysMem, index: usize, now_ns: u
     }
     match v.evtchn.poll {
         Some(p) => p.timeout_ns.is_some_and(|t| now_ns >= t),
-        None => two_level::events_need_delivery(mem, dom.shared_info, v.id),
+        None => two_level::events_need_delivery(mem, dom.vcpu_info_ref(v.id)),
     }
 }

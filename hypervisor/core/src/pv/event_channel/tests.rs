@@ -21,6 +21,7 @@ use guest_abi::event_channel::{
 use guest_abi::sched::SchedPoll;
 use guest_abi::xen::{DomId, Errno, EvtchnPort, Hypercall, VcpuId, Virq};
 
+use super::two_level::VcpuInfoRef;
 use super::*;
 use crate::pv::domain::PvVcpu;
 use crate::pv::hypercall::do_hypercall;
@@ -65,11 +66,11 @@ fn pending(f: &Fixture, port: EvtchnPort) -> bool {
 }
 
 fn sel(f: &Fixture, vcpu: u32) -> u64 {
-    two_level::pending_sel(&f.mem, f.dom.shared_info, VcpuId(vcpu))
+    two_level::pending_sel(&f.mem, f.dom.vcpu_info_ref(VcpuId(vcpu)))
 }
 
 fn upcall(f: &Fixture, vcpu: u32) -> bool {
-    two_level::upcall_pending(&f.mem, f.dom.shared_info, VcpuId(vcpu))
+    two_level::upcall_pending(&f.mem, f.dom.vcpu_info_ref(VcpuId(vcpu)))
 }
 
 fn mask(f: &mut Fixture, port: EvtchnPort) {
@@ -250,7 +251,7 @@ fn two_level_set_pending_mask_unmask() {
     // Pending and masked, selector already set: unmask adds no upcall.
     mask(&mut f, a);
     ops::send(&mut f.dom, &mut f.mem, a).unwrap();
-    two_level::test_and_set_pending_sel(&mut f.mem, f.dom.shared_info, VcpuId(0), a);
+    two_level::test_and_set_pending_sel(&mut f.mem, f.dom.vcpu_info_ref(VcpuId(0)), a);
     assert_eq!(ops::unmask_port(&mut f.dom, &mut f.mem, a), Ok(false));
     assert!(!upcall(&f, 0));
     assert_eq!(ops::unmask_port(&mut f.dom, &mut f.mem, p(128)), Err(Errno::EINVAL));
@@ -374,9 +375,13 @@ fn send_virq_api() {
 fn block_and_wake() {
     let mut f = Fixture::new();
     let si = f.dom.shared_info;
-    two_level::set_upcall_mask(&mut f.mem, si, VcpuId(0), 1);
+    two_level::set_upcall_mask(&mut f.mem, VcpuInfoRef::legacy(si, VcpuId(0)), 1);
     assert!(block(&mut f.dom, &mut f.mem, VcpuId(0)));
-    assert_eq!(two_level::upcall_mask(&f.mem, si, VcpuId(0)), 0, "block enables upcalls");
+    assert_eq!(
+        two_level::upcall_mask(&f.mem, VcpuInfoRef::legacy(si, VcpuId(0))),
+        0,
+        "block enables upcalls"
+    );
     assert!(f.dom.vcpus[0].blocked);
     assert!(!vcpu_should_wake(&f.dom, &f.mem, 0, u64::MAX), "no timeout for block");
     let i = ipi(&mut f, 0).unwrap();
@@ -387,7 +392,7 @@ fn block_and_wake() {
     assert!(!f.dom.vcpus[0].blocked, "unmask kicks it");
     assert!(vcpu_should_wake(&f.dom, &f.mem, 0, 0));
     // An upcall already pending: block returns at once.
-    two_level::set_upcall_mask(&mut f.mem, si, VcpuId(0), 1);
+    two_level::set_upcall_mask(&mut f.mem, VcpuInfoRef::legacy(si, VcpuId(0)), 1);
     assert!(!block(&mut f.dom, &mut f.mem, VcpuId(0)));
     assert!(!f.dom.vcpus[0].blocked);
     // The predicate also sees an upcall set behind the event code.
@@ -404,7 +409,7 @@ fn block_and_wake() {
 fn poll_rules() {
     let mut f = Fixture::new();
     let si = f.dom.shared_info;
-    two_level::set_upcall_mask(&mut f.mem, si, VcpuId(0), 1);
+    two_level::set_upcall_mask(&mut f.mem, VcpuInfoRef::legacy(si, VcpuId(0)), 1);
     let a = ipi(&mut f, 0).unwrap();
     let b = ipi(&mut f, 0).unwrap();
     let c = ipi(&mut f, 0).unwrap();
@@ -445,7 +450,7 @@ fn poll_rules() {
     ops::send(&mut f.dom, &mut f.mem, d).unwrap();
     assert!(!f.dom.vcpus[0].blocked);
     // With an unmasked upcall pending, poll returns at once.
-    two_level::set_upcall_mask(&mut f.mem, si, VcpuId(0), 0);
+    two_level::set_upcall_mask(&mut f.mem, VcpuInfoRef::legacy(si, VcpuId(0)), 0);
     assert_eq!(poll(&mut f.dom, &f.mem, VcpuId(0), &[a], 0), Ok(false));
 }
 
@@ -618,7 +623,7 @@ fn sched_poll(f: &mut Fixture, ports: &[u32], nr: u32, timeout: u64) -> i64 {
 fn sched_poll_and_block_hypercalls() {
     let mut f = Fixture::new();
     let si = f.dom.shared_info;
-    two_level::set_upcall_mask(&mut f.mem, si, VcpuId(0), 1);
+    two_level::set_upcall_mask(&mut f.mem, VcpuInfoRef::legacy(si, VcpuId(0)), 1);
     let a = ipi(&mut f, 0).unwrap();
     let b = ipi(&mut f, 0).unwrap();
     assert_eq!(sched_poll(&mut f, &[a.0], 129, 0), err(Errno::EINVAL));
@@ -635,13 +640,17 @@ fn sched_poll_and_block_hypercalls() {
     assert_eq!(sched_poll(&mut f, &[a.0], 1, 77), 0);
     assert!(f.dom.vcpus[0].blocked);
     assert_eq!(f.dom.vcpus[0].evtchn.poll, Some(PollState { port: Some(a), timeout_ns: Some(77) }));
-    assert_eq!(two_level::upcall_mask(&f.mem, si, VcpuId(0)), 1, "poll keeps the mask");
+    assert_eq!(
+        two_level::upcall_mask(&f.mem, VcpuInfoRef::legacy(si, VcpuId(0))),
+        1,
+        "poll keeps the mask"
+    );
     vcpu_unblock(&mut f.dom.vcpus[0]);
     // Block (new and compat) enable upcalls and see a pending event.
     for (nr, arg) in [(Hypercall::SchedOp, 0), (Hypercall::SchedOpCompat, 0)] {
-        two_level::set_upcall_mask(&mut f.mem, si, VcpuId(0), 1);
+        two_level::set_upcall_mask(&mut f.mem, VcpuInfoRef::legacy(si, VcpuId(0)), 1);
         assert_eq!(hc(&mut f, nr, 1, arg), 0);
-        assert_eq!(two_level::upcall_mask(&f.mem, si, VcpuId(0)), 0);
+        assert_eq!(two_level::upcall_mask(&f.mem, VcpuInfoRef::legacy(si, VcpuId(0))), 0);
         assert!(f.dom.vcpus[0].blocked);
         assert_eq!(ops::send(&mut f.dom, &mut f.mem, a), Ok(true));
         assert!(!f.dom.vcpus[0].blocked);

@@ -125,78 +125,100 @@ pub fn test_and_clear_mask(mem: &mut dyn PhysMem, shared_info: Mfn, port: Evtchn
     test_and_clear(mem, shared_info, MASK_WORD0.saturating_add(word), bit)
 }
 
-/// `vcpu_info[vcpu].evtchn_pending_sel`; 0 for a vCPU without one.
-#[must_use]
-pub fn pending_sel(mem: &dyn PhysMem, shared_info: Mfn, vcpu: VcpuId) -> u64 {
-    vcpu_info_offset(vcpu)
-        .map_or(0, |at| mem.read_u64(shared_info, at.saturating_add(PENDING_SEL) / 8))
+/// Where a vCPU's `vcpu_info` lives: a frame and the byte offset in it
+/// (its `shared_info` slot, or the area `VCPUOP_register_vcpu_info` chose;
+/// the offset is 8-byte aligned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuInfoRef {
+    /// The frame holding the `vcpu_info`.
+    pub frame: Mfn,
+    /// Byte offset of the `vcpu_info` in the frame.
+    pub offset: usize,
 }
 
-/// Sets the selector bit of `port`'s word in `vcpu`'s `evtchn_pending_sel`;
-/// returns whether it was already set (true for a vCPU without one).
+impl VcpuInfoRef {
+    /// `vcpu`'s slot in the `shared_info` frame (ids below 32 only).
+    #[must_use]
+    pub fn legacy(shared_info: Mfn, vcpu: VcpuId) -> Option<Self> {
+        vcpu_info_offset(vcpu).map(|offset| Self { frame: shared_info, offset })
+    }
+}
+
+/// `vcpu_info.evtchn_pending_sel`; 0 for a vCPU without one.
+#[must_use]
+pub fn pending_sel(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>) -> u64 {
+    vi.map_or(0, |vi| mem.read_u64(vi.frame, vi.offset.saturating_add(PENDING_SEL) / 8))
+}
+
+/// Sets the selector bit of `port`'s word in `evtchn_pending_sel`; returns
+/// whether it was already set (true for a vCPU without one).
 pub fn test_and_set_pending_sel(
     mem: &mut dyn PhysMem,
-    shared_info: Mfn,
-    vcpu: VcpuId,
+    vi: Option<VcpuInfoRef>,
     port: EvtchnPort,
 ) -> bool {
-    let (Some(at), Some((word, _))) = (vcpu_info_offset(vcpu), word_and_bit(port)) else {
+    let (Some(vi), Some((word, _))) = (vi, word_and_bit(port)) else {
         return true;
     };
-    let index = at.saturating_add(PENDING_SEL) / 8;
-    test_and_set(mem, shared_info, index, 1u64 << word)
+    let index = vi.offset.saturating_add(PENDING_SEL) / 8;
+    test_and_set(mem, vi.frame, index, 1u64 << word)
 }
 
-/// One byte of `vcpu_info[vcpu]`; 0 for a vCPU without one.
-fn vcpu_byte(mem: &dyn PhysMem, shared_info: Mfn, vcpu: VcpuId, field: usize) -> u8 {
-    let Some(at) = vcpu_info_offset(vcpu) else { return 0 };
+/// Sets every bit of `evtchn_pending_sel` (after a `vcpu_info` move).
+pub fn set_all_pending_sel(mem: &mut dyn PhysMem, vi: VcpuInfoRef) {
+    mem.write_u64(vi.frame, vi.offset.saturating_add(PENDING_SEL) / 8, u64::MAX);
+}
+
+/// One byte of the `vcpu_info`; 0 for a vCPU without one.
+fn vcpu_byte(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>, field: usize) -> u8 {
+    let Some(vi) = vi else { return 0 };
     let mut byte = [0u8];
-    mem.read_bytes(shared_info, at.saturating_add(field), &mut byte);
+    mem.read_bytes(vi.frame, vi.offset.saturating_add(field), &mut byte);
     byte[0]
 }
 
-/// Writes one byte of `vcpu_info[vcpu]` (nothing for a vCPU without one).
-fn set_vcpu_byte(mem: &mut dyn PhysMem, shared_info: Mfn, vcpu: VcpuId, field: usize, v: u8) {
-    if let Some(at) = vcpu_info_offset(vcpu) {
-        mem.write_bytes(shared_info, at.saturating_add(field), &[v]);
+/// Writes one byte of the `vcpu_info` (nothing for a vCPU without one).
+fn set_vcpu_byte(mem: &mut dyn PhysMem, vi: Option<VcpuInfoRef>, field: usize, v: u8) {
+    if let Some(vi) = vi {
+        mem.write_bytes(vi.frame, vi.offset.saturating_add(field), &[v]);
     }
 }
 
-/// `vcpu_info[vcpu].evtchn_upcall_pending != 0`.
+/// `evtchn_upcall_pending != 0`.
 #[must_use]
-pub fn upcall_pending(mem: &dyn PhysMem, shared_info: Mfn, vcpu: VcpuId) -> bool {
-    vcpu_byte(mem, shared_info, vcpu, UPCALL_PENDING) != 0
+pub fn upcall_pending(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>) -> bool {
+    vcpu_byte(mem, vi, UPCALL_PENDING) != 0
 }
 
-/// Sets `vcpu_info[vcpu].evtchn_upcall_pending`; returns whether it was
-/// already set (true for a vCPU without one: nothing to kick).
-pub fn test_and_set_upcall_pending(mem: &mut dyn PhysMem, shared_info: Mfn, vcpu: VcpuId) -> bool {
-    if vcpu_info_offset(vcpu).is_none() {
+/// Sets `evtchn_upcall_pending`; returns whether it was already set (true
+/// for a vCPU without one: nothing to kick).
+pub fn test_and_set_upcall_pending(mem: &mut dyn PhysMem, vi: Option<VcpuInfoRef>) -> bool {
+    if vi.is_none() {
         return true;
     }
-    let was = upcall_pending(mem, shared_info, vcpu);
+    let was = upcall_pending(mem, vi);
     if !was {
-        set_vcpu_byte(mem, shared_info, vcpu, UPCALL_PENDING, 1);
+        set_vcpu_byte(mem, vi, UPCALL_PENDING, 1);
     }
     was
 }
 
-/// `vcpu_info[vcpu].evtchn_upcall_mask` (1 for a vCPU without one).
+/// `evtchn_upcall_mask` (1 for a vCPU without one).
 #[must_use]
-pub fn upcall_mask(mem: &dyn PhysMem, shared_info: Mfn, vcpu: VcpuId) -> u8 {
-    if vcpu_info_offset(vcpu).is_none() {
+pub fn upcall_mask(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>) -> u8 {
+    if vi.is_none() {
         return 1;
     }
-    vcpu_byte(mem, shared_info, vcpu, UPCALL_MASK)
+    vcpu_byte(mem, vi, UPCALL_MASK)
 }
 
-/// Sets `vcpu_info[vcpu].evtchn_upcall_mask`.
-pub fn set_upcall_mask(mem: &mut dyn PhysMem, shared_info: Mfn, vcpu: VcpuId, mask: u8) {
-    set_vcpu_byte(mem, shared_info, vcpu, UPCALL_MASK, mask);
+/// Sets `evtchn_upcall_mask`.
+pub fn set_upcall_mask(mem: &mut dyn PhysMem, vi: Option<VcpuInfoRef>, mask: u8) {
+    set_vcpu_byte(mem, vi, UPCALL_MASK, mask);
 }
 
 /// Xen's `local_events_need_delivery`: an upcall is pending and not masked.
 #[must_use]
-pub fn events_need_delivery(mem: &dyn PhysMem, shared_info: Mfn, vcpu: VcpuId) -> bool {
-    upcall_pending(mem, shared_info, vcpu) && upcall_mask(mem, shared_info, vcpu) == 0
+pub fn events_need_delivery(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>) -> bool {
+    upcall_pending(mem, vi) && upcall_mask(mem, vi) == 0
 }

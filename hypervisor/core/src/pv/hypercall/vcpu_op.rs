@@ -8,19 +8,20 @@
 //! for another one), as in Xen. `VCPUOP_down` of the last vCPU that is
 //! up powers the domain off, as in Xen. Not handled yet, `-ENOSYS` (as
 //! `arch_do_vcpu_op` answers unknown commands), all tolerated by Linux:
-//! `initialise` (no second vCPU yet), `register_vcpu_info` (the
-//! `shared_info` slot stays in use), `register_vcpu_time_memory_area`,
+//! `initialise` (no second vCPU yet), `register_vcpu_time_memory_area`,
 //! `send_nmi`, `get_physid` and the physical-area variants.
 
 use guest_abi::vcpu::{
-    VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRunstateInfo,
-    VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
+    VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRegisterVcpuInfo,
+    VcpuRunstateInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
 };
 use guest_abi::xen::Errno;
 
-use crate::mm::pv::addr_ok;
+use crate::mm::Mfn;
+use crate::mm::pv::{PageType, addr_ok};
 use crate::pv::ctx::Ctx;
 use crate::pv::domain::ShutdownReason;
+use crate::pv::event_channel::two_level::{self, VcpuInfoRef};
 use crate::pv::{runstate, time};
 
 /// `vcpu_op(cmd, vcpuid, arg)`.
@@ -63,6 +64,10 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
             ctx.write(arg, &info)?;
             Ok(0)
         }
+        VcpuOp::RegisterVcpuInfo => {
+            let info: VcpuRegisterVcpuInfo = ctx.read(arg)?;
+            register_vcpu_info(ctx, index, info.mfn.0, info.offset)
+        }
         VcpuOp::RegisterRunstateMemoryArea => {
             let area: VcpuRegisterRunstateMemoryArea = ctx.read(arg)?;
             // guest_handle_okay: the whole area must lie in guest space.
@@ -98,4 +103,53 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
         }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// Size of a `vcpu_info`.
+const VCPU_INFO_SIZE: usize = core::mem::size_of::<guest_abi::xen::VcpuInfo>();
+
+/// `VCPUOP_register_vcpu_info` (Xen's `map_vcpu_info`): move vCPU `index`'s
+/// `vcpu_info` to `offset` in the caller's frame `mfn`, which keeps a
+/// `Writable` type reference for good. Refused with `-EINVAL`: an area
+/// crossing the page end, a second registration, another vCPU that is not
+/// down, a frame the domain does not own or that cannot be writable — and,
+/// unlike Xen, an offset that is not 8-byte aligned (Linux aligns it). The
+/// current contents move along; then every selector bit and the upcall flag
+/// are set so that no event is lost (the guest sees one spurious upcall).
+fn register_vcpu_info(
+    ctx: &mut Ctx<'_>,
+    index: usize,
+    mfn: u64,
+    offset: u32,
+) -> Result<i64, Errno> {
+    let offset = usize::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    if offset > 4096 - VCPU_INFO_SIZE || !offset.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    let v = ctx.dom.vcpus.get(index).ok_or(Errno::ENOENT)?;
+    if v.vcpu_info.is_some() || (index != ctx.vcpu && !v.down) {
+        return Err(Errno::EINVAL);
+    }
+    let id = v.id;
+    let frame = Mfn(mfn);
+    let dom = ctx.dom.id;
+    ctx.mm().get_page_and_type(frame, dom, PageType::Writable).map_err(|_| Errno::EINVAL)?;
+    let mut old = [0u8; VCPU_INFO_SIZE];
+    match ctx.dom.vcpu_info_ref(id) {
+        Some(cur) => ctx.mem.read_bytes(cur.frame, cur.offset, &mut old),
+        None => {
+            // A fresh vcpu_info starts with events masked.
+            if let Some(mask) = old.get_mut(1) {
+                *mask = 1;
+            }
+        }
+    }
+    ctx.mem.write_bytes(frame, offset, &old);
+    let new = VcpuInfoRef { frame, offset };
+    if let Some(v) = ctx.dom.vcpus.get_mut(index) {
+        v.vcpu_info = Some(new);
+    }
+    two_level::set_all_pending_sel(ctx.mem, new);
+    let _ = two_level::test_and_set_upcall_pending(ctx.mem, Some(new));
+    Ok(0)
 }

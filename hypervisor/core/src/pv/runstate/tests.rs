@@ -99,3 +99,45 @@ fn last_vcpu_down_powers_off() {
     assert_eq!(f.dom.shutdown, Some(ShutdownReason::Poweroff));
     assert_eq!(vcpu_op(&mut f, VcpuOp::Down, 1, 0), Err(Errno::ENOENT));
 }
+
+#[test]
+fn register_vcpu_info_moves_it() {
+    use guest_abi::vcpu::VcpuRegisterVcpuInfo;
+    use guest_abi::xen::Mfn as AbiMfn;
+
+    use crate::mm::Mfn;
+    use crate::pv::test_support::frames;
+
+    let mut f = Fixture::new();
+    for i in 0..16 {
+        f.frames.assign(Mfn(frames::DATA + i), guest_abi::xen::DomId(0)).unwrap();
+    }
+    // Something in the old slot: upcall mask 1 and a cr2.
+    let mut ctx = f.ctx();
+    ctx.set_upcall_mask(1);
+    ctx.set_vcpu_info_cr2(0x1234);
+    let target = Mfn(frames::DATA + 5);
+    let reg = |mfn: u64, offset: u32| VcpuRegisterVcpuInfo { mfn: AbiMfn(mfn), offset, rsvd: 0 };
+    for (bad, why) in [
+        (reg(target.0, 4096 - 63), "crosses the page end"),
+        (reg(target.0, 12), "unaligned"),
+        (reg(0x7_0000, 0), "not ours"),
+    ] {
+        f.poke(ARG, bytemuck::bytes_of(&bad));
+        assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuInfo, 0, ARG), Err(Errno::EINVAL), "{why}");
+    }
+    f.poke(ARG, bytemuck::bytes_of(&reg(target.0, 128)));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuInfo, 0, ARG), Ok(0));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuInfo, 0, ARG), Err(Errno::EINVAL), "twice");
+    let vi = f.dom.vcpu_info_ref(guest_abi::xen::VcpuId(0)).unwrap();
+    assert_eq!((vi.frame, vi.offset), (target, 128));
+    // Moved contents, then everything marked pending.
+    let ctx = f.ctx();
+    assert_eq!(ctx.upcall_mask(), 1);
+    assert!(ctx.upcall_pending());
+    assert_eq!(f.mem.read_u64(target, (128 + 16) / 8), 0x1234);
+    assert_eq!(f.mem.read_u64(target, (128 + 8) / 8), u64::MAX);
+    // The frame now has a writable type reference: it cannot become a
+    // page table while the vcpu_info lives there.
+    assert_eq!(f.frames.info(target).unwrap().type_info.ty, crate::mm::pv::PageType::Writable);
+}
