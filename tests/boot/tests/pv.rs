@@ -63,6 +63,7 @@ pv_kernels! {
     usermode => "usermode",
     segments => "segments",
     time => "time",
+    hypercalls => "hypercalls",
 }
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `pv-hypercalls`: `multicall`, the debug-register hypercalls and
+//! `CONSOLEIO_read`, positive and negative.
+//!
+//! * `multicall` runs its entries in order and stores each result:
+//!   `xen_version(XENVER_version)`, an unknown hypercall (`-ENOSYS`), a
+//!   `console_io` write, and a nested `multicall` (refused, `-EINVAL`); the
+//!   call itself returns 0. A list at an unmapped address is `-EFAULT`.
+//! * `set_debugreg`/`get_debugreg`: DR0–DR3 take guest addresses and read
+//!   back; an address in the hypervisor's range is `-EPERM`; DR6 reads with
+//!   its always-one bits; DR7 and DR6 with upper bits set are `-EPERM`;
+//!   register 4 (and 8) is `-EINVAL`.
+//! * `CONSOLEIO_read` (dom0) with no input waiting returns 0 and leaves
+//!   the buffer alone; a count of 0 returns 0.
+#![no_std]
+#![no_main]
+
+use pv_tests::guest_abi::xen::{ConsoleIoCmd, Errno, Hypercall, MulticallEntry};
+use pv_tests::hypercall;
+use pv_tests::{StartInfo, check, check_eq};
+
+pv_tests::test_kernel!(name: "hypercalls", main: test_main);
+
+/// An unassigned hypercall number.
+const UNKNOWN_HYPERCALL: u64 = 60;
+/// An unmapped low address.
+const UNMAPPED: u64 = 0x1000;
+/// Start of the hypervisor's range.
+const HYPERVISOR_ADDRESS: u64 = 0xFFFF_8000_0000_0000;
+
+fn neg(e: Errno) -> u64 {
+    i64::from(e.raw()).wrapping_neg().cast_unsigned()
+}
+
+fn test_main(_si: &StartInfo) {
+    multicall();
+    debugregs();
+    console_read();
+}
+
+fn multicall() {
+    let msg = b"multicall console_io write\n";
+    let mut inner =
+        [MulticallEntry { op: u64::from(Hypercall::XenVersion.raw()), result: 0, args: [0; 6] }];
+    let mut list = [
+        MulticallEntry { op: u64::from(Hypercall::XenVersion.raw()), result: 1, args: [0; 6] },
+        MulticallEntry { op: UNKNOWN_HYPERCALL, result: 1, args: [0; 6] },
+        MulticallEntry {
+            op: u64::from(Hypercall::ConsoleIo.raw()),
+            result: 1,
+            args: [
+                u64::from(ConsoleIoCmd::Write.raw()),
+                msg.len() as u64,
+                msg.as_ptr().addr() as u64,
+                0,
+                0,
+                0,
+            ],
+        },
+        MulticallEntry {
+            op: u64::from(Hypercall::Multicall.raw()),
+            result: 1,
+            args: [inner.as_mut_ptr().addr() as u64, 1, 0, 0, 0, 0],
+        },
+    ];
+    // SAFETY: the hypervisor reads and updates `list` (and nothing else:
+    // the nested multicall is refused before it reads `inner`).
+    let ret = unsafe {
+        hypercall::hypercall2(
+            Hypercall::Multicall.raw(),
+            list.as_mut_ptr().addr() as u64,
+            list.len() as u64,
+        )
+    };
+    check_eq(ret, 0, "multicall of 4 entries returns 0");
+    // SAFETY: a plain xen_version(XENVER_version).
+    let version = unsafe { hypercall::hypercall2(Hypercall::XenVersion.raw(), 0, 0) };
+    check_eq(list[0].result, version.cast_unsigned(), "entry 0: xen_version's result");
+    check_eq(list[1].result, neg(Errno::ENOSYS), "entry 1: an unknown hypercall is -ENOSYS");
+    check_eq(list[2].result, 0, "entry 2: console_io write returns 0");
+    check_eq(list[3].result, neg(Errno::EINVAL), "entry 3: a nested multicall is -EINVAL");
+    check_eq(inner[0].result, 0, "the nested list was not run");
+    // SAFETY: the list address is unmapped; the hypervisor must refuse it.
+    let ret = unsafe { hypercall::hypercall2(Hypercall::Multicall.raw(), UNMAPPED, 1) };
+    check_eq(ret, i64::from(Errno::EFAULT.raw()).wrapping_neg(), "multicall from an unmapped list");
+    // SAFETY: no entries: nothing is read.
+    let ret = unsafe { hypercall::hypercall2(Hypercall::Multicall.raw(), UNMAPPED, 0) };
+    check_eq(ret, 0, "multicall of 0 entries");
+}
+
+fn set_debugreg(reg: u64, value: u64) -> i64 {
+    // SAFETY: only sets the virtual debug register.
+    unsafe { hypercall::hypercall2(Hypercall::SetDebugreg.raw(), reg, value) }
+}
+
+fn get_debugreg(reg: u64) -> i64 {
+    // SAFETY: only reads the virtual debug register.
+    unsafe { hypercall::hypercall1(Hypercall::GetDebugreg.raw(), reg) }
+}
+
+fn debugregs() {
+    let eperm = i64::from(Errno::EPERM.raw()).wrapping_neg();
+    let einval = i64::from(Errno::EINVAL.raw()).wrapping_neg();
+    for (reg, addr) in
+        [(0u64, 0x1000u64), (1, 0x7fff_ffff_f000), (2, 0xffff_ffff_8010_0000), (3, 8)]
+    {
+        check_eq(set_debugreg(reg, addr), 0, format_args!("set_debugreg({reg}, {addr:#x})"));
+        check_eq(get_debugreg(reg).cast_unsigned(), addr, format_args!("get_debugreg({reg})"));
+    }
+    check_eq(set_debugreg(0, HYPERVISOR_ADDRESS), eperm, "DR0 in the hypervisor's range");
+    check_eq(get_debugreg(0), 0x1000, "DR0 unchanged after the refusal");
+    check_eq(set_debugreg(6, 0), 0, "set_debugreg(6, 0)");
+    check_eq(get_debugreg(6), 0xffff_0ff0, "DR6 reads with its always-one bits");
+    check_eq(set_debugreg(6, 1 << 32), eperm, "DR6 with upper bits");
+    check_eq(set_debugreg(7, 1 << 40), eperm, "DR7 with upper bits");
+    check_eq(set_debugreg(7, 0), 0, "set_debugreg(7, 0)");
+    check_eq(set_debugreg(4, 0), einval, "register 4");
+    check_eq(get_debugreg(8), einval, "get_debugreg(8)");
+}
+
+fn console_read() {
+    let mut buf = [0x5au8; 32];
+    // SAFETY: the hypervisor writes at most 32 bytes into `buf`.
+    let ret = unsafe {
+        hypercall::hypercall3(
+            Hypercall::ConsoleIo.raw(),
+            u64::from(ConsoleIoCmd::Read.raw()),
+            buf.len() as u64,
+            buf.as_mut_ptr().addr() as u64,
+        )
+    };
+    check(ret >= 0, format_args!("CONSOLEIO_read (dom0) returns a count: {ret}"));
+    if ret == 0 {
+        check(buf.iter().all(|&b| b == 0x5a), "no input: the buffer is untouched");
+    }
+    // SAFETY: a zero count reads nothing.
+    let ret = unsafe {
+        hypercall::hypercall3(
+            Hypercall::ConsoleIo.raw(),
+            u64::from(ConsoleIoCmd::Read.raw()),
+            0,
+            buf.as_mut_ptr().addr() as u64,
+        )
+    };
+    check_eq(ret, 0, "CONSOLEIO_read of 0 bytes");
+}
