@@ -46,6 +46,7 @@ pub mod fault;
 pub mod hypercall;
 pub mod ops;
 mod panic;
+pub mod pt;
 pub mod report;
 pub mod shinfo;
 

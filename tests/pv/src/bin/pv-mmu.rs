@@ -51,7 +51,8 @@ use pv_tests::guest_abi::xen::{
 };
 use pv_tests::hypercall::{hypercall2, hypercall3, hypercall4};
 use pv_tests::ops::{self, Ret};
-use pv_tests::{StartInfo, check, check_eq, println, probe};
+use pv_tests::pt::{PAGE_SHIFT, PAGE_SIZE, Read, maddr, peek, poke, pte_mfn, slot};
+use pv_tests::{StartInfo, check, check_eq, println};
 
 pv_tests::test_kernel!(name: "mmu", main: test_main);
 
@@ -60,16 +61,12 @@ const VIRT_BASE: u64 = pv_tests::entry::VIRT_BASE;
 /// The read-only M2P (`m2p[mfn] = pfn`).
 const M2P: u64 = MACH2PHYS_VIRT_START;
 
-const PAGE_SHIFT: u32 = 12;
-const PAGE_SIZE: u64 = 4096;
-
 const PTE_P: u64 = 1 << 0;
 const PTE_RW: u64 = 1 << 1;
 const PTE_USER: u64 = 1 << 2;
 const PTE_ACCESSED: u64 = 1 << 5;
 const PTE_PSE: u64 = 1 << 7;
 /// Machine-address bits of a PTE.
-const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// A writable data mapping.
 const DATA_RW: u64 = PTE_P | PTE_RW | PTE_USER | PTE_ACCESSED;
 /// A read-only data mapping.
@@ -143,47 +140,6 @@ unsafe extern "C" {
 
 fn window(index: u64) -> u64 {
     ((&raw mut WINDOWS).addr() as u64).wrapping_add(index.wrapping_mul(PAGE_SIZE))
-}
-
-/// `base + 8 * index`.
-const fn slot(base: u64, index: u64) -> u64 {
-    base.wrapping_add(index.wrapping_mul(8))
-}
-
-const fn pte_mfn(pte: u64) -> u64 {
-    (pte & PTE_ADDR).wrapping_shr(PAGE_SHIFT)
-}
-
-const fn maddr(mfn: u64) -> u64 {
-    mfn.wrapping_shl(PAGE_SHIFT)
-}
-
-/// Reads a `u64` at `va`, or the exception that raised.
-fn peek(va: u64) -> Result<u64, Fault> {
-    let value: u64;
-    // SAFETY: a read has no side effect; if `va` is not readable the #PF is
-    // caught by the probe.
-    let fault = unsafe { probe!("mov ({a}), {v}"; a = in(reg) va, v = out(reg) value) };
-    fault.map_or(Ok(value), Err)
-}
-
-/// Writes a `u64` at `va`; returns the exception it raised, if any.
-fn poke(va: u64, value: u64) -> Option<Fault> {
-    // SAFETY: callers write only to the windows, to spare frames mapped
-    // there, or to addresses that must refuse the write (the #PF is caught).
-    unsafe { probe!("mov {v}, ({a})"; a = in(reg) va, v = in(reg) value) }
-}
-
-/// Shows a read result.
-struct Read(Result<u64, Fault>);
-
-impl core::fmt::Display for Read {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            Ok(v) => write!(f, "{v:#x}"),
-            Err(fault) => write!(f, "{fault}"),
-        }
-    }
 }
 
 fn errno(e: Errno) -> i64 {

@@ -42,14 +42,13 @@ use pv_tests::guest_abi::xen::{
 };
 use pv_tests::hypercall::{hypercall2, hypercall3, hypercall4};
 use pv_tests::ops::{self, Ret};
+use pv_tests::pt::{PAGE_SHIFT, PAGE_SIZE, PTE_ADDR, Read, maddr, peek, poke, pte_mfn, slot};
 use pv_tests::{Errno, StartInfo, check, check_eq, println, probe};
 
 pv_tests::test_kernel!(name: "ptwr", main: test_main);
 
 const VIRT_BASE: u64 = pv_tests::entry::VIRT_BASE;
 const M2P: u64 = MACH2PHYS_VIRT_START;
-const PAGE_SHIFT: u32 = 12;
-const PAGE_SIZE: u64 = 4096;
 
 const PTE_P: u64 = 1 << 0;
 const PTE_RW: u64 = 1 << 1;
@@ -57,7 +56,6 @@ const PTE_USER: u64 = 1 << 2;
 const PTE_ACCESSED: u64 = 1 << 5;
 const PTE_PSE: u64 = 1 << 7;
 const PTE_NX: u64 = 1 << 63;
-const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// The bits a test compares: the hypervisor may add `_PAGE_GLOBAL`,
 /// `_PAGE_GUEST_KERNEL` and Accessed/Dirty.
 const PTE_CHECKED: u64 = PTE_ADDR | PTE_P | PTE_RW | PTE_NX;
@@ -106,47 +104,6 @@ unsafe extern "C" {
 
 fn window(index: u64) -> u64 {
     ((&raw mut WINDOWS).addr() as u64).wrapping_add(index.wrapping_mul(PAGE_SIZE))
-}
-
-/// `base + 8 * index`.
-const fn slot(base: u64, index: u64) -> u64 {
-    base.wrapping_add(index.wrapping_mul(8))
-}
-
-const fn pte_mfn(pte: u64) -> u64 {
-    (pte & PTE_ADDR).wrapping_shr(PAGE_SHIFT)
-}
-
-const fn maddr(mfn: u64) -> u64 {
-    mfn.wrapping_shl(PAGE_SHIFT)
-}
-
-/// Reads a `u64` at `va`, or the exception that raised.
-fn peek(va: u64) -> Result<u64, Fault> {
-    let value: u64;
-    // SAFETY: a read has no side effect; a #PF is caught by the probe.
-    let fault = unsafe { probe!("mov ({a}), {v}"; a = in(reg) va, v = out(reg) value) };
-    fault.map_or(Ok(value), Err)
-}
-
-/// `mov %reg,(va)`: returns the exception it raised, if any.
-fn poke(va: u64, value: u64) -> Option<Fault> {
-    // SAFETY: callers store to the windows, to frames mapped through the
-    // test L1, or to page-table entries the hypervisor emulates or refuses
-    // (the #PF is caught).
-    unsafe { probe!("mov {v}, ({a})"; a = in(reg) va, v = in(reg) value) }
-}
-
-/// Shows a read result.
-struct Read(Result<u64, Fault>);
-
-impl core::fmt::Display for Read {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            Ok(v) => write!(f, "{v:#x}"),
-            Err(fault) => write!(f, "{fault}"),
-        }
-    }
 }
 
 /// Whether `fault` is the write-protection `#PF` at `cr2` that a refused
