@@ -64,3 +64,102 @@ impl core::fmt::Display for Read {
         }
     }
 }
+
+/// Present bit of an entry.
+const PTE_P: u64 = 1;
+/// Superpage bit of an L2/L3 entry.
+const PTE_PSE: u64 = 1 << 7;
+
+/// The read-only M2P entry of `mfn` (`MACH2PHYS_VIRT_START`), or the fault.
+///
+/// # Errors
+///
+/// The fault reading it raised (an MFN beyond the M2P).
+pub fn m2p(mfn: u64) -> Result<u64, Fault> {
+    peek(slot(guest_abi::xen::MACH2PHYS_VIRT_START, mfn))
+}
+
+/// What the dom0 builder left a kernel: its P2M list, the initial L4 and
+/// the initial mapping at `VIRT_BASE` (through which the bootstrap page
+/// tables are readable).
+#[derive(Clone, Copy, Debug)]
+pub struct InitialMapping {
+    /// `start_info.nr_pages`.
+    pub nr_pages: u64,
+    /// VA of the P2M list (`start_info.mfn_list`).
+    pub p2m: u64,
+    /// MFN of the initial L4.
+    pub l4_mfn: u64,
+    /// PFNs below this may be in the initial mapping; spare frames are above.
+    pub mapped_limit: u64,
+}
+
+impl InitialMapping {
+    /// Reads the layout from `start_info`: the builder's layout ends with the
+    /// page tables and one boot-stack page, and Xen rounds the mapping up to
+    /// 4 MiB after at least 512 KiB of slack. `None` if it does not add up.
+    #[must_use]
+    pub fn new(si: &crate::StartInfo) -> Option<Self> {
+        let virt_base = crate::entry::VIRT_BASE;
+        let stack_end =
+            si.pt_base.checked_add(si.nr_pt_frames.checked_add(1)?.checked_mul(PAGE_SIZE)?)?;
+        let end = stack_end.checked_add(0x8_0000)?.checked_next_multiple_of(0x40_0000)?;
+        let mapped_limit = end.checked_sub(virt_base)?.wrapping_shr(PAGE_SHIFT);
+        let mut map = Self { nr_pages: si.nr_pages, p2m: si.mfn_list, l4_mfn: 0, mapped_limit };
+        map.l4_mfn = map.va_to_mfn(si.pt_base)?;
+        Some(map)
+    }
+
+    /// P2M lookup.
+    #[must_use]
+    pub fn mfn(&self, pfn: u64) -> Option<u64> {
+        if pfn >= self.nr_pages {
+            return None;
+        }
+        peek(slot(self.p2m, pfn)).ok()
+    }
+
+    /// The MFN behind an address of the initial mapping.
+    #[must_use]
+    pub fn va_to_mfn(&self, va: u64) -> Option<u64> {
+        self.mfn(va.checked_sub(crate::entry::VIRT_BASE)?.wrapping_shr(PAGE_SHIFT))
+    }
+
+    /// Whether the domain owns `mfn` (M2P and P2M agree).
+    #[must_use]
+    pub fn owns(&self, mfn: u64) -> bool {
+        m2p(mfn).is_ok_and(|pfn| self.mfn(pfn) == Some(mfn))
+    }
+
+    /// The VA of a bootstrap page-table frame in the initial mapping (mapped
+    /// read-only there).
+    #[must_use]
+    pub fn table_va(&self, mfn: u64) -> Option<u64> {
+        let pfn = m2p(mfn).ok()?;
+        (pfn < self.mapped_limit && self.mfn(pfn) == Some(mfn))
+            .then(|| crate::entry::VIRT_BASE.wrapping_add(pfn.wrapping_shl(PAGE_SHIFT)))
+    }
+
+    /// Entry `index` of the bootstrap table `mfn`.
+    #[must_use]
+    pub fn entry(&self, mfn: u64, index: u64) -> Option<u64> {
+        peek(slot(self.table_va(mfn)?, index)).ok()
+    }
+
+    /// The table that entry `(va >> shift) & 511` of `table` points to, if
+    /// present and not a superpage.
+    #[must_use]
+    pub fn next(&self, table: u64, va: u64, shift: u32) -> Option<u64> {
+        let e = self.entry(table, va.wrapping_shr(shift) & 511)?;
+        (e & PTE_P != 0 && e & PTE_PSE == 0).then_some(pte_mfn(e))
+    }
+
+    /// Spare frame `n`: PFN `nr_pages - 2 - n`, never mapped by the builder;
+    /// returns `(pfn, mfn)`.
+    #[must_use]
+    pub fn spare(&self, n: u64) -> Option<(u64, u64)> {
+        let pfn = self.nr_pages.checked_sub(n.checked_add(2)?)?;
+        (pfn >= self.mapped_limit).then_some(())?;
+        Some((pfn, self.mfn(pfn)?))
+    }
+}

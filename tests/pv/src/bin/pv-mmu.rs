@@ -41,7 +41,7 @@
 
 use core::arch::global_asm;
 
-use pv_tests::fault::{self, Fault, Outcome, PF, PFEC_PRESENT, PFEC_WRITE};
+use pv_tests::fault::{self, Outcome, PF, PFEC_PRESENT, PFEC_WRITE};
 use pv_tests::guest_abi::grant_table::{
     GntSt, GnttabOp, GnttabQuerySize, GnttabSetVersion, GnttabSetupTable,
 };
@@ -51,7 +51,9 @@ use pv_tests::guest_abi::xen::{
 };
 use pv_tests::hypercall::{hypercall2, hypercall3, hypercall4};
 use pv_tests::ops::{self, Ret};
-use pv_tests::pt::{PAGE_SHIFT, PAGE_SIZE, Read, maddr, peek, poke, pte_mfn, slot};
+use pv_tests::pt::{
+    self, InitialMapping, PAGE_SHIFT, PAGE_SIZE, Read, maddr, peek, poke, pte_mfn, slot,
+};
 use pv_tests::{StartInfo, check, check_eq, println};
 
 pv_tests::test_kernel!(name: "mmu", main: test_main);
@@ -235,73 +237,28 @@ fn grant_table_op<T>(cmd: GnttabOp, arg: &mut T) -> i64 {
 
 /// The domain's memory as the builder left it.
 struct Mm {
-    nr_pages: u64,
-    /// VA of the P2M list.
-    p2m: u64,
-    /// VA and MFN of the initial L4.
+    map: InitialMapping,
+    /// VA of the initial L4.
     l4_va: u64,
-    l4_mfn: u64,
     nr_pt_frames: u64,
-    /// PFNs below this may be in the initial mapping; spare frames are
-    /// above.
-    mapped_limit: u64,
     shared_info: u64,
+}
+
+impl core::ops::Deref for Mm {
+    type Target = InitialMapping;
+    fn deref(&self) -> &InitialMapping {
+        &self.map
+    }
 }
 
 impl Mm {
     fn new(si: &StartInfo) -> Option<Self> {
-        // The builder's layout ends with the page tables and one boot-stack
-        // page; Xen rounds the mapping up to 4 MiB after at least 512 KiB
-        // of slack.
-        let stack_end =
-            si.pt_base.checked_add(si.nr_pt_frames.checked_add(1)?.checked_mul(PAGE_SIZE)?)?;
-        let end = stack_end.checked_add(0x8_0000)?.checked_next_multiple_of(0x40_0000)?;
-        let mapped_limit = end.checked_sub(VIRT_BASE)?.wrapping_shr(PAGE_SHIFT);
-        let mut mm = Self {
-            nr_pages: si.nr_pages,
-            p2m: si.mfn_list,
+        Some(Self {
+            map: InitialMapping::new(si)?,
             l4_va: si.pt_base,
-            l4_mfn: 0,
             nr_pt_frames: si.nr_pt_frames,
-            mapped_limit,
             shared_info: si.shared_info,
-        };
-        mm.l4_mfn = mm.va_to_mfn(si.pt_base)?;
-        Some(mm)
-    }
-
-    /// P2M lookup.
-    fn mfn(&self, pfn: u64) -> Option<u64> {
-        if pfn >= self.nr_pages {
-            return None;
-        }
-        peek(slot(self.p2m, pfn)).ok()
-    }
-
-    /// M2P lookup (read-only M2P at `0xFFFF800000000000`).
-    fn m2p(mfn: u64) -> Result<u64, Fault> {
-        peek(slot(M2P, mfn))
-    }
-
-    fn va_to_mfn(&self, va: u64) -> Option<u64> {
-        self.mfn(va.checked_sub(VIRT_BASE)?.wrapping_shr(PAGE_SHIFT))
-    }
-
-    /// Whether the domain owns `mfn` (M2P and P2M agree).
-    fn owns(&self, mfn: u64) -> bool {
-        Self::m2p(mfn).is_ok_and(|pfn| self.mfn(pfn) == Some(mfn))
-    }
-
-    /// The VA of a bootstrap page-table frame in the initial mapping.
-    fn table_va(&self, mfn: u64) -> Option<u64> {
-        let pfn = Self::m2p(mfn).ok()?;
-        (pfn < self.mapped_limit && self.mfn(pfn) == Some(mfn))
-            .then(|| VIRT_BASE.wrapping_add(pfn.wrapping_shl(PAGE_SHIFT)))
-    }
-
-    /// Entry `index` of the bootstrap table `mfn`.
-    fn entry(&self, mfn: u64, index: u64) -> Option<u64> {
-        peek(slot(self.table_va(mfn)?, index)).ok()
+        })
     }
 
     /// The MFN of the L2 table covering `va` in the current tables.
@@ -327,13 +284,6 @@ impl Mm {
     fn l1e(&self, va: u64) -> Option<u64> {
         let ma = self.l1e_maddr(va)?;
         self.entry(ma.wrapping_shr(PAGE_SHIFT), (ma & 0xfff).wrapping_shr(3))
-    }
-
-    /// Spare frame `n`: PFN `nr_pages - 2 - n`, never mapped by the builder.
-    fn spare(&self, n: u64) -> Option<(u64, u64)> {
-        let pfn = self.nr_pages.checked_sub(n.checked_add(2)?)?;
-        (pfn >= self.mapped_limit).then_some(())?;
-        Some((pfn, self.mfn(pfn)?))
     }
 }
 
@@ -412,7 +362,7 @@ fn m2p(mm: &Mm) {
     let mut bad = 0u64;
     let mut first_bad = None;
     for pfn in 0..mm.nr_pages {
-        let ok = mm.mfn(pfn).is_some_and(|mfn| Mm::m2p(mfn) == Ok(pfn));
+        let ok = mm.mfn(pfn).is_some_and(|mfn| pt::m2p(mfn) == Ok(pfn));
         if !ok {
             bad = bad.wrapping_add(1);
             first_bad = first_bad.or(Some(pfn));
@@ -425,7 +375,7 @@ fn m2p(mm: &Mm) {
             mm.nr_pages
         ),
     );
-    let kernel = Mm::m2p(mm.va_to_mfn(pv_tests::entry::hypercall_page_address()).unwrap_or(0));
+    let kernel = pt::m2p(mm.va_to_mfn(pv_tests::entry::hypercall_page_address()).unwrap_or(0));
     check(
         kernel.is_ok_and(|pfn| pfn == 0x101),
         format_args!("the M2P entry of the hypercall page is pfn 0x101: {}", Read(kernel)),
@@ -552,11 +502,11 @@ fn mmu_update_paths(mm: &Mm, sp: &Spares) {
         ret == 0 && done == 1,
         format_args!("MMU_MACHPHYS_UPDATE m2p[a] = 0x12345: {}, done {done}", Ret(ret)),
     );
-    let read = Mm::m2p(sp.a);
+    let read = pt::m2p(sp.a);
     check(read == Ok(0x12345), format_args!("the RO M2P shows 0x12345: {}", Read(read)));
     let (ret, _) = update_m2p(sp.a, sp.a_pfn);
     check_eq(ret, 0, "MMU_MACHPHYS_UPDATE restores m2p[a]");
-    let read = Mm::m2p(sp.a);
+    let read = pt::m2p(sp.a);
     check(read == Ok(sp.a_pfn), format_args!("the RO M2P shows pfn again: {}", Read(read)));
     let (ret, _) = update_m2p(BOGUS_MFN, 0);
     check_eq(
@@ -783,7 +733,7 @@ fn attacks(mm: &Mm, sp: &Spares) {
         );
     }
     check(peek(slot(mm.l4_va, FIRST_XEN_SLOT)) == m2p_slot, "L4 slot 256 unchanged");
-    check(Mm::m2p(sp.a) == Ok(sp.a_pfn), "the M2P is still readable");
+    check(pt::m2p(sp.a) == Ok(sp.a_pfn), "the M2P is still readable");
 
     self_map(mm);
     superpage(mm, sp);
@@ -878,7 +828,7 @@ fn hypervisor_memory(sp: &Spares) {
         fault.is_some_and(|f| f.is(PF, PFEC_PRESENT | PFEC_WRITE) && f.cr2 == Some(m2p_a)),
         format_args!("(i) writing the M2P raises #PF(P|W) with cr2: {}", Outcome(fault)),
     );
-    check(Mm::m2p(sp.a) == Ok(sp.a_pfn), "the M2P entry is unchanged");
+    check(pt::m2p(sp.a) == Ok(sp.a_pfn), "the M2P entry is unchanged");
     for address in [XEN_DIRECTMAP, XEN_TEXT, XEN_SLOT_257] {
         let read = peek(address);
         check(

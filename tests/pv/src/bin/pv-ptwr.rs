@@ -37,24 +37,23 @@ use core::arch::global_asm;
 
 use pv_tests::fault::{self, Fault, Outcome, PF, PFEC_PRESENT, PFEC_WRITE};
 use pv_tests::guest_abi::xen::{
-    DOMID_SELF, Hypercall, MACH2PHYS_VIRT_START, MmuUpdate, MmuextCmd, MmuextOp, UVMF_INVLPG,
-    VmAssistCmd, VmAssistType,
+    DOMID_SELF, Hypercall, MmuUpdate, MmuextCmd, MmuextOp, UVMF_INVLPG, VmAssistCmd, VmAssistType,
 };
 use pv_tests::hypercall::{hypercall2, hypercall3, hypercall4};
 use pv_tests::ops::{self, Ret};
-use pv_tests::pt::{PAGE_SHIFT, PAGE_SIZE, PTE_ADDR, Read, maddr, peek, poke, pte_mfn, slot};
+use pv_tests::pt::{
+    InitialMapping, PAGE_SHIFT, PAGE_SIZE, PTE_ADDR, Read, maddr, peek, poke, slot,
+};
 use pv_tests::{Errno, StartInfo, check, check_eq, println, probe};
 
 pv_tests::test_kernel!(name: "ptwr", main: test_main);
 
 const VIRT_BASE: u64 = pv_tests::entry::VIRT_BASE;
-const M2P: u64 = MACH2PHYS_VIRT_START;
 
 const PTE_P: u64 = 1 << 0;
 const PTE_RW: u64 = 1 << 1;
 const PTE_USER: u64 = 1 << 2;
 const PTE_ACCESSED: u64 = 1 << 5;
-const PTE_PSE: u64 = 1 << 7;
 const PTE_NX: u64 = 1 << 63;
 /// The bits a test compares: the hypervisor may add `_PAGE_GLOBAL`,
 /// `_PAGE_GUEST_KERNEL` and Accessed/Dirty.
@@ -170,61 +169,18 @@ fn vm_assist(cmd: VmAssistCmd) -> i64 {
 }
 
 /// The domain's memory as the builder left it.
-struct Mm {
-    nr_pages: u64,
-    p2m: u64,
-    l4_mfn: u64,
-    mapped_limit: u64,
+struct Mm(InitialMapping);
+
+impl core::ops::Deref for Mm {
+    type Target = InitialMapping;
+    fn deref(&self) -> &InitialMapping {
+        &self.0
+    }
 }
 
 impl Mm {
     fn new(si: &StartInfo) -> Option<Self> {
-        // The builder's layout ends with the page tables and one boot-stack
-        // page; the mapping is rounded up to 4 MiB after 512 KiB of slack.
-        let stack_end =
-            si.pt_base.checked_add(si.nr_pt_frames.checked_add(1)?.checked_mul(PAGE_SIZE)?)?;
-        let end = stack_end.checked_add(0x8_0000)?.checked_next_multiple_of(0x40_0000)?;
-        let mapped_limit = end.checked_sub(VIRT_BASE)?.wrapping_shr(PAGE_SHIFT);
-        let mut mm = Self { nr_pages: si.nr_pages, p2m: si.mfn_list, l4_mfn: 0, mapped_limit };
-        mm.l4_mfn = mm.va_to_mfn(si.pt_base)?;
-        Some(mm)
-    }
-
-    fn mfn(&self, pfn: u64) -> Option<u64> {
-        if pfn >= self.nr_pages {
-            return None;
-        }
-        peek(slot(self.p2m, pfn)).ok()
-    }
-
-    fn m2p(mfn: u64) -> Result<u64, Fault> {
-        peek(slot(M2P, mfn))
-    }
-
-    fn va_to_mfn(&self, va: u64) -> Option<u64> {
-        self.mfn(va.checked_sub(VIRT_BASE)?.wrapping_shr(PAGE_SHIFT))
-    }
-
-    fn owns(&self, mfn: u64) -> bool {
-        Self::m2p(mfn).is_ok_and(|pfn| self.mfn(pfn) == Some(mfn))
-    }
-
-    /// The VA of a bootstrap page-table frame in the initial mapping
-    /// (mapped read-only there).
-    fn table_va(&self, mfn: u64) -> Option<u64> {
-        let pfn = Self::m2p(mfn).ok()?;
-        (pfn < self.mapped_limit && self.mfn(pfn) == Some(mfn))
-            .then(|| VIRT_BASE.wrapping_add(pfn.wrapping_shl(PAGE_SHIFT)))
-    }
-
-    fn entry(&self, mfn: u64, index: u64) -> Option<u64> {
-        peek(slot(self.table_va(mfn)?, index)).ok()
-    }
-
-    /// The MFN of the table the entry `index(va)` of `table` points to.
-    fn next(&self, table: u64, va: u64, shift: u32) -> Option<u64> {
-        let e = self.entry(table, va.wrapping_shr(shift) & 511)?;
-        (e & PTE_P != 0 && e & PTE_PSE == 0).then_some(pte_mfn(e))
+        InitialMapping::new(si).map(Self)
     }
 
     fn l3_mfn(&self, va: u64) -> Option<u64> {
@@ -239,11 +195,9 @@ impl Mm {
         self.next(self.l2_mfn(va)?, va, 21)
     }
 
-    /// Spare frame `n`: PFN `nr_pages - 2 - n`, never mapped by the builder.
+    /// Spare frame `n`'s MFN (see [`InitialMapping::spare`]).
     fn spare(&self, n: u64) -> Option<u64> {
-        let pfn = self.nr_pages.checked_sub(n.checked_add(2)?)?;
-        (pfn >= self.mapped_limit).then_some(())?;
-        self.mfn(pfn)
+        self.0.spare(n).map(|(_, mfn)| mfn)
     }
 }
 
