@@ -6,15 +6,38 @@
 //! Also the `log` backend, so `log::info!` & co. land here with their level;
 //! [`printk!`] prints at Xen's default level (warning), as Xen's plain
 //! `printk` does, which is what `loglvl=warning` (the default) shows.
+//!
+//! Serial input goes to dom0 as in Xen: the input UART (the first console
+//! port in use) raises its receive interrupt through the IO-APIC
+//! ([`init_rx`]); [`serial_rx_interrupt`] drains the UART into the receive
+//! ring (Xen's `serial_rx_ring`) and raises a flag that the guest-exit path
+//! takes with [`take_rx_notify`] to send `VIRQ_CONSOLE`; dom0 then reads
+//! the bytes with `CONSOLEIO_read` ([`guest_read`]). Without a usable
+//! IO-APIC the UART is polled instead (by [`take_rx_notify`] and
+//! [`guest_read`]).
+//!
+//! Locking: one lock, `CONSOLE`, held only for short stretches, with
+//! interrupts off (hypervisor code runs with interrupts disabled except in
+//! its halt loops and while spinning on the machine lock, neither of which
+//! holds this lock). The receive interrupt only ever `try_lock`s it: if
+//! another CPU is printing, it leaves the bytes in the UART and raises the
+//! notify flag, and dom0's `CONSOLEIO_read` drains them.
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use hv_arch_x86_64::acpi::Platform;
 use hv_arch_x86_64::serial::{Serial, SerialConfig};
+use hv_arch_x86_64::{apic, ioapic, traps};
 use hv_core::cmdline::{BootOptions, ConsoleTarget};
 use hv_core::console::loglvl::{LogLevel, LogThresholds, RateLimiter};
 use hv_core::console::ring::ConsoleRing;
+use hv_core::console::rx::RxRing;
 
 /// Default console ring size (Xen's 16 KiB).
 const CONRING_SIZE: usize = 16 * 1024;
+/// Most bytes one receive interrupt moves out of the UART (its FIFO holds
+/// 16; the bound keeps a misbehaving device from holding the CPU).
+const RX_DRAIN_MAX: usize = 256;
 
 /// How COM2 shares its line (`com2H`/`com2L`): the most significant bit.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,9 +55,21 @@ struct Console {
     thresholds: LogThresholds,
     ratelimit: RateLimiter,
     line_start: bool,
+    /// ISA IRQ of each port (`com1=...,irq`; default 4 and 3; 0 = polled).
+    irqs: [u8; 2],
+    /// Received bytes waiting for dom0.
+    rx: RxRing,
 }
 
 static CONSOLE: spin::Mutex<Option<Console>> = spin::Mutex::new(None);
+/// New input arrived since [`take_rx_notify`] last returned `true`.
+static RX_NOTIFY: AtomicBool = AtomicBool::new(false);
+/// The input UART is polled (no receive interrupt).
+static RX_POLLED: AtomicBool = AtomicBool::new(true);
+/// The console UARTs' I/O port ranges, denied to dom0 (set by [`init_rx`]).
+static UART_PORTS: spin::Once<alloc::vec::Vec<(u16, u16)>> = spin::Once::new();
+/// COM1's ports, denied to dom0 until [`init_rx`] has run.
+const COM1_PORTS: [(u16, u16); 1] = [(0x3f8, 0x3ff)];
 
 /// Bring up the console on COM1 at 115200 8n1 (before the command line is read).
 pub fn init_early() {
@@ -47,6 +82,8 @@ pub fn init_early() {
         thresholds: LogThresholds::default(),
         ratelimit: RateLimiter::default(),
         line_start: true,
+        irqs: [4, 3],
+        rx: RxRing::new(),
     });
     // Ignoring the error: a second logger cannot be installed, and there is none.
     let _ = log::set_logger(&LOGGER);
@@ -110,6 +147,9 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
                             c.irq.unwrap_or(if index == 0 { 4 } else { 3 }),
                         ));
                         *slot = Some(s);
+                        if let (Some(irq), Some(i)) = (c.irq, con.irqs.get_mut(index)) {
+                            *i = irq;
+                        }
                     }
                     Err(e) => {
                         report.push(alloc::format!(
@@ -132,6 +172,29 @@ pub fn configure(opts: &BootOptions) -> alloc::vec::Vec<alloc::string::String> {
 }
 
 impl Console {
+    /// The port input comes from: the first console port in use.
+    fn input_port(&self) -> Option<usize> {
+        (0..2).find(|&i| {
+            self.use_com.get(i).copied().unwrap_or(false)
+                && self.com.get(i).is_some_and(Option::is_some)
+        })
+    }
+
+    /// Moves what the input UART holds into the receive ring (bytes beyond
+    /// the ring's room are read and dropped, so the UART's interrupt line
+    /// drops). Returns whether anything was received.
+    fn drain_uart(&mut self) -> bool {
+        let Some(index) = self.input_port() else { return false };
+        let Some(Some(uart)) = self.com.get_mut(index) else { return false };
+        let mut got = false;
+        for _ in 0..RX_DRAIN_MAX {
+            let Some(b) = uart.try_read() else { break };
+            let _ = self.rx.push(b);
+            got = true;
+        }
+        got
+    }
+
     fn emit(&mut self, bytes: &[u8]) {
         self.ring.write(bytes);
         self.emit_serial(bytes);
@@ -244,22 +307,98 @@ pub fn guest_write(bytes: &[u8], to_ring: bool) {
     }
 }
 
-/// Serial input for dom0 (`CONSOLEIO_read`): bytes waiting on COM1.
+/// Serial input for dom0 (`CONSOLEIO_read`): the receive ring, topped up
+/// with whatever the UART holds that its interrupt has not taken yet.
 pub fn guest_read(buf: &mut [u8]) -> usize {
     let mut guard = CONSOLE.lock();
     let Some(con) = guard.as_mut() else { return 0 };
-    let Some(s) = con.com[0].as_mut() else { return 0 };
-    let mut n: usize = 0;
-    for slot in buf.iter_mut() {
-        match s.try_read() {
-            Some(b) => {
-                *slot = b;
-                n = n.saturating_add(1);
+    let _ = con.drain_uart();
+    con.rx.pop_into(buf)
+}
+
+/// Takes the console UART's receive interrupt into use: masks every
+/// IO-APIC pin, routes the input port's ISA IRQ (through the MADT's
+/// interrupt source overrides) to [`traps::SERIAL_VECTOR`] on the boot CPU
+/// and enables the UART's "received data available" interrupt. Without an
+/// IO-APIC (`acpi=off`, no MADT) or with IRQ 0 (`com1=...,0`), input is
+/// polled. Also records the UART ports dom0 may not touch
+/// ([`uart_ioports`]). Call once, on the boot CPU, after [`configure`].
+pub fn init_rx(platform: &Platform) {
+    let pins = ioapic::init(&platform.ioapics);
+    let mut guard = CONSOLE.lock();
+    let Some(con) = guard.as_mut() else { return };
+    UART_PORTS.call_once(|| con.com.iter().flatten().map(Serial::io_ports).collect());
+    let Some(index) = con.input_port() else {
+        drop(guard);
+        crate::printk!("Serial input: none (no console UART)");
+        return;
+    };
+    let irq = con.irqs.get(index).copied().unwrap_or(0);
+    let route = platform.isa_irq_route(irq);
+    let result = if irq == 0 {
+        Err("IRQ 0 given: polling")
+    } else if pins == 0 {
+        Err("no IO-APIC: polling")
+    } else {
+        match ioapic::route(route, traps::SERIAL_VECTOR, apic::id()) {
+            Ok(()) => {
+                if let Some(Some(uart)) = con.com.get_mut(index) {
+                    uart.enable_rx_interrupt();
+                }
+                RX_POLLED.store(false, Ordering::Release);
+                Ok(())
             }
-            None => break,
+            Err(_) => Err("cannot route the IRQ: polling"),
         }
+    };
+    drop(guard);
+    let com = index.saturating_add(1);
+    match result {
+        Ok(()) => crate::printk!(
+            "Serial input: com{com} IRQ {irq} -> GSI {} ({}, active {}) -> vector {:#x}",
+            route.gsi,
+            if route.level { "level" } else { "edge" },
+            if route.active_low { "low" } else { "high" },
+            traps::SERIAL_VECTOR
+        ),
+        Err(why) => crate::printk!("Serial input: com{com}, {why}"),
     }
-    n
+}
+
+/// The console UART's receive interrupt ([`traps::SERIAL_VECTOR`]): drains
+/// the UART into the receive ring and flags new input for dom0. Never
+/// blocks: if the console is busy on another CPU, the bytes stay in the
+/// UART for [`guest_read`] and only the flag is raised.
+pub fn serial_rx_interrupt() {
+    let Some(mut guard) = CONSOLE.try_lock() else {
+        RX_NOTIFY.store(true, Ordering::Release);
+        return;
+    };
+    let got = guard.as_mut().is_some_and(Console::drain_uart);
+    drop(guard);
+    if got {
+        RX_NOTIFY.store(true, Ordering::Release);
+    }
+}
+
+/// `true` once after new serial input arrived: the guest-exit path then
+/// sends `VIRQ_CONSOLE` to dom0 (Xen's `serial_rx` → `send_global_virq`).
+/// When the UART is polled (no receive interrupt), this polls it.
+pub fn take_rx_notify() -> bool {
+    if RX_POLLED.load(Ordering::Acquire)
+        && let Some(mut guard) = CONSOLE.try_lock()
+        && guard.as_mut().is_some_and(Console::drain_uart)
+    {
+        return true;
+    }
+    RX_NOTIFY.swap(false, Ordering::AcqRel)
+}
+
+/// The inclusive I/O port ranges of the UARTs the console drives, which
+/// dom0 must not access (Xen's `ioports_deny_access` of the console's
+/// ports): for `EmulEnv::console_ioports`. COM1 until [`init_rx`] has run.
+pub fn uart_ioports() -> &'static [(u16, u16)] {
+    UART_PORTS.get().map_or(&COM1_PORTS, alloc::vec::Vec::as_slice)
 }
 
 /// Console ring usage: (bytes held, capacity, bytes ever written).

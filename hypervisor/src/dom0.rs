@@ -102,6 +102,7 @@ pub fn construct(
     initrd: Option<&Module>,
     cmdline: &str,
     nr_pages: u64,
+    nr_vcpus: u32,
     ram: &[(u64, u64)],
     idle_cr3: u64,
 ) -> Result<Built, String> {
@@ -297,9 +298,10 @@ pub fn construct(
         va = va.saturating_add(PAGE);
     }
 
-    let idle = Hooks { idle_cr3, m2p_l4e: m2p.l4_entry() };
+    let idle = Hooks { idle_cr3, m2p_l4e: m2p.l4_entry(), cpu: 0 };
     let mut hooks = idle;
     let mut dom = Domain::new(DOM0, true, shared_info);
+    dom.set_max_vcpus(usize::try_from(nr_vcpus).unwrap_or(1).max(1));
     dom.tot_pages = nr_pages;
     dom.max_pages = nr_pages;
     {

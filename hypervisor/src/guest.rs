@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use guest_abi::memory::E820Entry;
 use guest_abi::vcpu::RunState;
-use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
+use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, gdt, power, rtc, smp, time};
 use hv_core::mm::Mfn;
@@ -42,6 +42,8 @@ pub struct Hooks {
     pub idle_cr3: u64,
     /// Slot 256: the read-only M2P.
     pub m2p_l4e: u64,
+    /// The CPU the current guest entry runs on (set with the machine lock).
+    pub cpu: u32,
 }
 
 impl PvHooks for Hooks {
@@ -55,6 +57,7 @@ impl PvHooks for Hooks {
 
     fn flush_tlb_for_type_change(&mut self, _owner: DomId, _mfn: Mfn) {
         cpu::flush_tlb_local();
+        smp::flush_tlb_mask(GUEST_CPUS.load(Ordering::SeqCst), self.cpu);
     }
 
     /// Dom0 (the hardware domain) may map every I/O frame except the
@@ -124,8 +127,16 @@ pub fn configure(console_to_ring: bool, cmdline: &str) {
     XEN_CMDLINE.call_once(|| String::from(cmdline));
 }
 
-/// The machine services, acting on the current CPU.
-pub struct MachinePlatform;
+/// CPUs (bit per CPU number) that run a vCPU of dom0: vCPU `i` runs pinned
+/// on CPU `i` (`dom0_vcpus_pin`), so this is also the mask of the vCPUs
+/// that have started. TLB shootdowns go to these.
+static GUEST_CPUS: AtomicU64 = AtomicU64::new(0);
+
+/// The machine services, acting on CPU `cpu` (the calling one).
+pub struct MachinePlatform {
+    /// The calling CPU's number.
+    pub cpu: u32,
+}
 
 impl Platform for MachinePlatform {
     fn console_write(&mut self, _dom: DomId, bytes: &[u8]) {
@@ -165,6 +176,11 @@ impl Platform for MachinePlatform {
 
     fn invlpg(&mut self, va: u64) {
         cpu::invlpg(va);
+    }
+
+    fn flush_tlb_vcpus(&mut self, vcpus: u64) {
+        // vCPU i runs on CPU i.
+        smp::flush_tlb_mask(vcpus & GUEST_CPUS.load(Ordering::SeqCst), self.cpu);
     }
 
     fn set_cr0_ts(&mut self, ts: bool) {
@@ -237,23 +253,23 @@ impl Platform for MachinePlatform {
     }
 
     fn load_gdt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
-        gdt::set_guest_gdt_page(page, descs);
+        gdt::set_guest_gdt_page(self.cpu, page, descs);
     }
 
     fn set_gdt_entry(&mut self, index: usize, desc: u64) {
-        gdt::set_guest_gdt_entry(index, desc);
+        gdt::set_guest_gdt_entry(self.cpu, index, desc);
     }
 
     fn load_ldt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
-        gdt::set_ldt_page(page, descs);
+        gdt::set_ldt_page(self.cpu, page, descs);
     }
 
     fn set_ldt_entry(&mut self, index: usize, desc: u64) {
-        gdt::set_ldt_entry(index, desc);
+        gdt::set_ldt_entry(self.cpu, index, desc);
     }
 
     fn load_ldt(&mut self, ents: u32) {
-        gdt::load_ldt(ents);
+        gdt::load_ldt(self.cpu, ents);
     }
 
     fn load_gs_selector(&mut self, sel: u16) {
@@ -298,31 +314,89 @@ impl emulate::EmulEnv for MachineEmul {
     fn load_guest_cr4(&mut self, guest_cr4: u64) {
         cpu::load_guest_cr4_bits(guest_cr4);
     }
+
+    fn console_ioports(&self) -> &[(u16, u16)] {
+        crate::console::uart_ioports()
+    }
 }
 
-/// Runs `f` on a context for the current vCPU and then prepares the return
-/// to the guest.
-fn with_ctx(regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
-    let mut guard = MACHINE.lock();
-    let Some(m) = guard.as_mut() else { xen_panic(format_args!("guest entry without a guest")) };
-    let mut platform = MachinePlatform;
-    let mut ctx = Ctx {
+/// Takes the machine lock. While another CPU holds it, interrupts are
+/// taken: the holder may be waiting for this CPU to answer a TLB shootdown
+/// (`smp::flush_tlb_mask`), and the handlers never take the lock.
+fn lock_machine() -> spin::MutexGuard<'static, Option<Machine>> {
+    loop {
+        if let Some(guard) = MACHINE.try_lock() {
+            return guard;
+        }
+        x86_64::instructions::interrupts::enable();
+        for _ in 0..64 {
+            core::hint::spin_loop();
+        }
+        x86_64::instructions::interrupts::disable();
+    }
+}
+
+/// The context of vCPU `cpu` (pinned on the CPU of its number) over `m`.
+fn make_ctx<'a>(
+    m: &'a mut Machine,
+    cpu: u32,
+    regs: &'a mut GuestRegs,
+    platform: &'a mut MachinePlatform,
+) -> Ctx<'a> {
+    m.hooks.cpu = cpu;
+    Ctx {
         dom: &mut m.dom,
-        vcpu: 0,
+        vcpu: usize::try_from(cpu).unwrap_or(usize::MAX),
         regs,
         frames: &mut m.frames,
         mem: &mut m.mem,
         m2p: &mut m.m2p,
         hooks: &mut m.hooks,
-        platform: &mut platform,
-    };
-    f(&mut ctx);
-    exit_to_guest(&mut ctx);
+        platform,
+    }
+}
+
+/// Interrupts the CPUs of the vCPUs the domain asked to kick (events,
+/// wake-ups, state changes), except `me`.
+fn send_kicks(mask: u64, me: u32) {
+    for cpu in 0..64u32 {
+        if cpu != me && mask & (1u64 << cpu) != 0 {
+            smp::kick(cpu);
+        }
+    }
+}
+
+/// Runs `f` on the context of the vCPU of CPU `cpu` and then prepares the
+/// return to the guest. A vCPU that is blocked or down waits here, with
+/// the machine lock released, until an interrupt (a kick, its timer)
+/// changes that.
+fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
+    let mut f = Some(f);
+    loop {
+        let mut guard = lock_machine();
+        let Some(m) = guard.as_mut() else {
+            xen_panic(format_args!("guest entry without a guest"))
+        };
+        let mut platform = MachinePlatform { cpu };
+        let mut ctx = make_ctx(m, cpu, regs, &mut platform);
+        if let Some(f) = f.take() {
+            f(&mut ctx);
+        }
+        let exit = exit_to_guest(&mut ctx);
+        let kicks = core::mem::take(&mut ctx.dom.kick_mask);
+        drop(guard);
+        send_kicks(kicks, cpu);
+        match exit {
+            Exit::Resume => return,
+            Exit::Wait => x86_64::instructions::interrupts::enable_and_hlt(),
+        }
+        x86_64::instructions::interrupts::disable();
+    }
 }
 
 /// `SYSCALL` from the guest.
-pub fn on_syscall(regs: &mut GuestRegs) {
-    with_ctx(regs, |ctx| {
+pub fn on_syscall(cpu: u32, regs: &mut GuestRegs) {
+    with_ctx(cpu, regs, |ctx| {
         if ctx.regs.entry_vector == hv_arch_x86_64::entry::TRAP_SYSCALL32 {
             // SYSCALL from 32-bit code: no compat guests here.
             ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
@@ -336,10 +410,10 @@ pub fn on_syscall(regs: &mut GuestRegs) {
 }
 
 /// An exception or interrupt taken while the guest ran.
-pub fn on_trap(regs: &mut GuestRegs) {
+pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
     let vec = regs.entry_vector;
     let err = regs.error_code;
-    with_ctx(regs, |ctx| {
+    with_ctx(cpu, regs, |ctx| {
         let Ok(v) = u8::try_from(vec) else { return };
         if v >= 32 {
             return; // an interrupt, already handled
@@ -397,7 +471,7 @@ pub fn on_trap(regs: &mut GuestRegs) {
             }
         };
         if let Err(e) = r {
-            printk!("d{}v0 crashed: cannot deliver exception {v} ({e:?})", ctx.dom.id.0);
+            printk!("d{}v{} crashed: cannot deliver exception {v} ({e:?})", ctx.dom.id.0, ctx.vcpu);
         }
     });
 }
@@ -418,6 +492,16 @@ const PVCLOCK_EPOCH_NS: u64 = NSEC_PER_SEC;
 /// Longest the one-shot timer is armed for at once.
 const MAX_TIMER_US: u64 = 1_000_000;
 
+/// The local APIC timer of the calling CPU fired: nothing is armed any
+/// more (it may fire before the deadline it was armed for, the timer's
+/// calibration being approximate, so the deadline alone cannot tell).
+pub fn timer_interrupt() {
+    let cpu = usize::try_from(smp::this_cpu()).unwrap_or(usize::MAX);
+    if let Some(armed) = ARMED_DEADLINE.get(cpu) {
+        armed.store(0, Ordering::Relaxed);
+    }
+}
+
 /// Runs the domain's due timers (`VIRQ_TIMER`), republishes the pvclock
 /// once per epoch, and arms this CPU's one-shot timer for the next
 /// deadline unless an interrupt at or before it is already coming.
@@ -431,10 +515,10 @@ fn run_timers(ctx: &mut Ctx<'_>) {
             stamp.store(now.max(1), Ordering::Relaxed);
         }
     }
-    let timers = guest_time::timer_softirq(ctx.dom, ctx.mem, now);
+    let timers = guest_time::vcpu_timer_softirq(ctx.dom, ctx.mem, ctx.vcpu, now);
     // SCHEDOP_poll timeouts need the interrupt too (Xen's `poll_timer`).
-    let polls = ctx.dom.vcpus.iter().filter_map(|v| v.evtchn.poll.and_then(|p| p.timeout_ns)).min();
-    let Some(deadline) = timers.into_iter().chain(polls).min() else { return };
+    let poll = ctx.v_ref().evtchn.poll.and_then(|p| p.timeout_ns);
+    let Some(deadline) = timers.into_iter().chain(poll).min() else { return };
     let Some(armed) = ARMED_DEADLINE.get(ctx.vcpu) else { return };
     let at = armed.load(Ordering::Relaxed);
     if at > now && at <= deadline {
@@ -491,24 +575,51 @@ fn set_runstate(ctx: &mut Ctx<'_>, state: RunState) {
     runstate::update_area(ctx.dom, ctx.mem, ctx.vcpu, now);
 }
 
-fn exit_to_guest(ctx: &mut Ctx<'_>) {
+/// What the CPU does after [`exit_to_guest`].
+enum Exit {
+    /// Return to the guest.
+    Resume,
+    /// The vCPU is blocked or down: wait for an interrupt (with the lock
+    /// released), then look again.
+    Wait,
+}
+
+fn exit_to_guest(ctx: &mut Ctx<'_>) -> Exit {
     if let Some(reason) = ctx.dom.shutdown {
         domain_shutdown(ctx, reason);
     }
+    if ctx.v_ref().down {
+        // VCPUOP_down: off until VCPUOP_up; its registers stay in the
+        // frame, so it resumes where it stopped (after its hypercall).
+        if ctx.v_ref().runstate.state != RunState::Offline {
+            set_runstate(ctx, RunState::Offline);
+        }
+        return Exit::Wait;
+    }
+    if ctx.v_ref().reload_descriptors {
+        // Its GDT or LDT changed while it was elsewhere.
+        let _ = hv_core::pv::hypercall::vcpu_context::start_on_cpu(ctx);
+    }
     run_timers(ctx);
+    if crate::console::take_rx_notify() {
+        // Serial input waits in the console's ring for CONSOLEIO_read.
+        let _ = event_channel::send_global_virq(ctx.dom, ctx.mem, Virq::Console);
+    }
     if ctx.v_ref().blocked {
         // SCHEDOP_block/poll: wait until an event kicks the vCPU (a timer's
         // VIRQ_TIMER included) or its poll times out; the local APIC timer
         // is armed for the next timer deadline. A poll timeout without a
         // timer due earlier takes effect at the next timer interrupt (at
         // most the 1 s re-arm interval away).
-        set_runstate(ctx, RunState::Blocked);
-        while !event_channel::vcpu_should_wake(ctx.dom, ctx.mem, ctx.vcpu, ctx.platform.now_ns()) {
-            x86_64::instructions::interrupts::enable_and_hlt();
-            x86_64::instructions::interrupts::disable();
-            run_timers(ctx);
+        if !event_channel::vcpu_should_wake(ctx.dom, ctx.mem, ctx.vcpu, ctx.platform.now_ns()) {
+            if ctx.v_ref().runstate.state != RunState::Blocked {
+                set_runstate(ctx, RunState::Blocked);
+            }
+            return Exit::Wait;
         }
         event_channel::vcpu_unblock(ctx.v());
+    }
+    if ctx.v_ref().runstate.state != RunState::Running {
         set_runstate(ctx, RunState::Running);
     }
     if traps::deliver_pending_events(ctx).is_err() {
@@ -525,8 +636,9 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) {
         if !delivered || descriptor::check_return_state(ctx).is_err() {
             let r = &*ctx.regs;
             printk!(
-                "d{}v0 bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
+                "d{}v{} bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
                 ctx.dom.id.0,
+                ctx.vcpu,
                 r.cs,
                 r.ss,
                 r.rip
@@ -535,10 +647,54 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) {
             domain_shutdown(ctx, ShutdownReason::Crash);
         }
     }
+    Exit::Resume
 }
 
-fn dump_guest(regs: &GuestRegs) {
-    printk!("----[ Dom0 vCPU0 registers ]----");
+/// Runs dom0's vCPU 0 on the boot CPU with its initial registers.
+pub fn start_boot_vcpu(regs: &GuestRegs) -> ! {
+    GUEST_CPUS.fetch_or(1, Ordering::SeqCst);
+    hv_arch_x86_64::entry::enter_guest(0, regs)
+}
+
+/// The idle loop of CPU `cpu` (≥ 1): waits until dom0's vCPU `cpu` has
+/// been initialised and brought up (`VCPUOP_initialise`, `VCPUOP_up`; the
+/// caller kicks this CPU), then runs it here for good.
+pub fn secondary_vcpu_loop(cpu: u32) -> ! {
+    let index = usize::try_from(cpu).unwrap_or(usize::MAX);
+    loop {
+        let start = {
+            let mut guard = lock_machine();
+            guard.as_mut().and_then(|m| {
+                let v = m.dom.vcpus.get(index)?;
+                if !v.initialised || v.down || v.start_regs.is_none() {
+                    return None;
+                }
+                let mut regs = v.start_regs.unwrap_or_else(bytemuck::Zeroable::zeroed);
+                let mut platform = MachinePlatform { cpu };
+                let mut ctx = make_ctx(m, cpu, &mut regs, &mut platform);
+                let start = hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;
+                set_runstate(&mut ctx, RunState::Running);
+                guest_time::update_vcpu_system_time(
+                    ctx.dom,
+                    ctx.mem,
+                    index,
+                    &ctx.platform.clock_sample(),
+                );
+                Some(start)
+            })
+        };
+        if let Some(regs) = start {
+            GUEST_CPUS.fetch_or(1u64 << cpu, Ordering::SeqCst);
+            log::info!("d0v{cpu}: up on CPU{cpu}, entry {:#x}", regs.rip);
+            hv_arch_x86_64::entry::enter_guest(cpu, &regs);
+        }
+        x86_64::instructions::interrupts::enable_and_hlt();
+        x86_64::instructions::interrupts::disable();
+    }
+}
+
+fn dump_guest(vcpu: usize, regs: &GuestRegs) {
+    printk!("----[ Dom0 vCPU{vcpu} registers ]----");
     printk!("RIP:    {:04x}:[<{:016x}>]   RFLAGS: {:016x}", regs.cs, regs.rip, regs.rflags);
     printk!("rax: {:016x}   rbx: {:016x}   rcx: {:016x}", regs.rax, regs.rbx, regs.rcx);
     printk!("rdx: {:016x}   rsi: {:016x}   rdi: {:016x}", regs.rdx, regs.rsi, regs.rdi);
@@ -571,7 +727,7 @@ fn domain_shutdown(ctx: &mut Ctx<'_>, reason: ShutdownReason) -> ! {
             cpu::halt_forever()
         }
         ShutdownReason::Crash => {
-            dump_guest(ctx.regs);
+            dump_guest(ctx.vcpu, ctx.regs);
             xen_panic(format_args!("Hardware Dom{id} crashed"))
         }
     }

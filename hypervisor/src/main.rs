@@ -13,6 +13,7 @@ mod console;
 mod dom0;
 mod guest;
 mod heap;
+mod irq;
 mod kernel_image;
 mod mm;
 mod panic;

@@ -123,8 +123,9 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         "Local APIC at {lapic_base:#x}, version {:#x}; timer {ticks} ticks/ms (divide by 16)",
         apic::version()
     );
-    hv_arch_x86_64::traps::set_irq_handler(|_, _| {});
+    hv_arch_x86_64::traps::set_irq_handler(crate::irq::dispatch);
     crate::panic::PLATFORM.call_once(|| platform.clone());
+    console::init_rx(&platform);
 
     start_secondary_cpus(&platform, &opts, cr3);
     printk!("Brought up {} CPUs", smp::num_online());
@@ -190,11 +191,25 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         .filter(|e| e.kind.raw() == 1)
         .map(|e| (e.addr, e.addr.saturating_add(e.size)))
         .collect();
-    let built =
-        match crate::dom0::construct(kernel, boot.modules.get(1), kcmd, dom0_pages, &ram, cr3) {
-            Ok(b) => b,
-            Err(e) => xen_panic(format_args!("Could not set up DOM0 guest OS: {e}")),
-        };
+    // Dom0's vCPUs run pinned one per CPU: no more of them than CPUs.
+    let cpus = smp::num_online().max(1);
+    let (min_vcpus, max_vcpus) = opts.dom0_max_vcpus.unwrap_or((1, cpus));
+    if min_vcpus > cpus {
+        printk!("dom0_max_vcpus={min_vcpus}-{max_vcpus}: only {cpus} CPUs, dom0 gets {cpus} vCPUs");
+    }
+    let nr_vcpus = max_vcpus.min(cpus);
+    let built = match crate::dom0::construct(
+        kernel,
+        boot.modules.get(1),
+        kcmd,
+        dom0_pages,
+        nr_vcpus,
+        &ram,
+        cr3,
+    ) {
+        Ok(b) => b,
+        Err(e) => xen_panic(format_args!("Could not set up DOM0 guest OS: {e}")),
+    };
     let regs = built.regs;
     let l4 = built.machine.dom.vcpus.first().and_then(|v| v.tables.guest_table);
     let mut machine = built.machine;
@@ -202,11 +217,16 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     *crate::guest::MACHINE.lock() = Some(machine);
     hv_arch_x86_64::entry::set_guest_handlers(crate::guest::on_syscall, crate::guest::on_trap);
     let Some(l4) = l4 else { xen_panic(format_args!("dom0 has no page table")) };
-    printk!("Starting dom0: entry {:#x}, start_info {:#x}", regs.rip, regs.rsi);
+    printk!(
+        "Starting dom0: entry {:#x}, start_info {:#x}, {nr_vcpus} vCPU{} pinned one per CPU",
+        regs.rip,
+        regs.rsi,
+        if nr_vcpus == 1 { "" } else { "s" }
+    );
     // SAFETY: dom0's L4 was validated and pinned by the builder, so it maps
     // the hypervisor's slots (image, stacks, direct map) as the idle table.
     unsafe { cpu::write_cr3(l4.0 << 12) };
-    hv_arch_x86_64::entry::enter_guest(&regs)
+    crate::guest::start_boot_vcpu(&regs)
 }
 
 fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator) {
@@ -336,12 +356,6 @@ fn init_acpi(boot: &BootInfo, opts: &BootOptions) -> Platform {
     }
 }
 
-fn ap_idle(_cpu: u32) -> ! {
-    loop {
-        x86_64::instructions::interrupts::enable_and_hlt();
-    }
-}
-
 fn start_secondary_cpus(platform: &Platform, opts: &BootOptions, cr3: u64) {
     let aps: Vec<u32> =
         platform.cpus.iter().filter(|c| !c.is_bsp && c.enabled).map(|c| c.apic_id).collect();
@@ -351,7 +365,7 @@ fn start_secondary_cpus(platform: &Platform, opts: &BootOptions, cr3: u64) {
         }
         return;
     }
-    smp::set_ap_main(ap_idle);
+    smp::set_ap_main(crate::guest::secondary_vcpu_loop);
     let mut next = 1u32;
     for apic_id in aps {
         if usize::try_from(next).map_or(true, |n| n >= smp::NR_CPUS) {

@@ -1,4 +1,5 @@
-//! The `hvrun` command line: `run`, `build` and `iso` subcommands (see `qemu/README.md`).
+//! The `hvrun` command line: `run`, `build`, `iso` and `initramfs` subcommands (see
+//! `qemu/README.md`).
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
@@ -6,8 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::initramfs::{self, InitAction};
 use crate::{BootPath, Machine, ModuleSpec, Result, RunConfig, image};
 
 /// Exit status of `hvrun` when it fails before QEMU runs (bad arguments, build or ISO failure).
@@ -35,6 +38,23 @@ pub enum Cmd {
     Build,
     /// Build the GRUB boot ISO only.
     Iso(IsoArgs),
+    /// Write the busybox initramfs a Linux dom0 boots to (what `run --linux-dom0` uses).
+    Initramfs(InitramfsArgs),
+}
+
+/// Options of `hvrun initramfs`.
+#[derive(Debug, Args)]
+pub struct InitramfsArgs {
+    /// Power off right after printing what the kernel sees of Xen, instead of running an
+    /// interactive shell on the console.
+    #[arg(long)]
+    pub power_off: bool,
+    /// The static busybox binary (default: the one qemu/fetch-debian cached).
+    #[arg(long, value_name = "FILE")]
+    pub busybox: Option<PathBuf>,
+    /// Where to write the gzip'd cpio archive.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
 }
 
 /// What goes into the boot media (shared by `run` and `iso`).
@@ -104,6 +124,11 @@ pub struct RunArgs {
     /// Command line and modules.
     #[command(flatten)]
     pub media: MediaArgs,
+    /// Boot Debian's Linux (cached by qemu/fetch-debian) as dom0 with `console=hvc0` and a
+    /// busybox initramfs that shows what it sees of Xen and runs an interactive shell on the
+    /// console (`exit` powers off). Adds `dom0_mem=512M` unless --append has a `dom0_mem=`.
+    #[arg(long, conflicts_with_all = ["modules", "no_dom0"])]
+    pub linux_dom0: bool,
     /// Number of CPUs.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub smp: u32,
@@ -113,9 +138,10 @@ pub struct RunArgs {
     /// Boot through a GRUB ISO or QEMU's Multiboot loader.
     #[arg(long, value_enum, default_value_t = BootPath::Grub)]
     pub boot: BootPath,
-    /// Kill QEMU after this many seconds (0: never).
-    #[arg(long, value_name = "S", default_value_t = 60)]
-    pub timeout: u64,
+    /// Kill QEMU after this many seconds (0: never). Default 60; with --linux-dom0, never
+    /// when stdin is a terminal (an interactive shell), else 300.
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<u64>,
     /// Also write the serial output to FILE.
     #[arg(long, value_name = "FILE")]
     pub serial_log: Option<PathBuf>,
@@ -128,6 +154,10 @@ pub struct RunArgs {
     /// Extra QEMU argument, passed through (repeatable; e.g. `--qemu-arg -s`).
     #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub qemu_args: Vec<String>,
+    /// At the end, print when the first serial line containing TEXT arrived, in seconds
+    /// since QEMU started (`hvrun: time to "TEXT": S s`, or `never`). Repeatable.
+    #[arg(long = "report-time", value_name = "TEXT")]
+    pub report_time: Vec<String>,
 }
 
 /// Options of `hvrun iso`.
@@ -142,22 +172,55 @@ pub struct IsoArgs {
 }
 
 impl RunArgs {
-    /// The [`RunConfig`] these options describe (building the hypervisor if needed).
-    pub fn to_config(&self) -> Result<RunConfig> {
+    /// The timeout in seconds (0: none), defaults applied.
+    pub fn timeout_secs(&self, interactive: bool) -> u64 {
+        match (self.timeout, self.linux_dom0, interactive) {
+            (Some(t), _, _) => t,
+            (None, true, true) => 0,
+            (None, true, false) => 300,
+            (None, false, _) => 60,
+        }
+    }
+
+    /// The hypervisor command line: `--append`, with [`initramfs::LINUX_DOM0_APPEND`] in
+    /// front for `--linux-dom0` when it has no `dom0_mem=`.
+    pub fn append(&self) -> String {
+        let given = self.media.append.trim();
+        if !self.linux_dom0 || given.split_whitespace().any(|w| w.starts_with("dom0_mem=")) {
+            return self.media.append.clone();
+        }
+        if given.is_empty() {
+            initramfs::LINUX_DOM0_APPEND.to_owned()
+        } else {
+            format!("{} {given}", initramfs::LINUX_DOM0_APPEND)
+        }
+    }
+
+    /// The [`RunConfig`] these options describe (building the hypervisor if needed). With
+    /// `--linux-dom0`, the initramfs is written to `initrd` (required then).
+    pub fn to_config(&self, initrd: Option<&std::path::Path>) -> Result<RunConfig> {
+        let interactive = std::io::stdin().is_terminal();
+        let modules = match (self.linux_dom0, initrd) {
+            (true, Some(initrd)) => initramfs::linux_dom0_modules(InitAction::Shell, initrd)?,
+            (true, None) => anyhow::bail!("--linux-dom0 needs a file for the initramfs"),
+            (false, _) => self.media.modules()?,
+        };
+        let timeout = self.timeout_secs(interactive);
         Ok(RunConfig {
             kernel: Some(self.media.kernel()?),
-            append: self.media.append.clone(),
-            modules: self.media.modules()?,
+            append: self.append(),
+            modules,
             smp: self.smp,
             memory_mib: self.memory,
             boot: self.boot,
-            timeout: (self.timeout > 0).then(|| Duration::from_secs(self.timeout)),
+            timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
             machine: self.machine,
             cpu: self.cpu.clone(),
             extra_args: self.qemu_args.clone(),
             serial_log: self.serial_log.clone(),
             echo: true,
-            forward_stdin: std::io::stdin().is_terminal(),
+            forward_stdin: interactive,
+            send_after: Vec::new(),
         })
     }
 }
@@ -225,8 +288,40 @@ fn execute(cli: &Cli) -> Result<u8> {
             println!("{}", args.output.display());
             Ok(0)
         }
+        Cmd::Initramfs(args) => {
+            let busybox = match &args.busybox {
+                Some(path) => path.clone(),
+                None => initramfs::cached_debian()
+                    .map(|(_, busybox)| busybox)
+                    .context("no cached busybox: run qemu/fetch-debian or give --busybox")?,
+            };
+            let action = if args.power_off { InitAction::PowerOff } else { InitAction::Shell };
+            initramfs::write_initramfs(&busybox, action, &args.output)?;
+            println!("{}", args.output.display());
+            Ok(0)
+        }
         Cmd::Run(args) => {
-            let outcome = crate::run(&args.to_config()?)?;
+            // The initramfs of --linux-dom0 lives as long as the run.
+            let initrd = if args.linux_dom0 {
+                let runs = crate::target_dir().join("hv-runs");
+                std::fs::create_dir_all(&runs)
+                    .with_context(|| format!("creating {}", runs.display()))?;
+                let file = tempfile::Builder::new()
+                    .prefix("initrd-")
+                    .suffix(".gz")
+                    .tempfile_in(&runs)
+                    .context("creating the initramfs file")?;
+                Some(file.into_temp_path())
+            } else {
+                None
+            };
+            let outcome = crate::run(&args.to_config(initrd.as_deref())?)?;
+            for needle in &args.report_time {
+                match outcome.line_time(needle) {
+                    Some(t) => eprintln!("hvrun: time to {needle:?}: {:.3} s", t.as_secs_f64()),
+                    None => eprintln!("hvrun: time to {needle:?}: never"),
+                }
+            }
             eprintln!("hvrun: {}: {}", outcome.status, outcome.reason);
             Ok(outcome.status.exit_status())
         }
@@ -274,10 +369,32 @@ mod tests {
     #[test]
     fn defaults() {
         let args = parse(&[]);
-        assert_eq!((args.smp, args.memory, args.boot, args.timeout), (1, 1024, BootPath::Grub, 60));
+        assert_eq!((args.smp, args.memory, args.boot), (1, 1024, BootPath::Grub));
+        assert_eq!(
+            (args.timeout, args.timeout_secs(true), args.timeout_secs(false)),
+            (None, 60, 60)
+        );
         assert_eq!((args.machine, args.cpu.as_str()), (Machine::Pc, "max"));
         let extra = parse(&["--qemu-arg", "-s", "--qemu-arg", "-S", "--boot", "direct"]);
         assert_eq!(extra.qemu_args, ["-s", "-S"]);
         assert_eq!(extra.boot, BootPath::Direct);
+    }
+
+    #[test]
+    fn linux_dom0() {
+        let args = parse(&["--linux-dom0"]);
+        assert!(args.linux_dom0);
+        assert_eq!(args.append(), "dom0_mem=512M");
+        assert_eq!((args.timeout_secs(true), args.timeout_secs(false)), (0, 300));
+        let args = parse(&["--linux-dom0", "--append", "loglvl=all", "--timeout", "90"]);
+        assert_eq!(args.append(), "dom0_mem=512M loglvl=all");
+        assert_eq!(args.timeout_secs(true), 90);
+        let args = parse(&["--linux-dom0", "--append", "dom0_mem=1G noreboot"]);
+        assert_eq!(args.append(), "dom0_mem=1G noreboot");
+        assert_eq!(parse(&["--append", "x"]).append(), "x", "only with --linux-dom0");
+        for clash in [&["--linux-dom0", "--module", "k"][..], &["--linux-dom0", "--no-dom0"]] {
+            let argv = ["hvrun", "run"].iter().chain(clash).map(OsString::from);
+            assert!(Cli::try_parse_from(normalize_args(argv)).is_err(), "{clash:?}");
+        }
     }
 }

@@ -89,8 +89,14 @@ pub struct RunConfig {
     pub serial_log: Option<PathBuf>,
     /// Copy the serial output to this process's stdout as it arrives.
     pub echo: bool,
-    /// Forward this process's stdin (line by line) to the serial port.
+    /// Forward this process's stdin to the serial port: when it is a terminal, byte by byte
+    /// with the terminal in raw mode (Ctrl-A X stops QEMU, Ctrl-A Ctrl-A sends Ctrl-A),
+    /// else line by line.
     pub forward_stdin: bool,
+    /// Input for the serial port during the run, in order: once a serial line containing
+    /// the first string (a marker) has arrived, the second is written to the serial port;
+    /// then the next pair is armed. Ignored with `forward_stdin`.
+    pub send_after: Vec<(String, String)>,
 }
 
 /// The default per-run timeout (60 s).
@@ -113,6 +119,7 @@ impl Default for RunConfig {
             serial_log: None,
             echo: false,
             forward_stdin: false,
+            send_after: Vec::new(),
         }
     }
 }

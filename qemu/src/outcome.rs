@@ -73,6 +73,9 @@ pub struct Outcome {
     pub command: String,
     /// Wall time from starting QEMU to its end.
     pub elapsed: Duration,
+    /// When each serial line arrived, counted from QEMU's start, with the line
+    /// (carriage returns removed), in order.
+    pub line_times: Vec<(Duration, String)>,
 }
 
 impl Outcome {
@@ -89,6 +92,11 @@ impl Outcome {
     /// Whether some hypervisor line contains `needle`.
     pub fn has_line(&self, needle: &str) -> bool {
         self.find_line(needle).is_some()
+    }
+
+    /// When the first serial line containing `needle` arrived, counted from QEMU's start.
+    pub fn line_time(&self, needle: &str) -> Option<Duration> {
+        self.line_times.iter().find(|(_, line)| line.contains(needle)).map(|(t, _)| *t)
     }
 }
 
@@ -122,6 +130,8 @@ pub enum KillReason {
     ShutdownStuck(Duration),
     /// GRUB's fallback entry ran.
     BootFailed,
+    /// The user typed Ctrl-A X on the forwarded terminal.
+    UserQuit,
 }
 
 /// How QEMU's process ended.
@@ -177,6 +187,9 @@ pub fn classify(scan: &Scanner, end: &Ending, stderr: &str, serial: &str) -> (Ex
             };
             let msg = format!("QEMU still running {} s after {what}", grace.as_secs());
             return (ExitKind::Timeout, msg);
+        }
+        Some(KillReason::UserQuit) => {
+            return (ExitKind::QemuError, "stopped by the user (Ctrl-A X)".into());
         }
         Some(KillReason::BootFailed | KillReason::PanicFinished) | None => {}
     }

@@ -1,10 +1,13 @@
-//! Running QEMU: spawn it, tee and scan the serial port, enforce the timeout, and turn the
-//! end of the process into an [`Outcome`].
+//! Running QEMU: spawn it, tee and scan the serial port (timestamping each line), feed it
+//! scripted input ([`RunConfig::send_after`]) or this process's stdin, enforce the timeout,
+//! and turn the end of the process into an [`Outcome`].
 
 use std::fs::File;
 use std::io::{self, BufRead as _, Read as _, Write as _};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -71,12 +74,13 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome> {
                 qemu_stderr: String::new(),
                 command,
                 elapsed: start.elapsed(),
+                line_times: Vec::new(),
             });
         }
     };
-    let mut session = Session::new(child, &cfg, log)?;
+    let mut session = Session::new(child, &cfg, log, start)?;
     let ending = session.wait(cfg.timeout)?;
-    let (serial, scan, stderr) = session.finish()?;
+    let (serial, scan, stderr, line_times) = session.finish()?;
     let (status, reason) = classify(&scan, &ending, &stderr, &serial);
     Ok(Outcome {
         status,
@@ -86,6 +90,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome> {
         qemu_stderr: stderr,
         command,
         elapsed: start.elapsed(),
+        line_times,
     })
 }
 
@@ -134,8 +139,19 @@ struct Session {
     serial_rx: Receiver<Vec<u8>>,
     reader: Option<JoinHandle<()>>,
     stderr_reader: Option<JoinHandle<String>>,
-    /// Kept open (when not forwarded) so QEMU never sees end-of-file on the serial input.
-    _stdin: Option<ChildStdin>,
+    /// QEMU's serial input when stdin is not forwarded: used for `send_after`, and kept
+    /// open so QEMU never sees end-of-file on the serial input.
+    stdin: Option<ChildStdin>,
+    /// The `send_after` pairs not sent yet, next first (reversed: popped from the end).
+    to_send: Vec<(String, String)>,
+    /// When QEMU was started.
+    start: Instant,
+    /// Arrival time (since `start`) and text of each serial line.
+    line_times: Vec<(Duration, String)>,
+    /// Set by the stdin forwarder when the user typed Ctrl-A X.
+    quit: Arc<AtomicBool>,
+    /// The terminal settings to restore (raw-mode forwarding), restored on drop.
+    _raw: Option<RawTerminal>,
     echo: bool,
     log: Option<File>,
     splitter: LineSplitter,
@@ -145,7 +161,7 @@ struct Session {
 }
 
 impl Session {
-    fn new(mut child: Child, cfg: &RunConfig, log: Option<File>) -> Result<Self> {
+    fn new(mut child: Child, cfg: &RunConfig, log: Option<File>, start: Instant) -> Result<Self> {
         let stdout = child.stdout.take().context("QEMU stdout")?;
         let stderr = child.stderr.take().context("QEMU stderr")?;
         let stdin = child.stdin.take().context("QEMU stdin")?;
@@ -171,18 +187,38 @@ impl Session {
             }
             text
         });
+        let quit = Arc::new(AtomicBool::new(false));
+        let mut raw = None;
         let stdin = if cfg.forward_stdin {
-            thread::spawn(move || forward_stdin(stdin));
+            raw = RawTerminal::enter();
+            let (quit, bytewise) = (Arc::clone(&quit), raw.is_some());
+            thread::spawn(move || {
+                if bytewise {
+                    forward_raw_stdin(stdin, &quit);
+                } else {
+                    forward_stdin(stdin);
+                }
+            });
             None
         } else {
             Some(stdin)
+        };
+        let to_send = if cfg.forward_stdin {
+            Vec::new()
+        } else {
+            cfg.send_after.iter().rev().cloned().collect()
         };
         Ok(Self {
             child,
             serial_rx,
             reader: Some(reader),
             stderr_reader: Some(stderr_reader),
-            _stdin: stdin,
+            stdin,
+            to_send,
+            start,
+            line_times: Vec::new(),
+            quit,
+            _raw: raw,
             echo,
             log,
             splitter: LineSplitter::default(),
@@ -209,6 +245,11 @@ impl Session {
             }
             if let Some(status) = self.child.try_wait().context("waiting for QEMU")? {
                 return Ok(ending(status, None));
+            }
+            if self.quit.load(Ordering::Relaxed) {
+                let _ = self.child.kill();
+                let status = self.child.wait().context("waiting for QEMU")?;
+                return Ok(ending(status, Some(KillReason::UserQuit)));
             }
             let now = Instant::now();
             for (at, reason) in [self.kill_at, deadline].into_iter().flatten() {
@@ -240,6 +281,16 @@ impl Session {
 
     fn take_line(&mut self, line: &str) {
         let now = Instant::now();
+        self.line_times.push((now.saturating_duration_since(self.start), line.to_owned()));
+        if let Some((marker, text)) = self.to_send.last()
+            && line.contains(marker.as_str())
+        {
+            if let Some(stdin) = &mut self.stdin {
+                // QEMU gone: the run's end is reported by `wait`.
+                let _ = stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush());
+            }
+            self.to_send.pop();
+        }
         let kill = match self.scan.feed(line) {
             Event::PanicFinished => Some((later(now, PANIC_LINGER), KillReason::PanicFinished)),
             Event::PowerOff | Event::Reboot => {
@@ -255,8 +306,10 @@ impl Session {
         }
     }
 
-    /// Collects the rest of the output once QEMU is gone: (serial text, scanner, stderr).
-    fn finish(mut self) -> Result<(String, Scanner, String)> {
+    /// Collects the rest of the output once QEMU is gone: (serial text, scanner, stderr,
+    /// line arrival times).
+    #[allow(clippy::type_complexity, reason = "private, destructured at once by the caller")]
+    fn finish(mut self) -> Result<(String, Scanner, String, Vec<(Duration, String)>)> {
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -265,10 +318,11 @@ impl Session {
         }
         if let Some(line) = self.splitter.finish() {
             self.scan.feed(&line);
+            self.line_times.push((self.start.elapsed(), line));
         }
         let stderr = self.stderr_reader.take().and_then(|h| h.join().ok()).unwrap_or_default();
         let serial = String::from_utf8_lossy(&self.serial).replace('\r', "");
-        Ok((serial, self.scan, stderr))
+        Ok((serial, self.scan, stderr, self.line_times))
     }
 }
 
@@ -294,6 +348,97 @@ fn forward_stdin(mut qemu: ChildStdin) {
                 }
             }
             Ok(0) | Err(_) => return,
+        }
+    }
+}
+
+/// Ctrl-A: the escape byte of raw-mode forwarding.
+const CTRL_A: u8 = 0x01;
+
+/// Copies this process's stdin, byte by byte, to QEMU's serial input (the terminal is in
+/// raw mode). Ctrl-A X sets `quit` and stops; Ctrl-A Ctrl-A sends one Ctrl-A.
+fn forward_raw_stdin(mut qemu: ChildStdin, quit: &AtomicBool) {
+    let mut stdin = io::stdin().lock();
+    let mut buf = [0u8; 256];
+    let mut escape = false;
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let mut out = Vec::with_capacity(n);
+        for &b in buf.get(..n).unwrap_or_default() {
+            match (escape, b) {
+                (false, CTRL_A) => escape = true,
+                (false, _) => out.push(b),
+                (true, b'x' | b'X') => {
+                    quit.store(true, Ordering::Relaxed);
+                    return;
+                }
+                (true, CTRL_A) => {
+                    out.push(CTRL_A);
+                    escape = false;
+                }
+                (true, _) => {
+                    out.extend_from_slice(&[CTRL_A, b]);
+                    escape = false;
+                }
+            }
+        }
+        if qemu.write_all(&out).and_then(|()| qemu.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The terminal on stdin switched to raw mode (no line editing, echo or signal keys), so
+/// that each key reaches the guest at once; the old settings come back on drop.
+struct RawTerminal {
+    saved: libc::termios,
+}
+
+impl RawTerminal {
+    /// Switches stdin's terminal to raw mode; `None` if stdin is not a terminal.
+    fn enter() -> Option<Self> {
+        // SAFETY: termios is plain old data; an all-zero value is valid and is overwritten
+        // by tcgetattr before use.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid pointer to a termios owned by this frame.
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &raw mut saved) } != 0 {
+            return None;
+        }
+        let mut raw = saved;
+        raw.c_iflag &= !(libc::IGNBRK
+            | libc::BRKINT
+            | libc::PARMRK
+            | libc::ISTRIP
+            | libc::INLCR
+            | libc::IGNCR
+            | libc::ICRNL
+            | libc::IXON);
+        raw.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
+        raw.c_cflag = (raw.c_cflag & !(libc::CSIZE | libc::PARENB)) | libc::CS8;
+        if let Some(vmin) = raw.c_cc.get_mut(libc::VMIN) {
+            *vmin = 1;
+        }
+        if let Some(vtime) = raw.c_cc.get_mut(libc::VTIME) {
+            *vtime = 0;
+        }
+        // Output processing (OPOST) stays on, so the runner's own messages keep their
+        // line starts.
+        // SAFETY: fd 0 and a valid pointer to an initialised termios.
+        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw const raw) } != 0 {
+            return None;
+        }
+        Some(Self { saved })
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: fd 0 and a valid pointer to the termios saved by `enter`.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw const self.saved);
         }
     }
 }

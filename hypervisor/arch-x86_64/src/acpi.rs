@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! ACPI table discovery with the `acpi` crate: CPUs and IOAPICs from the MADT,
-//! power-management registers from the FADT, `\_S5` from the DSDT.
+//! ACPI table discovery with the `acpi` crate: CPUs, IOAPICs and ISA interrupt
+//! source overrides from the MADT, power-management registers from the FADT,
+//! `\_S5` from the DSDT.
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use acpi::address::AddressSpace;
 use acpi::fadt::Fadt;
 use acpi::platform::ProcessorState;
+use acpi::platform::interrupt::{Polarity, TriggerMode};
 use acpi::{AcpiHandler, AcpiTables, InterruptModel, PhysicalMapping};
 
 use crate::layout::maddr_to_virt;
@@ -73,6 +75,28 @@ pub struct IoApicEntry {
     pub gsi_base: u32,
 }
 
+/// How an interrupt line signals: the IO-APIC redirection entry's trigger
+/// mode and polarity bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrqRoute {
+    /// Global system interrupt (IO-APIC input, counted across IO-APICs).
+    pub gsi: u32,
+    /// Level-triggered (else edge).
+    pub level: bool,
+    /// Active low (else active high).
+    pub active_low: bool,
+}
+
+/// One MADT interrupt source override: ISA IRQ `isa_irq` arrives on
+/// `route.gsi` with the given signalling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsaOverride {
+    /// The ISA IRQ (0-15).
+    pub isa_irq: u8,
+    /// Where and how it arrives.
+    pub route: IrqRoute,
+}
+
 /// A register for power control: I/O port or memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PmRegister {
@@ -91,6 +115,8 @@ pub struct Platform {
     pub cpus: Vec<CpuEntry>,
     /// IOAPICs.
     pub ioapics: Vec<IoApicEntry>,
+    /// MADT interrupt source overrides for ISA IRQs.
+    pub isa_overrides: Vec<IsaOverride>,
     /// PM1a control register.
     pub pm1a_cnt: Option<PmRegister>,
     /// PM1b control register.
@@ -101,6 +127,18 @@ pub struct Platform {
     pub reset: Option<(PmRegister, u8)>,
     /// The table signatures found, in order.
     pub tables: Vec<[u8; 4]>,
+}
+
+impl Platform {
+    /// Where ISA IRQ `irq` arrives: its interrupt source override, else GSI
+    /// `irq`, edge-triggered, active high (the ISA bus's conventions).
+    #[must_use]
+    pub fn isa_irq_route(&self, irq: u8) -> IrqRoute {
+        self.isa_overrides
+            .iter()
+            .find(|o| o.isa_irq == irq)
+            .map_or(IrqRoute { gsi: u32::from(irq), level: false, active_low: false }, |o| o.route)
+    }
 }
 
 /// Why ACPI could not be used.
@@ -147,6 +185,17 @@ pub fn discover(root: AcpiRoot) -> Result<Platform, AcpiFailure> {
                 id: io.id,
                 address: io.address,
                 gsi_base: io.global_system_interrupt_base,
+            });
+        }
+        for o in apic.interrupt_source_overrides.iter() {
+            // "Same as bus" is the ISA convention: edge, active high.
+            platform.isa_overrides.push(IsaOverride {
+                isa_irq: o.isa_source,
+                route: IrqRoute {
+                    gsi: o.global_system_interrupt,
+                    level: matches!(o.trigger_mode, TriggerMode::Level),
+                    active_low: matches!(o.polarity, Polarity::ActiveLow),
+                },
             });
         }
     }

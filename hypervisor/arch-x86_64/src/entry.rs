@@ -39,11 +39,14 @@ const FRAME_SS: u64 = 0xa0;
 const FRAME_RSP: u64 = 0x98;
 /// Bytes reserved at the top of the stack for the frame (Xen's `cpu_info`).
 const CPU_INFO_SIZE: u64 = 232;
+/// Offset in the reserved area of the CPU's number (Xen's
+/// `cpu_info.processor_id`, right after the registers).
+const FRAME_CPU: u64 = core::mem::size_of::<GuestRegs>() as u64;
 
 const _: () = {
     assert!(core::mem::offset_of!(GuestRegs, ss) as u64 == FRAME_SS);
     assert!(core::mem::offset_of!(GuestRegs, rsp) as u64 == FRAME_RSP);
-    assert!(core::mem::size_of::<GuestRegs>() as u64 <= CPU_INFO_SIZE);
+    assert!(FRAME_CPU + 8 <= CPU_INFO_SIZE);
     // The frame base must be 8 mod 16 so that RSP0 = base + 0xa8 is 16-aligned.
     assert!(CPU_INFO_SIZE % 16 == 8);
 };
@@ -157,6 +160,9 @@ pub fn build(cpu: u32, frames: &mut dyn FrameSource) -> Result<EntryStack, OutOf
     let stubs = stack_top;
     let lstar = write_stub(stubs, frame, core::ptr::addr_of!(lstar_common) as u64);
     let cstar = write_stub(stubs.wrapping_add(64), frame, core::ptr::addr_of!(cstar_common) as u64);
+    // SAFETY: the CPU-number slot lies inside the reserved area at the
+    // top of the stack just allocated; nothing else uses it yet.
+    unsafe { core::ptr::write(frame.wrapping_add(FRAME_CPU) as *mut u64, u64::from(cpu)) };
     if let Some(slot) = GUEST_FRAME.get(usize::try_from(cpu).unwrap_or(usize::MAX)) {
         slot.store(frame, Ordering::Release);
     }
@@ -188,18 +194,33 @@ pub fn init_cpu(stack: &EntryStack) {
     }
 }
 
-/// The calling CPU's guest frame.
-///
-/// Returns `None` before [`build`] ran for this CPU.
+/// CPU `cpu`'s guest frame; `None` before [`build`] ran for it.
 #[must_use]
-pub fn guest_frame_addr() -> Option<u64> {
-    let cpu = usize::try_from(crate::smp::this_cpu()).ok()?;
-    let f = GUEST_FRAME.get(cpu)?.load(Ordering::Acquire);
+pub fn guest_frame_of(cpu: u32) -> Option<u64> {
+    let f = GUEST_FRAME.get(usize::try_from(cpu).ok()?)?.load(Ordering::Acquire);
     (f != 0).then_some(f)
 }
 
-/// Handler for `SYSCALL` from the guest (hypercall or user syscall).
-pub type GuestHandler = fn(regs: &mut GuestRegs);
+/// The CPU whose guest frame is at `frame`, if it is one: read from the
+/// frame's reserved area (no local APIC access on the entry path) and
+/// checked against the CPU's published frame.
+///
+/// `frame` must be where the CPU pushed a trap frame from ring 3 (a
+/// non-IST vector), i.e. `TSS.RSP0` minus the frame: always some CPU's
+/// guest frame, whose reserved area lies above it on the same stack.
+pub(crate) fn frame_cpu(frame: u64) -> Option<u32> {
+    let slot = frame.checked_add(FRAME_CPU)?;
+    // SAFETY: per the contract, `frame` is a guest frame at the top of a
+    // hypervisor stack, so its reserved area (holding the CPU number
+    // written by `build`) is mapped memory of that stack.
+    let cpu = unsafe { core::ptr::read(slot as *const u64) };
+    let cpu = u32::try_from(cpu).ok()?;
+    (guest_frame_of(cpu) == Some(frame)).then_some(cpu)
+}
+
+/// Handler for `SYSCALL` from the guest (hypercall or user syscall) and for
+/// guest traps: the CPU's number and its guest frame.
+pub type GuestHandler = fn(cpu: u32, regs: &mut GuestRegs);
 
 static SYSCALL_HANDLER: spin::Once<GuestHandler> = spin::Once::new();
 static GUEST_TRAP_HANDLER: spin::Once<GuestHandler> = spin::Once::new();
@@ -212,9 +233,9 @@ pub fn set_guest_handlers(syscall: GuestHandler, trap: GuestHandler) {
 
 /// Dispatches an exception or interrupt taken in ring 3 (called by the
 /// trap code with the frame address at the top of this CPU's stack).
-pub(crate) fn guest_trap(regs: &mut GuestRegs) {
+pub(crate) fn guest_trap(cpu: u32, regs: &mut GuestRegs) {
     if let Some(h) = GUEST_TRAP_HANDLER.get() {
-        h(regs);
+        h(cpu, regs);
     }
 }
 
@@ -225,20 +246,22 @@ pub const TRAP_SYSCALL32: u32 = 0x101;
 
 /// Dispatches a guest `SYSCALL` (the trap code saw [`TRAP_SYSCALL`] or
 /// [`TRAP_SYSCALL32`] in the guest frame).
-pub(crate) fn guest_syscall(regs: &mut GuestRegs) {
+pub(crate) fn guest_syscall(cpu: u32, regs: &mut GuestRegs) {
     if let Some(h) = SYSCALL_HANDLER.get() {
-        h(regs);
+        h(cpu, regs);
     }
 }
 
-/// Starts running a guest on this CPU with registers `regs`. The current
-/// stack is abandoned: from now on the CPU runs the hypervisor only on
-/// behalf of guest entries.
+/// Starts running a guest on this CPU, `cpu`, with registers `regs`. The
+/// current stack is abandoned: from now on the CPU runs the hypervisor only
+/// on behalf of guest entries.
 ///
 /// # Panics
 /// If this CPU's entry stack was not built.
-pub fn enter_guest(regs: &GuestRegs) -> ! {
-    let Some(frame) = guest_frame_addr() else { panic!("enter_guest: no guest frame on this CPU") };
+pub fn enter_guest(cpu: u32, regs: &GuestRegs) -> ! {
+    let Some(frame) = guest_frame_of(cpu) else {
+        panic!("enter_guest: no guest frame on CPU{cpu}")
+    };
     // SAFETY: `frame` is this CPU's guest frame, 232 bytes at the top of its
     // own stack, which nothing else uses while we are on the boot stack.
     unsafe { core::ptr::write(frame as *mut GuestRegs, *regs) };

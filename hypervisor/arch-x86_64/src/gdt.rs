@@ -185,9 +185,15 @@ pub unsafe fn load(tables: &CpuTables) {
 }
 
 /// The calling CPU's descriptor table at `table` (GDT or LDT), as a slice
-/// of `len` descriptors, handed to `f`.
-fn with_table<R>(table: &[AtomicU64; NR_CPUS], len: usize, f: impl FnOnce(&mut [u64]) -> R) -> R {
-    let cpu = usize::try_from(crate::smp::this_cpu()).unwrap_or(0);
+/// of `len` descriptors, handed to `f`. `cpu` is the calling CPU's number
+/// (as every `cpu` argument in this module).
+fn with_table<R>(
+    table: &[AtomicU64; NR_CPUS],
+    cpu: u32,
+    len: usize,
+    f: impl FnOnce(&mut [u64]) -> R,
+) -> R {
+    let cpu = usize::try_from(cpu).unwrap_or(usize::MAX);
     let va = table.get(cpu).map_or(0, |a| a.load(Ordering::Acquire));
     if va == 0 {
         return f(&mut []);
@@ -203,11 +209,11 @@ fn with_table<R>(table: &[AtomicU64; NR_CPUS], len: usize, f: impl FnOnce(&mut [
 
 /// Copies `descs` (or zeros, for `None`) into page `page` (0–13) of the
 /// calling CPU's GDT: the guest's descriptor frame number `page`.
-pub fn set_guest_gdt_page(page: usize, descs: Option<&[u64; DESCS_PER_PAGE]>) {
+pub fn set_guest_gdt_page(cpu: u32, page: usize, descs: Option<&[u64; DESCS_PER_PAGE]>) {
     if page >= FIRST_RESERVED_GDT_PAGE {
         return;
     }
-    with_table(&GDT_VA, GDT_ENTRIES, |gdt| {
+    with_table(&GDT_VA, cpu, GDT_ENTRIES, |gdt| {
         let start = page.saturating_mul(DESCS_PER_PAGE);
         if let Some(dst) = gdt.get_mut(start..start.saturating_add(DESCS_PER_PAGE)) {
             match descs {
@@ -220,11 +226,11 @@ pub fn set_guest_gdt_page(page: usize, descs: Option<&[u64; DESCS_PER_PAGE]>) {
 
 /// Sets guest descriptor `index` (below `FIRST_RESERVED_GDT_ENTRY`) of the
 /// calling CPU's GDT.
-pub fn set_guest_gdt_entry(index: usize, desc: u64) {
+pub fn set_guest_gdt_entry(cpu: u32, index: usize, desc: u64) {
     if index >= FIRST_RESERVED_GDT_ENTRY {
         return;
     }
-    with_table(&GDT_VA, GDT_ENTRIES, |gdt| {
+    with_table(&GDT_VA, cpu, GDT_ENTRIES, |gdt| {
         if let Some(slot) = gdt.get_mut(index) {
             *slot = desc;
         }
@@ -232,8 +238,8 @@ pub fn set_guest_gdt_entry(index: usize, desc: u64) {
 }
 
 /// Copies `descs` (or zeros) into page `page` (0–15) of the calling CPU's LDT.
-pub fn set_ldt_page(page: usize, descs: Option<&[u64; DESCS_PER_PAGE]>) {
-    with_table(&LDT_VA, LDT_PAGES * DESCS_PER_PAGE, |ldt| {
+pub fn set_ldt_page(cpu: u32, page: usize, descs: Option<&[u64; DESCS_PER_PAGE]>) {
+    with_table(&LDT_VA, cpu, LDT_PAGES * DESCS_PER_PAGE, |ldt| {
         let start = page.saturating_mul(DESCS_PER_PAGE);
         if let Some(dst) = ldt.get_mut(start..start.saturating_add(DESCS_PER_PAGE)) {
             match descs {
@@ -245,8 +251,8 @@ pub fn set_ldt_page(page: usize, descs: Option<&[u64; DESCS_PER_PAGE]>) {
 }
 
 /// Sets descriptor `index` of the calling CPU's LDT.
-pub fn set_ldt_entry(index: usize, desc: u64) {
-    with_table(&LDT_VA, LDT_PAGES * DESCS_PER_PAGE, |ldt| {
+pub fn set_ldt_entry(cpu: u32, index: usize, desc: u64) {
+    with_table(&LDT_VA, cpu, LDT_PAGES * DESCS_PER_PAGE, |ldt| {
         if let Some(slot) = ldt.get_mut(index) {
             *slot = desc;
         }
@@ -264,10 +270,11 @@ unsafe fn lldt(sel: SegmentSelector) {
 
 /// Xen's `load_LDT`: points `LDT_SELECTOR` at the calling CPU's LDT area
 /// with room for `ents` descriptors and loads LDTR (a null LDTR for 0).
-pub fn load_ldt(ents: u32) {
+pub fn load_ldt(cpu: u32, ents: u32) {
     let ents = usize::try_from(ents).unwrap_or(0).min(LDT_PAGES * DESCS_PER_PAGE);
-    let cpu = usize::try_from(crate::smp::this_cpu()).unwrap_or(0);
-    let ldt_va = LDT_VA.get(cpu).map_or(0, |a| a.load(Ordering::Acquire));
+    let ldt_va = LDT_VA
+        .get(usize::try_from(cpu).unwrap_or(usize::MAX))
+        .map_or(0, |a| a.load(Ordering::Acquire));
     if ents == 0 || ldt_va == 0 {
         // SAFETY: a null LDTR is always valid; LDT references then fault.
         unsafe { lldt(SegmentSelector(0)) };
@@ -282,7 +289,7 @@ pub fn load_ldt(ents: u32) {
         | (((limit >> 16) & 0xf) << 48)
         | (((ldt_va >> 24) & 0xff) << 56);
     let hi = ldt_va >> 32;
-    with_table(&GDT_VA, GDT_ENTRIES, |gdt| {
+    with_table(&GDT_VA, cpu, GDT_ENTRIES, |gdt| {
         let i = usize::from(LDT_SELECTOR >> 3);
         if let Some(s) = gdt.get_mut(i) {
             *s = lo;

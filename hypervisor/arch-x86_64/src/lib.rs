@@ -17,6 +17,7 @@ pub mod entry;
 pub mod gdt;
 pub mod idt;
 pub mod io;
+pub mod ioapic;
 pub mod layout;
 pub mod paging;
 pub mod pit;

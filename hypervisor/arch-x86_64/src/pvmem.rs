@@ -36,6 +36,16 @@ impl DirectMem {
     fn va(&self, mfn: Mfn) -> Option<u64> {
         self.frame_exists(mfn).then(|| maddr_to_virt(mfn.0 << 12))
     }
+
+    /// Entry `index` of RAM frame `mfn` as an atomic word.
+    fn atomic(&self, mfn: Mfn, index: usize) -> Option<&core::sync::atomic::AtomicU64> {
+        let va = self.va(mfn).filter(|_| index < 512)?;
+        // SAFETY: an 8-byte aligned word inside a RAM frame of the direct
+        // map, which stays mapped for the hypervisor's lifetime; other CPUs
+        // (and guests) only access it with plain or atomic word accesses,
+        // which is what `AtomicU64` is for.
+        Some(unsafe { &*((va as *const u64).add(index).cast::<core::sync::atomic::AtomicU64>()) })
+    }
 }
 
 impl PhysMem for DirectMem {
@@ -57,6 +67,20 @@ impl PhysMem for DirectMem {
             // SAFETY: as in `read_u64`; the PV MMU decides which frames
             // may be written.
             unsafe { core::ptr::write_volatile((va as *mut u64).add(index), val) }
+        }
+    }
+
+    fn fetch_or_u64(&mut self, mfn: Mfn, index: usize, bits: u64) -> u64 {
+        match self.atomic(mfn, index) {
+            Some(a) => a.fetch_or(bits, core::sync::atomic::Ordering::SeqCst),
+            None => 0,
+        }
+    }
+
+    fn fetch_and_u64(&mut self, mfn: Mfn, index: usize, bits: u64) -> u64 {
+        match self.atomic(mfn, index) {
+            Some(a) => a.fetch_and(bits, core::sync::atomic::Ordering::SeqCst),
+            None => 0,
         }
     }
 

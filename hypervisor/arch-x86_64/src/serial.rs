@@ -6,7 +6,7 @@
 //! `com2H`/`com2L` the most significant bit of each byte selects which of two
 //! users a byte belongs to; the caller applies that, this driver moves bytes.
 use uart_16550::backend::PioBackend;
-use uart_16550::spec::registers::{Parity, WordLength};
+use uart_16550::spec::registers::{IER, Parity, WordLength};
 use uart_16550::{BaudRate, Config, Uart16550};
 
 /// The 16550's input clock divided by 16: the baud rate at divisor 1.
@@ -106,6 +106,19 @@ impl Serial {
     /// Send bytes, waiting for the transmitter as needed.
     pub fn write(&mut self, bytes: &[u8]) {
         self.uart.send_bytes_exact(bytes);
+    }
+
+    /// Enable the "received data available" interrupt (IER bit 0). OUT2 in
+    /// the modem control register, which gates the UART's interrupt line on
+    /// PC hardware, is already set by [`Serial::init`].
+    pub fn enable_rx_interrupt(&mut self) {
+        self.uart.enable_interrupts(IER::DATA_READY);
+    }
+
+    /// The I/O ports the UART occupies (`base..=base + 7`).
+    #[must_use]
+    pub fn io_ports(&self) -> (u16, u16) {
+        (self.config.io_base, self.config.io_base.saturating_add(7))
     }
 
     /// Take one received byte, if any.

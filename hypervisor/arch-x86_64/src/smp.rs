@@ -173,3 +173,59 @@ extern "C" fn __start_secondary() -> ! {
         None => cpu::halt_forever(),
     }
 }
+
+/// CPUs (bit per CPU number) that still owe a TLB flush to the initiator of
+/// the shootdown in progress.
+static FLUSH_PENDING: AtomicU64 = AtomicU64::new(0);
+/// How long an initiator waits for the targets of a shootdown.
+const FLUSH_TIMEOUT_NS: u64 = 1_000_000_000;
+
+/// Flushes the TLB of every CPU in `mask` (bit per CPU number) but the
+/// calling one, `this`, and waits until each has done so.
+///
+/// Initiators must be serialised by the caller (the machine lock), and
+/// every target must take interrupts within a bounded time: a CPU waiting
+/// for that lock spins with interrupts enabled, an idle or blocked CPU
+/// halts with them enabled, and a CPU in guest mode always takes them. A
+/// target that does not answer within a second is reported and given up on.
+pub fn flush_tlb_mask(mask: u64, this: u32) {
+    let others = mask & !(1u64.checked_shl(this).unwrap_or(0));
+    if others == 0 {
+        return;
+    }
+    FLUSH_PENDING.fetch_or(others, Ordering::SeqCst);
+    for cpu in 0..64u32 {
+        if others & (1u64 << cpu) != 0 {
+            match apic_id_of(cpu) {
+                Some(id) if apic::send_ipi(id, crate::traps::INVALIDATE_TLB_VECTOR) => {}
+                _ => {
+                    FLUSH_PENDING.fetch_and(!(1u64 << cpu), Ordering::SeqCst);
+                }
+            }
+        }
+    }
+    let start = time::now_ns();
+    while FLUSH_PENDING.load(Ordering::SeqCst) & others != 0 {
+        if time::now_ns().saturating_sub(start) > FLUSH_TIMEOUT_NS {
+            let late = FLUSH_PENDING.fetch_and(!others, Ordering::SeqCst) & others;
+            log::error!("TLB shootdown: CPUs {late:#x} did not answer within 1 s");
+            return;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// The `INVALIDATE_TLB_VECTOR` handler: flush, then tell the initiator.
+pub fn on_flush_ipi() {
+    cpu::flush_tlb_local();
+    let me = this_cpu();
+    FLUSH_PENDING.fetch_and(!(1u64.checked_shl(me).unwrap_or(0)), Ordering::SeqCst);
+}
+
+/// Sends the "event check" IPI to CPU `cpu`: it leaves guest mode or its
+/// halt and looks at its vCPU's events and timers.
+pub fn kick(cpu: u32) {
+    if let Some(id) = apic_id_of(cpu) {
+        let _ = apic::send_ipi(id, crate::traps::EVENT_CHECK_VECTOR);
+    }
+}

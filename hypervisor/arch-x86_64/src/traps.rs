@@ -9,6 +9,10 @@ use core::fmt;
 
 use crate::apic;
 
+/// Vector of the console UART's receive interrupt (routed through the
+/// IO-APIC; below the high-priority IPI and timer vectors, as Xen's
+/// dynamically allocated device vectors are).
+pub const SERIAL_VECTOR: u8 = 0x60;
 /// Vector of the local APIC timer (Xen's `LOCAL_TIMER_VECTOR`).
 pub const LOCAL_TIMER_VECTOR: u8 = 0xfa;
 /// Vector of the "call function" IPI.
@@ -170,9 +174,9 @@ extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
     // room for the whole `cpu_user_regs`.
     if regs.cs & 3 == 3 && !matches!(vector, 2 | 8 | 18) {
         let p = core::ptr::from_mut(regs).cast::<guest_abi::xen::CpuUserRegs>();
-        if crate::entry::guest_frame_addr() == Some(p as u64) {
+        if let Some(cpu) = crate::entry::frame_cpu(p as u64) {
             if matches!(vector, crate::entry::TRAP_SYSCALL | crate::entry::TRAP_SYSCALL32) {
-                crate::entry::guest_syscall(full_again(p));
+                crate::entry::guest_syscall(cpu, full_again(p));
                 return;
             }
             if vector >= 32 {
@@ -185,10 +189,10 @@ extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
                     apic::eoi();
                 }
                 // Give the guest layer its chance to deliver events.
-                crate::entry::guest_trap(full_again(p));
+                crate::entry::guest_trap(cpu, full_again(p));
                 return;
             }
-            crate::entry::guest_trap(full_again(p));
+            crate::entry::guest_trap(cpu, full_again(p));
             return;
         }
     }

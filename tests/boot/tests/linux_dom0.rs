@@ -1,145 +1,106 @@
 //! Debian 12's stock kernel as dom0, to a busybox `/init`.
 //!
 //! Uses the kernel and `busybox-static` that `qemu/fetch-debian` caches (outside the
-//! repository; `qemu/test` runs it first). The test builds a gzip'd `newc` initramfs whose
-//! `/init` prints a marker, shows what the kernel sees of Xen (`/sys/hypervisor`, `dmesg |
-//! grep -i xen`) and powers off; it boots through GRUB with `dom0_mem=512M` and passes when
-//! the marker appears and the machine powers off cleanly. Without a cached kernel it is
+//! repository; `qemu/test` runs it first) and the runner's initramfs builder
+//! ([`hv_runner::initramfs`]): its `/init` prints a marker, shows what the kernel sees of
+//! Xen (`/sys/hypervisor`, `dmesg | grep -i xen`), then powers off or runs a shell on the
+//! console. They boot with `dom0_mem=512M` through GRUB (and `-kernel`), on one CPU and on
+//! two (dom0 then has two vCPUs, which Linux must bring up), and pass when the marker
+//! appears and the machine powers off cleanly; the shell test also types a command into
+//! the shell over the serial port (serial input → `VIRQ_CONSOLE` → `CONSOLEIO_read` →
+//! Linux's `hvc0`) and expects its computed answer. Without a cached kernel they are
 //! skipped with a message (only when the packages could not be fetched).
-#![allow(
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation,
-    reason = "archive building on our own test data: a panic is a test failure"
-)]
 
-use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use boot_tests::{BootPath, ExitKind, RunConfig, expect_line};
-use hv_runner::ModuleSpec;
+use boot_tests::{BootPath, ExitKind, Outcome, RunConfig, expect_line};
+use hv_runner::initramfs::{self, InitAction, MARKER, SHELL_MARKER};
 
-/// The line `/init` prints first.
-const MARKER: &str = "HV-INIT-MARKER: init running on";
-
-/// The init script.
-const INIT: &str = "#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-echo \"HV-INIT-MARKER: init running on $(uname -r)\"
-echo \"hypervisor type: $(cat /sys/hypervisor/type 2>/dev/null)\"
-ls /proc/xen 2>/dev/null
-dmesg | grep -i xen | head -20
-poweroff -f
-";
-
-/// The cache `qemu/fetch-debian` fills.
-fn cache() -> Option<PathBuf> {
-    match std::env::var_os("HV_DEBIAN_CACHE") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .map(|c| c.join("hv-debian")),
-    }
+/// Boots the cached Debian kernel with an initramfs doing `action`, sending `send_after`;
+/// `None` (after saying why) when the packages are not cached.
+fn boot_linux(action: InitAction, send_after: &[(&str, &str)]) -> Option<Outcome> {
+    boot_linux_on(BootPath::Grub, 1, action, send_after)
 }
 
-/// Appends one `newc` cpio entry.
-fn cpio_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]) {
-    let fields = [ino, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(format!("{f:08x}").as_bytes());
+/// As [`boot_linux`], through `boot` on `smp` CPUs (dom0 gets one vCPU per CPU).
+fn boot_linux_on(
+    boot: BootPath,
+    smp: u32,
+    action: InitAction,
+    send_after: &[(&str, &str)],
+) -> Option<Outcome> {
+    if initramfs::cached_debian().is_none() {
+        println!(
+            "skipping: Debian's kernel and busybox are not cached in {:?} (qemu/fetch-debian \
+             could not fetch them)",
+            initramfs::debian_cache()
+        );
+        return None;
     }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules(action, initrd.path()).expect("initramfs");
+    let cfg = RunConfig {
+        modules,
+        boot,
+        smp,
+        append: initramfs::LINUX_DOM0_APPEND.to_owned(),
+        timeout: Some(Duration::from_secs(240)),
+        send_after: send_after.iter().map(|&(m, t)| (m.to_owned(), t.to_owned())).collect(),
+        ..RunConfig::default()
+    };
+    Some(hv_runner::run(&cfg).expect("run QEMU"))
 }
 
-/// A gzip'd initramfs with busybox and [`INIT`].
-fn initramfs(busybox: &[u8]) -> Vec<u8> {
-    let mut cpio = Vec::new();
-    let mut ino = 1;
-    for dir in ["bin", "proc", "sys", "dev"] {
-        cpio_entry(&mut cpio, ino, dir, 0o040_755, &[]);
-        ino += 1;
-    }
-    cpio_entry(&mut cpio, ino, "bin/busybox", 0o100_755, busybox);
-    cpio_entry(&mut cpio, ino + 1, "init", 0o100_755, INIT.as_bytes());
-    cpio_entry(&mut cpio, 0, "TRAILER!!!", 0, &[]);
-    stored_gzip(&cpio)
-}
-
-/// gzip with stored (uncompressed) DEFLATE blocks: no compressor needed,
-/// and Linux's initramfs unpacker takes it like any gzip stream.
-fn stored_gzip(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
-    let mut chunks = data.chunks(0xffff).peekable();
-    if chunks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-    }
-    while let Some(c) = chunks.next() {
-        let last = u8::from(chunks.peek().is_none());
-        let len = c.len() as u16;
-        out.push(last);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(c);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
+/// Asserts that some guest (not `(XEN) `) console line contains `needle`.
+#[track_caller]
+fn expect_guest_line(out: &Outcome, needle: &str) {
+    let found = out.serial.lines().any(|l| !l.starts_with("(XEN)") && l.contains(needle));
+    assert!(found, "no guest console line contains {needle:?}\n{out}");
 }
 
 #[test]
 fn debian_12_dom0_reaches_init_and_powers_off() {
-    let Some(dir) = cache() else {
-        println!("skipping: no cache directory (HOME unset)");
-        return;
-    };
-    let (kernel, busybox) = (dir.join("vmlinuz"), dir.join("busybox"));
-    if !kernel.is_file() || !busybox.is_file() {
-        println!(
-            "skipping: Debian's kernel and busybox are not cached in {} (qemu/fetch-debian could \
-             not fetch them)",
-            dir.display()
-        );
-        return;
-    }
-    let busybox = std::fs::read(&busybox).expect("read busybox");
-    let mut initrd = tempfile::NamedTempFile::new().expect("temp file");
-    initrd.write_all(&initramfs(&busybox)).expect("write initramfs");
-    let cfg = RunConfig {
-        modules: vec![ModuleSpec::new(&kernel, "console=hvc0"), ModuleSpec::new(initrd.path(), "")],
-        boot: BootPath::Grub,
-        smp: 1,
-        append: "dom0_mem=512M".to_owned(),
-        timeout: Some(Duration::from_secs(240)),
-        ..RunConfig::default()
-    };
-    let out = hv_runner::run(&cfg).expect("run QEMU");
+    let Some(out) = boot_linux(InitAction::PowerOff, &[]) else { return };
     expect_line(&out, "bzImage v2.15: XZ payload, ");
     for needle in [MARKER, "hypervisor type: xen"] {
-        let found = out.serial.lines().any(|l| !l.starts_with("(XEN)") && l.contains(needle));
-        assert!(found, "no guest console line contains {needle:?}\n{out}");
+        expect_guest_line(&out, needle);
     }
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off\n{out}");
+}
+
+/// Boots to `/init` and power-off through `boot` on `vcpus` CPUs, and checks that
+/// Linux brought up that many vCPUs.
+fn reaches_init_on(boot: BootPath, vcpus: u32) {
+    let Some(out) = boot_linux_on(boot, vcpus, InitAction::PowerOff, &[]) else { return };
+    expect_guest_line(&out, MARKER);
+    let s = if vcpus == 1 { "" } else { "s" };
+    expect_guest_line(&out, &format!("smp: Brought up 1 node, {vcpus} CPU{s}"));
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off\n{out}");
+}
+
+#[test]
+fn debian_12_dom0_direct_boot_one_vcpu() {
+    reaches_init_on(BootPath::Direct, 1);
+}
+
+#[test]
+fn debian_12_dom0_two_vcpus_grub() {
+    reaches_init_on(BootPath::Grub, 2);
+}
+
+#[test]
+fn debian_12_dom0_two_vcpus_direct() {
+    reaches_init_on(BootPath::Direct, 2);
+}
+
+#[test]
+fn debian_12_dom0_shell_takes_serial_input() {
+    // The echo of the typed line shows `typed-$((6*7))`; only the shell's answer has
+    // `typed-42`. `exit` ends the shell and /init powers off.
+    let send = [(SHELL_MARKER, "echo typed-$((6*7))\n"), ("typed-42", "exit\n")];
+    let Some(out) = boot_linux(InitAction::Shell, &send) else { return };
+    expect_guest_line(&out, MARKER);
+    let answered = out.serial.lines().any(|l| l.trim_end() == "typed-42");
+    assert!(answered, "the shell did not answer the typed command with typed-42\n{out}");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
 }

@@ -1,8 +1,9 @@
 //! Boot every PV test kernel of `tests/pv` as dom0 and check its result line.
 //!
 //! Each kernel (`target/x86_64-xen/release/pv-<name>`, built once per process by
-//! `hv_runner::pv_test_kernel`) is module 1 of a 1-CPU boot through GRUB and through QEMU's
-//! direct Multiboot loader. A boot passes when the serial output has a line containing
+//! `hv_runner::pv_test_kernel`) is module 1 of a 1-CPU boot (2 CPUs for `pv-smp`, which
+//! is also booted once with 1 CPU and must then report SKIP) through GRUB and through
+//! QEMU's direct Multiboot loader. A boot passes when the serial output has a line containing
 //! `Test result: SUCCESS` and the run ended in a power-off (the kernel's
 //! `SCHEDOP_shutdown(poweroff)`). Failures print the end of the serial log.
 //!
@@ -27,24 +28,29 @@ use xmas_elf::ElfFile;
 use xmas_elf::sections::SectionData;
 use xmas_elf::symbol_table::Entry;
 
-/// Generates, for each `module => "name"`, a module with one boot test per boot path, and
-/// the list [`KERNELS`] of all names.
+/// Generates, for each `module => "name"` (booted with one CPU, or with `smp N` CPUs), a
+/// module with one boot test per boot path, and the list [`KERNELS`] of all names.
 macro_rules! pv_kernels {
-    ($($module:ident => $name:literal,)+) => {
+    (@smp) => { 1 };
+    (@smp $smp:literal) => { $smp };
+    ($($module:ident => $name:literal $(smp $smp:literal)?,)+) => {
         /// Every PV test kernel, by name (`hello` is `pv-hello`).
         const KERNELS: &[&str] = &[$($name),+];
 
         $(
             #[doc = concat!("Boots `pv-", $name, "`.")]
             mod $module {
+                /// CPUs of the boots.
+                const SMP: u32 = pv_kernels!(@smp $($smp)?);
+
                 #[test]
                 fn grub() {
-                    super::boot_kernel($name, super::BootPath::Grub);
+                    super::boot_kernel($name, super::BootPath::Grub, SMP);
                 }
 
                 #[test]
                 fn direct() {
-                    super::boot_kernel($name, super::BootPath::Direct);
+                    super::boot_kernel($name, super::BootPath::Direct, SMP);
                 }
             }
         )+
@@ -64,6 +70,8 @@ pv_kernels! {
     segments => "segments",
     time => "time",
     hypercalls => "hypercalls",
+    memory => "memory",
+    smp => "smp" smp 2,
 }
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.
@@ -100,12 +108,19 @@ fn test_result(serial: &str) -> Option<&str> {
     })
 }
 
-/// Boots `pv-<name>` as dom0 through `path` and requires SUCCESS and a power-off.
-fn boot_kernel(name: &str, path: BootPath) {
+/// Boots `pv-<name>` as dom0 through `path` with `smp` CPUs and requires SUCCESS and a
+/// power-off.
+fn boot_kernel(name: &str, path: BootPath, smp: u32) {
+    boot_kernel_expecting(name, path, smp, "SUCCESS");
+}
+
+/// Boots `pv-<name>` as dom0 through `path` with `smp` CPUs and requires the result
+/// `expected` and a power-off.
+fn boot_kernel_expecting(name: &str, path: BootPath, smp: u32, expected: &str) {
     let cfg = RunConfig {
         modules: vec![ModuleSpec::new(kernel(name), "")],
         boot: path,
-        smp: 1,
+        smp,
         timeout: Some(PV_TIMEOUT),
         ..RunConfig::default()
     };
@@ -114,14 +129,26 @@ fn boot_kernel(name: &str, path: BootPath) {
         Err(e) => panic!("cannot boot pv-{name} through {path}: {e:#}"),
     };
     let result = test_result(&out.serial);
-    if result == Some("SUCCESS") && out.status == ExitKind::PowerOff {
+    if result == Some(expected) && out.status == ExitKind::PowerOff {
         return;
     }
-    panic!("{}", failure_report(name, path, result, &out));
+    panic!("{}", failure_report(name, path, expected, result, &out));
+}
+
+/// `pv-smp` on one CPU finds no vCPU 1 and reports SKIP rather than a failure.
+#[test]
+fn smp_on_one_cpu_skips() {
+    boot_kernel_expecting("smp", BootPath::Direct, 1, "SKIP");
 }
 
 /// What went wrong with a boot, with the end of its serial log.
-fn failure_report(name: &str, path: BootPath, result: Option<&str>, out: &Outcome) -> String {
+fn failure_report(
+    name: &str,
+    path: BootPath,
+    expected: &str,
+    result: Option<&str>,
+    out: &Outcome,
+) -> String {
     let result = match result {
         Some(word) => format!("`{RESULT_PREFIX}{word}`"),
         None => format!("no `{RESULT_PREFIX}` line"),
@@ -129,7 +156,7 @@ fn failure_report(name: &str, path: BootPath, result: Option<&str>, out: &Outcom
     let lines: Vec<&str> = out.serial.lines().collect();
     let tail = lines.get(lines.len().saturating_sub(TAIL_LINES)..).unwrap_or(&lines);
     let mut report = format!(
-        "pv-{name} through {path}: expected `{RESULT_PREFIX}SUCCESS` and a power-off, got \
+        "pv-{name} through {path}: expected `{RESULT_PREFIX}{expected}` and a power-off, got \
          {result} and {}: {} (QEMU status {}, {:.1} s)\ncommand: {}\n",
         out.status,
         out.reason,

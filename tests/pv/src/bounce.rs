@@ -58,7 +58,7 @@ use guest_abi::xen::{Errno, FLAT_KERNEL_SS, FLAT_USER_CS64, Hypercall, TrapInfo}
 
 use crate::hypercall::{self, Via};
 use crate::ops::{XenError, result};
-use crate::{fail, println, shinfo};
+use crate::{fail, percpu, println, shinfo};
 
 /// `FLAT_KERNEL_CS` with RPL 0: the selector for `trap_info` entries, and
 /// the `CS` a bounce frame shows for an event taken in guest-kernel mode.
@@ -231,8 +231,9 @@ pub type Hook = fn(&mut TrapFrame) -> Option<u64>;
 /// Statics shared between the handler and the kernel's main flow.
 struct Shared<T>(UnsafeCell<T>);
 
-// SAFETY: one vCPU; the handler runs only while the main flow is stopped in
-// a probe or at an event, and every access is a whole-value volatile copy.
+// SAFETY: probes run on vCPU 0 only; the handler runs only while the main
+// flow is stopped in a probe or at an event, and every access is a
+// whole-value volatile copy.
 unsafe impl<T> Sync for Shared<T> {}
 
 impl<T: Copy> Shared<T> {
@@ -253,7 +254,9 @@ static UNEXPECTED: Shared<Seen> = Shared(UnsafeCell::new(Seen::ZERO));
 static EXTRA: AtomicU64 = AtomicU64::new(0);
 static EVENTS: AtomicU32 = AtomicU32::new(0);
 static UNEXPECTED_TOTAL: AtomicU32 = AtomicU32::new(0);
-static IN_HANDLER: AtomicBool = AtomicBool::new(false);
+/// Per vCPU ([`percpu::current`]): a handler is running there.
+static IN_HANDLER: [AtomicBool; percpu::MAX_VCPUS] =
+    [const { AtomicBool::new(false) }; percpu::MAX_VCPUS];
 
 /// Probe id (index into the records).
 #[unsafe(no_mangle)]
@@ -423,7 +426,8 @@ pub fn register_callback(ty: CallbackType, flags: u16, address: u64) -> Result<(
 /// exit code with `frame.error_code` as the `iret` flags.
 #[unsafe(no_mangle)]
 extern "C" fn pv_bounce_dispatch(frame: &mut TrapFrame) {
-    if IN_HANDLER.swap(true, Ordering::Relaxed) {
+    let in_handler = IN_HANDLER.get(percpu::current()).or(IN_HANDLER.first());
+    if in_handler.is_some_and(|f| f.swap(true, Ordering::Relaxed)) {
         panic!(
             "event {:#x} (error code {:#x}) at {:#x} inside the event handler",
             frame.vector, frame.error_code, frame.rip
@@ -436,7 +440,9 @@ extern "C" fn pv_bounce_dispatch(frame: &mut TrapFrame) {
         None => standard(frame),
     };
     frame.error_code = flags;
-    IN_HANDLER.store(false, Ordering::Relaxed);
+    if let Some(f) = in_handler {
+        f.store(false, Ordering::Relaxed);
+    }
 }
 
 /// The default handling: events are counted (pending cleared), the

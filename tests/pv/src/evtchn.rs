@@ -14,7 +14,9 @@
 //! like Linux's 2-level handler (clear `evtchn_upcall_pending`, take the
 //! selector, and for each selected word handle the pending, unmasked ports,
 //! clearing their pending bits) and counts each port handled
-//! ([`handled`]). [`bounce::standard`] then counts the upcall
+//! ([`handled`]). With several vCPUs ([`percpu`]) each upcall uses its own
+//! vCPU's selector and handles only the ports [`set_port_vcpu`] gave it
+//! (all ports belong to vCPU 0 by default). [`bounce::standard`] then counts the upcall
 //! ([`bounce::events`]) and the handler returns with `HYPERVISOR_iret`.
 
 use core::mem::offset_of;
@@ -29,9 +31,8 @@ use guest_abi::sched::{SchedOp, SchedPoll};
 use guest_abi::xen::{DomId, Errno, EvtchnPort, Hypercall, SharedInfo, VcpuId, VcpuInfo};
 
 use crate::bounce::{self, TrapFrame, VECTOR_EVENT};
-use crate::hypercall;
 use crate::ops::{XenError, result};
-use crate::shinfo;
+use crate::{hypercall, percpu, shinfo};
 
 /// Ports [`handled`] counts individually.
 pub const RECORDED_PORTS: usize = 256;
@@ -179,7 +180,13 @@ fn port_word(base: usize, port: EvtchnPort) -> Option<(&'static AtomicU64, u64)>
 
 const PENDING: usize = offset_of!(SharedInfo, evtchn_pending);
 const MASK: usize = offset_of!(SharedInfo, evtchn_mask);
-const PENDING_SEL: usize = offset_of!(VcpuInfo, evtchn_pending_sel);
+
+/// Offset in `shared_info` of the running vCPU's `evtchn_pending_sel`.
+fn pending_sel_offset() -> usize {
+    offset_of!(SharedInfo, vcpu_info)
+        .wrapping_add(percpu::current().wrapping_mul(core::mem::size_of::<VcpuInfo>()))
+        .wrapping_add(offset_of!(VcpuInfo, evtchn_pending_sel))
+}
 
 /// `port`'s bit in `evtchn_pending`.
 #[must_use]
@@ -214,15 +221,15 @@ pub fn clear_pending(port: EvtchnPort) {
     }
 }
 
-/// `vcpu_info[0].evtchn_pending_sel`.
+/// The running vCPU's `evtchn_pending_sel`.
 #[must_use]
 pub fn pending_sel() -> u64 {
-    word(PENDING_SEL).map_or(0, |w| w.load(Ordering::SeqCst))
+    word(pending_sel_offset()).map_or(0, |w| w.load(Ordering::SeqCst))
 }
 
-/// Takes (reads and clears) `vcpu_info[0].evtchn_pending_sel`.
+/// Takes (reads and clears) the running vCPU's `evtchn_pending_sel`.
 pub fn take_pending_sel() -> u64 {
-    word(PENDING_SEL).map_or(0, |w| w.swap(0, Ordering::SeqCst))
+    word(pending_sel_offset()).map_or(0, |w| w.swap(0, Ordering::SeqCst))
 }
 
 /// Clears every pending bit, the selector and the upcall flag: a clean
@@ -245,6 +252,24 @@ static HANDLED: [AtomicU32; RECORDED_PORTS] = [const { AtomicU32::new(0) }; RECO
 static HANDLED_OTHER: AtomicU32 = AtomicU32::new(0);
 static MASK_AT_ENTRY: AtomicU8 = AtomicU8::new(0);
 static SEL_AT_ENTRY: AtomicU64 = AtomicU64::new(0);
+/// The vCPU whose upcalls handle each recorded port (0 by default).
+static PORT_VCPU: [AtomicU8; RECORDED_PORTS] = [const { AtomicU8::new(0) }; RECORDED_PORTS];
+
+/// Lets the upcall recorder on vCPU `vcpu` (and only there) handle `port`,
+/// as Linux handles a port only on the CPU it is bound to; by default
+/// vCPU 0 handles every port. Ports from [`RECORDED_PORTS`] up, and vCPUs
+/// past 255, cannot be assigned.
+pub fn set_port_vcpu(port: EvtchnPort, vcpu: u32) {
+    let slot = usize::try_from(port.0).ok().and_then(|i| PORT_VCPU.get(i));
+    if let (Some(slot), Ok(vcpu)) = (slot, u8::try_from(vcpu)) {
+        slot.store(vcpu, Ordering::Relaxed);
+    }
+}
+
+/// The vCPU that handles port number `port` (see [`set_port_vcpu`]).
+fn port_vcpu(port: usize) -> usize {
+    PORT_VCPU.get(port).map_or(0, |v| usize::from(v.load(Ordering::Relaxed)))
+}
 
 /// Installs [`event_hook`] as the bounce hook.
 pub fn install_recorder() {
@@ -287,6 +312,7 @@ pub fn event_hook(frame: &mut TrapFrame) -> Option<u64> {
     if frame.vector != VECTOR_EVENT {
         return None;
     }
+    let me = percpu::current();
     MASK_AT_ENTRY.store(shinfo::upcall_mask(), Ordering::Relaxed);
     SEL_AT_ENTRY.store(pending_sel(), Ordering::Relaxed);
     shinfo::clear_upcall_pending();
@@ -304,8 +330,13 @@ pub fn event_hook(frame: &mut TrapFrame) -> Option<u64> {
         while bits != 0 {
             let b = bits.trailing_zeros() as usize;
             bits &= bits.wrapping_sub(1);
+            let port = w.wrapping_mul(64).wrapping_add(b);
+            if port_vcpu(port) != me {
+                // Another vCPU's port: its own upcall handles it.
+                continue;
+            }
             pending.fetch_and(!(1u64 << b), Ordering::SeqCst);
-            match HANDLED.get(w.wrapping_mul(64).wrapping_add(b)) {
+            match HANDLED.get(port) {
                 Some(c) => c.fetch_add(1, Ordering::Relaxed),
                 None => HANDLED_OTHER.fetch_add(1, Ordering::Relaxed),
             };

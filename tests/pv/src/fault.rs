@@ -293,6 +293,7 @@ global_asm!(
     "",
     ".pushsection .rodata.pv_fault, \"a\", @progbits",
     ".balign 8",
+    ".globl pv_fault_entries",
     "pv_fault_entries:",
     "    .quad pv_fault_entry_0, pv_fault_entry_1, pv_fault_entry_2, pv_fault_entry_3",
     "    .quad pv_fault_entry_4, pv_fault_entry_5, pv_fault_entry_6, pv_fault_entry_7",
@@ -360,6 +361,19 @@ fn unexpected(frame: &Frame, vector: u8, cr2: Option<u64>) -> ! {
         frame.cs, frame.rflags, frame.rsp, frame.rax, frame.rcx, frame.rdx, frame.rsi, frame.rdi
     ));
     crate::report()
+}
+
+/// The handler of `vector` that [`install`] registers (vectors 0–19 but
+/// 15), e.g. for a secondary vCPU's `trap_ctxt`.
+#[must_use]
+pub fn handler_address(vector: u8) -> Option<u64> {
+    if vector == RESERVED_VECTOR {
+        return None;
+    }
+    // SAFETY: the table is emitted by the global_asm block above and is
+    // never written.
+    let entries: &[u64; NR_VECTORS] = unsafe { &PV_FAULT_ENTRIES };
+    entries.get(usize::from(vector)).copied()
 }
 
 /// Registers the handlers with `set_trap_table`.

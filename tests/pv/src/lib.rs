@@ -35,7 +35,8 @@
 //! notes, the entry code, the hypercall page and the stack are in [`entry`].
 //! Hypercalls go through the hypercall page or a direct `syscall`
 //! ([`hypercall`]); [`ops`] has typed wrappers, [`console`] the print macros,
-//! [`evtchn`] event-channel calls, bitmaps and an upcall recorder.
+//! [`evtchn`] event-channel calls, bitmaps and an upcall recorder,
+//! [`percpu`] the running vCPU's id for kernels with several vCPUs.
 #![no_std]
 
 pub mod bounce;
@@ -46,6 +47,7 @@ pub mod fault;
 pub mod hypercall;
 pub mod ops;
 mod panic;
+pub mod percpu;
 pub mod pt;
 pub mod report;
 pub mod shinfo;

@@ -62,6 +62,10 @@ pub struct BootOptions {
     pub mem: Option<u64>,
     /// `dom0_mem=`: domain 0 memory specification.
     pub dom0_mem: Dom0Mem,
+    /// `dom0_max_vcpus=<n>` or `<min>-<max>`: domain 0's vCPU count
+    /// (default: one per CPU; never more than the CPUs, since dom0's vCPUs
+    /// run pinned one per CPU).
+    pub dom0_max_vcpus: Option<(u32, u32)>,
     /// `dom0_vcpus_pin`: pin domain 0's vCPUs to the matching CPUs.
     pub dom0_vcpus_pin: bool,
     /// `tbuf_size=`: per-CPU trace buffer size in pages (default 0).
@@ -129,6 +133,7 @@ impl Default for BootOptions {
             badpages: Vec::new(),
             mem: None,
             dom0_mem: Dom0Mem::default(),
+            dom0_max_vcpus: None,
             dom0_vcpus_pin: false,
             tbuf_size: 0,
             sched: SchedulerKind::Credit,

@@ -71,6 +71,7 @@ pub(crate) const OPTIONS: &[Spec] = &[
     value("nmi", "dom0"),
     value("mem", "no limit"),
     value("dom0_mem", "all memory less a reserve"),
+    value("dom0_max_vcpus", "one per CPU"),
     flag("dom0_vcpus_pin", "off"),
     value("tbuf_size", "0"),
     value("sched", "credit"),
@@ -165,6 +166,18 @@ pub(crate) fn apply_value(
         "mem" => opts.mem = Some(size(v)?).filter(|&limit| limit != 0),
         "dom0_mem" => {
             opts.dom0_mem = Dom0Mem::parse(v).map_err(|bad| InvalidValue::new("size", bad))?;
+        }
+        "dom0_max_vcpus" => {
+            let bad = || InvalidValue::new("vCPU count", v).because("must be N or MIN-MAX, 1-64");
+            let (min, max) = match v.split_once('-') {
+                Some((a, b)) => (parse_u32(a), parse_u32(b)),
+                None => (parse_u32(v), parse_u32(v)),
+            };
+            let (Some(min), Some(max)) = (min, max) else { return Err(bad()) };
+            if min == 0 || min > max || max > 64 {
+                return Err(bad());
+            }
+            opts.dom0_max_vcpus = Some((min, max));
         }
         "tbuf_size" => opts.tbuf_size = keyword("page count", v, parse_u32)?,
         "sched" => opts.sched = keyword("scheduler", v, SchedulerKind::from_opt_name)?,

@@ -3,12 +3,15 @@
 //!
 //! Mirrors `xen/drivers/char/console.c`: [`ring::ConsoleRing`] is Xen's
 //! `conring` (what `xm dmesg` reads), and [`loglvl`] implements the
-//! `loglvl=`/`guest_loglvl=` thresholds with `printk_ratelimit`. The serial
+//! `loglvl=`/`guest_loglvl=` thresholds with `printk_ratelimit`;
+//! [`rx::RxRing`] is Xen's `serial_rx_ring` (input for dom0). The serial
 //! and VGA back ends live in the machine layer; this module only decides what
 //! is kept and what is printed.
 
 pub mod loglvl;
 pub mod ring;
+pub mod rx;
 
 pub use loglvl::{LogLevel, LogLevelThreshold, LogThresholds, RateLimiter};
 pub use ring::ConsoleRing;
+pub use rx::RxRing;

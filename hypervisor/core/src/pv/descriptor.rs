@@ -307,6 +307,19 @@ pub fn descriptor_written(ctx: &mut Ctx<'_>, mfn: Mfn, index: usize, desc: u64) 
     for p in ldt_pages {
         ctx.platform.set_ldt_entry(p.saturating_mul(DESCS_PER_PAGE).saturating_add(index), desc);
     }
+    // Other vCPUs using the frame refresh their copies before they next run.
+    let me = ctx.vcpu;
+    let mut others = alloc::vec::Vec::new();
+    for (i, v) in ctx.dom.vcpus.iter_mut().enumerate() {
+        let uses = v.gdt_frames.contains(&mfn) || v.ldt_frames.contains(&Some(mfn));
+        if i != me && uses {
+            v.reload_descriptors = true;
+            others.push(i);
+        }
+    }
+    for i in others {
+        ctx.dom.kick(i);
+    }
 }
 
 /// Reloads the CPU's GDT and LDT copies for the running vCPU (when a vCPU

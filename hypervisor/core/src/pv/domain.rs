@@ -106,8 +106,21 @@ pub struct PvVcpu {
     pub runstate: super::runstate::Runstate,
     /// Guest address of the registered runstate area, if any.
     pub runstate_guest: Option<u64>,
-    /// Taken down by `VCPUOP_down` (`_VPF_down`).
+    /// Guest address of the secondary `vcpu_time_info` copy
+    /// (`VCPUOP_register_vcpu_time_memory_area`, Xen's `time_info_guest`).
+    pub time_guest: Option<u64>,
+    /// Taken down by `VCPUOP_down` (`_VPF_down`); secondary vCPUs start
+    /// down until `VCPUOP_up`.
     pub down: bool,
+    /// Has a context (`is_initialised`): by the domain builder for vCPU 0,
+    /// by `VCPUOP_initialise` for the others.
+    pub initialised: bool,
+    /// The registers the vCPU starts with when it first runs (set by
+    /// `VCPUOP_initialise`, taken by the machine layer).
+    pub start_regs: Option<guest_abi::xen::CpuUserRegs>,
+    /// The vCPU's GDT or LDT changed while it was not running on its CPU:
+    /// the CPU's copies must be reloaded before it runs again.
+    pub reload_descriptors: bool,
     /// The `vcpu_info` placed by `VCPUOP_register_vcpu_info` (its frame
     /// holds a `Writable` type reference); `None`: the `shared_info` slot.
     pub vcpu_info: Option<super::event_channel::two_level::VcpuInfoRef>,
@@ -144,7 +157,11 @@ impl PvVcpu {
             timers: super::time::VcpuTimers::default(),
             runstate: super::runstate::Runstate::default(),
             runstate_guest: None,
+            time_guest: None,
             down: false,
+            initialised: true,
+            start_regs: None,
+            reload_descriptors: false,
             vcpu_info: None,
             blocked: false,
             evtchn: VcpuEvtchn::default(),
@@ -243,6 +260,11 @@ pub struct Domain {
     pub vcpus: Vec<PvVcpu>,
     /// The event-channel ports (`d->evtchn`).
     pub evtchn: EvtchnTable,
+    /// vCPUs (bit per index) that an event, a wake-up or a state change
+    /// concerns and that the machine layer must make look at it (Xen's
+    /// `vcpu_kick`): a vCPU running elsewhere is interrupted, a blocked one
+    /// woken. Drained by the machine layer.
+    pub kick_mask: u64,
 }
 
 impl Domain {
@@ -261,6 +283,31 @@ impl Domain {
             max_grant_frames: 32,
             vcpus: alloc::vec![PvVcpu::new(VcpuId(0))],
             evtchn: EvtchnTable::new(),
+            kick_mask: 0,
+        }
+    }
+
+    /// Gives the domain `n` vCPUs (Xen's `max_vcpus`): the ones added are
+    /// down and uninitialised until `VCPUOP_initialise` and `VCPUOP_up`.
+    /// Never removes vCPUs.
+    pub fn set_max_vcpus(&mut self, n: usize) {
+        while self.vcpus.len() < n {
+            let id = VcpuId(u32::try_from(self.vcpus.len()).unwrap_or(u32::MAX));
+            let mut v = PvVcpu::new(id);
+            v.down = true;
+            v.initialised = false;
+            // Offline until their first run, as Xen starts every vCPU
+            // (vCPU 0 runs from the start here).
+            v.runstate.state = guest_abi::vcpu::RunState::Offline;
+            self.vcpus.push(v);
+        }
+    }
+
+    /// Asks the machine layer to make vCPU `index` look at its state
+    /// (`vcpu_kick`); indexes past 63 are not tracked.
+    pub fn kick(&mut self, index: usize) {
+        if let Some(bit) = u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)) {
+            self.kick_mask |= bit;
         }
     }
 

@@ -42,6 +42,13 @@ pub trait Platform {
     /// Flushes guest address `va` from the CPU's TLB.
     fn invlpg(&mut self, va: u64);
 
+    /// Flushes the whole TLB of the CPUs running the calling domain's vCPUs
+    /// in `vcpus` (bit per vCPU index; the calling vCPU's bit is ignored),
+    /// and returns once they have. Default: nothing (one vCPU).
+    fn flush_tlb_vcpus(&mut self, vcpus: u64) {
+        let _ = vcpus;
+    }
+
     /// Sets or clears the hardware CR0.TS of the CPU (lazy FPU switching).
     fn set_cr0_ts(&mut self, ts: bool);
 

@@ -46,6 +46,8 @@ pub struct FakePlatform {
     pub ldt_ents: u32,
     /// Last GS selector loaded.
     pub gs_sel: u16,
+    /// Masks passed to `flush_tlb_vcpus`, in order.
+    pub remote_flushes: Vec<u64>,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -89,6 +91,9 @@ impl Platform for FakePlatform {
     }
     fn invlpg(&mut self, va: u64) {
         self.invlpgs.push(va);
+    }
+    fn flush_tlb_vcpus(&mut self, vcpus: u64) {
+        self.remote_flushes.push(vcpus);
     }
     fn set_cr0_ts(&mut self, ts: bool) {
         self.ts = ts;

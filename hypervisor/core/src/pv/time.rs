@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Guest time: the pvclock in each `vcpu_time_info`, the wallclock in
+//! Guest time: the pvclock in each `vcpu_time_info` (and in the secondary
+//! copy a vCPU may register for its vDSO), the wallclock in
 //! `shared_info`, and the per-vCPU single-shot and periodic timers that
 //! raise `VIRQ_TIMER` (Xen's `update_vcpu_system_time`,
 //! `update_domain_wallclock_time`, `do_set_timer_op` and the timer
@@ -16,8 +17,9 @@
 use guest_abi::xen::{Errno, VcpuId, VcpuTimeInfo, Virq, XEN_PVCLOCK_TSC_STABLE_BIT};
 
 use super::ctx::Ctx;
-use super::domain::Domain;
+use super::domain::{Domain, PvVcpu};
 use super::event_channel;
+use super::guest_mem;
 use crate::mm::pv::PhysMem;
 use crate::time::TimeScale;
 
@@ -81,9 +83,10 @@ impl VcpuTimers {
 
 /// Xen's `update_vcpu_system_time`: publish `sample` in the
 /// `vcpu_time_info` of vCPU `vcpu` (shared_info slot), bumping `version`
-/// to odd before and even after the update as the pvclock protocol wants.
-/// The `vcpu_info` is the registered one or the `shared_info` slot; a vCPU
-/// with neither (ids from 32 up) is skipped.
+/// to odd before and even after the update as the pvclock protocol wants,
+/// and the same in the vCPU's registered secondary copy, if any (the
+/// vDSO's pvclock page). The `vcpu_info` is the registered one or the
+/// `shared_info` slot; a vCPU with neither (ids from 32 up) is skipped.
 pub fn update_vcpu_system_time(dom: &Domain, mem: &mut dyn PhysMem, vcpu: usize, s: &ClockSample) {
     let id = VcpuId(u32::try_from(vcpu).unwrap_or(u32::MAX));
     let Some(vi) = dom.vcpu_info_ref(id) else { return };
@@ -108,6 +111,24 @@ pub fn update_vcpu_system_time(dom: &Domain, mem: &mut dyn PhysMem, vcpu: usize,
     // Everything but the version word, then the even version.
     mem.write_bytes(frame, at.saturating_add(4), bytes.get(4..).unwrap_or(&[]));
     mem.write_bytes(frame, at, &odd.wrapping_add(1).to_le_bytes());
+    if let Some(v) = dom.vcpus.get(vcpu) {
+        update_secondary_system_time(v, mem, &info);
+    }
+}
+
+/// Xen's `update_secondary_system_time`: the same `vcpu_time_info` (odd
+/// `version` in `info`) copied to the guest-virtual area registered with
+/// `VCPUOP_register_vcpu_time_memory_area`, through the vCPU's kernel page
+/// table (`update_guest_memory_policy`), version first, then the rest,
+/// then the even version. A fault anywhere just ends the copy.
+fn update_secondary_system_time(v: &PvVcpu, mem: &mut dyn PhysMem, info: &VcpuTimeInfo) {
+    let (Some(va), Some(l4)) = (v.time_guest, v.tables.guest_table) else { return };
+    if guest_mem::write(mem, l4, va, &info.version).is_err()
+        || guest_mem::write(mem, l4, va, info).is_err()
+    {
+        return;
+    }
+    let _ = guest_mem::write(mem, l4, va, &info.version.wrapping_add(1));
 }
 
 /// Xen's `update_domain_wallclock_time`: the wallclock at system time 0,
@@ -127,37 +148,41 @@ pub fn set_wallclock(dom: &Domain, mem: &mut dyn PhysMem, wc_sec: u64, wc_nsec: 
     mem.write_bytes(dom.shared_info, WC_VERSION, &version.wrapping_add(1).to_le_bytes());
 }
 
-/// Runs the timers of every vCPU of `dom` due at `now`: a due single-shot
-/// timer is cleared and a due periodic timer restarts from `now`, each
-/// raising `VIRQ_TIMER` on its vCPU (`send_timer_event`). Returns the
-/// earliest remaining deadline, for the machine layer's timer.
+/// Runs the timers of every vCPU of `dom` due at `now` (see
+/// [`vcpu_timer_softirq`]). Returns the earliest remaining deadline.
 pub fn timer_softirq(dom: &mut Domain, mem: &mut dyn PhysMem, now: u64) -> Option<u64> {
-    let mut next: Option<u64> = None;
-    for i in 0..dom.vcpus.len() {
-        let Some(v) = dom.vcpus.get_mut(i) else { continue };
-        let t = &mut v.timers;
-        let mut fire = false;
-        if t.singleshot.is_some_and(|d| d <= now) {
-            t.singleshot = None;
-            fire = true;
-        }
-        if t.periodic_period != 0 && t.periodic_last.saturating_add(t.periodic_period) <= now {
-            t.periodic_last = now;
-            fire = true;
-        }
-        let deadline = t.next_deadline();
-        let id = v.id;
-        if fire {
-            // A kick only matters to a blocked vCPU, which the machine
-            // layer's wait loop re-examines after every interrupt.
-            let _ = event_channel::send_virq(dom, mem, id, Virq::Timer);
-        }
-        next = match (next, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+    (0..dom.vcpus.len()).filter_map(|i| vcpu_timer_softirq(dom, mem, i, now)).min()
+}
+
+/// Runs vCPU `index`'s timers due at `now`: a due single-shot timer is
+/// cleared and a due periodic timer restarts from `now`, each raising
+/// `VIRQ_TIMER` on the vCPU (`send_timer_event`). Returns its earliest
+/// remaining deadline, for the timer of the CPU it runs on.
+pub fn vcpu_timer_softirq(
+    dom: &mut Domain,
+    mem: &mut dyn PhysMem,
+    index: usize,
+    now: u64,
+) -> Option<u64> {
+    let v = dom.vcpus.get_mut(index)?;
+    let t = &mut v.timers;
+    let mut fire = false;
+    if t.singleshot.is_some_and(|d| d <= now) {
+        t.singleshot = None;
+        fire = true;
     }
-    next
+    if t.periodic_period != 0 && t.periodic_last.saturating_add(t.periodic_period) <= now {
+        t.periodic_last = now;
+        fire = true;
+    }
+    let deadline = t.next_deadline();
+    let id = v.id;
+    if fire {
+        // A kick only matters to a blocked vCPU, which the machine
+        // layer's wait loop re-examines after every interrupt.
+        let _ = event_channel::send_virq(dom, mem, id, Virq::Timer);
+    }
+    deadline
 }
 
 /// `set_timer_op(timeout)`: 0 stops the single-shot timer; a deadline
@@ -204,6 +229,8 @@ pub fn set_periodic(ctx: &mut Ctx<'_>, index: usize, period_ns: u64) -> Result<i
     let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
     v.timers.periodic_period = period_ns;
     v.timers.periodic_last = now;
+    // Its CPU re-arms for the new deadline.
+    ctx.dom.kick(index);
     Ok(0)
 }
 

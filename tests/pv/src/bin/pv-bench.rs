@@ -193,6 +193,9 @@ fn test_main(si: &StartInfo) {
         println!("bench: mmu_update batch {batch}: {per_entry} cycles per entry");
     }
     ptwr(ptr, pte, single);
+    if si.cmd_line_bytes().split(|&b| b == b' ').any(|w| w == b"drift") {
+        pvclock_drift(si);
+    }
 }
 
 /// The same RW flip as the `mmu_update` runs, by a plain store into the
@@ -246,5 +249,161 @@ fn ptwr(ptr: u64, pte: u64, mmu_update_one: u64) {
          {mmu_update_one} cycles; ratio {}.{})",
         tenths / 10,
         tenths % 10
+    );
+}
+
+/// How long the pvclock is watched, ns of system time.
+const DRIFT_NS: u64 = 10_000_000_000;
+/// Length of one busy or blocked slice of the watch, ns.
+const SLICE_NS: u64 = 50_000_000;
+
+/// A `vcpu_op` without an argument on vCPU 0.
+fn vcpu_op0(cmd: pv_tests::guest_abi::vcpu::VcpuOp) -> i64 {
+    use pv_tests::guest_abi::xen::Hypercall;
+    // SAFETY: the commands used here read no memory.
+    unsafe { direct::hypercall3(Hypercall::VcpuOp.raw(), u64::from(cmd.raw()), 0, 0) }
+}
+
+/// `set_timer_op(deadline)`: this vCPU's single-shot timer.
+fn set_timer_op(deadline: u64) {
+    use pv_tests::guest_abi::xen::Hypercall;
+    // SAFETY: only arms this vCPU's timer.
+    let _ = unsafe { direct::hypercall1(Hypercall::SetTimerOp.raw(), deadline) };
+}
+
+/// What a pvclock reader saw while the record was republished.
+#[derive(Default)]
+struct Steps {
+    /// The record last seen, and the reading it gave.
+    last: Option<(pv_tests::guest_abi::xen::VcpuTimeInfo, u64)>,
+    /// Republications seen (version changes between two reads).
+    republished: u32,
+    /// Largest step forward and backward (ns) between the old and the new
+    /// record at the same TSC value.
+    forward: u64,
+    backward: u64,
+    /// Reads that gave an earlier time than the read before, and the
+    /// largest such step back (ns).
+    went_back: u32,
+    max_back: u64,
+}
+
+impl Steps {
+    /// Reads the pvclock once; returns the system time it gives.
+    fn read(&mut self) -> u64 {
+        use pv_tests::shinfo;
+        let Some(cur) = shinfo::time_info() else { return 0 };
+        // After the record: a republication in between only makes it stale.
+        let tsc = rdtsc();
+        let now = shinfo::pvclock_ns(&cur, tsc);
+        if let Some((old, prev)) = self.last {
+            if old.version != cur.version {
+                self.republished += 1;
+                let before = shinfo::pvclock_ns(&old, tsc);
+                if now >= before {
+                    self.forward = self.forward.max(now - before);
+                } else {
+                    self.backward = self.backward.max(before - now);
+                }
+            }
+            if now < prev {
+                self.went_back += 1;
+                self.max_back = self.max_back.max(prev - now);
+            }
+        }
+        self.last = Some((cur, now));
+        now
+    }
+}
+
+/// The pvclock against the hypervisor's own clock over [`DRIFT_NS`].
+///
+/// Takes the published record r0, then alternates [`SLICE_NS`] of busy
+/// reading (events masked; the single-shot timer at the slice's end is the
+/// exit that lets the hypervisor republish) with [`SLICE_NS`] blocked in
+/// `SCHEDOP_block` until a single-shot timer (`set_timer_op`, the periodic
+/// ticker stopped, as Linux does), reading the pvclock throughout and at
+/// every wake. After the 10 s it blocks until the hypervisor publishes a
+/// new record r1. Drift: r0 extrapolated to `r1.tsc_timestamp` minus
+/// `r1.system_time`, the hypervisor's `NOW()` at that publication; positive
+/// means the guest's extrapolation runs ahead.
+fn pvclock_drift(si: &StartInfo) {
+    use pv_tests::guest_abi::callback::CallbackType;
+    use pv_tests::guest_abi::vcpu::VcpuOp;
+    use pv_tests::guest_abi::xen::Virq;
+    use pv_tests::{bounce, evtchn, shinfo};
+    if !shinfo::mapped() && shinfo::map(si).is_err() {
+        check(false, "shared_info mapped for the pvclock");
+        return;
+    }
+    let ok = bounce::register_callback(CallbackType::Event, 0, bounce::event_entry()).is_ok();
+    evtchn::install_recorder();
+    let port = match evtchn::bind_virq(Virq::Timer.raw(), 0) {
+        Ok(port) if ok => port,
+        r => {
+            check(false, format_args!("event callback and VIRQ_TIMER for the pvclock: {r:?}"));
+            return;
+        }
+    };
+    check(vcpu_op0(VcpuOp::StopPeriodicTimer) == 0, "VCPUOP_stop_periodic_timer");
+    let Some(r0) = shinfo::time_info() else { return };
+    let mut steps = Steps::default();
+    let start = steps.read();
+    let end = start + DRIFT_NS;
+    let mut blocked = false;
+    let mut now = start;
+    while now < end {
+        let slice_end = (now + SLICE_NS).min(end);
+        set_timer_op(slice_end);
+        if blocked {
+            let mut blocks = 0u32;
+            while now < slice_end && blocks < 1000 {
+                let _ = evtchn::sched_block();
+                shinfo::set_upcall_mask(1);
+                blocks += 1;
+                now = steps.read();
+            }
+        } else {
+            while now < slice_end {
+                now = steps.read();
+            }
+        }
+        blocked = !blocked;
+    }
+    // Wait (blocked, waking every slice) for a publication after the 10 s.
+    let version = steps.last.map_or(r0.version, |(t, _)| t.version);
+    let mut waited = 0u32;
+    while shinfo::time_info().is_some_and(|t| t.version == version) && waited < 100 {
+        set_timer_op(now + SLICE_NS);
+        let _ = evtchn::sched_block();
+        shinfo::set_upcall_mask(1);
+        waited += 1;
+        now = steps.read();
+    }
+    let _ = evtchn::close(port);
+    let Some(r1) = shinfo::time_info().filter(|t| t.version != version) else {
+        check(false, "the hypervisor republished the pvclock after 10 s");
+        return;
+    };
+    let predicted = shinfo::pvclock_ns(&r0, r1.tsc_timestamp);
+    let drift = i128::from(predicted) - i128::from(r1.system_time);
+    let span = r1.system_time.wrapping_sub(r0.system_time).max(1);
+    // Parts per million, in millionths (the drift is often a few ns).
+    let micro_ppm = drift * 1_000_000_000_000 / i128::from(span);
+    let sign = if drift < 0 { "-" } else { "+" };
+    println!(
+        "bench: pvclock drift vs the hypervisor's clock: {drift:+} ns over {}.{:03} s \
+         ({sign}{}.{:06} ppm; first record extrapolated to the first republication after \
+         10 s, minus its system_time)",
+        span / 1_000_000_000,
+        span / 1_000_000 % 1000,
+        micro_ppm.unsigned_abs() / 1_000_000,
+        micro_ppm.unsigned_abs() % 1_000_000
+    );
+    println!(
+        "bench: pvclock republications over 10 s (alternating 50 ms busy / blocked): {}, \
+         largest step at a republication +{} ns / -{} ns; reads that went backwards: {} \
+         (largest {} ns)",
+        steps.republished, steps.forward, steps.backward, steps.went_back, steps.max_back
     );
 }

@@ -288,3 +288,15 @@ fn hostile_input_does_not_panic() {
     let long = "x".repeat(100_000);
     assert_eq!(parse(&long).1.len(), 1);
 }
+
+#[test]
+fn dom0_max_vcpus_single_and_range() {
+    assert_eq!(ok("dom0_max_vcpus=2").dom0_max_vcpus, Some((2, 2)));
+    assert_eq!(ok("dom0_max_vcpus=1-4").dom0_max_vcpus, Some((1, 4)));
+    assert_eq!(ok("").dom0_max_vcpus, None);
+    for bad in ["0", "3-2", "65", "x", "1-", "-2"] {
+        let (o, w) = warned(&alloc::format!("dom0_max_vcpus={bad}"));
+        assert_eq!(o.dom0_max_vcpus, None, "{bad}");
+        assert_eq!(w.len(), 1, "{bad}: {w:?}");
+    }
+}

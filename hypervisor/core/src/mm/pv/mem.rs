@@ -32,6 +32,25 @@ pub trait PhysMem {
     /// Sets entry `index` of frame `mfn` to `val`.
     fn write_u64(&mut self, mfn: Mfn, index: usize, val: u64);
 
+    /// Atomically ORs `bits` into entry `index` of frame `mfn`; returns the
+    /// old value. Memory a guest shares with the hypervisor (event bitmaps,
+    /// `vcpu_info`) is changed by other CPUs at the same time, so the
+    /// machine layer uses a locked instruction; the default (single-CPU
+    /// test memories) reads and writes.
+    fn fetch_or_u64(&mut self, mfn: Mfn, index: usize, bits: u64) -> u64 {
+        let old = self.read_u64(mfn, index);
+        self.write_u64(mfn, index, old | bits);
+        old
+    }
+
+    /// Atomically ANDs `bits` into entry `index` of frame `mfn`; returns
+    /// the old value (see [`fetch_or_u64`](Self::fetch_or_u64)).
+    fn fetch_and_u64(&mut self, mfn: Mfn, index: usize, bits: u64) -> u64 {
+        let old = self.read_u64(mfn, index);
+        self.write_u64(mfn, index, old & bits);
+        old
+    }
+
     /// Whether `mfn` is backed by memory this object can access.
     fn frame_exists(&self, mfn: Mfn) -> bool;
 

@@ -102,13 +102,21 @@ pub trait EmulEnv {
     /// built on it, AVX included) from the CPUID policy.
     fn xcr0_supported(&self) -> u64;
 
+    /// The inclusive I/O port ranges of the UARTs the hypervisor's console
+    /// drives, which dom0 must not touch (Xen's `ioports_deny_access` of the
+    /// console ports). Default: COM1, `0x3f8-0x3ff`.
+    fn console_ioports(&self) -> &[(u16, u16)] {
+        &[(0x3f8, 0x3ff)]
+    }
+
     /// Xen's `ioports_access_permitted`: may `dom` access every port in
     /// `first..=last` directly? The machine layer keeps the per-domain
     /// ranges. Default: the privileged domain gets [`dom0_ioport_allowed`]
-    /// with COM1 (`0x3f8-0x3ff`) denied; override it with the real console
-    /// UART and the ACPI PM timer.
+    /// with the console UARTs ([`EmulEnv::console_ioports`]) denied;
+    /// override it to deny more (the ACPI PM timer, `dom0_ioports_disable=`).
     fn ioports_permitted(&self, dom: &Domain, first: u16, last: u16) -> bool {
-        dom.privileged && (first..=last).all(|p| dom0_ioport_allowed(p, &[(0x3f8, 0x3ff)]))
+        let console = self.console_ioports();
+        dom.privileged && (first..=last).all(|p| dom0_ioport_allowed(p, console))
     }
 
     /// The hardware CR0 the vCPU runs with, apart from TS (Xen's

@@ -70,6 +70,8 @@ pub struct FakeEnv {
     pub debugregs: Vec<(u8, u64)>,
     /// What `xcr0_supported` reports.
     pub xcr0_supported: u64,
+    /// The console UARTs' ports (`console_ioports`; default COM1).
+    pub console_ports: Vec<(u16, u16)>,
 }
 
 /// The marker returned for CPUID leaves the fake host does not define.
@@ -145,6 +147,7 @@ impl FakeEnv {
             loaded_cr4: None,
             debugregs: Vec::new(),
             xcr0_supported: HOST_XCR0,
+            console_ports: vec![CONSOLE],
         }
     }
 }
@@ -161,8 +164,8 @@ impl EmulEnv for FakeEnv {
     fn io_out(&mut self, port: u16, size: u8, value: u32) {
         self.io.push(IoAccess::Out(port, size, value));
     }
-    fn ioports_permitted(&self, dom: &Domain, first: u16, last: u16) -> bool {
-        dom.privileged && (first..=last).all(|p| dom0_ioport_allowed(p, &[CONSOLE]))
+    fn console_ioports(&self) -> &[(u16, u16)] {
+        &self.console_ports
     }
     fn wbinvd(&mut self) {
         self.wbinvds += 1;

@@ -259,19 +259,21 @@ fn mark_events_pending(dom: &mut Domain, mem: &mut dyn PhysMem, id: VcpuId) -> b
     if let Some(v) = vcpu_mut(dom, id) {
         vcpu_unblock(v);
     }
+    dom.kick(usize::try_from(id.0).unwrap_or(usize::MAX));
     true
 }
 
 /// `evtchn_check_pollers`: wake the vCPUs polling `port` (or any port).
 fn check_pollers(dom: &mut Domain, port: EvtchnPort) -> bool {
-    let mut woke = false;
-    for v in &mut dom.vcpus {
+    let mut woke = 0u64;
+    for (i, v) in dom.vcpus.iter_mut().enumerate() {
         if v.evtchn.poll.is_some_and(|p| p.port.is_none_or(|q| q == port)) {
             vcpu_unblock(v);
-            woke = true;
+            woke |= u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0);
         }
     }
-    woke
+    dom.kick_mask |= woke;
+    woke != 0
 }
 
 /// `evtchn_2l_set_pending` on vCPU `notify`: returns whether a vCPU was

@@ -63,20 +63,12 @@ fn vcpu_info_offset(vcpu: VcpuId) -> Option<usize> {
 
 /// Sets `bit` in word `index` of the frame; returns whether it was set.
 fn test_and_set(mem: &mut dyn PhysMem, frame: Mfn, index: usize, bit: u64) -> bool {
-    let word = mem.read_u64(frame, index);
-    if word & bit == 0 {
-        mem.write_u64(frame, index, word | bit);
-    }
-    word & bit != 0
+    mem.fetch_or_u64(frame, index, bit) & bit != 0
 }
 
 /// Clears `bit` in word `index` of the frame; returns whether it was set.
 fn test_and_clear(mem: &mut dyn PhysMem, frame: Mfn, index: usize, bit: u64) -> bool {
-    let word = mem.read_u64(frame, index);
-    if word & bit != 0 {
-        mem.write_u64(frame, index, word & !bit);
-    }
-    word & bit != 0
+    mem.fetch_and_u64(frame, index, !bit) & bit != 0
 }
 
 /// Whether `port`'s bit is set in the bitmap starting at word `base`.
@@ -193,14 +185,12 @@ pub fn upcall_pending(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>) -> bool {
 /// Sets `evtchn_upcall_pending`; returns whether it was already set (true
 /// for a vCPU without one: nothing to kick).
 pub fn test_and_set_upcall_pending(mem: &mut dyn PhysMem, vi: Option<VcpuInfoRef>) -> bool {
-    if vi.is_none() {
-        return true;
-    }
-    let was = upcall_pending(mem, vi);
-    if !was {
-        set_vcpu_byte(mem, vi, UPCALL_PENDING, 1);
-    }
-    was
+    let Some(vi) = vi else { return true };
+    // `vcpu_info` is 8-byte aligned (register_vcpu_info checks it): the
+    // flag is the low byte of its first word, set with one locked OR so a
+    // guest clearing it on another CPU is never overwritten.
+    let index = vi.offset.saturating_add(UPCALL_PENDING) / 8;
+    mem.fetch_or_u64(vi.frame, index, 1) & 0xff != 0
 }
 
 /// `evtchn_upcall_mask` (1 for a vCPU without one).

@@ -15,6 +15,22 @@
 //! * For PV the extent list of `decrease_reservation` holds MFNs, that of
 //!   `populate_physmap` GPFNs in and MFNs out (the M2P is set; the guest
 //!   updates its own P2M).
+//! * `XENMEM_exchange` follows `memory_exchange`: `-EINVAL` for a restart
+//!   point past the end, different domain ids, an order above
+//!   [`MAX_ORDER`] or extent lists of different sizes; `-EFAULT` for a list
+//!   outside guest space; `-EPERM` for multi-page extents of an
+//!   unprivileged domain; `-ESRCH` for another domain. Then chunk by chunk
+//!   (the input extents that make one output extent, or the reverse), each
+//!   all or nothing: the input MFNs (PV: machine frames) must be the
+//!   caller's and free to take (as for `decrease_reservation` below, Xen's
+//!   `steal_page`: `-EINVAL`, also for a frame named twice), the new
+//!   frames come from the allocator within the output `address_bits`
+//!   (`-ENOMEM`), the old ones are scrubbed, dropped from the M2P and
+//!   freed, and the new ones get the M2P of the output GPFNs and their
+//!   MFNs written back. `tot_pages` does not change and `max_pages` is not
+//!   consulted (`MEMF_no_refcount`). `nr_exchanged` says how far it got; a
+//!   faulting output entry is reported as `-EFAULT` after the fact, as in
+//!   Xen.
 //! * `XENMEM_memory_map` is `-ENOSYS`: Xen answers so for a PV domain
 //!   whose toolstack set no map (`d->arch.nr_e820 == 0`), and Linux then
 //!   assumes one RAM region; `set_memory_map` is not implemented.
@@ -37,13 +53,17 @@
 //!   (reservations).
 //! * `XENMEM_machine_memory_map` from an unprivileged domain is `-EPERM`
 //!   (XSM's answer in later Xen; Xen 3.4's `IS_PRIV` check gave `-EINVAL`).
-//! * `XENMEM_exchange` is not implemented (`-ENOSYS`).
+//! * `XENMEM_exchange` never preempts itself (the work is bounded by the
+//!   caller's own frames); it takes the input frames only once the whole
+//!   chunk was checked and the output allocated, so a failed chunk needs
+//!   no reassignment.
 
 use alloc::vec::Vec;
 
 use guest_abi::memory::{
     E820Entry, MemoryOp, XENMEMF_populate_on_demand, XenMachphysMapping, XenMachphysMfnList,
-    XenMemoryDomain, XenMemoryMap, XenMemoryReservation, memop_split, xenmemf_get_address_bits,
+    XenMemoryDomain, XenMemoryExchange, XenMemoryMap, XenMemoryReservation, memop_split,
+    xenmemf_get_address_bits,
 };
 use guest_abi::xen::{
     ArchSharedInfo, DomId, Errno, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START,
@@ -92,7 +112,8 @@ pub fn memory_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
             Ok(0)
         }
         MemoryOp::MachphysMfnList => machphys_mfn_list(ctx, arg),
-        // No toolstack-set map (see the module notes), no exchange yet.
+        MemoryOp::Exchange => exchange(ctx, arg),
+        // No toolstack-set map (see the module notes).
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -244,6 +265,15 @@ fn alloc_extent(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<Mfn
     if ctx.dom.tot_pages.checked_add(n)? > ctx.dom.max_pages {
         return None;
     }
+    let base = alloc_assigned(ctx, order, below)?;
+    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_add(n);
+    Some(base)
+}
+
+/// Allocates `2^order` zeroed frames and gives them to the calling domain
+/// in the frame table, leaving `tot_pages` to the caller.
+fn alloc_assigned(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
+    let n = 1u64 << order;
     let base = ctx.platform.alloc_frames(order, below)?;
     let dom = ctx.dom.id;
     for k in 0..n {
@@ -260,8 +290,22 @@ fn alloc_extent(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<Mfn
             return None;
         }
     }
-    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_add(n);
     Some(base)
+}
+
+/// Releases the `2^order`-frame extents at `extents`, which
+/// [`alloc_assigned`] gave the domain but the guest never saw, straight
+/// back to the allocator.
+fn unassign(ctx: &mut Ctx<'_>, extents: &[Mfn], order: u32) {
+    let dom = ctx.dom.id;
+    for base in extents {
+        for k in 0..1u64 << order {
+            let _ = ctx.frames.release(Mfn(base.0.saturating_add(k)), dom);
+        }
+    }
+    for f in ctx.frames.take_freed() {
+        ctx.platform.free_frame(f);
+    }
 }
 
 /// `increase_reservation`: allocate, and report each extent's MFN.
@@ -326,19 +370,7 @@ fn decrease(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64) -> u64 {
 /// ready for the allocator. `false` (nothing done) for any other frame.
 fn guest_remove_page(ctx: &mut Ctx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool {
     let dom = ctx.dom.id;
-    let Some(info) = ctx.frames.info(mfn) else {
-        return false;
-    };
-    let special = mfn == ctx.dom.shared_info || ctx.dom.grant_frames.contains(&mfn);
-    if info.owner != Some(dom)
-        || !info.allocated
-        || info.count != 1
-        || info.type_info.count != 0
-        || special
-    {
-        return false;
-    }
-    if ctx.frames.release(mfn, dom).is_err() {
+    if !only_allocated(ctx, mfn) || ctx.frames.release(mfn, dom).is_err() {
         return false;
     }
     ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_sub(1);
@@ -351,4 +383,192 @@ fn guest_remove_page(ctx: &mut Ctx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool 
         freed.push(f);
     }
     true
+}
+
+/// Whether `mfn` is a frame of the calling domain that only its allocation
+/// reference holds (general count 1, no type reference) and that is not
+/// the shared-info or a grant-table frame: one that can leave the domain
+/// at once (the condition of Xen's `steal_page`).
+fn only_allocated(ctx: &Ctx<'_>, mfn: Mfn) -> bool {
+    let Some(info) = ctx.frames.info(mfn) else {
+        return false;
+    };
+    let special = mfn == ctx.dom.shared_info || ctx.dom.grant_frames.contains(&mfn);
+    info.owner == Some(ctx.dom.id)
+        && info.allocated
+        && info.count == 1
+        && info.type_info.count == 0
+        && !special
+}
+
+/// Offset of `nr_exchanged` in `xen_memory_exchange`.
+const NR_EXCHANGED: u64 = core::mem::offset_of!(XenMemoryExchange, nr_exchanged) as u64;
+
+/// `XENMEM_exchange` (Xen's `memory_exchange`): trade extents of the
+/// calling domain for fresh ones, chunk by chunk, each chunk all or
+/// nothing. `nr_exchanged` (IN: input extents already done, for a replayed
+/// call; OUT: input extents done) is written back whatever the outcome.
+fn exchange(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
+    let mut exch: XenMemoryExchange = ctx.read(arg)?;
+    let rc = exchange_chunks(ctx, &mut exch);
+    // Xen's final `copy_field_to_guest`: a fault here wins.
+    ctx.write(arg.wrapping_add(NR_EXCHANGED), &exch.nr_exchanged)?;
+    rc.map(|()| 0)
+}
+
+/// Pages covered by `nr` extents of `2^order` pages, if that fits.
+fn extent_pages(nr: u64, order: u32) -> Option<u64> {
+    nr.checked_mul(1u64.checked_shl(order)?)
+}
+
+/// The checks and the chunk loop of `memory_exchange`; sets
+/// `exch.nr_exchanged` to the input extents done.
+fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<(), Errno> {
+    let (input, output) = (exch.input, exch.output);
+    if exch.nr_exchanged > input.nr_extents
+        || input.domid != output.domid
+        || input.extent_order > MAX_ORDER
+        || output.extent_order > MAX_ORDER
+    {
+        return Err(Errno::EINVAL);
+    }
+    match (
+        extent_pages(input.nr_extents, input.extent_order),
+        extent_pages(output.nr_extents, output.extent_order),
+    ) {
+        (Some(a), Some(b)) if a == b => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    if !list_range_ok(input.extent_start, 0, input.nr_extents)
+        || !list_range_ok(output.extent_start, 0, output.nr_extents)
+    {
+        return Err(Errno::EFAULT);
+    }
+    // `multipage_allocation_permitted`, for either side.
+    if (input.extent_order != 0 || output.extent_order != 0)
+        && !(ctx.dom.privileged || ctx.hooks.has_iomem_caps(ctx.dom.id))
+    {
+        return Err(Errno::EPERM);
+    }
+    if !is_self(ctx, input.domid) {
+        return Err(Errno::ESRCH);
+    }
+    // One chunk: `2^in_chunk` input extents for `2^out_chunk` output ones
+    // (one of the two is 0).
+    let in_chunk = output.extent_order.saturating_sub(input.extent_order);
+    let out_chunk = input.extent_order.saturating_sub(output.extent_order);
+    // MEMF_bits: no limit when it covers the machine (Xen does not refuse
+    // tiny limits here: the allocation just fails).
+    let bits = xenmemf_get_address_bits(output.mem_flags);
+    let below = (bits != 0
+        && bits < order_from_pages(ctx.frames.max_page()).saturating_add(PAGE_SHIFT))
+    .then(|| 1u64.checked_shl(bits))
+    .flatten();
+    let plan = Chunks { input, output, in_chunk, out_chunk, below };
+    let mut freed = Vec::new();
+    let mut rc = Ok(());
+    let mut i = exch.nr_exchanged >> in_chunk;
+    let end = input.nr_extents >> in_chunk;
+    while i < end {
+        match exchange_chunk(ctx, &plan, i, &mut freed) {
+            Ok(late) => rc = rc.and(late),
+            Err(e) => {
+                rc = Err(e);
+                break;
+            }
+        }
+        i = i.saturating_add(1);
+    }
+    exch.nr_exchanged = if i >= end { input.nr_extents } else { i << in_chunk };
+    if !freed.is_empty() {
+        // As for decrease_reservation: flush before the frames are reused.
+        ctx.platform.flush_tlb_local();
+        for mfn in freed {
+            ctx.platform.free_frame(mfn);
+        }
+    }
+    rc
+}
+
+/// The shape of an exchange, for [`exchange_chunk`].
+struct Chunks {
+    input: XenMemoryReservation,
+    output: XenMemoryReservation,
+    /// log2 of the input extents per chunk.
+    in_chunk: u32,
+    /// log2 of the output extents per chunk.
+    out_chunk: u32,
+    /// Machine address the new frames must end below.
+    below: Option<u64>,
+}
+
+/// Exchanges chunk `i`. `Err`: nothing of the chunk was done (`EFAULT` for
+/// an unreadable input list, `EINVAL` for a frame that is not the domain's
+/// or still in use, `ENOMEM`). `Ok(Err(EFAULT))`: the chunk was exchanged
+/// but an output list entry could not be read or written (Xen carries on).
+/// The input frames, scrubbed and out of the M2P, are appended to `freed`.
+fn exchange_chunk(
+    ctx: &mut Ctx<'_>,
+    c: &Chunks,
+    i: u64,
+    freed: &mut Vec<Mfn>,
+) -> Result<Result<(), Errno>, Errno> {
+    let per_in = 1u64 << c.input.extent_order;
+    let n_in = 1u64 << c.in_chunk;
+    let n_out = 1u64 << c.out_chunk;
+    // Gather and check the input frames (Xen's `steal_page` loop).
+    let total = usize::try_from(n_in.saturating_mul(per_in)).map_err(|_| Errno::ENOMEM)?;
+    let mut frames: Vec<Mfn> = Vec::new();
+    frames.try_reserve_exact(total).map_err(|_| Errno::ENOMEM)?;
+    for j in 0..n_in {
+        let idx = (i << c.in_chunk).saturating_add(j);
+        let gmfn: u64 = ctx.read(slot(c.input.extent_start, idx)).map_err(|_| Errno::EFAULT)?;
+        for k in 0..per_in {
+            // A PV guest names machine frames (`gmfn_to_mfn` is 1:1).
+            let mfn = gmfn.checked_add(k).map(Mfn).ok_or(Errno::EINVAL)?;
+            if !only_allocated(ctx, mfn) {
+                return Err(Errno::EINVAL);
+            }
+            frames.push(mfn);
+        }
+    }
+    // A frame named twice: Xen's second `steal_page` fails.
+    let mut sorted: Vec<Mfn> = Vec::new();
+    sorted.try_reserve_exact(frames.len()).map_err(|_| Errno::ENOMEM)?;
+    sorted.extend_from_slice(&frames);
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w.first() == w.get(1)) {
+        return Err(Errno::EINVAL);
+    }
+    // Allocate the output extents.
+    let mut out: Vec<Mfn> = Vec::new();
+    out.try_reserve_exact(usize::try_from(n_out).map_err(|_| Errno::ENOMEM)?)
+        .map_err(|_| Errno::ENOMEM)?;
+    for _ in 0..n_out {
+        let Some(base) = alloc_assigned(ctx, c.output.extent_order, c.below) else {
+            unassign(ctx, &out, c.output.extent_order);
+            return Err(Errno::ENOMEM);
+        };
+        out.push(base);
+    }
+    // Nothing can fail from here on: give up the inputs...
+    for &mfn in &frames {
+        let _ = guest_remove_page(ctx, mfn, freed);
+    }
+    // ...and hand over the outputs at the guest's GPFNs.
+    let per_out = 1u64 << c.output.extent_order;
+    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_add(n_out.saturating_mul(per_out));
+    let mut rc = Ok(());
+    for (j, base) in (0u64..).zip(out) {
+        let at = slot(c.output.extent_start, (i << c.out_chunk).saturating_add(j));
+        let gpfn = ctx.read::<u64>(at);
+        for k in 0..per_out {
+            let entry = gpfn.map_or(INVALID_M2P_ENTRY, |g| g.wrapping_add(k));
+            ctx.m2p.set_gpfn_from_mfn(Mfn(base.0.saturating_add(k)), entry);
+        }
+        if gpfn.is_err() || ctx.write(at, &base.0).is_err() {
+            rc = Err(Errno::EFAULT);
+        }
+    }
+    Ok(rc)
 }

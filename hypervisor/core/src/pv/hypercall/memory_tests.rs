@@ -14,8 +14,8 @@ use alloc::vec::Vec;
 
 use guest_abi::memory::{
     E820_RAM, E820_RESERVED, E820Entry, MEMOP_EXTENT_SHIFT, XENMEMF_populate_on_demand,
-    XenMachphysMapping, XenMachphysMfnList, XenMemoryDomain, XenMemoryMap, XenMemoryReservation,
-    xenmemf_address_bits,
+    XenMachphysMapping, XenMachphysMfnList, XenMemoryDomain, XenMemoryExchange, XenMemoryMap,
+    XenMemoryReservation, xenmemf_address_bits,
 };
 use guest_abi::xen::{DomId, Errno, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START};
 
@@ -24,7 +24,7 @@ use crate::mm::Mfn;
 use crate::mm::pv::{INVALID_M2P_ENTRY, M2p, PageType, PhysMem};
 use crate::pv::ctx::Ctx;
 use crate::pv::platform::{Platform, SegBaseReg};
-use crate::pv::test_support::{FakePlatform, Fixture, GUEST_BASE};
+use crate::pv::test_support::{FakePlatform, Fixture, GUEST_BASE, GUEST_PAGES, frames};
 
 /// Argument struct.
 const ARG: u64 = GUEST_BASE + 0x1000;
@@ -190,8 +190,8 @@ fn dispatch_and_unknown_commands() {
     let mut t = T::new();
     assert_eq!(t.hypercall(2, 0), 48, "maximum_ram_page is max_page");
     let enosys = -i64::from(Errno::ENOSYS.raw());
-    // 8 was never reassigned; 11 (exchange) is not implemented; 63 unknown.
-    for cmd in [8, 11, 63] {
+    // 8 was never reassigned; 63 unknown.
+    for cmd in [8, 63] {
         assert_eq!(t.hypercall(cmd, ARG), enosys);
     }
     // A PV domain without a toolstack-set map: -ENOSYS, as in Xen.
@@ -477,4 +477,302 @@ fn increase_then_decrease_round_trip_keeps_the_pool() {
     assert_eq!(t.f.dom.tot_pages, 0);
     assert_eq!(t.p.freed.iter().map(|m| m.0).collect::<Vec<_>>(), got);
     assert!(t.f.frames.iter().all(|(_, p)| p.owner.is_none()));
+}
+
+/// Output extent list of an exchange.
+const OUT_LIST: u64 = GUEST_BASE + 0x3000;
+const EXCHANGE: u64 = 11;
+
+fn res(list: u64, nr: u64, order: u32, flags: u32, domid: DomId) -> XenMemoryReservation {
+    XenMemoryReservation {
+        extent_start: list,
+        nr_extents: nr,
+        extent_order: order,
+        mem_flags: flags,
+        domid,
+        pad0: [0; 3],
+    }
+}
+
+impl T {
+    /// `XENMEM_exchange` of the extents in `LIST` for ones at the GPFNs in
+    /// `OUT_LIST`; returns the result and `nr_exchanged` read back.
+    fn exchange(
+        &mut self,
+        input: XenMemoryReservation,
+        output: XenMemoryReservation,
+        nr_exchanged: u64,
+    ) -> (Result<i64, Errno>, u64) {
+        self.put(ARG, &XenMemoryExchange { input, output, nr_exchanged });
+        let r = self.op(EXCHANGE, ARG);
+        (r, self.get::<XenMemoryExchange>(ARG).nr_exchanged)
+    }
+
+    fn out_list(&mut self, items: &[u64]) {
+        self.f.poke(OUT_LIST, bytemuck::cast_slice(items));
+    }
+
+    fn out_list_out(&self, n: usize) -> Vec<u64> {
+        (0..n).map(|i| self.get::<u64>(OUT_LIST + 8 * i as u64)).collect()
+    }
+
+    /// Populates `gpfns` (order 0) and marks each frame's contents.
+    fn populate(&mut self, gpfns: &[u64]) -> Vec<u64> {
+        self.list(gpfns);
+        let n = gpfns.len();
+        assert_eq!(self.reservation(POPULATE, n as u64, 0, 0, DomId::SELF), n as i64);
+        let mfns = self.list_out(n);
+        for &m in &mfns {
+            self.f.mem.write_u64(Mfn(m), 5, 0xdead_beef);
+        }
+        mfns
+    }
+
+    fn owned(&self, mfn: u64) -> bool {
+        self.f.frames.owner(Mfn(mfn)) == Some(DomId(0))
+    }
+}
+
+#[test]
+fn exchange_two_pages_for_one_contiguous_pair() {
+    let mut t = T::new();
+    t.populate(&[0x10, 0x11, 0x12]);
+    t.list(&[33, 32]);
+    t.out_list(&[0x10]);
+    let flushes = t.p.inner.flushes;
+    let (r, done) = t.exchange(
+        res(LIST, 2, 0, 0, DomId::SELF),
+        res(OUT_LIST, 1, 1, xenmemf_address_bits(32), DomId::SELF),
+        0,
+    );
+    assert_eq!((r, done), (Ok(0), 2));
+    // Frames 36 and 37 (the next aligned pair; a 32-bit limit is none on
+    // this 48-frame machine), MFN reported, M2P set for both.
+    assert_eq!(t.out_list_out(1), [36]);
+    assert_eq!(t.p.last_below, None);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(36)), 0x10);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(37)), 0x11);
+    assert!(t.owned(34) && t.owned(36) && t.owned(37));
+    assert_eq!(t.f.mem.read_u64(Mfn(36), 5), 0, "new frames are zeroed");
+    // The old frames are gone: scrubbed, out of the M2P, freed after a flush.
+    assert_eq!(t.p.freed, [Mfn(33), Mfn(32)]);
+    assert!(t.p.inner.flushes > flushes);
+    for m in [32, 33] {
+        assert_eq!(t.f.frames.owner(Mfn(m)), None);
+        assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(m)), INVALID_M2P_ENTRY);
+        assert_eq!(t.f.mem.read_u64(Mfn(m), 5), 0, "scrubbed");
+    }
+    // The third frame is untouched; the total is unchanged.
+    assert_eq!(t.f.mem.read_u64(Mfn(34), 5), 0xdead_beef);
+    assert_eq!(t.f.dom.tot_pages, 3);
+    assert!(t.f.frames.take_freed().is_empty());
+}
+
+#[test]
+fn exchange_one_pair_for_two_pages_and_address_limit() {
+    let mut t = T::new();
+    t.list(&[0x20]);
+    assert_eq!(t.reservation(POPULATE, 1, 1, 0, DomId::SELF), 1);
+    assert_eq!(t.list_out(1), [32]);
+    // Xen's xen_destroy_contiguous_region: one order-1 extent in, two
+    // order-0 out.
+    t.list(&[32]);
+    t.out_list(&[0x20, 0x21]);
+    let (r, done) = t.exchange(res(LIST, 1, 1, 0, DomId(0)), res(OUT_LIST, 2, 0, 0, DomId(0)), 0);
+    assert_eq!((r, done), (Ok(0), 1));
+    assert_eq!(t.out_list_out(2), [34, 35]);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(35)), 0x21);
+    assert_eq!(t.p.freed, [Mfn(32), Mfn(33)]);
+    assert_eq!(t.f.dom.tot_pages, 2);
+    // A limit the allocator cannot meet: -ENOMEM, nothing changed. Limits
+    // at or below a page are not refused up front (the allocation fails).
+    for bits in [17, 12, 1] {
+        t.list(&[34, 35]);
+        let (r, done) = t.exchange(
+            res(LIST, 2, 0, 0, DomId::SELF),
+            res(OUT_LIST, 1, 1, xenmemf_address_bits(bits), DomId::SELF),
+            0,
+        );
+        assert_eq!((r, done), (Err(Errno::ENOMEM), 0), "bits {bits}");
+        assert_eq!(t.p.last_below, Some(1 << bits));
+        assert!(t.owned(34) && t.owned(35));
+        assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(34)), 0x20);
+    }
+    assert_eq!(t.p.freed.len(), 2);
+}
+
+#[test]
+fn exchange_argument_checks() {
+    let mut t = T::new();
+    t.populate(&[1, 2]);
+    t.list(&[32, 33]);
+    t.out_list(&[1]);
+    let i = res(LIST, 2, 0, 0, DomId::SELF);
+    let o = res(OUT_LIST, 1, 1, 0, DomId::SELF);
+    let einval = (Err(Errno::EINVAL), 0);
+    // Restart point past the end (written back as it was).
+    assert_eq!(t.exchange(i, o, 3), (Err(Errno::EINVAL), 3));
+    // Domain ids differ (even if both name the caller).
+    assert_eq!(t.exchange(i, res(OUT_LIST, 1, 1, 0, DomId(0)), 0), einval);
+    // Orders beyond MAX_ORDER, on either side.
+    assert_eq!(
+        t.exchange(res(LIST, 2, 21, 0, DomId::SELF), res(OUT_LIST, 2, 21, 0, DomId::SELF), 0),
+        einval
+    );
+    assert_eq!(
+        t.exchange(res(LIST, 1 << 21, 0, 0, DomId::SELF), res(OUT_LIST, 1, 21, 0, DomId::SELF), 0),
+        einval
+    );
+    // Sizes differ, or overflow.
+    assert_eq!(t.exchange(i, res(OUT_LIST, 2, 1, 0, DomId::SELF), 0), einval);
+    assert_eq!(t.exchange(i, res(OUT_LIST, 1, 0, 0, DomId::SELF), 0), einval);
+    let huge = u64::MAX / 2 + 1;
+    assert_eq!(
+        t.exchange(res(LIST, huge, 1, 0, DomId::SELF), res(OUT_LIST, huge, 1, 0, DomId::SELF), 0),
+        einval
+    );
+    // Lists outside guest space.
+    let bad = 0xffff_8000_0000_0000;
+    assert_eq!(t.exchange(res(bad, 2, 0, 0, DomId::SELF), o, 0), (Err(Errno::EFAULT), 0));
+    assert_eq!(t.exchange(i, res(bad, 1, 1, 0, DomId::SELF), 0), (Err(Errno::EFAULT), 0));
+    // Another domain.
+    let other = (res(LIST, 2, 0, 0, DomId(7)), res(OUT_LIST, 1, 1, 0, DomId(7)));
+    assert_eq!(t.exchange(other.0, other.1, 0), (Err(Errno::ESRCH), 0));
+    // Unreadable argument: -EFAULT, nothing written.
+    assert_eq!(t.op(EXCHANGE, 0), Err(Errno::EFAULT));
+    assert_eq!(t.op(EXCHANGE, GUEST_BASE + GUEST_PAGES * 4096), Err(Errno::EFAULT));
+    // Multi-page extents need privilege; order 0 both ways does not.
+    t.f.dom.privileged = false;
+    assert_eq!(t.exchange(i, o, 0), (Err(Errno::EPERM), 0));
+    t.list(&[33]);
+    t.out_list(&[7]);
+    let one = |l| res(l, 1, 0, 0, DomId::SELF);
+    assert_eq!(t.exchange(one(LIST), one(OUT_LIST), 0), (Ok(0), 1));
+    assert_eq!(t.out_list_out(1), [34]);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(34)), 7);
+    assert!(t.owned(32) && !t.owned(33) && t.owned(34));
+    // Nothing to do: fine.
+    assert_eq!(
+        t.exchange(res(0, 0, 0, 0, DomId::SELF), res(0, 0, 0, 0, DomId::SELF), 0),
+        (Ok(0), 0)
+    );
+}
+
+#[test]
+fn exchange_refuses_frames_it_cannot_take() {
+    let mut t = T::new();
+    t.populate(&[1, 2, 3, 4]);
+    // 32: extra reference; 33: an L1 table; 40: not allocated; shared
+    // info; a frame outside the machine; a frame named twice.
+    assert!(t.f.frames.get_page(Mfn(32), DomId(0)));
+    assert!(t.f.frames.get_page(Mfn(33), DomId(0)));
+    t.f.mem.write_u64(Mfn(33), 5, 0);
+    t.ctx().mm().get_page_type(Mfn(33), PageType::L1).unwrap();
+    let si = t.f.dom.shared_info.0;
+    t.f.frames.assign(Mfn(si), DomId(0)).unwrap();
+    t.out_list(&[1]);
+    for pair in [[34, 32], [33, 35], [40, 34], [si, 35], [0x10_0000, 34], [34, 34], [u64::MAX, 0]] {
+        t.list(&pair);
+        let (r, done) =
+            t.exchange(res(LIST, 2, 0, 0, DomId::SELF), res(OUT_LIST, 1, 1, 0, DomId::SELF), 0);
+        assert_eq!((r, done), (Err(Errno::EINVAL), 0), "{pair:x?}");
+    }
+    // An order-1 input extent running past the machine.
+    t.list(&[47]);
+    let (r, _) =
+        t.exchange(res(LIST, 1, 1, 0, DomId::SELF), res(OUT_LIST, 2, 0, 0, DomId::SELF), 0);
+    assert_eq!(r, Err(Errno::EINVAL));
+    // Nothing moved, nothing allocated or freed.
+    assert!((32..36).all(|m| t.owned(m)));
+    assert!(t.p.freed.is_empty());
+    assert_eq!(t.f.frames.info(Mfn(33)).unwrap().type_info.ty, PageType::L1);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(34)), 3);
+    assert_eq!(t.f.mem.read_u64(Mfn(34), 5), 0xdead_beef);
+    assert_eq!(t.f.dom.tot_pages, 4);
+}
+
+#[test]
+fn exchange_partial_progress_and_restart() {
+    let mut t = T::new();
+    let m = t.populate(&[1, 2, 3, 4]);
+    assert_eq!(m, [32, 33, 34, 35]);
+    // Four pages for two pairs; the second chunk names a foreign frame.
+    t.list(&[32, 33, 34, 40]);
+    t.out_list(&[0x100, 0x102]);
+    let i = res(LIST, 4, 0, 0, DomId::SELF);
+    let o = res(OUT_LIST, 2, 1, 0, DomId::SELF);
+    assert_eq!(t.exchange(i, o, 0), (Err(Errno::EINVAL), 2));
+    assert_eq!(t.out_list_out(2), [36, 0x102]);
+    assert!(!t.owned(32) && !t.owned(33) && t.owned(34) && t.owned(36) && t.owned(37));
+    // The guest fixes the list and replays from nr_exchanged.
+    t.list(&[32, 33, 34, 35]);
+    assert_eq!(t.exchange(i, o, 2), (Ok(0), 4));
+    assert_eq!(t.out_list_out(2), [36, 38]);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(39)), 0x103);
+    assert_eq!(t.p.freed, [Mfn(32), Mfn(33), Mfn(34), Mfn(35)]);
+    assert_eq!(t.f.dom.tot_pages, 4);
+    // Already all done: nothing happens.
+    assert_eq!(t.exchange(i, o, 4), (Ok(0), 4));
+}
+
+#[test]
+fn exchange_unreadable_input_and_allocation_failure() {
+    let mut t = T::new();
+    t.populate(&[1, 2]);
+    t.out_list(&[0; 4]);
+    // An input list entry on an unmapped page.
+    let unmapped = GUEST_BASE + GUEST_PAGES * 4096;
+    let (r, done) =
+        t.exchange(res(unmapped, 1, 0, 0, DomId::SELF), res(OUT_LIST, 1, 0, 0, DomId::SELF), 0);
+    assert_eq!((r, done), (Err(Errno::EFAULT), 0));
+    // One pair for two pages when one frame is left: the frame allocated
+    // for the chunk goes back unused, the pair stays.
+    t.p.next = 47;
+    t.list(&[32]);
+    let (r, done) =
+        t.exchange(res(LIST, 1, 1, 0, DomId::SELF), res(OUT_LIST, 2, 0, 0, DomId::SELF), 0);
+    assert_eq!((r, done), (Err(Errno::ENOMEM), 0));
+    assert_eq!(t.p.freed, [Mfn(47)]);
+    assert_eq!(t.f.frames.owner(Mfn(47)), None);
+    assert!(t.owned(32) && t.owned(33));
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(33)), 2);
+    assert_eq!(t.out_list_out(2), [0, 0]);
+    assert_eq!(t.f.dom.tot_pages, 2);
+}
+
+#[test]
+fn exchange_output_list_faults_are_reported_late() {
+    let mut t = T::new();
+    t.populate(&[1, 2]);
+    // The output list page is read-only: the exchange happens, the MFN
+    // cannot be reported, -EFAULT with everything exchanged (as Xen).
+    let page = (OUT_LIST - GUEST_BASE) / 4096;
+    t.out_list(&[0x50]);
+    let ro = ((frames::DATA + page) << 12) | 0x5; // present, user
+    t.f.mem.write_u64(frames::L1, page as usize, ro);
+    t.list(&[32, 33]);
+    let (r, done) =
+        t.exchange(res(LIST, 2, 0, 0, DomId::SELF), res(OUT_LIST, 1, 1, 0, DomId::SELF), 0);
+    assert_eq!((r, done), (Err(Errno::EFAULT), 2));
+    assert!(t.owned(34) && t.owned(35) && !t.owned(32));
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(35)), 0x51);
+    assert_eq!(t.out_list_out(1), [0x50]);
+    // The argument itself read-only: nr_exchanged cannot be written back.
+    let arg_page = (ARG - GUEST_BASE) / 4096;
+    t.list(&[34, 35]);
+    t.out_list(&[]);
+    t.put(
+        ARG,
+        &XenMemoryExchange {
+            input: res(LIST, 2, 0, 0, DomId::SELF),
+            output: res(LIST, 2, 0, 0, DomId::SELF),
+            nr_exchanged: 0,
+        },
+    );
+    t.f.mem.write_u64(frames::L1, arg_page as usize, ((frames::DATA + arg_page) << 12) | 0x5);
+    assert_eq!(t.op(EXCHANGE, ARG), Err(Errno::EFAULT));
+    // The exchange itself went through (in place: the list is both).
+    assert!(!t.owned(34) && !t.owned(35));
+    assert_eq!(t.list_out(2), [36, 37]);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(36)), 34);
 }

@@ -5,14 +5,15 @@
 //! Requests are read from the guest one at a time (a huge count costs the
 //! guest, not the hypervisor's memory). Only `DOMID_SELF` (or the caller's
 //! own id) is accepted as `foreigndom`. TLB work the MMU core asks for is
-//! carried out on this CPU: each domain has one vCPU here, so the `MULTI`
-//! and `ALL` flush variants reduce to local flushes.
+//! carried out on this CPU for the calling vCPU; the `MULTI` and `ALL`
+//! variants (and `update_va_mapping`'s `UVMF_ALL` and vCPU bitmaps) also
+//! flush the other vCPUs' CPUs, completely (as Xen's `flush_tlb_mask`).
 
 use alloc::vec::Vec;
 
 use guest_abi::xen::{
-    DOMID_SELF, Errno, FIRST_RESERVED_GDT_ENTRY, MmuUpdate, MmuextOp, UVMF_FLUSHTYPE_MASK,
-    UVMF_INVLPG, UVMF_TLB_FLUSH,
+    DOMID_SELF, Errno, FIRST_RESERVED_GDT_ENTRY, MmuUpdate, MmuextOp, UVMF_ALL,
+    UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH,
 };
 
 use crate::mm::Mfn;
@@ -77,17 +78,50 @@ pub fn mmu_update(
     result
 }
 
+/// Every vCPU of the domain, as a mask.
+fn all_vcpus(ctx: &Ctx<'_>) -> u64 {
+    match u32::try_from(ctx.dom.vcpus.len()) {
+        Ok(n) if n < 64 => (1u64 << n).wrapping_sub(1),
+        _ => u64::MAX,
+    }
+}
+
+/// The vCPUs named by the guest bitmap at `vcpumask` (its first word: at
+/// most 64 vCPUs here); an unreadable bitmap names them all.
+fn read_vcpumask(ctx: &Ctx<'_>, vcpumask: u64) -> u64 {
+    ctx.read::<u64>(vcpumask).unwrap_or(u64::MAX) & all_vcpus(ctx)
+}
+
+/// Flushes `va` (or the whole TLB, for `None`) on the vCPUs in `mask`: the
+/// calling one here, the others by a full flush on their CPUs.
+pub fn flush_vcpus(ctx: &mut Ctx<'_>, mask: u64, va: Option<u64>) {
+    let me = u32::try_from(ctx.vcpu).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0);
+    if mask & me != 0 {
+        match va {
+            Some(va) => ctx.platform.invlpg(va),
+            None => ctx.platform.flush_tlb_local(),
+        }
+    }
+    if mask & !me != 0 {
+        ctx.platform.flush_tlb_vcpus(mask & !me);
+    }
+}
+
 fn apply_effects(ctx: &mut Ctx<'_>, effects: &[MmuEffect]) {
     for e in effects {
         match *e {
-            MmuEffect::FlushTlbLocal | MmuEffect::FlushTlbMulti { .. } | MmuEffect::FlushTlbAll => {
-                ctx.platform.flush_tlb_local();
+            MmuEffect::FlushTlbLocal => ctx.platform.flush_tlb_local(),
+            MmuEffect::InvlpgLocal { va } => ctx.platform.invlpg(va),
+            MmuEffect::FlushTlbMulti { vcpumask } => {
+                let mask = read_vcpumask(ctx, vcpumask);
+                flush_vcpus(ctx, mask, None);
             }
-            MmuEffect::InvlpgLocal { va }
-            | MmuEffect::InvlpgMulti { va, .. }
-            | MmuEffect::InvlpgAll { va } => {
-                ctx.platform.invlpg(va);
+            MmuEffect::InvlpgMulti { va, vcpumask } => {
+                let mask = read_vcpumask(ctx, vcpumask);
+                flush_vcpus(ctx, mask, Some(va));
             }
+            MmuEffect::FlushTlbAll => flush_vcpus(ctx, all_vcpus(ctx), None),
+            MmuEffect::InvlpgAll { va } => flush_vcpus(ctx, all_vcpus(ctx), Some(va)),
             // Guest frames are write-back RAM; nothing is cached incoherently.
             MmuEffect::FlushCache | MmuEffect::FlushCacheGlobal => {}
             MmuEffect::WritePtbase => {
@@ -170,9 +204,17 @@ pub fn update_va_mapping(ctx: &mut Ctx<'_>, va: u64, val: u64, flags: u64) -> Re
     let dom = ctx.dom.id;
     let (_, r) = ctx.mm().do_mmu_update(dom, core::slice::from_ref(&req));
     r?;
+    // The bits above the flush type: UVMF_LOCAL (0), UVMF_ALL, or the
+    // address of a vCPU bitmap (UVMF_MULTI).
+    let target = flags & !UVMF_FLUSHTYPE_MASK;
+    let mask = match target {
+        0 => u32::try_from(ctx.vcpu).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0),
+        UVMF_ALL => all_vcpus(ctx),
+        bitmap => read_vcpumask(ctx, bitmap),
+    };
     match flags & UVMF_FLUSHTYPE_MASK {
-        UVMF_TLB_FLUSH => ctx.platform.flush_tlb_local(),
-        UVMF_INVLPG => ctx.platform.invlpg(va),
+        UVMF_TLB_FLUSH => flush_vcpus(ctx, mask, None),
+        UVMF_INVLPG => flush_vcpus(ctx, mask, Some(va)),
         _ => {}
     }
     Ok(0)
@@ -186,9 +228,26 @@ pub fn set_gdt(ctx: &mut Ctx<'_>, frame_list: u64, entries: u64) -> Result<i64, 
     }
     let nr = entries.div_ceil(512);
     let frames: Vec<u64> = super::read_array(ctx, frame_list, nr)?;
+    install_gdt(ctx, ctx.vcpu, &frames, entries)?;
+    Ok(0)
+}
+
+/// Xen's `pv_set_gdt` for vCPU `index`: takes a `SegDesc` reference on
+/// each of `frames` (all or none), drops the old ones and installs the
+/// table. The running vCPU's copy in the CPU is refreshed at once; another
+/// vCPU reloads its copy before it next runs.
+pub fn install_gdt(
+    ctx: &mut Ctx<'_>,
+    index: usize,
+    frames: &[u64],
+    entries: u64,
+) -> Result<(), Errno> {
+    if entries > u64::from(FIRST_RESERVED_GDT_ENTRY) || index >= ctx.dom.vcpus.len() {
+        return Err(Errno::EINVAL);
+    }
     let dom = ctx.dom.id;
     let mut taken: Vec<Mfn> = Vec::new();
-    for f in frames {
+    for &f in frames {
         let mfn = Mfn(f);
         if let Err(e) = ctx.mm().get_page_and_type(mfn, dom, PageType::SegDesc) {
             for m in taken {
@@ -198,14 +257,22 @@ pub fn set_gdt(ctx: &mut Ctx<'_>, frame_list: u64, entries: u64) -> Result<i64, 
         }
         taken.push(mfn);
     }
-    let old = core::mem::replace(&mut ctx.v().gdt_frames, taken);
+    let old = match ctx.dom.vcpus.get_mut(index) {
+        Some(v) => {
+            v.gdt_ents = u32::try_from(entries).unwrap_or(0);
+            v.reload_descriptors = index != ctx.vcpu;
+            core::mem::replace(&mut v.gdt_frames, taken)
+        }
+        None => taken,
+    };
     for m in old {
         ctx.mm().put_page_and_type(m);
     }
-    ctx.v().gdt_ents = u32::try_from(entries).unwrap_or(0);
-    descriptor::load_gdt(ctx);
-    ctx.platform.flush_tlb_local();
-    Ok(0)
+    if index == ctx.vcpu {
+        descriptor::load_gdt(ctx);
+        ctx.platform.flush_tlb_local();
+    }
+    Ok(())
 }
 
 /// `update_descriptor(maddr, desc)`: write one descriptor into a frame of

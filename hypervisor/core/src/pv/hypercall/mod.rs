@@ -13,6 +13,7 @@ mod grant;
 pub mod memory;
 pub mod mm;
 mod sched;
+pub mod vcpu_context;
 mod vcpu_op;
 mod vcpu_state;
 pub mod version;

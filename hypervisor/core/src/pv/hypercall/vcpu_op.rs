@@ -6,14 +6,16 @@
 //! ids with `VCPUOP_is_up`). The periodic timer may be set on any vCPU of
 //! the domain; the single-shot timer only on the calling one (`-EINVAL`
 //! for another one), as in Xen. `VCPUOP_down` of the last vCPU that is
-//! up powers the domain off, as in Xen. Not handled yet, `-ENOSYS` (as
-//! `arch_do_vcpu_op` answers unknown commands), all tolerated by Linux:
-//! `initialise` (no second vCPU yet), `register_vcpu_time_memory_area`,
-//! `send_nmi`, `get_physid` and the physical-area variants.
+//! up powers the domain off, as in Xen. `initialise` is in
+//! [`super::vcpu_context`]; `up` needs an initialised vCPU (`-EINVAL`).
+//! `register_vcpu_time_memory_area` records the vDSO's secondary
+//! `vcpu_time_info` (see [`crate::pv::time`]). Not handled yet, `-ENOSYS`
+//! (as `arch_do_vcpu_op` answers unknown commands), all tolerated by
+//! Linux: `send_nmi`, `get_physid` and the physical-area variants.
 
 use guest_abi::vcpu::{
-    VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRegisterVcpuInfo,
-    VcpuRunstateInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
+    VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRegisterTimeMemoryArea,
+    VcpuRegisterVcpuInfo, VcpuRunstateInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
 };
 use guest_abi::xen::Errno;
 
@@ -36,10 +38,19 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
     let current = index == ctx.vcpu;
     match op {
         VcpuOp::IsUp => Ok(i64::from(!ctx.dom.vcpus.get(index).is_some_and(|v| v.down))),
+        VcpuOp::Initialise => super::vcpu_context::initialise(ctx, index, arg),
         VcpuOp::Up => {
-            // Every vCPU here was initialised by the builder.
-            if let Some(v) = ctx.dom.vcpus.get_mut(index) {
-                v.down = false;
+            let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
+            if !v.initialised {
+                return Err(Errno::EINVAL);
+            }
+            if core::mem::replace(&mut v.down, false) {
+                // Runnable until its CPU picks it up.
+                let now = ctx.platform.now_ns();
+                if let Some(v) = ctx.dom.vcpus.get_mut(index) {
+                    runstate::change(v, guest_abi::vcpu::RunState::Runnable, now);
+                }
+                ctx.dom.kick(index);
             }
             Ok(0)
         }
@@ -55,6 +66,7 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
             if let Some(v) = ctx.dom.vcpus.get_mut(index) {
                 v.down = true;
             }
+            ctx.dom.kick(index);
             Ok(0)
         }
         VcpuOp::GetRunstateInfo => {
@@ -88,6 +100,7 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
             time::set_periodic(ctx, index, set.period_ns)
         }
         VcpuOp::StopPeriodicTimer => time::stop_periodic(ctx, index),
+        VcpuOp::RegisterVcpuTimeMemoryArea => register_vcpu_time_memory_area(ctx, index, arg),
         VcpuOp::SetSingleshotTimer => {
             if !current {
                 return Err(Errno::EINVAL);
@@ -151,5 +164,26 @@ fn register_vcpu_info(
     }
     two_level::set_all_pending_sel(ctx.mem, new);
     let _ = two_level::test_and_set_upcall_pending(ctx.mem, Some(new));
+    Ok(0)
+}
+
+/// `VCPUOP_register_vcpu_time_memory_area`: vCPU `index` gets a secondary
+/// `vcpu_time_info` at a guest-virtual address (Linux's vDSO pvclock
+/// page), kept up to date with the main one and filled at once (Xen's
+/// `force_update_vcpu_system_time`). `-EFAULT` for an unreadable argument
+/// or an area outside guest space; a NULL address unregisters. Writes
+/// that fault later are ignored, as in Xen.
+fn register_vcpu_time_memory_area(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> Result<i64, Errno> {
+    let area: VcpuRegisterTimeMemoryArea = ctx.read(arg)?;
+    // guest_handle_okay: the whole area must lie in guest space.
+    const LAST: u64 = core::mem::size_of::<guest_abi::xen::VcpuTimeInfo>() as u64 - 1;
+    let end = area.addr.checked_add(LAST);
+    if area.addr != 0 && !end.is_some_and(|e| addr_ok(area.addr) && addr_ok(e)) {
+        return Err(Errno::EFAULT);
+    }
+    let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
+    v.time_guest = (area.addr != 0).then_some(area.addr);
+    let sample = ctx.platform.clock_sample();
+    time::update_vcpu_system_time(ctx.dom, ctx.mem, index, &sample);
     Ok(0)
 }

@@ -160,6 +160,16 @@ pub fn set_segment_base(ctx: &mut Ctx<'_>, which: u64, base: u64) -> Result<i64,
 /// checks (addresses in guest space, no upper bits in DR6/DR7).
 pub fn set_debugreg(ctx: &mut Ctx<'_>, reg: u64, value: u64) -> Result<i64, Errno> {
     let idx = usize::try_from(reg).map_err(|_| Errno::EINVAL)?;
+    let value = check_debugreg(idx, value)?;
+    if let Some(slot) = ctx.v().debugreg.get_mut(idx) {
+        *slot = value;
+    }
+    Ok(0)
+}
+
+/// Xen's checks on debug register `idx` (0–3, 6, 7) taking `value`;
+/// returns the value as stored (DR6 with its always-one bits).
+pub fn check_debugreg(idx: usize, value: u64) -> Result<u64, Errno> {
     match idx {
         0..=3 => {
             let end = value.checked_add(8).ok_or(Errno::EPERM)?;
@@ -181,11 +191,7 @@ pub fn set_debugreg(ctx: &mut Ctx<'_>, reg: u64, value: u64) -> Result<i64, Errn
         }
         _ => return Err(Errno::EINVAL),
     }
-    let value = if idx == 6 { value | 0xffff_0ff0 } else { value };
-    if let Some(slot) = ctx.v().debugreg.get_mut(idx) {
-        *slot = value;
-    }
-    Ok(0)
+    Ok(if idx == 6 { value | 0xffff_0ff0 } else { value })
 }
 
 /// `get_debugreg(reg)`.

@@ -141,3 +141,15 @@ fn register_vcpu_info_moves_it() {
     // page table while the vcpu_info lives there.
     assert_eq!(f.frames.info(target).unwrap().type_info.ty, crate::mm::pv::PageType::Writable);
 }
+
+#[test]
+fn secondary_vcpus_start_offline() {
+    let mut f = Fixture::new();
+    f.dom.set_max_vcpus(2);
+    assert_eq!(vcpu_op(&mut f, VcpuOp::GetRunstateInfo, 1, ARG), Ok(0));
+    let bytes = f.peek(ARG, core::mem::size_of::<VcpuRunstateInfo>());
+    let info: VcpuRunstateInfo = bytemuck::pod_read_unaligned(&bytes);
+    // Never run: offline since domain creation, no running time.
+    assert_eq!((info.state, info.time[0]), (RunState::Offline.raw(), 0));
+    assert_eq!(f.dom.vcpus[0].runstate.state, RunState::Running);
+}

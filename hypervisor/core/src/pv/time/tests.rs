@@ -158,3 +158,75 @@ fn vcpu_op_timers_and_ids() {
     assert_eq!(hc(&mut f, Hypercall::VcpuOp, [99, 0, 0, 0, 0, 0]), Err(Errno::ENOSYS));
     assert_eq!(encode(Err(Errno::ENOENT)), (-2i64).cast_unsigned());
 }
+
+/// The secondary copy's guest address in the fixture.
+const TIME_AREA: u64 = GUEST_BASE + 0x2040;
+
+fn time_area(f: &Fixture) -> VcpuTimeInfo {
+    bytemuck::pod_read_unaligned(&f.peek(TIME_AREA, core::mem::size_of::<VcpuTimeInfo>()))
+}
+
+#[test]
+fn secondary_time_area_follows_the_main_copy() {
+    use guest_abi::vcpu::VcpuRegisterTimeMemoryArea;
+    let mut f = Fixture::new();
+    f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: TIME_AREA }));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuTimeMemoryArea, 0, BUF), Ok(0));
+    assert_eq!(f.dom.vcpus[0].time_guest, Some(TIME_AREA));
+    // Filled at once, as the main copy (Linux checks the stable flag
+    // right after registering); the fake clock reads 1 ms.
+    let t = time_area(&f);
+    assert_eq!(t, shared(&f).vcpu_info[0].time);
+    assert_eq!((t.version, t.system_time), (2, 1_000_000));
+    assert_eq!(t.flags, guest_abi::xen::XEN_PVCLOCK_TSC_STABLE_BIT);
+    // Every update reaches both, with the same even version, even while
+    // the vCPU is in user mode (the kernel table is used).
+    f.dom.vcpus[0].kernel_mode = false;
+    f.dom.vcpus[0].tables.guest_table_user = None;
+    let s = ClockSample {
+        tsc: 77,
+        system_time: 5_000_000,
+        scale: TimeScale::from_hz(2_000_000_000).unwrap(),
+    };
+    update_vcpu_system_time(&f.dom, &mut f.mem, 0, &s);
+    let t = time_area(&f);
+    assert_eq!(t, shared(&f).vcpu_info[0].time);
+    assert_eq!((t.version, t.tsc_timestamp, t.system_time), (4, 77, 5_000_000));
+    // NULL unregisters; the area is left alone afterwards.
+    f.dom.vcpus[0].kernel_mode = true;
+    f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: 0 }));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuTimeMemoryArea, 0, BUF), Ok(0));
+    assert_eq!(f.dom.vcpus[0].time_guest, None);
+    update_vcpu_system_time(&f.dom, &mut f.mem, 0, &s);
+    assert_eq!(shared(&f).vcpu_info[0].time.version, 8);
+    assert_eq!(time_area(&f).version, 4);
+}
+
+#[test]
+fn secondary_time_area_errors_and_faults() {
+    use guest_abi::vcpu::VcpuRegisterTimeMemoryArea;
+    let mut f = Fixture::new();
+    let op = VcpuOp::RegisterVcpuTimeMemoryArea;
+    // Unreadable argument; areas reaching outside guest space.
+    assert_eq!(vcpu_op(&mut f, op, 0, 0x10), Err(Errno::EFAULT));
+    for bad in [0xffff_8000_0000_0000, 0x7fff_ffff_fff0, u64::MAX - 8] {
+        f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: bad }));
+        assert_eq!(vcpu_op(&mut f, op, 0, BUF), Err(Errno::EFAULT), "{bad:#x}");
+        assert_eq!(f.dom.vcpus[0].time_guest, None);
+    }
+    assert_eq!(vcpu_op(&mut f, op, 3, BUF), Err(Errno::ENOENT));
+    // An unmapped (or read-only) area is accepted; the copies just fault,
+    // and the main copy is still published.
+    let unmapped = GUEST_BASE + 0x10_0000;
+    f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: unmapped }));
+    assert_eq!(vcpu_op(&mut f, op, 0, BUF), Ok(0));
+    assert_eq!(f.dom.vcpus[0].time_guest, Some(unmapped));
+    assert_eq!(shared(&f).vcpu_info[0].time.version, 2);
+    // An area straddling into an unmapped page: the version goes in, the
+    // rest faults; nothing is left half-written beyond the version.
+    let edge = GUEST_BASE + 16 * 4096 - 8;
+    f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: edge }));
+    assert_eq!(vcpu_op(&mut f, op, 0, BUF), Ok(0));
+    assert_eq!(f.peek(edge, 4), 3u32.to_le_bytes(), "odd: an update never finished");
+    assert_eq!(shared(&f).vcpu_info[0].time.version, 4);
+}

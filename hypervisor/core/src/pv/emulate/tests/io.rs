@@ -39,6 +39,30 @@ fn dom0_defaults() {
 }
 
 #[test]
+fn every_console_uart_is_denied_to_dom0() {
+    // COM1 and COM2 both driven by the hypervisor's console.
+    let mut f = dom0(1);
+    let mut env = FakeEnv::intel();
+    env.console_ports = vec![CONSOLE, (0x2f8, 0x2ff)];
+    for port in [0x3f8, 0x3f9, 0x3fd, 0x3ff, 0x2f8, 0x2fa, 0x2fc, 0x2ff] {
+        // in %dx,%al reads all ones; out %al,%dx is dropped.
+        assert_eq!(in_dx(&mut f, &mut env, &[0xec], port), (RAX & !0xff) | 0xff, "{port:#x}");
+        f.regs.rdx = u64::from(port);
+        assert_eq!(run(&mut f, &mut env, &[0xee]), EmulOutcome::Done);
+    }
+    assert_eq!(env.io, [], "no UART register reached the hardware");
+    // A port next to COM2 still goes through.
+    assert_eq!(in_dx(&mut f, &mut env, &[0xec], 0x2f7), (RAX & !0xff) | 0x5a);
+    assert_eq!(env.io, [IoAccess::In(0x2f7, 1)]);
+    // With only COM2 in use, COM1 is an ordinary port again.
+    env.io.clear();
+    env.console_ports = vec![(0x2f8, 0x2ff)];
+    assert_eq!(in_dx(&mut f, &mut env, &[0xec], 0x3f8), (RAX & !0xff) | 0x5a);
+    assert_eq!(in_dx(&mut f, &mut env, &[0xec], 0x2f8), (RAX & !0xff) | 0xff);
+    assert_eq!(env.io, [IoAccess::In(0x3f8, 1)]);
+}
+
+#[test]
 fn permitted_ports_pass_through_with_their_size() {
     let mut f = dom0(1);
     let mut env = FakeEnv::intel();
