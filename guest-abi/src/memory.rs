@@ -159,6 +159,21 @@ pub struct XenMemoryReservation {
 abi_layout!(XenMemoryReservation: size 32, extent_start @ 0, nr_extents @ 8, extent_order @ 16,
     mem_flags @ 20, domid @ 24);
 
+impl XenMemoryReservation {
+    /// A reservation of `nr_extents` extents of `2^extent_order` pages for
+    /// `domid`, with the extent list at guest address `extent_start`.
+    #[must_use]
+    pub const fn new(
+        extent_start: u64,
+        nr_extents: u64,
+        extent_order: u32,
+        mem_flags: u32,
+        domid: DomId,
+    ) -> Self {
+        Self { extent_start, nr_extents, extent_order, mem_flags, domid, pad0: [0; 3] }
+    }
+}
+
 /// Argument of `XENMEM_exchange` (`xen_memory_exchange_t`).
 #[doc(alias = "xen_memory_exchange")]
 #[doc(alias = "xen_memory_exchange_t")]

@@ -8,6 +8,14 @@
 //! into the guest's virtual IDT. Before returning, [`exit_to_guest`]
 //! handles a shutdown, a block, pending events and the sanity of the
 //! state `iretq` will load.
+//!
+//! Dom0's vCPU `i` runs pinned on CPU `i` (so its registers simply stay in
+//! that CPU's guest frame). One lock, [`MACHINE`], serialises all work on
+//! guest state; a CPU waiting for it takes interrupts, so that the holder
+//! can complete a TLB shootdown. Work one vCPU does for another (an event,
+//! `VCPUOP_up`, a timer change) marks the other in the domain's kick mask,
+//! and the CPU sends it an "event check" IPI after dropping the lock; a
+//! blocked or downed vCPU waits in `hlt` with the lock released.
 
 use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -359,10 +367,11 @@ fn make_ctx<'a>(
 /// Interrupts the CPUs of the vCPUs the domain asked to kick (events,
 /// wake-ups, state changes), except `me`.
 fn send_kicks(mask: u64, me: u32) {
-    for cpu in 0..64u32 {
-        if cpu != me && mask & (1u64 << cpu) != 0 {
-            smp::kick(cpu);
-        }
+    let mut left = mask & !1u64.checked_shl(me).unwrap_or(0);
+    while left != 0 {
+        let cpu = left.trailing_zeros();
+        left &= left.wrapping_sub(1);
+        smp::kick(cpu);
     }
 }
 
@@ -526,7 +535,12 @@ fn run_timers(ctx: &mut Ctx<'_>) {
     }
     let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
     apic::timer_oneshot_us(us);
-    armed.store(now.saturating_add(us.saturating_mul(1000)), Ordering::Relaxed);
+    // What the interrupt stands for: the deadline itself (the count is
+    // rounded up to whole microseconds, so it never fires before it), or
+    // the end of a clamped interval. Storing the rounded-up time instead
+    // would make every exit re-arm the timer for the same deadline.
+    let covers = now.saturating_add(us.saturating_mul(1000)).min(deadline);
+    armed.store(covers.max(1), Ordering::Relaxed);
 }
 
 /// Publishes dom0's first pvclock and the wallclock from the RTC (Xen's

@@ -142,7 +142,7 @@ fn stored_gzip(data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// CRC-32 (IEEE 802.3, reflected), as gzip's trailer.
-fn crc32(data: &[u8]) -> u32 {
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in data {
         crc ^= u32::from(b);

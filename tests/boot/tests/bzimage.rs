@@ -59,21 +59,9 @@ fn xz_payload(elf: &[u8]) -> Vec<u8> {
 fn gzip_payload(elf: &[u8]) -> Vec<u8> {
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3];
     out.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(elf, 9));
-    out.extend_from_slice(&crc32(elf).to_le_bytes());
+    out.extend_from_slice(&hv_runner::initramfs::crc32(elf).to_le_bytes());
     out.extend_from_slice(&(elf.len() as u32).to_le_bytes());
     out
-}
-
-/// CRC-32 (IEEE), bit by bit: test data only.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 /// Writes `image` to a file that lives as long as the returned guard.

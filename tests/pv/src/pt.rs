@@ -119,6 +119,22 @@ impl InitialMapping {
         peek(slot(self.p2m, pfn)).ok()
     }
 
+    /// How many PFNs the M2P does not map back to themselves, and the first
+    /// of them; a PFN whose P2M entry is `skip` (no frame) is not counted.
+    #[must_use]
+    pub fn m2p_mismatches(&self, skip: Option<u64>) -> (u64, Option<u64>) {
+        let mut bad = 0u64;
+        let mut first_bad = None;
+        for pfn in 0..self.nr_pages {
+            let ok = self.mfn(pfn).is_some_and(|mfn| Some(mfn) == skip || m2p(mfn) == Ok(pfn));
+            if !ok {
+                bad = bad.wrapping_add(1);
+                first_bad = first_bad.or(Some(pfn));
+            }
+        }
+        (bad, first_bad)
+    }
+
     /// The MFN behind an address of the initial mapping.
     #[must_use]
     pub fn va_to_mfn(&self, va: u64) -> Option<u64> {

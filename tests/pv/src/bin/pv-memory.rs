@@ -114,14 +114,7 @@ fn memory_op<T>(cmd: MemoryOp, arg: &mut T) -> i64 {
 /// A reservation argument for `list` (a raw address, so that bad ones can
 /// be passed too).
 fn res(list: u64, nr: u64, order: u32, flags: u32, domid: DomId) -> XenMemoryReservation {
-    XenMemoryReservation {
-        extent_start: list,
-        nr_extents: nr,
-        extent_order: order,
-        mem_flags: flags,
-        domid,
-        pad0: [0; 3],
-    }
+    XenMemoryReservation::new(list, nr, order, flags, domid)
 }
 
 fn addr_of(list: &mut [u64]) -> u64 {
@@ -225,15 +218,7 @@ fn test_main(si: &StartInfo) {
 
 /// The M2P of every PFN of the domain with a frame is that PFN.
 fn m2p_consistent(mm: &InitialMapping, when: &str) {
-    let mut bad = 0u64;
-    let mut first_bad = None;
-    for pfn in 0..mm.nr_pages {
-        let ok = mm.mfn(pfn).is_some_and(|mfn| mfn == INVALID || pt::m2p(mfn) == Ok(pfn));
-        if !ok {
-            bad = bad.wrapping_add(1);
-            first_bad = first_bad.or(Some(pfn));
-        }
-    }
+    let (bad, first_bad) = mm.m2p_mismatches(Some(INVALID));
     check(
         bad == 0,
         format_args!(

@@ -359,15 +359,8 @@ fn shared_info(mm: &Mm) {
 
 /// The M2P of every PFN of the domain is that PFN.
 fn m2p(mm: &Mm) {
-    let mut bad = 0u64;
-    let mut first_bad = None;
-    for pfn in 0..mm.nr_pages {
-        let ok = mm.mfn(pfn).is_some_and(|mfn| pt::m2p(mfn) == Ok(pfn));
-        if !ok {
-            bad = bad.wrapping_add(1);
-            first_bad = first_bad.or(Some(pfn));
-        }
-    }
+    // Every PFN of the initial domain has a frame.
+    let (bad, first_bad) = mm.m2p_mismatches(None);
     check(
         bad == 0,
         format_args!(

@@ -484,14 +484,7 @@ const OUT_LIST: u64 = GUEST_BASE + 0x3000;
 const EXCHANGE: u64 = 11;
 
 fn res(list: u64, nr: u64, order: u32, flags: u32, domid: DomId) -> XenMemoryReservation {
-    XenMemoryReservation {
-        extent_start: list,
-        nr_extents: nr,
-        extent_order: order,
-        mem_flags: flags,
-        domid,
-        pad0: [0; 3],
-    }
+    XenMemoryReservation::new(list, nr, order, flags, domid)
 }
 
 impl T {
