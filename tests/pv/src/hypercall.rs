@@ -35,6 +35,36 @@ pub fn stub_address(nr: u32) -> u64 {
     hypercall_page_address().wrapping_add(u64::from(nr).wrapping_mul(HYPERCALL_STUB_SIZE))
 }
 
+/// Defines `hypercall0` to `hypercall4` of the enclosing module in terms of
+/// its `hypercall5` (the missing arguments are 0).
+macro_rules! fewer_arguments {
+    () => {
+        fewer_arguments!(hypercall0());
+        fewer_arguments!(hypercall1(a1));
+        fewer_arguments!(hypercall2(a1, a2));
+        fewer_arguments!(hypercall3(a1, a2, a3));
+        fewer_arguments!(hypercall4(a1, a2, a3, a4));
+    };
+    ($name:ident($($a:ident),*)) => {
+        /// Hypercall `nr` with fewer arguments: the others are 0.
+        ///
+        /// # Safety
+        ///
+        /// As for `hypercall5`.
+        #[inline]
+        pub unsafe fn $name(nr: u32 $(, $a: u64)*) -> i64 {
+            let mut args = [0u64; 5];
+            let given = [$($a),*];
+            for (slot, a) in args.iter_mut().zip(given) {
+                *slot = a;
+            }
+            let [a1, a2, a3, a4, a5] = args;
+            // SAFETY: forwarded from the caller.
+            unsafe { hypercall5(nr, a1, a2, a3, a4, a5) }
+        }
+    };
+}
+
 /// Hypercalls through the stubs of the hypercall page.
 pub mod page {
     use core::arch::asm;
@@ -74,60 +104,7 @@ pub mod page {
         ret
     }
 
-    /// Hypercall `nr` with no argument through its page stub.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall0(nr: u32) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, 0, 0, 0, 0, 0) }
-    }
-
-    /// Hypercall `nr` with one argument through its page stub.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall1(nr: u32, a1: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, 0, 0, 0, 0) }
-    }
-
-    /// Hypercall `nr` with two arguments through its page stub.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall2(nr: u32, a1: u64, a2: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, a2, 0, 0, 0) }
-    }
-
-    /// Hypercall `nr` with three arguments through its page stub.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall3(nr: u32, a1: u64, a2: u64, a3: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, a2, a3, 0, 0) }
-    }
-
-    /// Hypercall `nr` with four arguments through its page stub.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall4(nr: u32, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, a2, a3, a4, 0) }
-    }
+    fewer_arguments!();
 }
 
 /// Hypercalls through an inline `syscall`, without the hypercall page.
@@ -170,60 +147,7 @@ pub mod direct {
         ret
     }
 
-    /// Hypercall `nr` with no argument by `syscall`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall0(nr: u32) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, 0, 0, 0, 0, 0) }
-    }
-
-    /// Hypercall `nr` with one argument by `syscall`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall1(nr: u32, a1: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, 0, 0, 0, 0) }
-    }
-
-    /// Hypercall `nr` with two arguments by `syscall`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall2(nr: u32, a1: u64, a2: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, a2, 0, 0, 0) }
-    }
-
-    /// Hypercall `nr` with three arguments by `syscall`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall3(nr: u32, a1: u64, a2: u64, a3: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, a2, a3, 0, 0) }
-    }
-
-    /// Hypercall `nr` with four arguments by `syscall`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`hypercall5`].
-    #[inline]
-    pub unsafe fn hypercall4(nr: u32, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
-        // SAFETY: forwarded from the caller.
-        unsafe { hypercall5(nr, a1, a2, a3, a4, 0) }
-    }
+    fewer_arguments!();
 }
 
 /// How to enter the hypervisor.
