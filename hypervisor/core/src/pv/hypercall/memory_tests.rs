@@ -168,14 +168,7 @@ impl T {
     }
 
     fn reservation(&mut self, cmd: u64, nr: u64, order: u32, flags: u32, domid: DomId) -> i64 {
-        let r = XenMemoryReservation {
-            extent_start: LIST,
-            nr_extents: nr,
-            extent_order: order,
-            mem_flags: flags,
-            domid,
-            pad0: [0; 3],
-        };
+        let r = XenMemoryReservation::new(LIST, nr, order, flags, domid);
         self.put(ARG, &r);
         self.op(cmd, ARG).unwrap()
     }
@@ -307,14 +300,7 @@ fn increase_continuation_null_list_and_foreign_domain() {
     // Another domain: nothing done.
     assert_eq!(t.reservation(INCREASE, 2, 0, 0, DomId(3)), 0);
     // A NULL list is allowed for increase_reservation.
-    let r = XenMemoryReservation {
-        extent_start: 0,
-        nr_extents: 2,
-        extent_order: 0,
-        mem_flags: 0,
-        domid: DomId::SELF,
-        pad0: [0; 3],
-    };
+    let r = XenMemoryReservation::new(0, 2, 0, 0, DomId::SELF);
     t.put(ARG, &r);
     assert_eq!(t.op(INCREASE, ARG), Ok(2));
     assert_eq!(t.f.dom.tot_pages, 4);
@@ -410,14 +396,7 @@ fn decrease_refuses_frames_in_use_or_not_owned() {
     // Foreign domain and unreadable list.
     t.list(&[35]);
     assert_eq!(t.reservation(DECREASE, 1, 0, 0, DomId(9)), 0);
-    let r = XenMemoryReservation {
-        extent_start: 0,
-        nr_extents: 1,
-        extent_order: 0,
-        mem_flags: 0,
-        domid: DomId::SELF,
-        pad0: [0; 3],
-    };
+    let r = XenMemoryReservation::new(0, 1, 0, 0, DomId::SELF);
     t.put(ARG, &r);
     assert_eq!(t.op(DECREASE, ARG), Ok(0));
     assert_eq!(t.f.frames.owner(Mfn(35)), Some(DomId(0)));
@@ -453,14 +432,7 @@ fn populate_physmap_sets_the_m2p() {
     assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(35)), 0x11);
     // Populate-on-demand needs a translated guest; a NULL list faults.
     assert_eq!(t.reservation(POPULATE, 1, 0, XENMEMF_populate_on_demand, DomId::SELF), 0);
-    let r = XenMemoryReservation {
-        extent_start: 0,
-        nr_extents: 1,
-        extent_order: 0,
-        mem_flags: 0,
-        domid: DomId::SELF,
-        pad0: [0; 3],
-    };
+    let r = XenMemoryReservation::new(0, 1, 0, 0, DomId::SELF);
     t.put(ARG, &r);
     assert_eq!(t.op(POPULATE, ARG), Ok(0));
     assert_eq!(t.f.dom.tot_pages, 4);
