@@ -11,6 +11,27 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u64 = 4096;
 /// Address bits of a page-table entry.
 pub const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
+/// Present.
+pub const PTE_P: u64 = 1 << 0;
+/// Writable.
+pub const PTE_RW: u64 = 1 << 1;
+/// User-accessible.
+pub const PTE_USER: u64 = 1 << 2;
+/// Accessed.
+pub const PTE_ACCESSED: u64 = 1 << 5;
+/// Large page (in L2/L3 entries).
+pub const PTE_PSE: u64 = 1 << 7;
+/// No-execute.
+pub const PTE_NX: u64 = 1 << 63;
+/// A writable data mapping.
+pub const DATA_RW: u64 = PTE_P | PTE_RW | PTE_USER | PTE_ACCESSED;
+/// A read-only data mapping.
+pub const DATA_RO: u64 = PTE_P | PTE_USER | PTE_ACCESSED;
+/// An MFN far beyond any machine memory (just below 2^52 bytes) that is
+/// not Xen's `INVALID_MFN` pattern.
+pub const BOGUS_MFN: u64 = 0xff_ffff_ff00;
+/// The hypervisor image's first frame on this hypervisor (physical 2 MiB).
+pub const XEN_IMAGE_MFN: u64 = 0x200;
 
 /// `base + 8 * index`: entry `index` of a table at `base`.
 #[must_use]
@@ -64,11 +85,6 @@ impl core::fmt::Display for Read {
         }
     }
 }
-
-/// Present bit of an entry.
-const PTE_P: u64 = 1;
-/// Superpage bit of an L2/L3 entry.
-const PTE_PSE: u64 = 1 << 7;
 
 /// The read-only M2P entry of `mfn` (`MACH2PHYS_VIRT_START`), or the fault.
 ///

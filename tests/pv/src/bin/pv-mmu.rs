@@ -52,7 +52,8 @@ use pv_tests::guest_abi::xen::{
 use pv_tests::hypercall::{hypercall2, hypercall3, hypercall4};
 use pv_tests::ops::{self, Ret};
 use pv_tests::pt::{
-    self, InitialMapping, PAGE_SHIFT, PAGE_SIZE, Read, maddr, peek, poke, pte_mfn, slot,
+    self, BOGUS_MFN, DATA_RO, DATA_RW, InitialMapping, PAGE_SHIFT, PAGE_SIZE, PTE_ACCESSED, PTE_P,
+    PTE_PSE, PTE_RW, Read, XEN_IMAGE_MFN, maddr, peek, poke, pte_mfn, slot,
 };
 use pv_tests::{StartInfo, check, check_eq, println};
 
@@ -63,26 +64,10 @@ const VIRT_BASE: u64 = pv_tests::entry::VIRT_BASE;
 /// The read-only M2P (`m2p[mfn] = pfn`).
 const M2P: u64 = MACH2PHYS_VIRT_START;
 
-const PTE_P: u64 = 1 << 0;
-const PTE_RW: u64 = 1 << 1;
-const PTE_USER: u64 = 1 << 2;
-const PTE_ACCESSED: u64 = 1 << 5;
-const PTE_PSE: u64 = 1 << 7;
-/// Machine-address bits of a PTE.
-/// A writable data mapping.
-const DATA_RW: u64 = PTE_P | PTE_RW | PTE_USER | PTE_ACCESSED;
-/// A read-only data mapping.
-const DATA_RO: u64 = PTE_P | PTE_USER | PTE_ACCESSED;
-
 /// `mmu_update` commands in bits 1:0 of `ptr`.
 const MMU_NORMAL_PT_UPDATE: u64 = 0;
 const MMU_MACHPHYS_UPDATE: u64 = 1;
 
-/// An MFN far beyond any machine memory (just below 2^52 bytes) that is
-/// not Xen's `INVALID_MFN` pattern.
-const BOGUS_MFN: u64 = 0xff_ffff_ff00;
-/// The hypervisor image's first frame on this hypervisor (physical 2 MiB).
-const XEN_IMAGE_MFN: u64 = 0x200;
 /// A domain that does not exist.
 const OTHER_DOMAIN: u64 = 5;
 /// The hypervisor's L4 slots (`ROOT_PAGETABLE_{FIRST,LAST}_XEN_SLOT`).

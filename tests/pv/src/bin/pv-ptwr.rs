@@ -42,7 +42,8 @@ use pv_tests::guest_abi::xen::{
 use pv_tests::hypercall::{hypercall2, hypercall3, hypercall4};
 use pv_tests::ops::{self, Ret};
 use pv_tests::pt::{
-    InitialMapping, PAGE_SHIFT, PAGE_SIZE, PTE_ADDR, Read, maddr, peek, poke, slot,
+    BOGUS_MFN, DATA_RO, DATA_RW, InitialMapping, PAGE_SHIFT, PAGE_SIZE, PTE_ADDR, PTE_NX, PTE_P,
+    PTE_RW, Read, XEN_IMAGE_MFN, maddr, peek, poke, slot,
 };
 use pv_tests::{Errno, StartInfo, check, check_eq, println, probe};
 
@@ -50,21 +51,9 @@ pv_tests::test_kernel!(name: "ptwr", main: test_main);
 
 const VIRT_BASE: u64 = pv_tests::entry::VIRT_BASE;
 
-const PTE_P: u64 = 1 << 0;
-const PTE_RW: u64 = 1 << 1;
-const PTE_USER: u64 = 1 << 2;
-const PTE_ACCESSED: u64 = 1 << 5;
-const PTE_NX: u64 = 1 << 63;
 /// The bits a test compares: the hypervisor may add `_PAGE_GLOBAL`,
 /// `_PAGE_GUEST_KERNEL` and Accessed/Dirty.
 const PTE_CHECKED: u64 = PTE_ADDR | PTE_P | PTE_RW | PTE_NX;
-const DATA_RW: u64 = PTE_P | PTE_RW | PTE_USER | PTE_ACCESSED;
-const DATA_RO: u64 = PTE_P | PTE_USER | PTE_ACCESSED;
-
-/// An MFN beyond any machine memory.
-const BOGUS_MFN: u64 = 0xff_ffff_ff00;
-/// The hypervisor image's first frame on this hypervisor (physical 2 MiB).
-const XEN_IMAGE_MFN: u64 = 0x200;
 
 const PATTERN_A: u64 = 0xaaaa_0000_1111_2222;
 const PATTERN_A2: u64 = 0xaaaa_3333_4444_5555;

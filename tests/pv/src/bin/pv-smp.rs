@@ -56,7 +56,9 @@ use pv_tests::guest_abi::xen::{
 use pv_tests::hypercall::{hypercall3, hypercall4};
 use pv_tests::ops::{Ret, XenError, result};
 use pv_tests::percpu;
-use pv_tests::pt::{InitialMapping, PAGE_SIZE, maddr, poke, slot};
+use pv_tests::pt::{
+    BOGUS_MFN, InitialMapping, PAGE_SIZE, PTE_ACCESSED, PTE_P, PTE_RW, maddr, poke, slot,
+};
 use pv_tests::{StartInfo, check, check_eq, println, shinfo};
 
 pv_tests::test_kernel!(name: "smp", main: test_main);
@@ -72,15 +74,8 @@ const POLL_TIMEOUT: u64 = 20 * MS;
 const STACK_SIZE: usize = 16 * 1024;
 /// An address no page maps.
 const UNMAPPED: u64 = 0x1000;
-/// An MFN far beyond any machine memory.
-const BOGUS_MFN: u64 = 0xff_ffff_ff00;
 /// A non-canonical address.
 const NON_CANONICAL: u64 = 0x8000_0000_0000_0000;
-
-/// PTE bits: present, writable, accessed.
-const PTE_P: u64 = 1;
-const PTE_RW: u64 = 1 << 1;
-const PTE_A: u64 = 1 << 5;
 
 /// What the TLB check's two frames hold.
 const PATTERN_A: u64 = 0xa11c_e000_0000_000a;
@@ -709,8 +704,8 @@ fn tlb_shootdown(map: &InitialMapping, seq: &mut u64) -> bool {
         pv_tests::error(format_args!("no L1 entry for the window {va:#x}"));
         return false;
     };
-    let rw = PTE_P | PTE_RW | PTE_A;
-    let ro = PTE_P | PTE_A;
+    let rw = PTE_P | PTE_RW | PTE_ACCESSED;
+    let ro = PTE_P | PTE_ACCESSED;
     let setup = [
         update_va_mapping(window(W_A), maddr(a) | rw, UVMF_INVLPG),
         update_va_mapping(window(W_B), maddr(b) | rw, UVMF_INVLPG),
