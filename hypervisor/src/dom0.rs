@@ -24,12 +24,12 @@ use guest_abi::xen::{
 };
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_boot::Module;
+use hv_core::common::domain::Domain;
 use hv_core::dom0_build::{hypercall_page, layout};
 use hv_core::libelf::{self, ElfError, LoadTarget};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::types::{PAGE_ACCESSED, PAGE_DIRTY, PAGE_PRESENT, PAGE_RW, PAGE_USER};
 use hv_core::mm::pv::{FrameTable, M2p, PhysMem, PvMm};
-use hv_core::pv::domain::Domain;
 
 use crate::guest::{Hooks, Machine};
 use crate::mm::{ArchFrames, FRAMES};
@@ -312,7 +312,7 @@ pub fn construct(
         ];
         let mut effects = Vec::new();
         let v = dom.vcpus.first_mut().ok_or("dom0 has no vCPU")?;
-        let (_, r) = pv.do_mmuext_op(DOM0, &ops, &mut v.tables, &mut effects);
+        let (_, r) = pv.do_mmuext_op(DOM0, &ops, &mut v.arch.tables, &mut effects);
         r.map_err(|e| format!("dom0's initial page tables do not validate: {e:?}"))?;
     }
 

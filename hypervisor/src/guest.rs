@@ -25,17 +25,17 @@ use guest_abi::vcpu::RunState;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, gdt, power, rtc, smp, time};
+use hv_core::common::domain::{Domain, ShutdownReason};
+use hv_core::common::event_channel;
+use hv_core::common::runstate;
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::{FrameTable, PvHooks};
 use hv_core::pv::ctx::Ctx;
 use hv_core::pv::descriptor;
-use hv_core::pv::domain::{Domain, ShutdownReason};
 use hv_core::pv::emulate::{self, EmulOutcome};
-use hv_core::pv::event_channel;
 use hv_core::pv::hypercall;
 use hv_core::pv::platform::{Platform, SegBaseReg};
 use hv_core::pv::ptwr;
-use hv_core::pv::runstate;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::pv::traps::{self, vector};
 use hv_core::time::{NSEC_PER_SEC, TimeScale};
@@ -410,7 +410,7 @@ pub fn on_syscall(cpu: u32, regs: &mut GuestRegs) {
             // SYSCALL from 32-bit code: no compat guests here.
             ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
             let _ = traps::inject_exception(ctx, vector::UD, None, None);
-        } else if ctx.v_ref().kernel_mode {
+        } else if ctx.v_ref().arch.kernel_mode {
             hypercall::do_hypercall(ctx);
         } else {
             let _ = traps::bounce_syscall(ctx);
@@ -467,8 +467,8 @@ pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
             },
             vector::NM => {
                 cpu::set_cr0_ts(false);
-                if ctx.v_ref().fpu_ts {
-                    ctx.v().fpu_ts = false;
+                if ctx.v_ref().arch.fpu_ts {
+                    ctx.v().arch.fpu_ts = false;
                     traps::inject_exception(ctx, v, None, None)
                 } else {
                     Ok(())
@@ -610,7 +610,7 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) -> Exit {
         }
         return Exit::Wait;
     }
-    if ctx.v_ref().reload_descriptors {
+    if ctx.v_ref().arch.reload_descriptors {
         // Its GDT or LDT changed while it was elsewhere.
         let _ = hv_core::pv::hypercall::vcpu_context::start_on_cpu(ctx);
     }
@@ -680,10 +680,10 @@ pub fn secondary_vcpu_loop(cpu: u32) -> ! {
             let mut guard = lock_machine();
             guard.as_mut().and_then(|m| {
                 let v = m.dom.vcpus.get(index)?;
-                if !v.initialised || v.down || v.start_regs.is_none() {
+                if !v.initialised || v.down || v.arch.start_regs.is_none() {
                     return None;
                 }
-                let mut regs = v.start_regs.unwrap_or_else(bytemuck::Zeroable::zeroed);
+                let mut regs = v.arch.start_regs.unwrap_or_else(bytemuck::Zeroable::zeroed);
                 let mut platform = MachinePlatform { cpu };
                 let mut ctx = make_ctx(m, cpu, &mut regs, &mut platform);
                 let start = hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;

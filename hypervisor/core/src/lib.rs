@@ -11,6 +11,10 @@
 //! * [`dom0_build`]: dom0's initial virtual layout (Xen's `dom0_construct`);
 //! * [`dom0_mem`]: Xen's `compute_dom0_nr_pages` sizing of domain 0;
 //! * [`mm`]: the sanitised e820 memory map and the physical frame allocator;
+//! * [`common`]: domains, vCPUs, the domain table, access control, event
+//!   channels, runstates (Xen's `xen/common`);
+//! * [`pv`]: the x86 64-bit PV guest model (traps, emulation, PV MMU
+//!   hypercalls, descriptors);
 //! * [`console`]: the console ring (`xm dmesg`) and log-level filtering;
 //! * [`sched`]: scheduler selection names;
 //! * [`time`]: the TSC-to-nanoseconds scale and RTC dates;
@@ -27,6 +31,7 @@ extern crate alloc;
 pub mod acpi_sleep;
 pub mod bzimage;
 pub mod cmdline;
+pub mod common;
 pub mod console;
 pub mod dom0_build;
 pub mod dom0_mem;

@@ -4,10 +4,10 @@
 
 use guest_abi::xen::{CpuUserRegs, Errno};
 
-use super::domain::{Domain, PvVcpu};
-use super::event_channel::two_level::VcpuInfoRef;
 use super::guest_mem;
 use super::platform::{Platform, SegBaseReg};
+use crate::common::domain::{Domain, Vcpu};
+use crate::common::event_channel::two_level::VcpuInfoRef;
 use crate::mm::Mfn;
 use crate::mm::pv::{FrameTable, M2p, PhysMem, PvHooks, PvMm};
 
@@ -45,14 +45,14 @@ impl Ctx<'_> {
     /// Never for a context built by the machine layer (its vCPU index is
     /// valid); an invalid index is a hypervisor bug.
     #[allow(clippy::indexing_slicing, reason = "the vCPU index is established by the caller")]
-    pub fn v(&mut self) -> &mut PvVcpu {
+    pub fn v(&mut self) -> &mut Vcpu {
         &mut self.dom.vcpus[self.vcpu]
     }
 
     /// The calling vCPU, shared.
     #[allow(clippy::indexing_slicing, reason = "the vCPU index is established by the caller")]
     #[must_use]
-    pub fn v_ref(&self) -> &PvVcpu {
+    pub fn v_ref(&self) -> &Vcpu {
         &self.dom.vcpus[self.vcpu]
     }
 
@@ -136,23 +136,23 @@ impl Ctx<'_> {
     /// mode, swapping the GS bases and the page table. Switching to user
     /// mode without a user page table fails (the caller crashes the domain).
     pub fn toggle_guest_mode(&mut self) -> Result<(), Errno> {
-        let to_kernel = !self.v_ref().kernel_mode;
-        if !to_kernel && self.v_ref().tables.guest_table_user.is_none() {
+        let to_kernel = !self.v_ref().arch.kernel_mode;
+        if !to_kernel && self.v_ref().arch.tables.guest_table_user.is_none() {
             return Err(Errno::EINVAL);
         }
         let live = self.platform.segment_base(SegBaseReg::Gs);
         let v = &mut self.dom.vcpus;
         let Some(v) = v.get_mut(self.vcpu) else { return Err(Errno::EINVAL) };
-        if v.kernel_mode {
-            v.gs_base_kernel = live;
+        if v.arch.kernel_mode {
+            v.arch.gs_base_kernel = live;
         } else {
-            v.gs_base_user = live;
+            v.arch.gs_base_user = live;
         }
-        v.kernel_mode = to_kernel;
+        v.arch.kernel_mode = to_kernel;
         let (gs, table) = if to_kernel {
-            (v.gs_base_kernel, v.tables.guest_table)
+            (v.arch.gs_base_kernel, v.arch.tables.guest_table)
         } else {
-            (v.gs_base_user, v.tables.guest_table_user)
+            (v.arch.gs_base_user, v.arch.tables.guest_table_user)
         };
         self.platform.set_segment_base(SegBaseReg::Gs, gs);
         if let Some(t) = table {
@@ -165,7 +165,7 @@ impl Ctx<'_> {
     /// stops running it once the current operation returns.
     pub fn crash(&mut self) {
         if self.dom.shutdown.is_none() {
-            self.dom.shutdown = Some(super::domain::ShutdownReason::Crash);
+            self.dom.shutdown = Some(crate::common::domain::ShutdownReason::Crash);
         }
     }
 }

@@ -139,13 +139,13 @@ pub fn read_descriptor(ctx: &Ctx<'_>, sel: u16) -> Option<u64> {
         }
         // The whole of each installed frame is visible, as in Xen; pages
         // without a frame read as zero.
-        let frame = v.gdt_frames.get(index / DESCS_PER_PAGE);
+        let frame = v.arch.gdt_frames.get(index / DESCS_PER_PAGE);
         return Some(frame.map_or(0, |m| ctx.mem.read_u64(*m, index % DESCS_PER_PAGE)));
     }
-    if index >= usize::try_from(v.tables.ldt_ents).unwrap_or(0) {
+    if index >= usize::try_from(v.arch.tables.ldt_ents).unwrap_or(0) {
         return None;
     }
-    let frame = v.ldt_frames.get(index / DESCS_PER_PAGE).copied().flatten();
+    let frame = v.arch.ldt_frames.get(index / DESCS_PER_PAGE).copied().flatten();
     Some(frame.map_or(0, |m| ctx.mem.read_u64(m, index % DESCS_PER_PAGE)))
 }
 
@@ -226,7 +226,7 @@ pub fn set_user_gs_selector(ctx: &mut Ctx<'_>, sel: u16) {
     let kernel_base = ctx.platform.segment_base(SegBaseReg::Gs);
     ctx.platform.load_gs_selector(sel);
     ctx.platform.set_segment_base(SegBaseReg::Gs, kernel_base);
-    ctx.v().gs_base_user = user_base;
+    ctx.v().arch.gs_base_user = user_base;
 }
 
 /// The 512 descriptors of frame `mfn`.
@@ -241,7 +241,7 @@ fn frame_descs(mem: &dyn PhysMem, mfn: Mfn) -> [u64; DESCS_PER_PAGE] {
 /// Copies the running vCPU's GDT frames into the CPU's GDT (pages without
 /// a frame are cleared).
 pub fn load_gdt(ctx: &mut Ctx<'_>) {
-    let frames = ctx.v_ref().gdt_frames.clone();
+    let frames = ctx.v_ref().arch.gdt_frames.clone();
     for page in 0..(FIRST_RESERVED_GDT_ENTRY as usize / DESCS_PER_PAGE) {
         match frames.get(page) {
             Some(m) => {
@@ -255,7 +255,7 @@ pub fn load_gdt(ctx: &mut Ctx<'_>) {
 
 /// Drops the LDT's frame references (Xen's `pv_destroy_ldt`).
 pub fn destroy_ldt(ctx: &mut Ctx<'_>) {
-    let old = core::mem::take(&mut ctx.v().ldt_frames);
+    let old = core::mem::take(&mut ctx.v().arch.ldt_frames);
     for m in old.into_iter().flatten() {
         ctx.mm().put_page_and_type(m);
     }
@@ -267,7 +267,7 @@ pub fn destroy_ldt(ctx: &mut Ctx<'_>) {
 /// shadow mappings `pv_map_ldt_shadow_page` would make on first use).
 pub fn load_ldt(ctx: &mut Ctx<'_>) {
     destroy_ldt(ctx);
-    let tables = ctx.v_ref().tables;
+    let tables = ctx.v_ref().arch.tables;
     let ents = tables.ldt_ents;
     let bytes = u64::from(ents).saturating_mul(8);
     let pages = usize::try_from(bytes.div_ceil(PAGE_SIZE)).unwrap_or(0);
@@ -288,7 +288,7 @@ pub fn load_ldt(ctx: &mut Ctx<'_>) {
         }
         frames.push(mfn);
     }
-    ctx.v().ldt_frames = frames;
+    ctx.v().arch.ldt_frames = frames;
     ctx.platform.load_ldt(ents);
 }
 
@@ -298,9 +298,15 @@ pub fn load_ldt(ctx: &mut Ctx<'_>) {
 pub fn descriptor_written(ctx: &mut Ctx<'_>, mfn: Mfn, index: usize, desc: u64) {
     let v = ctx.v_ref();
     let gdt_pages: Vec<usize> =
-        v.gdt_frames.iter().enumerate().filter(|(_, m)| **m == mfn).map(|(p, _)| p).collect();
-    let ldt_pages: Vec<usize> =
-        v.ldt_frames.iter().enumerate().filter(|(_, m)| **m == Some(mfn)).map(|(p, _)| p).collect();
+        v.arch.gdt_frames.iter().enumerate().filter(|(_, m)| **m == mfn).map(|(p, _)| p).collect();
+    let ldt_pages: Vec<usize> = v
+        .arch
+        .ldt_frames
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m == Some(mfn))
+        .map(|(p, _)| p)
+        .collect();
     for p in gdt_pages {
         ctx.platform.set_gdt_entry(p.saturating_mul(DESCS_PER_PAGE).saturating_add(index), desc);
     }
@@ -311,9 +317,9 @@ pub fn descriptor_written(ctx: &mut Ctx<'_>, mfn: Mfn, index: usize, desc: u64) 
     let me = ctx.vcpu;
     let mut others = alloc::vec::Vec::new();
     for (i, v) in ctx.dom.vcpus.iter_mut().enumerate() {
-        let uses = v.gdt_frames.contains(&mfn) || v.ldt_frames.contains(&Some(mfn));
+        let uses = v.arch.gdt_frames.contains(&mfn) || v.arch.ldt_frames.contains(&Some(mfn));
         if i != me && uses {
-            v.reload_descriptors = true;
+            v.arch.reload_descriptors = true;
             others.push(i);
         }
     }
@@ -326,7 +332,7 @@ pub fn descriptor_written(ctx: &mut Ctx<'_>, mfn: Mfn, index: usize, desc: u64) 
 /// starts running on a CPU).
 pub fn reload_descriptor_tables(ctx: &mut Ctx<'_>) {
     load_gdt(ctx);
-    if ctx.v_ref().tables.ldt_ents != 0 || !ctx.v_ref().ldt_frames.is_empty() {
+    if ctx.v_ref().arch.tables.ldt_ents != 0 || !ctx.v_ref().arch.ldt_frames.is_empty() {
         load_ldt(ctx);
     }
 }

@@ -89,7 +89,7 @@ pub const PFEC_INSN_FETCH: u32 = 1 << 4;
 /// original `#PF`.
 pub fn pv_ro_page_fault(ctx: &mut Ctx<'_>, cr2: u64, error_code: u32) -> EmulOutcome {
     let wanted = PFEC_WRITE | PFEC_PRESENT;
-    if !ctx.v_ref().kernel_mode
+    if !ctx.v_ref().arch.kernel_mode
         || error_code & (PFEC_RESERVED | PFEC_INSN_FETCH) != 0
         || error_code & wanted != wanted
         || !ctx.dom.vm_assist_enabled(VmAssistType::WritablePagetables.raw())

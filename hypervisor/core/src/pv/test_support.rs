@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use guest_abi::xen::{CpuUserRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS};
 
 use super::ctx::Ctx;
-use super::domain::Domain;
 use super::platform::{Platform, SegBaseReg};
+use crate::common::domain::Domain;
 use crate::mm::Mfn;
 use crate::mm::pv::types::{PAGE_PRESENT, PAGE_RW, PAGE_USER};
 use crate::mm::pv::{EmulatedMem, FrameTable, M2pTable, PhysMem, PvHooks};
@@ -202,7 +202,7 @@ impl Fixture {
         }
         let mut dom = Domain::new(DomId(0), true, frames::SHARED_INFO);
         if let Some(v) = dom.vcpus.first_mut() {
-            v.tables.guest_table = Some(frames::L4);
+            v.arch.tables.guest_table = Some(frames::L4);
         }
         let regs = CpuUserRegs {
             cs: FLAT_KERNEL_CS,

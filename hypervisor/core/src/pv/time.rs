@@ -17,9 +17,9 @@
 use guest_abi::xen::{Errno, VcpuId, VcpuTimeInfo, Virq, XEN_PVCLOCK_TSC_STABLE_BIT};
 
 use super::ctx::Ctx;
-use super::domain::{Domain, PvVcpu};
-use super::event_channel;
 use super::guest_mem;
+use crate::common::domain::{Domain, Vcpu};
+use crate::common::event_channel;
 use crate::mm::pv::PhysMem;
 use crate::time::TimeScale;
 
@@ -121,8 +121,8 @@ pub fn update_vcpu_system_time(dom: &Domain, mem: &mut dyn PhysMem, vcpu: usize,
 /// `VCPUOP_register_vcpu_time_memory_area`, through the vCPU's kernel page
 /// table (`update_guest_memory_policy`), version first, then the rest,
 /// then the even version. A fault anywhere just ends the copy.
-fn update_secondary_system_time(v: &PvVcpu, mem: &mut dyn PhysMem, info: &VcpuTimeInfo) {
-    let (Some(va), Some(l4)) = (v.time_guest, v.tables.guest_table) else { return };
+fn update_secondary_system_time(v: &Vcpu, mem: &mut dyn PhysMem, info: &VcpuTimeInfo) {
+    let (Some(va), Some(l4)) = (v.arch.time_guest, v.arch.tables.guest_table) else { return };
     if guest_mem::write(mem, l4, va, &info.version).is_err()
         || guest_mem::write(mem, l4, va, info).is_err()
     {

@@ -129,12 +129,12 @@ fn bounce_frame(ctx: &mut Ctx<'_>, tb: &TrapBounce) -> Result<(), BounceError> {
         return Err(BounceError::NoHandler);
     }
     let mut cs = u64::from(ctx.regs.cs);
-    let sp = if ctx.v_ref().kernel_mode {
+    let sp = if ctx.v_ref().arch.kernel_mode {
         cs &= !3;
         ctx.regs.rsp
     } else {
         ctx.toggle_guest_mode().map_err(|_| BounceError::BadMode)?;
-        ctx.v_ref().kernel_sp
+        ctx.v_ref().arch.kernel_sp
     } & !0xf;
     // The frame must lie wholly in guest space: below the hole, or at least
     // eight quadwords above its end (Xen's check).
@@ -149,7 +149,7 @@ fn bounce_frame(ctx: &mut Ctx<'_>, tb: &TrapBounce) -> Result<(), BounceError> {
         rflags |= EFLAGS_IF;
     }
     if ctx.dom.vm_assist_enabled(4) {
-        rflags |= (u64::from(ctx.v_ref().iopl) & 3) << 12;
+        rflags |= (u64::from(ctx.v_ref().arch.iopl) & 3) << 12;
     }
     let mut frame: Vec<u64> = Vec::with_capacity(12);
     // Built from the top down, then reversed into memory order.
@@ -196,13 +196,13 @@ pub fn inject_exception(
     error_code: Option<u32>,
     cr2: Option<u64>,
 ) -> Result<(), BounceError> {
-    let ti = ctx.v_ref().trap_ctxt.get(usize::from(vector)).copied().unwrap_or_default_trap();
+    let ti = ctx.v_ref().arch.trap_ctxt.get(usize::from(vector)).copied().unwrap_or_default_trap();
     let mut error_code = error_code;
     if vector == vector::PF {
         let addr = cr2.unwrap_or(0);
-        ctx.v().cr2 = addr;
+        ctx.v().arch.cr2 = addr;
         ctx.set_vcpu_info_cr2(addr);
-        let user = !ctx.v_ref().kernel_mode;
+        let user = !ctx.v_ref().arch.kernel_mode;
         error_code =
             error_code.map(|e| if user { e | PFEC_USER_MODE } else { e & !PFEC_USER_MODE });
     }
@@ -219,8 +219,8 @@ pub fn try_software_interrupt(
     n: u8,
     insn_len: u64,
 ) -> Option<Result<(), BounceError>> {
-    let ti = ctx.v_ref().trap_ctxt.get(usize::from(n)).copied()?;
-    if !permit_softint(ti.dpl(), ctx.v_ref().kernel_mode) {
+    let ti = ctx.v_ref().arch.trap_ctxt.get(usize::from(n)).copied()?;
+    if !permit_softint(ti.dpl(), ctx.v_ref().arch.kernel_mode) {
         return None;
     }
     ctx.regs.rip = ctx.regs.rip.wrapping_add(insn_len);
@@ -233,7 +233,7 @@ pub fn deliver_pending_events(ctx: &mut Ctx<'_>) -> Result<bool, BounceError> {
     if !ctx.upcall_pending() || ctx.upcall_mask() != 0 {
         return Ok(false);
     }
-    let cb = ctx.v_ref().callbacks.event;
+    let cb = ctx.v_ref().arch.callbacks.event;
     if cb.address == 0 {
         return Ok(false);
     }
@@ -246,7 +246,7 @@ pub fn deliver_pending_events(ctx: &mut Ctx<'_>) -> Result<bool, BounceError> {
 /// DF cleared and events masked if the callback asks (`lstar_enter`'s
 /// user path). An unregistered callback raises `#UD` in the guest.
 pub fn bounce_syscall(ctx: &mut Ctx<'_>) -> Result<(), BounceError> {
-    let cb = ctx.v_ref().callbacks.syscall;
+    let cb = ctx.v_ref().arch.callbacks.syscall;
     if cb.address == 0 {
         // Xen >= 4.15: #UD at the SYSCALL instruction (RIP is after it).
         ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
@@ -270,7 +270,7 @@ pub fn do_iret(ctx: &mut Ctx<'_>) -> Result<u64, Errno> {
         ctx.crash();
         return Err(Errno::EFAULT);
     };
-    if saved.cs & 3 == 3 && ctx.v_ref().kernel_mode && ctx.toggle_guest_mode().is_err() {
+    if saved.cs & 3 == 3 && ctx.v_ref().arch.kernel_mode && ctx.toggle_guest_mode().is_err() {
         ctx.crash();
         return Err(Errno::EINVAL);
     }

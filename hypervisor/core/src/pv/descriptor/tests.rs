@@ -135,14 +135,14 @@ fn user_gs_selector_loads_base_and_keeps_kernel_gs() {
     f.platform.gs = 0xffff_8000_dead_0000;
     let mut ctx = f.ctx();
     set_user_gs_selector(&mut ctx, 0x38);
-    assert_eq!(ctx.v_ref().gs_base_user, 0x1234_5678);
+    assert_eq!(ctx.v_ref().arch.gs_base_user, 0x1234_5678);
     assert_eq!(f.platform.gs_sel, 0x3b);
     assert_eq!(f.platform.gs, 0xffff_8000_dead_0000);
     // Unusable selectors load null (and a zero base), without failing.
     for bad in [0x40u16, 0x33, 0x1f, 0xe008] {
         let mut ctx = f.ctx();
         set_user_gs_selector(&mut ctx, bad);
-        assert_eq!(ctx.v_ref().gs_base_user, 0, "selector {bad:#x}");
+        assert_eq!(ctx.v_ref().arch.gs_base_user, 0, "selector {bad:#x}");
         assert_eq!(f.platform.gs_sel, 0);
     }
     let mut ctx = f.ctx();
@@ -167,11 +167,11 @@ fn ldt_is_resolved_typed_and_refreshed() {
     let m4 = ldt_page(&mut f, 4, &[(0, USER_DS), (1, USER_CS64)]);
     let m5 = ldt_page(&mut f, 5, &[(0, USER_DS)]);
     let (_, va) = page(4);
-    f.dom.vcpus[0].tables.ldt_base = va;
-    f.dom.vcpus[0].tables.ldt_ents = 600;
+    f.dom.vcpus[0].arch.tables.ldt_base = va;
+    f.dom.vcpus[0].arch.tables.ldt_ents = 600;
     let mut ctx = f.ctx();
     load_ldt(&mut ctx);
-    assert_eq!(ctx.v_ref().ldt_frames, vec![Some(m4), Some(m5)]);
+    assert_eq!(ctx.v_ref().arch.ldt_frames, vec![Some(m4), Some(m5)]);
     assert_eq!(f.frames.info(m4).unwrap().type_info.ty, PageType::SegDesc);
     assert_eq!(f.platform.ldt_ents, 600);
     assert_eq!(f.platform.ldt_pages[0].as_ref().unwrap()[1], USER_CS64);
@@ -183,7 +183,7 @@ fn ldt_is_resolved_typed_and_refreshed() {
     assert_eq!(update_descriptor(&mut ctx, (m5.0 << 12) | 16, USER_DS), Ok(0));
     assert_eq!(f.platform.ldt_entries, vec![(514, USER_DS)]);
     // Unloading drops the type references.
-    f.dom.vcpus[0].tables.ldt_ents = 0;
+    f.dom.vcpus[0].arch.tables.ldt_ents = 0;
     let mut ctx = f.ctx();
     load_ldt(&mut ctx);
     assert_eq!(f.frames.info(m4).unwrap().type_info.count, 0);
@@ -197,11 +197,11 @@ fn unusable_ldt_pages_read_as_not_present() {
     // check_descriptor refuses: it cannot become a descriptor page.
     let (m6, va) = page(6);
     f.mem.write_u64(m6, 0, 0x0000_ec00_0000_0000);
-    f.dom.vcpus[0].tables.ldt_base = va;
-    f.dom.vcpus[0].tables.ldt_ents = 16;
+    f.dom.vcpus[0].arch.tables.ldt_base = va;
+    f.dom.vcpus[0].arch.tables.ldt_ents = 16;
     let mut ctx = f.ctx();
     load_ldt(&mut ctx);
-    assert_eq!(ctx.v_ref().ldt_frames, vec![None]);
+    assert_eq!(ctx.v_ref().arch.ldt_frames, vec![None]);
     assert_eq!(read_descriptor(&ctx, 0x07), Some(0));
     assert!(f.platform.ldt_pages[0].is_none());
 }

@@ -31,7 +31,7 @@
 //! (`XEN_DOMCTL_set_cpu_policy`) yet.
 
 use super::EmulEnv;
-use crate::pv::domain::{Domain, PvVcpu};
+use crate::common::domain::{Domain, Vcpu};
 
 /// Major version reported in leaf `0x40000001`: the one `XENVER_version`
 /// reports (kept below 4.2 so Linux dom0 skips the platform-op paths that
@@ -296,7 +296,7 @@ pub fn pv_cpuid(dom: &Domain, leaf: u32, subleaf: u32, env: &dyn EmulEnv) -> [u3
 #[must_use]
 pub fn guest_cpuid(
     dom: &Domain,
-    vcpu: &PvVcpu,
+    vcpu: &Vcpu,
     via_fep: bool,
     leaf: u32,
     subleaf: u32,
@@ -304,12 +304,12 @@ pub fn guest_cpuid(
 ) -> [u32; 4] {
     let mut r = pv_cpuid(dom, leaf, subleaf, env);
     if leaf == 1 && r != [0; 4] {
-        let osxsave = vcpu.cr4 & CR4_OSXSAVE != 0
-            || (via_fep && vcpu.kernel_mode && env.host_cr4() & CR4_OSXSAVE != 0);
+        let osxsave = vcpu.arch.cr4 & CR4_OSXSAVE != 0
+            || (via_fep && vcpu.arch.kernel_mode && env.host_cr4() & CR4_OSXSAVE != 0);
         if osxsave && r[2] & FEAT_XSAVE != 0 {
             r[2] |= FEAT_OSXSAVE;
         }
-        if dom.privileged && vcpu.kernel_mode && env.cpuid(1, 0)[3] & FEAT_MTRR != 0 {
+        if dom.privileged && vcpu.arch.kernel_mode && env.cpuid(1, 0)[3] & FEAT_MTRR != 0 {
             r[3] |= FEAT_MTRR;
         }
     }

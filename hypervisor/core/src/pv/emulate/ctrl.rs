@@ -80,7 +80,7 @@ pub const DR7_EMUL_SLOT: usize = 5;
 
 /// The guest's virtual CR4.
 pub fn guest_cr4(ctx: &Ctx<'_>, env: &dyn EmulEnv) -> u64 {
-    (ctx.v_ref().cr4 & PV_CR4_GUEST_MASK) | (env.host_cr4() & PV_CR4_GUEST_VISIBLE_MASK)
+    (ctx.v_ref().arch.cr4 & PV_CR4_GUEST_MASK) | (env.host_cr4() & PV_CR4_GUEST_VISIBLE_MASK)
 }
 
 /// `pv_fixup_guest_cr4`: the guest-controlled bits of `cr4` its CPUID
@@ -108,9 +108,9 @@ fn fixup_guest_cr4(ctx: &Ctx<'_>, env: &dyn EmulEnv, cr4: u64) -> u64 {
 pub fn read_cr(ctx: &Ctx<'_>, env: &dyn EmulEnv, cr: u8) -> Result<u64, EmulOutcome> {
     let v = ctx.v_ref();
     match cr {
-        0 => Ok((env.host_cr0() & !CR0_TS) | if v.fpu_ts { CR0_TS } else { 0 }),
-        2 => Ok(v.cr2),
-        3 => Ok(v.tables.guest_table.map_or(0, |m| xen_pfn_to_cr3(m.0))),
+        0 => Ok((env.host_cr0() & !CR0_TS) | if v.arch.fpu_ts { CR0_TS } else { 0 }),
+        2 => Ok(v.arch.cr2),
+        3 => Ok(v.arch.tables.guest_table.map_or(0, |m| xen_pfn_to_cr3(m.0))),
         4 => Ok(guest_cr4(ctx, env)),
         _ => Err(EmulOutcome::Unhandled),
     }
@@ -134,14 +134,14 @@ pub fn write_cr(
             Ok(())
         }
         2 => {
-            ctx.v().cr2 = val;
+            ctx.v().arch.cr2 = val;
             ctx.set_vcpu_info_cr2(val);
             Ok(())
         }
         3 => new_guest_cr3(ctx, val),
         4 => {
             let bits = fixup_guest_cr4(ctx, env, val);
-            ctx.v().cr4 = bits;
+            ctx.v().arch.cr4 = bits;
             env.load_guest_cr4(guest_cr4(ctx, env));
             Ok(())
         }
@@ -151,7 +151,7 @@ pub fn write_cr(
 
 /// `do_fpu_taskswitch`.
 fn set_ts(ctx: &mut Ctx<'_>, ts: bool) {
-    ctx.v().fpu_ts = ts;
+    ctx.v().arch.fpu_ts = ts;
     ctx.platform.set_cr0_ts(ts);
 }
 
@@ -167,11 +167,11 @@ fn new_guest_cr3(ctx: &mut Ctx<'_>, val: u64) -> Result<(), EmulOutcome> {
     let Some(vcpu) = ctx.dom.vcpus.get_mut(ctx.vcpu) else {
         return Err(EmulOutcome::Unhandled);
     };
-    let mut tables = vcpu.tables;
+    let mut tables = vcpu.arch.tables;
     let mut effects = alloc::vec::Vec::new();
     let mut mm = PvMm::new(&mut *ctx.frames, &mut *ctx.mem, &mut *ctx.m2p, &mut *ctx.hooks);
     let (_, rc) = mm.do_mmuext_op(dom, core::slice::from_ref(&op), &mut tables, &mut effects);
-    vcpu.tables = tables;
+    vcpu.arch.tables = tables;
     rc.map_err(|_| EmulOutcome::Unhandled)?;
     if let (true, Some(l4)) = (effects.contains(&MmuEffect::WritePtbase), tables.guest_table) {
         ctx.platform.load_cr3(l4);
@@ -182,8 +182,8 @@ fn new_guest_cr3(ctx: &mut Ctx<'_>, val: u64) -> Result<(), EmulOutcome> {
 /// `mov %drN, reg` (`x86emul_read_dr`).
 pub fn read_dr(ctx: &Ctx<'_>, dr: u8) -> Result<u64, EmulOutcome> {
     let v = ctx.v_ref();
-    let de = v.cr4 & CR4_DE != 0;
-    let get = |i: usize| v.debugreg.get(i).copied().unwrap_or(0);
+    let de = v.arch.cr4 & CR4_DE != 0;
+    let get = |i: usize| v.arch.debugreg.get(i).copied().unwrap_or(0);
     match dr {
         0..=3 => Ok(get(usize::from(dr))),
         4 | 6 if dr == 6 || !de => Ok(get(6)),
@@ -200,7 +200,7 @@ pub fn write_dr(
     dr: u8,
     val: u64,
 ) -> Result<(), EmulOutcome> {
-    let de = ctx.v_ref().cr4 & CR4_DE != 0;
+    let de = ctx.v_ref().arch.cr4 & CR4_DE != 0;
     match dr {
         0..=3 => {
             if !addr_ok(val) {
@@ -261,7 +261,7 @@ fn write_dr7(
 
 /// Sets `debugreg[i]`.
 fn store_dr(ctx: &mut Ctx<'_>, i: usize, val: u64) {
-    if let Some(slot) = ctx.v().debugreg.get_mut(i) {
+    if let Some(slot) = ctx.v().arch.debugreg.get_mut(i) {
         *slot = val;
     }
 }
@@ -295,7 +295,7 @@ pub fn xsetbv(
     if simd_prefix || guest_cr4(ctx, env) & CR4_OSXSAVE == 0 {
         return Err(EmulOutcome::UD);
     }
-    if !ctx.v_ref().kernel_mode {
+    if !ctx.v_ref().arch.kernel_mode {
         return Err(EmulOutcome::GP0);
     }
     let index = super::low32(ctx.regs.rcx);

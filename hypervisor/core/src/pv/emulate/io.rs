@@ -58,14 +58,14 @@ pub fn dom0_ioport_allowed(port: u16, denied: &[(u16, u16)]) -> bool {
 #[must_use]
 pub fn iopl_ok(ctx: &Ctx<'_>) -> bool {
     let v = ctx.v_ref();
-    let cpl = if !v.kernel_mode {
+    let cpl = if !v.arch.kernel_mode {
         3
     } else if ctx.dom.vm_assist_enabled(VmAssistType::ArchitecturalIopl.raw()) {
         0
     } else {
         1
     };
-    cpl <= v.iopl
+    cpl <= v.arch.iopl
 }
 
 /// `ioports_access_permitted` for `size` bytes at `port` (a range running
@@ -201,9 +201,9 @@ fn guest_io_write(ctx: &Ctx<'_>, env: &mut dyn EmulEnv, port: u16, size: u8, val
 /// `port` hit.
 fn io_breakpoints(ctx: &Ctx<'_>, port: u16, size: u8) -> u64 {
     let v = ctx.v_ref();
-    let dr = &v.debugreg;
+    let dr = &v.arch.debugreg;
     let emul = dr.get(5).copied().unwrap_or(0);
-    if emul == 0 || v.cr4 & CR4_DE == 0 {
+    if emul == 0 || v.arch.cr4 & CR4_DE == 0 {
         return 0;
     }
     let dr7 = dr.get(7).copied().unwrap_or(0);

@@ -49,7 +49,7 @@
 //!   segment is treated as flat);
 //! * `ins`/`outs`, `lmsw`/`smsw` and everything else `x86_emulate` could
 //!   do are [`EmulOutcome::Unhandled`];
-//! * `hlt` in guest-kernel mode blocks the vCPU (`PvVcpu::blocked`, the
+//! * `hlt` in guest-kernel mode blocks the vCPU (`Vcpu::blocked`, the
 //!   effect of `SCHEDOP_block`) instead of bouncing `#GP` as Xen does;
 //! * no I/O bitmap (`PHYSDEVOP_set_iobitmap`), no CPUID faulting, no vPMU.
 
@@ -73,7 +73,7 @@ use decode::{Insn, Op};
 use guest_abi::xen::CpuUserRegs;
 
 use super::ctx::Ctx;
-use super::domain::Domain;
+use crate::common::domain::Domain;
 
 /// The machine as the emulator needs it; implemented by the machine layer
 /// for the CPU the calling vCPU runs on.
@@ -256,7 +256,7 @@ pub fn emulate_forced_invalid_op(ctx: &mut Ctx<'_>, env: &mut dyn EmulEnv) -> Em
 
 /// Runs a decoded instruction.
 fn execute(ctx: &mut Ctx<'_>, env: &mut dyn EmulEnv, insn: &Insn) -> EmulOutcome {
-    let kernel = ctx.v_ref().kernel_mode;
+    let kernel = ctx.v_ref().arch.kernel_mode;
     if insn.lock && insn.op != Op::Other {
         return EmulOutcome::UD;
     }
@@ -357,7 +357,7 @@ pub(crate) fn complete(ctx: &mut Ctx<'_>, len: u64, bpmatch: u64) -> EmulOutcome
         return EmulOutcome::Done;
     }
     let v = ctx.v();
-    if let Some(dr6) = v.debugreg.get_mut(6) {
+    if let Some(dr6) = v.arch.debugreg.get_mut(6) {
         // x86_merge_dr6: breakpoint matches B0-B3 are not sticky.
         *dr6 = ((*dr6 & !DR6_BP_MASK) | hit | DR6_DEFAULT) & !DR6_ZEROS;
     }

@@ -155,7 +155,7 @@ fn read_msr(ctx: &Ctx<'_>, env: &dyn EmulEnv, msr: u32) -> Option<u64> {
         }
         MSR_FS_BASE => ctx.platform.segment_base(SegBaseReg::Fs),
         MSR_GS_BASE => ctx.platform.segment_base(SegBaseReg::Gs),
-        MSR_SHADOW_GS_BASE => ctx.v_ref().gs_base_user,
+        MSR_SHADOW_GS_BASE => ctx.v_ref().arch.gs_base_user,
         MSR_TSC => env.read_host_msr(MSR_TSC)?,
         MSR_EFER => guest_efer(env)?,
         MSR_PAT => XEN_MSR_PAT,
@@ -202,18 +202,18 @@ fn write_msr(ctx: &mut Ctx<'_>, env: &dyn EmulEnv, msr: u32, val: u64) -> Result
         MSR_FS_BASE | MSR_GS_BASE | MSR_SHADOW_GS_BASE if !is_canonical(val) => Err(()),
         MSR_FS_BASE => {
             ctx.platform.set_segment_base(SegBaseReg::Fs, val);
-            ctx.v().fs_base = val;
+            ctx.v().arch.fs_base = val;
             Ok(())
         }
         MSR_GS_BASE => {
             // The live GS base is the kernel's: emulation only runs in
             // guest-kernel mode.
             ctx.platform.set_segment_base(SegBaseReg::Gs, val);
-            ctx.v().gs_base_kernel = val;
+            ctx.v().arch.gs_base_kernel = val;
             Ok(())
         }
         MSR_SHADOW_GS_BASE => {
-            ctx.v().gs_base_user = val;
+            ctx.v().arch.gs_base_user = val;
             Ok(())
         }
         // Linux writes back the value it read.
@@ -265,7 +265,7 @@ pub fn rdmsr(ctx: &mut Ctx<'_>, env: &dyn EmulEnv) -> Result<(), EmulOutcome> {
         None => {
             // Xen's "faking RDMSR": a guest without a #GP handler would die
             // of the fault, so an MSR the host has reads as 0.
-            let no_gp_handler = ctx.v_ref().trap_ctxt.get(13).is_none_or(|t| t.address == 0);
+            let no_gp_handler = ctx.v_ref().arch.trap_ctxt.get(13).is_none_or(|t| t.address == 0);
             if no_gp_handler && msr >> 16 != 0x4000 && env.read_host_msr(msr).is_some() {
                 0
             } else {
@@ -290,7 +290,7 @@ pub fn wrmsr(ctx: &mut Ctx<'_>, env: &dyn EmulEnv) -> Result<(), EmulOutcome> {
 pub fn rdtsc(ctx: &mut Ctx<'_>, env: &dyn EmulEnv) -> Result<(), EmulOutcome> {
     const CR4_TSD: u64 = 1 << 2;
     let v = ctx.v_ref();
-    if v.cr4 & CR4_TSD != 0 && !v.kernel_mode {
+    if v.arch.cr4 & CR4_TSD != 0 && !v.arch.kernel_mode {
         return Err(EmulOutcome::GP0);
     }
     let tsc = env.read_host_msr(MSR_TSC).ok_or(EmulOutcome::GP0)?;

@@ -21,7 +21,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::{EmulEnv, EmulOutcome, dom0_ioport_allowed};
-use crate::pv::domain::Domain;
+use crate::common::domain::Domain;
 use crate::pv::test_support::{Fixture, GUEST_BASE};
 
 /// The hypervisor's console UART in the fake machine.
@@ -242,8 +242,8 @@ pub fn regs4(f: &Fixture) -> [u32; 4] {
 /// The fixture with vCPU 0 in guest-user mode (on the user table).
 pub fn user_mode(f: &mut Fixture) {
     let v = &mut f.dom.vcpus[0];
-    v.kernel_mode = false;
-    v.tables.guest_table_user = Some(crate::pv::test_support::frames::USER_L4);
+    v.arch.kernel_mode = false;
+    v.arch.tables.guest_table_user = Some(crate::pv::test_support::frames::USER_L4);
 }
 
 /// A `#GP(0)` outcome.

@@ -3,7 +3,7 @@
 //! (Xen's `do_event_channel_op` and `do_event_channel_op_compat`).
 //!
 //! Each command copies its argument struct in (`-EFAULT` if it cannot),
-//! runs the operation of [`crate::pv::event_channel::ops`] and, for the
+//! runs the operation of [`crate::common::event_channel::ops`] and, for the
 //! commands with OUT fields, copies the whole struct back after a success
 //! (`-EFAULT` then, with the operation done, as in Xen). The FIFO ABI is
 //! not implemented: `EVTCHNOP_init_control`, `expand_array` and
@@ -19,8 +19,8 @@ use guest_abi::event_channel::{
 };
 use guest_abi::xen::Errno;
 
+use crate::common::event_channel::ops;
 use crate::pv::ctx::Ctx;
-use crate::pv::event_channel::ops;
 
 /// Offset of the union in `evtchn_op_t`.
 const COMPAT_UNION_OFFSET: u64 = 4;

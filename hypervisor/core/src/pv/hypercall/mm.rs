@@ -130,7 +130,7 @@ fn apply_effects(ctx: &mut Ctx<'_>, effects: &[MmuEffect]) {
                 }
                 // Xen drops the LDT shadow mappings here and lets them fault
                 // back in through the new tables; resolve them again now.
-                if ctx.v_ref().tables.ldt_ents != 0 {
+                if ctx.v_ref().arch.tables.ldt_ents != 0 {
                     descriptor::load_ldt(ctx);
                 }
             }
@@ -163,10 +163,10 @@ pub fn mmuext_op(
             }
         };
         effects.clear();
-        let mut tables = ctx.v_ref().tables;
+        let mut tables = ctx.v_ref().arch.tables;
         let (_, r) =
             ctx.mm().do_mmuext_op(dom, core::slice::from_ref(&op), &mut tables, &mut effects);
-        ctx.v().tables = tables;
+        ctx.v().arch.tables = tables;
         apply_effects(ctx, &effects);
         if let Err(e) = r {
             result = Err(e);
@@ -259,9 +259,9 @@ pub fn install_gdt(
     }
     let old = match ctx.dom.vcpus.get_mut(index) {
         Some(v) => {
-            v.gdt_ents = u32::try_from(entries).unwrap_or(0);
-            v.reload_descriptors = index != ctx.vcpu;
-            core::mem::replace(&mut v.gdt_frames, taken)
+            v.arch.gdt_ents = u32::try_from(entries).unwrap_or(0);
+            v.arch.reload_descriptors = index != ctx.vcpu;
+            core::mem::replace(&mut v.arch.gdt_frames, taken)
         }
         None => taken,
     };

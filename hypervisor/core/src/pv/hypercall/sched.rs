@@ -7,7 +7,7 @@
 //! vCPU until one of them (any port, for a list of several) becomes
 //! pending, an upcall kicks it or its timeout passes (`do_poll`). The
 //! machine layer waits for a blocked vCPU with
-//! [`vcpu_should_wake`](crate::pv::event_channel::vcpu_should_wake).
+//! [`vcpu_should_wake`](crate::common::event_channel::vcpu_should_wake).
 //! Shutdown marks the domain with its reason (for dom0 the machine layer
 //! then powers off, reboots or reports the crash).
 
@@ -15,9 +15,9 @@ use guest_abi::sched::{SchedOp, SchedPoll, SchedShutdown};
 use guest_abi::xen::{Errno, EvtchnPort};
 
 use super::read_array;
+use crate::common::domain::ShutdownReason;
+use crate::common::event_channel::{self, SCHED_POLL_MAX_PORTS};
 use crate::pv::ctx::Ctx;
-use crate::pv::domain::ShutdownReason;
-use crate::pv::event_channel::{self, SCHED_POLL_MAX_PORTS};
 
 fn shutdown(ctx: &mut Ctx<'_>, reason: u64) -> Result<i64, Errno> {
     let r = u32::try_from(reason).ok().and_then(ShutdownReason::from_code).ok_or(Errno::EINVAL)?;

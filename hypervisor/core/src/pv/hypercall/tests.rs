@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use guest_abi::xen::{Errno, FLAT_KERNEL_CS, MulticallEntry, TrapInfo};
 
 use super::*;
-use crate::pv::domain::ShutdownReason;
+use crate::common::domain::ShutdownReason;
 use crate::pv::test_support::{Fixture, GUEST_BASE};
 
 const BUF: u64 = GUEST_BASE + 0x1000;
@@ -139,13 +139,13 @@ fn trap_table_callbacks_and_stack() {
     }
     assert_eq!(hc(&mut f, 0, [BUF, 0, 0, 0, 0]), 0);
     let v = &f.dom.vcpus[0];
-    assert_eq!(v.trap_ctxt[14].address, 0x40_1000);
-    assert_eq!(v.trap_ctxt[14].cs & 3, 3);
-    assert_eq!(v.trap_ctxt[0x80].address, 0x40_2000);
-    assert_eq!(v.trap_ctxt[3].address, 0, "entries after the terminator are ignored");
+    assert_eq!(v.arch.trap_ctxt[14].address, 0x40_1000);
+    assert_eq!(v.arch.trap_ctxt[14].cs & 3, 3);
+    assert_eq!(v.arch.trap_ctxt[0x80].address, 0x40_2000);
+    assert_eq!(v.arch.trap_ctxt[3].address, 0, "entries after the terminator are ignored");
     assert_eq!(hc(&mut f, 0, [0x10, 0, 0, 0, 0]), err(Errno::EFAULT));
     assert_eq!(hc(&mut f, 0, [0, 0, 0, 0, 0]), 0);
-    assert_eq!(f.dom.vcpus[0].trap_ctxt[14].address, 0);
+    assert_eq!(f.dom.vcpus[0].arch.trap_ctxt[14].address, 0);
 
     // callback_op register: event / syscall with mask; bad type; unregister rules.
     let reg = |ty: u16, flags: u16, addr: u64| {
@@ -158,8 +158,8 @@ fn trap_table_callbacks_and_stack() {
     };
     f.poke(BUF, &reg(2, 1, 0x40_4000));
     assert_eq!(hc(&mut f, 30, [0, BUF, 0, 0, 0]), 0);
-    assert_eq!(f.dom.vcpus[0].callbacks.syscall.address, 0x40_4000);
-    assert!(f.dom.vcpus[0].callbacks.syscall.mask_events);
+    assert_eq!(f.dom.vcpus[0].arch.callbacks.syscall.address, 0x40_4000);
+    assert!(f.dom.vcpus[0].arch.callbacks.syscall.mask_events);
     f.poke(BUF, &reg(3, 0, 0x40_4000));
     assert_eq!(hc(&mut f, 30, [0, BUF, 0, 0, 0]), err(Errno::ENOSYS));
     f.poke(BUF, &reg(9, 0, 0x40_4000));
@@ -173,10 +173,10 @@ fn trap_table_callbacks_and_stack() {
     f.poke(BUF, &[4, 0, 0, 0]);
     assert_eq!(hc(&mut f, 30, [1, BUF, 0, 0, 0]), 0);
     assert_eq!(hc(&mut f, 4, [0x40_1000, 0x40_2000, 0x40_3000, 0, 0]), 0);
-    assert_eq!(f.dom.vcpus[0].callbacks.failsafe.address, 0x40_2000);
+    assert_eq!(f.dom.vcpus[0].arch.callbacks.failsafe.address, 0x40_2000);
 
     assert_eq!(hc(&mut f, 3, [0xe02b, 0x40_8000, 0, 0, 0]), 0);
-    assert_eq!(f.dom.vcpus[0].kernel_sp, 0x40_8000);
+    assert_eq!(f.dom.vcpus[0].arch.kernel_sp, 0x40_8000);
 }
 
 #[test]
@@ -188,12 +188,12 @@ fn segment_bases_fpu_debugregs_vm_assist_iopl() {
     assert_eq!(hc(&mut f, 25, [2, 0xffff_8880_0000_0000, 0, 0, 0]), 0);
     assert_eq!(f.platform.gs, 0xffff_8880_0000_0000, "kernel GS is live in kernel mode");
     assert_eq!(hc(&mut f, 25, [1, 0x7000, 0, 0, 0]), 0);
-    assert_eq!(f.dom.vcpus[0].gs_base_user, 0x7000);
+    assert_eq!(f.dom.vcpus[0].arch.gs_base_user, 0x7000);
     assert_eq!(f.platform.gs, 0xffff_8880_0000_0000);
     assert_eq!(hc(&mut f, 25, [9, 0, 0, 0, 0]), err(Errno::EINVAL));
 
     assert_eq!(hc(&mut f, 5, [1, 0, 0, 0, 0]), 0);
-    assert!(f.platform.ts && f.dom.vcpus[0].fpu_ts);
+    assert!(f.platform.ts && f.dom.vcpus[0].arch.fpu_ts);
     assert_eq!(hc(&mut f, 5, [0, 0, 0, 0, 0]), 0);
     assert!(!f.platform.ts);
 
@@ -213,7 +213,7 @@ fn segment_bases_fpu_debugregs_vm_assist_iopl() {
 
     f.poke(BUF, &3u32.to_le_bytes());
     assert_eq!(hc(&mut f, 33, [6, BUF, 0, 0, 0]), 0);
-    assert_eq!(f.dom.vcpus[0].iopl, 3);
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 3);
     f.poke(BUF, &4u32.to_le_bytes());
     assert_eq!(hc(&mut f, 33, [6, BUF, 0, 0, 0]), err(Errno::EINVAL));
     assert_eq!(hc(&mut f, 33, [99, BUF, 0, 0, 0]), err(Errno::ENOSYS));

@@ -137,26 +137,26 @@ pub fn initialise(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> Result<i64, Errn
     regs.rflags = (regs.rflags & !EFLAGS_IOPL) | 2;
     let vm_assist = c.vm_assist;
     let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
-    let old = (v.tables.guest_table.take(), v.tables.guest_table_user.take());
-    v.tables.guest_table = Some(kernel);
-    v.tables.guest_table_user = user;
-    v.tables.ldt_base = c.ldt_base;
-    v.tables.ldt_ents = u32::try_from(c.ldt_ents).unwrap_or(0);
-    v.kernel_mode = c.flags & VGCF_in_kernel != 0;
-    for (slot, t) in v.trap_ctxt.iter_mut().zip(c.trap_ctxt.iter()) {
+    let old = (v.arch.tables.guest_table.take(), v.arch.tables.guest_table_user.take());
+    v.arch.tables.guest_table = Some(kernel);
+    v.arch.tables.guest_table_user = user;
+    v.arch.tables.ldt_base = c.ldt_base;
+    v.arch.tables.ldt_ents = u32::try_from(c.ldt_ents).unwrap_or(0);
+    v.arch.kernel_mode = c.flags & VGCF_in_kernel != 0;
+    for (slot, t) in v.arch.trap_ctxt.iter_mut().zip(c.trap_ctxt.iter()) {
         *slot = TrapInfo { cs: ring3(t.cs), ..*t };
     }
-    v.kernel_ss = u64::from(ring3(u16::try_from(c.kernel_ss & 0xffff).unwrap_or(0)));
-    v.kernel_sp = c.kernel_sp;
-    v.iopl = iopl;
-    v.fs_base = c.fs_base;
-    v.gs_base_kernel = c.gs_base_kernel;
-    v.gs_base_user = c.gs_base_user;
-    for (i, slot) in v.debugreg.iter_mut().enumerate() {
+    v.arch.kernel_ss = u64::from(ring3(u16::try_from(c.kernel_ss & 0xffff).unwrap_or(0)));
+    v.arch.kernel_sp = c.kernel_sp;
+    v.arch.iopl = iopl;
+    v.arch.fs_base = c.fs_base;
+    v.arch.gs_base_kernel = c.gs_base_kernel;
+    v.arch.gs_base_user = c.gs_base_user;
+    for (i, slot) in v.arch.debugreg.iter_mut().enumerate() {
         let value = c.debugreg.get(i).copied().unwrap_or(0);
         *slot = check_debugreg(i, value).unwrap_or(0);
     }
-    v.cr4 = 0;
+    v.arch.cr4 = 0;
     let event = Callback { address: c.event_callback_eip, mask_events: true };
     let failsafe = Callback {
         address: c.failsafe_callback_eip,
@@ -171,12 +171,12 @@ pub fn initialise(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> Result<i64, Errn
         (CallbackType::Failsafe, failsafe),
         (CallbackType::Syscall, syscall),
     ] {
-        if let Some(slot) = v.callbacks.slot_mut(ty) {
+        if let Some(slot) = v.arch.callbacks.slot_mut(ty) {
             *slot = cb;
         }
     }
-    v.start_regs = Some(regs);
-    v.reload_descriptors = true;
+    v.arch.start_regs = Some(regs);
+    v.arch.reload_descriptors = true;
     v.initialised = true;
     if index == 0 {
         ctx.dom.vm_assist = vm_assist;
@@ -189,7 +189,7 @@ pub fn initialise(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> Result<i64, Errn
 
 /// Drops the GDT references `initialise` took for vCPU `index`.
 fn drop_gdt(ctx: &mut Ctx<'_>, index: usize) {
-    let old = ctx.dom.vcpus.get_mut(index).map(|v| core::mem::take(&mut v.gdt_frames));
+    let old = ctx.dom.vcpus.get_mut(index).map(|v| core::mem::take(&mut v.arch.gdt_frames));
     for m in old.into_iter().flatten() {
         ctx.mm().put_page_and_type(m);
     }
@@ -200,15 +200,15 @@ fn drop_gdt(ctx: &mut Ctx<'_>, index: usize) {
 /// LDT copies, its FS/GS bases and its page table into the CPU. Returns the
 /// registers to start with, if it has fresh ones.
 pub fn start_on_cpu(ctx: &mut Ctx<'_>) -> Option<CpuUserRegs> {
-    let regs = ctx.v().start_regs.take();
-    if core::mem::take(&mut ctx.v().reload_descriptors) {
+    let regs = ctx.v().arch.start_regs.take();
+    if core::mem::take(&mut ctx.v().arch.reload_descriptors) {
         descriptor::reload_descriptor_tables(ctx);
     }
     if regs.is_some() {
         let v = ctx.v_ref();
         let (fs, gs, table) = (
-            v.fs_base,
-            if v.kernel_mode { v.gs_base_kernel } else { v.gs_base_user },
+            v.arch.fs_base,
+            if v.arch.kernel_mode { v.arch.gs_base_kernel } else { v.arch.gs_base_user },
             v.current_table(),
         );
         ctx.platform.set_segment_base(SegBaseReg::Fs, fs);

@@ -19,12 +19,13 @@ use guest_abi::vcpu::{
 };
 use guest_abi::xen::Errno;
 
+use crate::common::domain::ShutdownReason;
+use crate::common::event_channel::two_level::{self, VcpuInfoRef};
+use crate::common::runstate;
 use crate::mm::Mfn;
 use crate::mm::pv::{PageType, addr_ok};
 use crate::pv::ctx::Ctx;
-use crate::pv::domain::ShutdownReason;
-use crate::pv::event_channel::two_level::{self, VcpuInfoRef};
-use crate::pv::{runstate, time};
+use crate::pv::time;
 
 /// `vcpu_op(cmd, vcpuid, arg)`.
 pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64, Errno> {
@@ -182,7 +183,7 @@ fn register_vcpu_time_memory_area(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> 
         return Err(Errno::EFAULT);
     }
     let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
-    v.time_guest = (area.addr != 0).then_some(area.addr);
+    v.arch.time_guest = (area.addr != 0).then_some(area.addr);
     let sample = ctx.platform.clock_sample();
     time::update_vcpu_system_time(ctx.dom, ctx.mem, index, &sample);
     Ok(0)

@@ -30,7 +30,7 @@ pub const fn is_canonical(va: u64) -> bool {
 pub fn set_trap_table(ctx: &mut Ctx<'_>, traps: u64) -> Result<i64, Errno> {
     if traps == 0 {
         let empty = TrapInfo { vector: 0, flags: 0, cs: 0, pad0: 0, address: 0 };
-        ctx.v().trap_ctxt = [empty; 256];
+        ctx.v().arch.trap_ctxt = [empty; 256];
         return Ok(0);
     }
     let size = core::mem::size_of::<TrapInfo>() as u64;
@@ -44,7 +44,7 @@ pub fn set_trap_table(ctx: &mut Ctx<'_>, traps: u64) -> Result<i64, Errno> {
         if t.cs != 0 {
             t.cs |= 3;
         }
-        if let Some(slot) = ctx.v().trap_ctxt.get_mut(usize::from(t.vector)) {
+        if let Some(slot) = ctx.v().arch.trap_ctxt.get_mut(usize::from(t.vector)) {
             *slot = t;
         }
     }
@@ -54,14 +54,14 @@ pub fn set_trap_table(ctx: &mut Ctx<'_>, traps: u64) -> Result<i64, Errno> {
 /// `stack_switch(ss, esp)`: the stack used for bounces from user mode.
 pub fn stack_switch(ctx: &mut Ctx<'_>, ss: u64, sp: u64) -> Result<i64, Errno> {
     let v = ctx.v();
-    v.kernel_ss = ss | 3;
-    v.kernel_sp = sp;
+    v.arch.kernel_ss = ss | 3;
+    v.arch.kernel_sp = sp;
     Ok(0)
 }
 
 fn register(ctx: &mut Ctx<'_>, ty: CallbackType, address: u64, flags: u16) -> Result<i64, Errno> {
     let mask = flags & guest_abi::callback::CALLBACKF_mask_events != 0;
-    let slot = ctx.v().callbacks.slot_mut(ty).ok_or(Errno::ENOSYS)?;
+    let slot = ctx.v().arch.callbacks.slot_mut(ty).ok_or(Errno::ENOSYS)?;
     *slot = Callback { address, mask_events: mask };
     Ok(0)
 }
@@ -93,12 +93,12 @@ pub fn callback_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> 
                 // Xen refuses to unregister the callbacks a 64-bit guest
                 // cannot run without.
                 Ok(CallbackType::Nmi) => {
-                    ctx.v().callbacks.nmi = Callback::default();
+                    ctx.v().arch.callbacks.nmi = Callback::default();
                     Ok(0)
                 }
                 Ok(CallbackType::Syscall32 | CallbackType::Sysenter) => {
                     if let Ok(ty) = CallbackType::try_from(u.ty)
-                        && let Some(slot) = ctx.v().callbacks.slot_mut(ty)
+                        && let Some(slot) = ctx.v().arch.callbacks.slot_mut(ty)
                     {
                         *slot = Callback::default();
                     }
@@ -118,7 +118,7 @@ pub fn callback_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> 
 /// use raises `#NM`, which is bounced to the guest.
 pub fn fpu_taskswitch(ctx: &mut Ctx<'_>, set: u64) -> Result<i64, Errno> {
     let ts = set != 0;
-    ctx.v().fpu_ts = ts;
+    ctx.v().arch.fpu_ts = ts;
     ctx.platform.set_cr0_ts(ts);
     Ok(0)
 }
@@ -130,23 +130,23 @@ pub fn set_segment_base(ctx: &mut Ctx<'_>, which: u64, base: u64) -> Result<i64,
     if which != SegBase::GsUserSel && !is_canonical(base) {
         return Err(Errno::EINVAL);
     }
-    let kernel = ctx.v_ref().kernel_mode;
+    let kernel = ctx.v_ref().arch.kernel_mode;
     match which {
         SegBase::Fs => {
             ctx.platform.set_segment_base(SegBaseReg::Fs, base);
-            ctx.v().fs_base = base;
+            ctx.v().arch.fs_base = base;
         }
         SegBase::GsKernel => {
             if kernel {
                 ctx.platform.set_segment_base(SegBaseReg::Gs, base);
             }
-            ctx.v().gs_base_kernel = base;
+            ctx.v().arch.gs_base_kernel = base;
         }
         SegBase::GsUser => {
             if !kernel {
                 ctx.platform.set_segment_base(SegBaseReg::Gs, base);
             }
-            ctx.v().gs_base_user = base;
+            ctx.v().arch.gs_base_user = base;
         }
         SegBase::GsUserSel => {
             #[allow(clippy::cast_possible_truncation, reason = "the selector is the low 16 bits")]
@@ -161,7 +161,7 @@ pub fn set_segment_base(ctx: &mut Ctx<'_>, which: u64, base: u64) -> Result<i64,
 pub fn set_debugreg(ctx: &mut Ctx<'_>, reg: u64, value: u64) -> Result<i64, Errno> {
     let idx = usize::try_from(reg).map_err(|_| Errno::EINVAL)?;
     let value = check_debugreg(idx, value)?;
-    if let Some(slot) = ctx.v().debugreg.get_mut(idx) {
+    if let Some(slot) = ctx.v().arch.debugreg.get_mut(idx) {
         *slot = value;
     }
     Ok(0)
@@ -199,7 +199,7 @@ pub fn get_debugreg(ctx: &mut Ctx<'_>, reg: u64) -> Result<i64, Errno> {
     match reg {
         0..=3 | 6 | 7 => {
             let idx = usize::try_from(reg).map_err(|_| Errno::EINVAL)?;
-            Ok(ctx.v_ref().debugreg.get(idx).copied().unwrap_or(0) as i64)
+            Ok(ctx.v_ref().arch.debugreg.get(idx).copied().unwrap_or(0) as i64)
         }
         _ => Err(Errno::EINVAL),
     }
@@ -227,7 +227,7 @@ pub fn physdev_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
             if s.iopl > 3 {
                 return Err(Errno::EINVAL);
             }
-            ctx.v().iopl = s.iopl;
+            ctx.v().arch.iopl = s.iopl;
             Ok(0)
         }
         _ => Err(Errno::ENOSYS),

@@ -412,9 +412,9 @@ fn only_write_protection_faults_on_l1_tables_in_kernel_mode() {
     assert_eq!(fault(&mut f, &code, slot(FREE)), EmulOutcome::Unhandled);
     f.dom.vm_assist |= VmAssistType::WritablePagetables.mask();
     // Guest user mode (with the kernel tables still loaded).
-    f.dom.vcpus[0].kernel_mode = false;
+    f.dom.vcpus[0].arch.kernel_mode = false;
     assert_eq!(fault(&mut f, &code, slot(FREE)), EmulOutcome::Unhandled);
-    f.dom.vcpus[0].kernel_mode = true;
+    f.dom.vcpus[0].arch.kernel_mode = true;
     assert_eq!(entry(&f, FREE), 0);
     // And the same write with everything right works.
     assert_eq!(fault(&mut f, &code, slot(FREE)), EmulOutcome::Done);

@@ -13,7 +13,7 @@ use guest_abi::vcpu::{VcpuOp, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer};
 use guest_abi::xen::{Errno, EvtchnPort, Hypercall, SharedInfo, VcpuId};
 
 use super::*;
-use crate::pv::event_channel::ops;
+use crate::common::event_channel::ops;
 use crate::pv::hypercall::{call, encode};
 use crate::pv::test_support::{Fixture, GUEST_BASE, frames};
 
@@ -172,7 +172,7 @@ fn secondary_time_area_follows_the_main_copy() {
     let mut f = Fixture::new();
     f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: TIME_AREA }));
     assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuTimeMemoryArea, 0, BUF), Ok(0));
-    assert_eq!(f.dom.vcpus[0].time_guest, Some(TIME_AREA));
+    assert_eq!(f.dom.vcpus[0].arch.time_guest, Some(TIME_AREA));
     // Filled at once, as the main copy (Linux checks the stable flag
     // right after registering); the fake clock reads 1 ms.
     let t = time_area(&f);
@@ -181,8 +181,8 @@ fn secondary_time_area_follows_the_main_copy() {
     assert_eq!(t.flags, guest_abi::xen::XEN_PVCLOCK_TSC_STABLE_BIT);
     // Every update reaches both, with the same even version, even while
     // the vCPU is in user mode (the kernel table is used).
-    f.dom.vcpus[0].kernel_mode = false;
-    f.dom.vcpus[0].tables.guest_table_user = None;
+    f.dom.vcpus[0].arch.kernel_mode = false;
+    f.dom.vcpus[0].arch.tables.guest_table_user = None;
     let s = ClockSample {
         tsc: 77,
         system_time: 5_000_000,
@@ -193,10 +193,10 @@ fn secondary_time_area_follows_the_main_copy() {
     assert_eq!(t, shared(&f).vcpu_info[0].time);
     assert_eq!((t.version, t.tsc_timestamp, t.system_time), (4, 77, 5_000_000));
     // NULL unregisters; the area is left alone afterwards.
-    f.dom.vcpus[0].kernel_mode = true;
+    f.dom.vcpus[0].arch.kernel_mode = true;
     f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: 0 }));
     assert_eq!(vcpu_op(&mut f, VcpuOp::RegisterVcpuTimeMemoryArea, 0, BUF), Ok(0));
-    assert_eq!(f.dom.vcpus[0].time_guest, None);
+    assert_eq!(f.dom.vcpus[0].arch.time_guest, None);
     update_vcpu_system_time(&f.dom, &mut f.mem, 0, &s);
     assert_eq!(shared(&f).vcpu_info[0].time.version, 8);
     assert_eq!(time_area(&f).version, 4);
@@ -212,7 +212,7 @@ fn secondary_time_area_errors_and_faults() {
     for bad in [0xffff_8000_0000_0000, 0x7fff_ffff_fff0, u64::MAX - 8] {
         f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: bad }));
         assert_eq!(vcpu_op(&mut f, op, 0, BUF), Err(Errno::EFAULT), "{bad:#x}");
-        assert_eq!(f.dom.vcpus[0].time_guest, None);
+        assert_eq!(f.dom.vcpus[0].arch.time_guest, None);
     }
     assert_eq!(vcpu_op(&mut f, op, 3, BUF), Err(Errno::ENOENT));
     // An unmapped (or read-only) area is accepted; the copies just fault,
@@ -220,7 +220,7 @@ fn secondary_time_area_errors_and_faults() {
     let unmapped = GUEST_BASE + 0x10_0000;
     f.poke(BUF, bytemuck::bytes_of(&VcpuRegisterTimeMemoryArea { addr: unmapped }));
     assert_eq!(vcpu_op(&mut f, op, 0, BUF), Ok(0));
-    assert_eq!(f.dom.vcpus[0].time_guest, Some(unmapped));
+    assert_eq!(f.dom.vcpus[0].arch.time_guest, Some(unmapped));
     assert_eq!(shared(&f).vcpu_info[0].time.version, 2);
     // An area straddling into an unmapped page: the version goes in, the
     // rest faults; nothing is left half-written beyond the version.

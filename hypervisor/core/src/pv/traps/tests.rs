@@ -13,8 +13,9 @@
 use guest_abi::xen::{FLAT_KERNEL_CS, FLAT_KERNEL_SS, IretContext, TrapInfo, VGCF_in_syscall};
 
 use super::*;
+use crate::common::domain::ShutdownReason;
 use crate::mm::pv::PhysMem;
-use crate::pv::domain::{Callback, ShutdownReason};
+use crate::pv::domain::Callback;
 use crate::pv::test_support::{Fixture, GUEST_BASE, frames};
 
 fn words(f: &Fixture, va: u64, n: usize) -> alloc::vec::Vec<u64> {
@@ -22,7 +23,7 @@ fn words(f: &Fixture, va: u64, n: usize) -> alloc::vec::Vec<u64> {
 }
 
 fn set_trap(f: &mut Fixture, vector: u8, address: u64, flags: u8) {
-    f.dom.vcpus[0].trap_ctxt[usize::from(vector)] =
+    f.dom.vcpus[0].arch.trap_ctxt[usize::from(vector)] =
         TrapInfo { vector, flags, cs: FLAT_KERNEL_CS, pad0: 0, address };
 }
 
@@ -55,7 +56,7 @@ fn page_fault_from_kernel_mode_frame_and_cr2() {
     assert_eq!(w[7], u64::from(FLAT_KERNEL_SS));
     let mut ctx = f.ctx();
     assert_eq!(ctx.upcall_mask(), 1, "interrupt gate masks events");
-    assert_eq!(ctx.v().cr2, 0xdead_b000);
+    assert_eq!(ctx.v().arch.cr2, 0xdead_b000);
     let mut cr2 = [0u8; 8];
     f.mem.read_bytes(frames::SHARED_INFO, 16, &mut cr2);
     assert_eq!(u64::from_le_bytes(cr2), 0xdead_b000);
@@ -67,10 +68,10 @@ fn bounce_from_user_mode_switches_stack_table_and_gs() {
     set_trap(&mut f, vector::GP, 0x40_2000, 0);
     {
         let v = &mut f.dom.vcpus[0];
-        v.kernel_mode = false;
-        v.tables.guest_table_user = Some(frames::USER_L4);
-        v.kernel_sp = GUEST_BASE + 0x6000;
-        v.gs_base_kernel = 0x1111;
+        v.arch.kernel_mode = false;
+        v.arch.tables.guest_table_user = Some(frames::USER_L4);
+        v.arch.kernel_sp = GUEST_BASE + 0x6000;
+        v.arch.gs_base_kernel = 0x1111;
     }
     f.platform.gs = 0x2222; // the user GS base is live
     f.regs.cs = FLAT_KERNEL_CS; // user CS is also 0xe033
@@ -78,8 +79,8 @@ fn bounce_from_user_mode_switches_stack_table_and_gs() {
     f.ctx().set_upcall_mask(1);
     inject_exception(&mut f.ctx(), vector::GP, Some(0x10), None).unwrap();
     let v = &f.dom.vcpus[0];
-    assert!(v.kernel_mode);
-    assert_eq!(v.gs_base_user, 0x2222);
+    assert!(v.arch.kernel_mode);
+    assert_eq!(v.arch.gs_base_user, 0x2222);
     assert_eq!(f.platform.gs, 0x1111);
     assert_eq!(f.platform.cr3, Some(frames::L4));
     let base = GUEST_BASE + 0x6000 - 8 * 8;
@@ -110,9 +111,9 @@ fn null_handler_or_bad_stack_crashes_the_domain() {
 
     let mut f = Fixture::new();
     set_trap(&mut f, vector::DE, 0x40_1000, 0);
-    f.dom.vcpus[0].kernel_mode = false; // from user mode, with no stack_switch stack
+    f.dom.vcpus[0].arch.kernel_mode = false; // from user mode, with no stack_switch stack
     assert_eq!(inject_exception(&mut f.ctx(), vector::DE, None, None), Err(BounceError::BadStack));
-    assert!(f.dom.vcpus[0].kernel_mode);
+    assert!(f.dom.vcpus[0].arch.kernel_mode);
 }
 
 #[test]
@@ -137,9 +138,9 @@ fn software_interrupts_follow_the_dpl_rule() {
 #[test]
 fn iret_to_user_and_back() {
     let mut f = Fixture::new();
-    f.dom.vcpus[0].tables.guest_table_user = Some(frames::USER_L4);
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
     f.platform.gs = 0xaaaa;
-    f.dom.vcpus[0].gs_base_user = 0xbbbb;
+    f.dom.vcpus[0].arch.gs_base_user = 0xbbbb;
     let frame = IretContext {
         rax: 42,
         r11: 0x111,
@@ -156,10 +157,10 @@ fn iret_to_user_and_back() {
     f.regs.rsp = at;
     f.ctx().set_upcall_mask(1);
     assert_eq!(do_iret(&mut f.ctx()), Ok(42));
-    assert!(!f.dom.vcpus[0].kernel_mode);
+    assert!(!f.dom.vcpus[0].arch.kernel_mode);
     assert_eq!(f.platform.cr3, Some(frames::USER_L4));
     assert_eq!(f.platform.gs, 0xbbbb);
-    assert_eq!(f.dom.vcpus[0].gs_base_kernel, 0xaaaa);
+    assert_eq!(f.dom.vcpus[0].arch.gs_base_kernel, 0xaaaa);
     assert_eq!(f.regs.rip, 0x40_0500);
     assert_eq!(f.regs.rflags & EFLAGS_IOPL, 0);
     assert_ne!(f.regs.rflags & EFLAGS_IF, 0);
@@ -187,7 +188,7 @@ fn iret_in_syscall_keeps_rcx_r11_and_bad_frames_crash() {
     f.regs.rcx = 7;
     f.regs.r11 = 8;
     assert_eq!(do_iret(&mut f.ctx()), Ok(1));
-    assert!(f.dom.vcpus[0].kernel_mode);
+    assert!(f.dom.vcpus[0].arch.kernel_mode);
     assert_eq!((f.regs.rcx, f.regs.r11), (7, 8));
     assert_eq!(f.ctx().upcall_mask(), 1);
 
@@ -210,9 +211,9 @@ fn iret_in_syscall_keeps_rcx_r11_and_bad_frames_crash() {
 fn syscall_from_user_bounces_or_raises_ud() {
     let mut f = Fixture::new();
     set_trap(&mut f, vector::UD, 0x40_2000, 0);
-    f.dom.vcpus[0].kernel_mode = false;
-    f.dom.vcpus[0].tables.guest_table_user = Some(frames::USER_L4);
-    f.dom.vcpus[0].kernel_sp = GUEST_BASE + 0x6000;
+    f.dom.vcpus[0].arch.kernel_mode = false;
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
+    f.dom.vcpus[0].arch.kernel_sp = GUEST_BASE + 0x6000;
     f.regs.rip = 0x40_0102;
     bounce_syscall(&mut f.ctx()).unwrap();
     assert_eq!(f.regs.rip, 0x40_2000, "no callback: #UD");
@@ -220,10 +221,10 @@ fn syscall_from_user_bounces_or_raises_ud() {
     assert_eq!(w[2], 0x40_0100, "#UD points at the syscall instruction");
 
     let mut f = Fixture::new();
-    f.dom.vcpus[0].kernel_mode = false;
-    f.dom.vcpus[0].tables.guest_table_user = Some(frames::USER_L4);
-    f.dom.vcpus[0].kernel_sp = GUEST_BASE + 0x6000;
-    f.dom.vcpus[0].callbacks.syscall = Callback { address: 0x40_3000, mask_events: true };
+    f.dom.vcpus[0].arch.kernel_mode = false;
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
+    f.dom.vcpus[0].arch.kernel_sp = GUEST_BASE + 0x6000;
+    f.dom.vcpus[0].arch.callbacks.syscall = Callback { address: 0x40_3000, mask_events: true };
     f.regs.rflags = 0x202 | EFLAGS_DF;
     bounce_syscall(&mut f.ctx()).unwrap();
     assert_eq!(f.regs.rip, 0x40_3000);
@@ -234,7 +235,7 @@ fn syscall_from_user_bounces_or_raises_ud() {
 #[test]
 fn events_are_delivered_only_when_pending_and_unmasked() {
     let mut f = Fixture::new();
-    f.dom.vcpus[0].callbacks.event = Callback { address: 0x40_5000, mask_events: false };
+    f.dom.vcpus[0].arch.callbacks.event = Callback { address: 0x40_5000, mask_events: false };
     assert_eq!(deliver_pending_events(&mut f.ctx()), Ok(false));
     f.mem.write_bytes(frames::SHARED_INFO, 0, &[1, 1]); // pending, masked
     assert_eq!(deliver_pending_events(&mut f.ctx()), Ok(false));

@@ -171,7 +171,7 @@ fn static_view_matches_and_dom_u_has_no_mtrr() {
     assert_eq!(guest_cpuid(&f.dom, &f.dom.vcpus[0], false, 1, 0, &env)[3], PV_1D | MTRR);
     // Dom0's user space does not see the leak either.
     let mut user = f.dom.vcpus[0].clone();
-    user.kernel_mode = false;
+    user.arch.kernel_mode = false;
     assert_eq!(guest_cpuid(&f.dom, &user, false, 1, 0, &env)[3], PV_1D);
 }
 
@@ -200,7 +200,7 @@ fn osxsave_follows_virtual_cr4_and_fep_kernel_view() {
     );
     assert_eq!(regs4(&f)[2] & OSXSAVE, 0);
     // Once the guest sets CR4.OSXSAVE, everyone sees it.
-    f.dom.vcpus[0].cr4 = 1 << 18;
+    f.dom.vcpus[0].arch.cr4 = 1 << 18;
     f.regs.rax = 1;
     f.regs.rip = GUEST_BASE;
     let mut ctx = f.ctx();
@@ -298,7 +298,7 @@ fn single_step_over_cpuid_raises_debug_trap() {
     assert_eq!(f.regs.rip, GUEST_BASE + 2, "trap: after the instruction");
     assert_eq!(f.regs.rax, 0xd, "the instruction completed");
     assert_eq!(f.regs.rflags & (1 << 16), 0, "RF cleared");
-    assert_eq!(f.dom.vcpus[0].debugreg[6], 0xffff_4ff0);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6], 0xffff_4ff0);
 }
 
 #[test]
@@ -359,7 +359,7 @@ fn default_machine_services() {
         }
     }
     let mut f = Fixture::new();
-    f.dom.vcpus[0].iopl = 1;
+    f.dom.vcpus[0].arch.iopl = 1;
     let mut env = Minimal(FakeEnv::intel());
     let exec = |f: &mut Fixture, env: &mut Minimal, code: &[u8]| {
         f.poke(GUEST_BASE, code);
@@ -379,5 +379,5 @@ fn default_machine_services() {
     // No XSAVE support: no OSXSAVE either, whatever the guest writes.
     f.regs.rax = 1 << 18;
     assert_eq!(exec(&mut f, &mut env, &[0x0f, 0x22, 0xe0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].cr4, 0);
+    assert_eq!(f.dom.vcpus[0].arch.cr4, 0);
 }

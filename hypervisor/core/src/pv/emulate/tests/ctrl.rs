@@ -19,23 +19,23 @@ fn cr0_reads_host_with_virtual_ts_and_only_ts_changes() {
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x20, 0xc0]), EmulOutcome::Done);
     assert_eq!(f.regs.rax, HOST_CR0);
     assert_eq!(f.regs.rip, GUEST_BASE + 3);
-    f.dom.vcpus[0].fpu_ts = true;
+    f.dom.vcpus[0].arch.fpu_ts = true;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x20, 0xc0]), EmulOutcome::Done);
     assert_eq!(f.regs.rax, HOST_CR0 | TS);
     // mov %rax,%cr0 clearing and setting TS.
     f.regs.rax = HOST_CR0;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xc0]), EmulOutcome::Done);
-    assert!(!f.dom.vcpus[0].fpu_ts && !f.platform.ts);
+    assert!(!f.dom.vcpus[0].arch.fpu_ts && !f.platform.ts);
     f.regs.rax = HOST_CR0 | TS;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xc0]), EmulOutcome::Done);
-    assert!(f.dom.vcpus[0].fpu_ts && f.platform.ts);
+    assert!(f.dom.vcpus[0].arch.fpu_ts && f.platform.ts);
     // Any other change is refused without side effects.
     f.regs.rax = (HOST_CR0 & !(1 << 31)) | TS;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xc0]), EmulOutcome::Unhandled);
     assert_eq!(f.regs.rip, GUEST_BASE);
     // clts.
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x06]), EmulOutcome::Done);
-    assert!(!f.dom.vcpus[0].fpu_ts && !f.platform.ts);
+    assert!(!f.dom.vcpus[0].arch.fpu_ts && !f.platform.ts);
     assert_eq!(f.regs.rip, GUEST_BASE + 2);
 }
 
@@ -45,7 +45,7 @@ fn cr2_is_virtual_and_mirrored_in_vcpu_info() {
     let mut env = FakeEnv::intel();
     f.regs.rsi = 0xdead_beef_0000;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xd6]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].cr2, 0xdead_beef_0000);
+    assert_eq!(f.dom.vcpus[0].arch.cr2, 0xdead_beef_0000);
     assert_eq!(f.mem.read_u64(frames::SHARED_INFO, 2), 0xdead_beef_0000);
     // mov %cr2,%r12 (REX.B).
     assert_eq!(run(&mut f, &mut env, &[0x41, 0x0f, 0x20, 0xd4]), EmulOutcome::Done);
@@ -67,7 +67,7 @@ fn cr3_read_and_write() {
     // A frame the domain does not own: refused, nothing changes.
     f.regs.rax = 46 << 12;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xd8]), EmulOutcome::Unhandled);
-    assert_eq!(f.dom.vcpus[0].tables.guest_table, Some(frames::L4));
+    assert_eq!(f.dom.vcpus[0].arch.tables.guest_table, Some(frames::L4));
     assert_eq!(f.platform.cr3, None);
     assert_eq!(f.regs.rip, GUEST_BASE);
     // A fresh, empty frame of the domain becomes the new L4.
@@ -76,7 +76,7 @@ fn cr3_read_and_write() {
     f.regs.rax = new_l4.0 << 12;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xd8]), EmulOutcome::Done);
     assert_eq!(f.regs.rip, GUEST_BASE + 3);
-    assert_eq!(f.dom.vcpus[0].tables.guest_table, Some(new_l4));
+    assert_eq!(f.dom.vcpus[0].arch.tables.guest_table, Some(new_l4));
     assert_eq!(f.platform.cr3, Some(new_l4));
     let info = f.frames.info(new_l4).unwrap();
     assert_eq!((info.type_info.ty, info.type_info.count), (PageType::L4, 1));
@@ -99,18 +99,18 @@ fn cr4_is_xens_pv_view() {
     // Guest-controlled bits stick, others (PGE, VMXE, SMEP) are ignored.
     f.regs.rax = (1 << 2) | CR4_DE | (1 << 7) | (1 << 13) | (1 << 16) | CR4_OSXSAVE | (1 << 20);
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xe0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].cr4, 0x5_000c);
+    assert_eq!(f.dom.vcpus[0].arch.cr4, 0x5_000c);
     assert_eq!(env.loaded_cr4, Some(0x5_000c | visible));
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x20, 0xe0]), EmulOutcome::Done);
     assert_eq!(f.regs.rax, 0x5_000c | visible);
     // Writing the read value back is fine too.
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xe0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].cr4, 0x5_000c);
+    assert_eq!(f.dom.vcpus[0].arch.cr4, 0x5_000c);
     // A host without XSAVE: OSXSAVE cannot be set.
     env.cpuid.get_mut(&(1, 0)).unwrap()[2] &= !(1 << 26);
     f.regs.rax = CR4_OSXSAVE;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x22, 0xe0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].cr4, 0);
+    assert_eq!(f.dom.vcpus[0].arch.cr4, 0);
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn debug_registers() {
     let mut env = FakeEnv::intel();
     f.regs.rax = 0x1000;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xc0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].debugreg[0], 0x1000);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[0], 0x1000);
     assert_eq!(env.debugregs, [(0, 0x1000)]);
     // mov %dr0,%rbx.
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x21, 0xc3]), EmulOutcome::Done);
@@ -159,7 +159,7 @@ fn debug_registers() {
     // DR6: reserved bits fixed, upper half refused.
     f.regs.rax = 0x1;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xf0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].debugreg[6], 0xffff_0ff1);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6], 0xffff_0ff1);
     f.regs.rax = 1 << 32;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xf0]), GP);
     // DR7: GD refused, reserved bits fixed (RTM is in the policy).
@@ -167,15 +167,15 @@ fn debug_registers() {
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xf8]), GP);
     f.regs.rax = 0xd801;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xf8]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].debugreg[7], 0x0c01);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[7], 0x0c01);
     // DR4/DR5 alias DR6/DR7 while CR4.DE is clear...
     f.regs.rax = 0;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xe0]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].debugreg[6], 0xffff_0ff0);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6], 0xffff_0ff0);
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x21, 0xe9]), EmulOutcome::Done);
     assert_eq!(f.regs.rcx, 0x0c01);
     // ... and are #UD with it, as is DR8.
-    f.dom.vcpus[0].cr4 = CR4_DE;
+    f.dom.vcpus[0].arch.cr4 = CR4_DE;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xe0]), UD);
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x21, 0xe9]), UD);
     assert_eq!(run(&mut f, &mut env, &[0x44, 0x0f, 0x23, 0xc0]), UD);
@@ -186,18 +186,18 @@ fn debug_registers() {
 fn io_breakpoints_need_cr4_de_and_trap_after_the_access() {
     let mut f = Fixture::new();
     let mut env = FakeEnv::intel();
-    f.dom.vcpus[0].iopl = 1;
+    f.dom.vcpus[0].arch.iopl = 1;
     // L0 enabled, R/W0 = I/O, 1 byte.
     let dr7 = 0x2_0001;
     f.regs.rax = dr7;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xf8]), GP, "I/O breakpoints need DE");
-    f.dom.vcpus[0].cr4 = CR4_DE;
+    f.dom.vcpus[0].arch.cr4 = CR4_DE;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x23, 0xf8]), EmulOutcome::Done);
-    assert_eq!(f.dom.vcpus[0].debugreg[7], 0x2_0400, "the enable is emulated");
-    assert_eq!(f.dom.vcpus[0].debugreg[5], 1);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[7], 0x2_0400, "the enable is emulated");
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[5], 1);
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x21, 0xf8]), EmulOutcome::Done);
     assert_eq!(f.regs.rax, 0x2_0401);
-    f.dom.vcpus[0].debugreg[0] = 0x80;
+    f.dom.vcpus[0].arch.debugreg[0] = 0x80;
     f.regs.rax = 0x11;
     assert_eq!(
         run(&mut f, &mut env, &[0xe6, 0x80]),
@@ -205,7 +205,7 @@ fn io_breakpoints_need_cr4_de_and_trap_after_the_access() {
     );
     assert_eq!(f.regs.rip, GUEST_BASE + 2);
     assert_eq!(env.io.last(), Some(&IoAccess::Out(0x80, 1, 0x11)));
-    assert_eq!(f.dom.vcpus[0].debugreg[6] & 0xf, 1);
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6] & 0xf, 1);
     // Another port: no trap.
     assert_eq!(run(&mut f, &mut env, &[0xe6, 0x81]), EmulOutcome::Done);
 }
@@ -217,7 +217,7 @@ fn xsetbv() {
     let code = [0x0f, 0x01, 0xd1];
     f.regs.rax = 7;
     assert_eq!(run(&mut f, &mut env, &code), UD, "CR4.OSXSAVE clear");
-    f.dom.vcpus[0].cr4 = CR4_OSXSAVE;
+    f.dom.vcpus[0].arch.cr4 = CR4_OSXSAVE;
     assert_eq!(run(&mut f, &mut env, &code), EmulOutcome::Done);
     assert_eq!(env.xcr0, Some(7));
     assert_eq!(f.regs.rip, GUEST_BASE + 3);
@@ -258,14 +258,14 @@ fn cache_halt_and_interrupt_flag() {
     assert_eq!(f.regs.rip, GUEST_BASE + 1);
     // cli/sti: a no-op with enough virtual IOPL, else the #GP stands.
     assert_eq!(run(&mut f, &mut env, &[0xfa]), EmulOutcome::Unhandled);
-    f.dom.vcpus[0].iopl = 1;
+    f.dom.vcpus[0].arch.iopl = 1;
     let flags = f.regs.rflags;
     assert_eq!(run(&mut f, &mut env, &[0xfa]), EmulOutcome::Done);
     assert_eq!(run(&mut f, &mut env, &[0xfb]), EmulOutcome::Done);
     assert_eq!(f.regs.rflags, flags);
     user_mode(&mut f);
     assert_eq!(run(&mut f, &mut env, &[0xfb]), EmulOutcome::Unhandled);
-    f.dom.vcpus[0].iopl = 3;
+    f.dom.vcpus[0].arch.iopl = 3;
     assert_eq!(run(&mut f, &mut env, &[0xfb]), EmulOutcome::Done);
 }
 
@@ -273,7 +273,7 @@ fn cache_halt_and_interrupt_flag() {
 fn rdtsc_with_guest_tsd() {
     let mut f = Fixture::new();
     let mut env = FakeEnv::intel();
-    f.dom.vcpus[0].cr4 = 1 << 2;
+    f.dom.vcpus[0].arch.cr4 = 1 << 2;
     f.regs.rax = u64::MAX;
     assert_eq!(run(&mut f, &mut env, &[0x0f, 0x31]), EmulOutcome::Done);
     assert_eq!((f.regs.rdx, f.regs.rax), (HOST_TSC >> 32, HOST_TSC & 0xffff_ffff));

@@ -36,7 +36,7 @@ fn fetch_faults() {
         EmulOutcome::page_fault(u64::MAX - 3, 0)
     );
     // No page table at all (user mode without a user L4): #PF.
-    f.dom.vcpus[0].kernel_mode = false;
+    f.dom.vcpus[0].arch.kernel_mode = false;
     f.regs.rip = GUEST_BASE;
     let mut ctx = f.ctx();
     assert_eq!(
@@ -55,7 +55,7 @@ fn instructions_at_the_end_of_the_mapping() {
     // Truncated ModRM.
     assert_eq!(run_at(&mut f, &mut env, END - 2, &[0x0f, 0x20]), EmulOutcome::page_fault(END, 0));
     // Truncated imm8 of in.
-    f.dom.vcpus[0].iopl = 1;
+    f.dom.vcpus[0].arch.iopl = 1;
     assert_eq!(run_at(&mut f, &mut env, END - 1, &[0xe4]), EmulOutcome::page_fault(END, 0));
     // A complete instruction ending exactly at the end still works.
     f.regs.rcx = u64::from(crate::pv::emulate::msr::MSR_PAT);
@@ -97,7 +97,7 @@ fn length_limit_and_prefixes() {
 fn unknown_instructions_change_nothing() {
     let mut f = Fixture::new();
     let mut env = FakeEnv::intel();
-    f.dom.vcpus[0].iopl = 3;
+    f.dom.vcpus[0].arch.iopl = 3;
     for code in [
         &[0x90][..],
         &[0x0f, 0x0b],
@@ -111,9 +111,9 @@ fn unknown_instructions_change_nothing() {
         &[0x0f, 0x33], // rdpmc
         &[0xcf],       // iret
     ] {
-        let before = (f.regs, f.dom.vcpus[0].clone().debugreg, env.io.len());
+        let before = (f.regs, f.dom.vcpus[0].clone().arch.debugreg, env.io.len());
         assert_eq!(run(&mut f, &mut env, code), EmulOutcome::Unhandled, "{code:02x?}");
-        assert_eq!((f.regs, f.dom.vcpus[0].debugreg, env.io.len()), before);
+        assert_eq!((f.regs, f.dom.vcpus[0].arch.debugreg, env.io.len()), before);
     }
 }
 
@@ -123,7 +123,7 @@ fn compat_code_has_no_rex() {
     let mut env = FakeEnv::intel();
     user_mode(&mut f);
     f.regs.cs = FLAT_USER_CS32;
-    f.dom.vcpus[0].iopl = 3;
+    f.dom.vcpus[0].arch.iopl = 3;
     // 0x41 is `inc %ecx` in 32-bit code.
     assert_eq!(run(&mut f, &mut env, &[0x41, 0xe4, 0x60]), EmulOutcome::Unhandled);
     assert_eq!(run(&mut f, &mut env, &[0xe4, 0x60]), EmulOutcome::Done);
@@ -170,12 +170,12 @@ fn random_bytes_never_panic() {
         let mut env = if rng.chance(50) { FakeEnv::intel() } else { FakeEnv::amd() };
         env.refuse_xsetbv = rng.chance(10);
         let v = &mut f.dom.vcpus[0];
-        v.iopl = rng.below(4) as u32;
-        v.cr4 = rng.next() & (rng.next() | 0x5_000c);
-        v.fpu_ts = rng.chance(50);
-        v.debugreg = [0, 0x60, 0x70, 0xcf8, 0, rng.below(0x100), 0, rng.next() & 0xffff_ffff];
+        v.arch.iopl = rng.below(4) as u32;
+        v.arch.cr4 = rng.next() & (rng.next() | 0x5_000c);
+        v.arch.fpu_ts = rng.chance(50);
+        v.arch.debugreg = [0, 0x60, 0x70, 0xcf8, 0, rng.below(0x100), 0, rng.next() & 0xffff_ffff];
         if rng.chance(50) {
-            v.trap_ctxt[13].address = 0x1000;
+            v.arch.trap_ctxt[13].address = 0x1000;
         }
         f.dom.privileged = rng.chance(70);
         f.dom.vm_assist = rng.next() & 0x1f;

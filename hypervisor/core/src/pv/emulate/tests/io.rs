@@ -9,7 +9,7 @@ const RAX: u64 = 0x1122_3344_5566_7788;
 
 fn dom0(iopl: u32) -> Fixture {
     let mut f = Fixture::new();
-    f.dom.vcpus[0].iopl = iopl;
+    f.dom.vcpus[0].arch.iopl = iopl;
     f
 }
 
@@ -167,14 +167,14 @@ fn virtual_iopl() {
     f.dom.vm_assist |= VmAssistType::ArchitecturalIopl.mask();
     assert_eq!(run(&mut f, &mut env, &[0xe4, 0x60]), EmulOutcome::Done);
     f.dom.vm_assist = 0;
-    f.dom.vcpus[0].iopl = 1;
+    f.dom.vcpus[0].arch.iopl = 1;
     assert_eq!(run(&mut f, &mut env, &[0xe4, 0x60]), EmulOutcome::Done);
     // User mode is ring 3.
     user_mode(&mut f);
     assert_eq!(run(&mut f, &mut env, &[0xe4, 0x60]), GP);
-    f.dom.vcpus[0].iopl = 2;
+    f.dom.vcpus[0].arch.iopl = 2;
     assert_eq!(run(&mut f, &mut env, &[0xec]), GP);
-    f.dom.vcpus[0].iopl = 3;
+    f.dom.vcpus[0].arch.iopl = 3;
     assert_eq!(run(&mut f, &mut env, &[0xe4, 0x60]), EmulOutcome::Done);
     assert_eq!(env.io, [IoAccess::In(0x60, 1), IoAccess::In(0x60, 1), IoAccess::In(0x60, 1)]);
 }

@@ -34,7 +34,7 @@ fn wrmsr(f: &mut Fixture, env: &mut FakeEnv, msr: u32, val: u64) -> EmulOutcome 
 
 /// Registers a `#GP` handler so unknown MSRs are not faked.
 fn with_gp_handler(f: &mut Fixture) {
-    f.dom.vcpus[0].trap_ctxt[13].address = 0xffff_ffff_8000_1000;
+    f.dom.vcpus[0].arch.trap_ctxt[13].address = 0xffff_ffff_8000_1000;
 }
 
 #[test]
@@ -43,15 +43,15 @@ fn segment_bases() {
     let mut env = FakeEnv::intel();
     let done = EmulOutcome::Done;
     assert_eq!(wrmsr(&mut f, &mut env, MSR_FS_BASE, 0x7fff_1234_0000), done);
-    assert_eq!((f.platform.fs, f.dom.vcpus[0].fs_base), (0x7fff_1234_0000, 0x7fff_1234_0000));
+    assert_eq!((f.platform.fs, f.dom.vcpus[0].arch.fs_base), (0x7fff_1234_0000, 0x7fff_1234_0000));
     assert_eq!(rdmsr(&mut f, &mut env, MSR_FS_BASE), Ok(0x7fff_1234_0000));
     assert_eq!(wrmsr(&mut f, &mut env, MSR_GS_BASE, 0xffff_8880_0000_0000), done);
     assert_eq!(f.platform.gs, 0xffff_8880_0000_0000);
-    assert_eq!(f.dom.vcpus[0].gs_base_kernel, 0xffff_8880_0000_0000);
+    assert_eq!(f.dom.vcpus[0].arch.gs_base_kernel, 0xffff_8880_0000_0000);
     assert_eq!(rdmsr(&mut f, &mut env, MSR_GS_BASE), Ok(0xffff_8880_0000_0000));
     // The shadow base is the other mode's: the user GS base.
     assert_eq!(wrmsr(&mut f, &mut env, MSR_SHADOW_GS_BASE, 0x7f00_0000_0000), done);
-    assert_eq!(f.dom.vcpus[0].gs_base_user, 0x7f00_0000_0000);
+    assert_eq!(f.dom.vcpus[0].arch.gs_base_user, 0x7f00_0000_0000);
     assert_eq!(f.platform.gs, 0xffff_8880_0000_0000, "live GS untouched");
     assert_eq!(rdmsr(&mut f, &mut env, MSR_SHADOW_GS_BASE), Ok(0x7f00_0000_0000));
     // Non-canonical values: #GP, nothing written.
@@ -62,7 +62,7 @@ fn segment_bases() {
         }
     }
     assert_eq!(f.platform.fs, 0x7fff_1234_0000);
-    assert_eq!(f.dom.vcpus[0].gs_base_user, 0x7f00_0000_0000);
+    assert_eq!(f.dom.vcpus[0].arch.gs_base_user, 0x7f00_0000_0000);
 }
 
 #[test]

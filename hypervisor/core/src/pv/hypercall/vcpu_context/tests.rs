@@ -16,8 +16,8 @@ use guest_abi::xen::{
 };
 
 use super::*;
+use crate::common::event_channel;
 use crate::mm::pv::{PageType, PhysMem};
-use crate::pv::event_channel;
 use crate::pv::hypercall::call;
 use crate::pv::test_support::{Fixture, GUEST_BASE, frames};
 
@@ -91,18 +91,18 @@ fn initialise_then_up() {
     let (l4_type, l4_refs) = type_count(&f, frames::L4);
     assert_eq!(initialise(&mut f, &linux_context()), Ok(0));
     let v = &f.dom.vcpus[1];
-    assert!(v.initialised && v.down && v.kernel_mode);
-    let regs = v.start_regs.unwrap();
+    assert!(v.initialised && v.down && v.arch.kernel_mode);
+    let regs = v.arch.start_regs.unwrap();
     assert_eq!((regs.cs, regs.ss, regs.rip), (0xe033, 0xe02b, 0xffff_ffff_8100_1b50));
     assert_eq!(regs.rflags, 2, "IOPL moves to the virtual IOPL");
-    assert_eq!(v.iopl, 1);
-    assert_eq!(v.trap_ctxt[14].cs, 0xe033);
-    assert_eq!(v.tables.guest_table, Some(frames::L4));
-    assert_eq!(v.gdt_frames, [Mfn(GDT_FRAME)]);
-    assert_eq!((v.kernel_ss, v.kernel_sp), (0xe02b, 0xffff_c900_0001_0000));
-    assert_eq!(v.callbacks.event.address, 0xffff_ffff_8100_3000);
-    assert_eq!(v.callbacks.failsafe.address, 0xffff_ffff_8100_3100);
-    assert!(v.reload_descriptors);
+    assert_eq!(v.arch.iopl, 1);
+    assert_eq!(v.arch.trap_ctxt[14].cs, 0xe033);
+    assert_eq!(v.arch.tables.guest_table, Some(frames::L4));
+    assert_eq!(v.arch.gdt_frames, [Mfn(GDT_FRAME)]);
+    assert_eq!((v.arch.kernel_ss, v.arch.kernel_sp), (0xe02b, 0xffff_c900_0001_0000));
+    assert_eq!(v.arch.callbacks.event.address, 0xffff_ffff_8100_3000);
+    assert_eq!(v.arch.callbacks.failsafe.address, 0xffff_ffff_8100_3100);
+    assert!(v.arch.reload_descriptors);
     assert_eq!(type_count(&f, Mfn(GDT_FRAME)), (PageType::SegDesc, 1));
     assert_eq!(type_count(&f, frames::L4).1, l4_refs + 1, "was {l4_type:?}");
     // The caller's CPU tables are untouched.
@@ -153,7 +153,10 @@ fn bad_contexts_change_nothing() {
         let l4_before = type_count(&f, frames::L4);
         assert_eq!(initialise(&mut f, &c), Err(Errno::EINVAL), "{why}");
         let v = &f.dom.vcpus[1];
-        assert!(!v.initialised && v.start_regs.is_none() && v.gdt_frames.is_empty(), "{why}");
+        assert!(
+            !v.initialised && v.arch.start_regs.is_none() && v.arch.gdt_frames.is_empty(),
+            "{why}"
+        );
         assert_eq!(type_count(&f, Mfn(GDT_FRAME)).1, 0, "{why}: GDT reference dropped");
         // (A validated type may stay behind with no reference, as in Xen.)
         assert_eq!(type_count(&f, frames::L4).1, l4_before.1, "{why}: L4 reference dropped");
@@ -176,7 +179,7 @@ fn start_on_cpu_loads_the_context_once() {
     assert_eq!(f.platform.gs, 0xffff_8880_1f00_0000);
     assert_eq!(f.platform.gdt_pages.len(), 14, "every guest GDT page loaded");
     assert!(f.platform.gdt_pages[0].is_some() && f.platform.gdt_pages[1].is_none());
-    assert!(!f.dom.vcpus[1].reload_descriptors);
+    assert!(!f.dom.vcpus[1].arch.reload_descriptors);
 }
 
 #[test]

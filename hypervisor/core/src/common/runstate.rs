@@ -15,9 +15,9 @@
 use guest_abi::vcpu::{RunState, VcpuRunstateInfo, XEN_RUNSTATE_UPDATE};
 use guest_abi::xen::VmAssistType;
 
-use super::domain::{Domain, PvVcpu};
-use super::guest_mem;
+use super::domain::{Domain, Vcpu};
 use crate::mm::pv::PhysMem;
+use crate::pv::guest_mem;
 
 /// A vCPU's runstate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Runstate {
 }
 
 /// Xen's `vcpu_runstate_change`: moves `v` to `new` at `now`.
-pub fn change(v: &mut PvVcpu, new: RunState, now: u64) {
+pub fn change(v: &mut Vcpu, new: RunState, now: u64) {
     let rs = &mut v.runstate;
     let spent = now.saturating_sub(rs.entry_time);
     if let Some(t) = usize::try_from(rs.state.raw()).ok().and_then(|i| rs.time.get_mut(i)) {
@@ -69,7 +69,7 @@ pub fn change(v: &mut PvVcpu, new: RunState, now: u64) {
 /// Xen's `update_runstate_area` for vCPU `index` of `dom` at `now`.
 pub fn update_area(dom: &Domain, mem: &mut dyn PhysMem, index: usize, now: u64) {
     let Some(v) = dom.vcpus.get(index) else { return };
-    let (Some(va), Some(l4)) = (v.runstate_guest, v.tables.guest_table) else { return };
+    let (Some(va), Some(l4)) = (v.runstate_guest, v.arch.tables.guest_table) else { return };
     let mut info = v.runstate.info(now);
     if dom.vm_assist_enabled(VmAssistType::RunstateUpdateFlag.raw()) {
         let flagged = info.state_entry_time | XEN_RUNSTATE_UPDATE;

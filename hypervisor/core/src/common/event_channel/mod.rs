@@ -43,7 +43,7 @@ use alloc::vec::Vec;
 use guest_abi::event_channel::EVTCHN_2L_NR_CHANNELS;
 use guest_abi::xen::{DomId, Errno, EvtchnPort, NR_VIRQS, VcpuId, Virq, VirqKind};
 
-use super::domain::{Domain, PvVcpu};
+use super::domain::{Domain, Vcpu};
 use crate::mm::pv::PhysMem;
 
 /// Ports added to a domain's table at a time (Xen's `EVTCHNS_PER_BUCKET`:
@@ -234,18 +234,18 @@ pub fn virq_is_global(virq: u32) -> bool {
 }
 
 /// The vCPU with id `id`, if the domain has it (`domain_vcpu`).
-fn vcpu(dom: &Domain, id: VcpuId) -> Option<&PvVcpu> {
+fn vcpu(dom: &Domain, id: VcpuId) -> Option<&Vcpu> {
     dom.vcpus.get(usize::try_from(id.0).ok()?).filter(|v| v.id == id)
 }
 
 /// The vCPU with id `id`, for changing.
-fn vcpu_mut(dom: &mut Domain, id: VcpuId) -> Option<&mut PvVcpu> {
+fn vcpu_mut(dom: &mut Domain, id: VcpuId) -> Option<&mut Vcpu> {
     dom.vcpus.get_mut(usize::try_from(id.0).ok()?).filter(|v| v.id == id)
 }
 
 /// Xen's `vcpu_unblock`: the vCPU is runnable again (no longer blocked or
 /// polling). Returns whether it was blocked.
-pub fn vcpu_unblock(v: &mut PvVcpu) -> bool {
+pub fn vcpu_unblock(v: &mut Vcpu) -> bool {
     v.evtchn.poll = None;
     core::mem::replace(&mut v.blocked, false)
 }

@@ -11,7 +11,7 @@ use guest_abi::vcpu::{RunState, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRuns
 use guest_abi::xen::{Errno, Hypercall, VmAssistType};
 
 use super::*;
-use crate::pv::domain::ShutdownReason;
+use crate::common::domain::ShutdownReason;
 use crate::pv::hypercall::call;
 use crate::pv::test_support::{Fixture, GUEST_BASE};
 

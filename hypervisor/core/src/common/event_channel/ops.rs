@@ -24,8 +24,8 @@ use guest_abi::xen::{DomId, Errno, EvtchnPort, NR_VIRQS, VcpuId};
 use super::{
     ChannelState, Evtchn, NR_PIRQS, set_pending, two_level, unmask, vcpu, vcpu_mut, virq_is_global,
 };
+use crate::common::domain::Domain;
 use crate::mm::pv::PhysMem;
-use crate::pv::domain::Domain;
 
 /// `rcu_lock_domain_by_any_id` for the domains that exist: the caller.
 fn check_domain(dom: &Domain, id: DomId) -> Result<(), Errno> {

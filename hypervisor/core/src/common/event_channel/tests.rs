@@ -23,7 +23,7 @@ use guest_abi::xen::{DomId, Errno, EvtchnPort, Hypercall, VcpuId, Virq};
 
 use super::two_level::VcpuInfoRef;
 use super::*;
-use crate::pv::domain::PvVcpu;
+use crate::common::domain::Vcpu;
 use crate::pv::hypercall::do_hypercall;
 use crate::pv::test_support::{Fixture, GUEST_BASE};
 
@@ -91,7 +91,7 @@ fn guest_ack(f: &mut Fixture) {
 
 fn two_vcpus() -> Fixture {
     let mut f = Fixture::new();
-    f.dom.vcpus.push(PvVcpu::new(VcpuId(1)));
+    f.dom.vcpus.push(Vcpu::new(VcpuId(1)));
     f
 }
 

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Common code (Xen's `xen/common`): what every architecture shares.
+//!
+//! * [`domain`]: [`Domain`](domain::Domain) and [`Vcpu`](domain::Vcpu)
+//!   with their architecture parts, shutdown reasons, lifecycle state;
+//! * [`domain_table`]: the domains by id, counted references;
+//! * [`xsm`]: the access-control hook layer and Xen's default policy;
+//! * [`event_channel`]: the domain's event-channel ports, the 2-level
+//!   bitmaps in shared_info, VIRQs, block and poll wake-ups;
+//! * [`runstate`]: vCPU runstate accounting and the guest's runstate area.
+//!
+//! The x86 PV code (traps, emulation, the PV MMU hypercalls, descriptors,
+//! writable page tables) is in [`crate::pv`].
+
+pub mod domain;
+pub mod domain_table;
+pub mod event_channel;
+pub mod runstate;
+pub mod xsm;
