@@ -323,5 +323,5 @@ pub fn construct(
     regs.cs = FLAT_KERNEL_CS;
     regs.ss = FLAT_KERNEL_SS;
     regs.rflags = 0x202;
-    Ok(Built { machine: Machine { dom, frames, mem, m2p, hooks }, regs })
+    Ok(Built { machine: Machine::new(dom, frames, mem, m2p, hooks), regs })
 }

@@ -26,8 +26,10 @@ use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, gdt, power, rtc, smp, time};
 use hv_core::common::domain::{Domain, ShutdownReason};
+use hv_core::common::domain_table::{DomainRef, DomainTable};
 use hv_core::common::event_channel;
 use hv_core::common::runstate;
+use hv_core::common::xsm::{DummyXsm, Xsm};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::{FrameTable, PvHooks};
 use hv_core::pv::ctx::Ctx;
@@ -92,8 +94,12 @@ pub fn set_iomem_denied(limit: u64, frames: alloc::vec::Vec<u64>) {
 
 /// Everything the PV logic works on.
 pub struct Machine {
-    /// The (only) domain: dom0.
-    pub dom: Domain,
+    /// Every domain.
+    pub domains: DomainTable,
+    /// The hardware domain, dom0 (also in the table).
+    pub dom0: DomainRef,
+    /// Access control.
+    pub xsm: alloc::boxed::Box<dyn Xsm>,
     /// Frame accounting.
     pub frames: FrameTable,
     /// Machine memory.
@@ -102,6 +108,26 @@ pub struct Machine {
     pub m2p: MachineM2p,
     /// L4 slot provider.
     pub hooks: Hooks,
+}
+
+impl Machine {
+    /// The machine state with `dom0` as its first domain, under Xen's
+    /// default access-control policy.
+    #[must_use]
+    pub fn new(
+        dom0: Domain,
+        frames: FrameTable,
+        mem: DirectMem,
+        m2p: MachineM2p,
+        hooks: Hooks,
+    ) -> Self {
+        let mut domains = DomainTable::new();
+        let dom0 = match domains.insert(dom0) {
+            Ok(d) => d,
+            Err(e) => xen_panic(format_args!("dom0 cannot enter the domain table: {e:?}")),
+        };
+        Self { domains, dom0, xsm: alloc::boxed::Box::new(DummyXsm), frames, mem, m2p, hooks }
+    }
 }
 
 /// The machine's guest state, set up by the dom0 builder.
@@ -344,16 +370,20 @@ fn lock_machine() -> spin::MutexGuard<'static, Option<Machine>> {
     }
 }
 
-/// The context of vCPU `cpu` (pinned on the CPU of its number) over `m`.
+/// The context of vCPU `cpu` (pinned on the CPU of its number) of `dom`
+/// (locked by the caller) over `m`.
 fn make_ctx<'a>(
     m: &'a mut Machine,
+    dom: &'a mut Domain,
     cpu: u32,
     regs: &'a mut GuestRegs,
     platform: &'a mut MachinePlatform,
 ) -> Ctx<'a> {
     m.hooks.cpu = cpu;
     Ctx {
-        dom: &mut m.dom,
+        dom,
+        domains: &m.domains,
+        xsm: &*m.xsm,
         vcpu: usize::try_from(cpu).unwrap_or(usize::MAX),
         regs,
         frames: &mut m.frames,
@@ -386,13 +416,16 @@ fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let Some(m) = guard.as_mut() else {
             xen_panic(format_args!("guest entry without a guest"))
         };
+        let dom0 = alloc::sync::Arc::clone(&m.dom0);
+        let mut dom = dom0.lock();
         let mut platform = MachinePlatform { cpu };
-        let mut ctx = make_ctx(m, cpu, regs, &mut platform);
+        let mut ctx = make_ctx(m, &mut dom, cpu, regs, &mut platform);
         if let Some(f) = f.take() {
             f(&mut ctx);
         }
         let exit = exit_to_guest(&mut ctx);
         let kicks = core::mem::take(&mut ctx.dom.kick_mask);
+        drop(dom);
         drop(guard);
         send_kicks(kicks, cpu);
         match exit {
@@ -552,8 +585,10 @@ pub fn init_guest_time(m: &mut Machine) {
         return;
     };
     let sample = ClockSample { tsc, system_time: now, scale };
-    for i in 0..m.dom.vcpus.len() {
-        guest_time::update_vcpu_system_time(&m.dom, &mut m.mem, i, &sample);
+    let dom0 = alloc::sync::Arc::clone(&m.dom0);
+    let dom = dom0.lock();
+    for i in 0..dom.vcpus.len() {
+        guest_time::update_vcpu_system_time(&dom, &mut m.mem, i, &sample);
     }
     match rtc::read() {
         Some(t) => {
@@ -565,7 +600,7 @@ pub fn init_guest_time(m: &mut Machine) {
             let (sec, nsec) = (sec.unwrap_or(0), nsec.unwrap_or(0));
             let wc_sec = u64::try_from(sec).unwrap_or(0);
             let wc_nsec = u32::try_from(nsec).unwrap_or(0);
-            guest_time::set_wallclock(&m.dom, &mut m.mem, wc_sec, wc_nsec);
+            guest_time::set_wallclock(&dom, &mut m.mem, wc_sec, wc_nsec);
             printk!(
                 "Wallclock {:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC (RTC); TSC scale {:#x} >> {}",
                 t.year,
@@ -679,13 +714,15 @@ pub fn secondary_vcpu_loop(cpu: u32) -> ! {
         let start = {
             let mut guard = lock_machine();
             guard.as_mut().and_then(|m| {
-                let v = m.dom.vcpus.get(index)?;
+                let dom0 = alloc::sync::Arc::clone(&m.dom0);
+                let mut dom = dom0.lock();
+                let v = dom.vcpus.get(index)?;
                 if !v.initialised || v.down || v.arch.start_regs.is_none() {
                     return None;
                 }
                 let mut regs = v.arch.start_regs.unwrap_or_else(bytemuck::Zeroable::zeroed);
                 let mut platform = MachinePlatform { cpu };
-                let mut ctx = make_ctx(m, cpu, &mut regs, &mut platform);
+                let mut ctx = make_ctx(m, &mut dom, cpu, &mut regs, &mut platform);
                 let start = hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;
                 set_runstate(&mut ctx, RunState::Running);
                 guest_time::update_vcpu_system_time(

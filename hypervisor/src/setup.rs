@@ -211,7 +211,7 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         Err(e) => xen_panic(format_args!("Could not set up DOM0 guest OS: {e}")),
     };
     let regs = built.regs;
-    let l4 = built.machine.dom.vcpus.first().and_then(|v| v.arch.tables.guest_table);
+    let l4 = built.machine.dom0.lock().vcpus.first().and_then(|v| v.arch.tables.guest_table);
     let mut machine = built.machine;
     crate::guest::init_guest_time(&mut machine);
     *crate::guest::MACHINE.lock() = Some(machine);

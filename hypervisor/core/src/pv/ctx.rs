@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The context a hypercall, trap bounce or emulation runs in: the current
-//! domain and vCPU, its live registers, the PV MMU state and the machine.
+//! domain and vCPU, its live registers, the PV MMU state, the other
+//! domains, access control and the machine.
+//!
+//! An operation on a domain named by the guest (`DOMID_SELF`, its own id or
+//! another domain's) goes through [`Ctx::with_target`], which looks the
+//! domain up, locks it if it is not the caller, and hands the operation a
+//! [`TargetCtx`]: the target domain, the caller's guest memory for the
+//! arguments, and the machine state.
 
-use guest_abi::xen::{CpuUserRegs, Errno};
+use guest_abi::xen::{CpuUserRegs, DomId, Errno};
 
 use super::guest_mem;
 use super::platform::{Platform, SegBaseReg};
 use crate::common::domain::{Domain, Vcpu};
+use crate::common::domain_table::DomainTable;
 use crate::common::event_channel::two_level::VcpuInfoRef;
+use crate::common::xsm::{Xsm, XsmSubject};
 use crate::mm::Mfn;
 use crate::mm::pv::{FrameTable, M2p, PhysMem, PvHooks, PvMm};
 
@@ -36,6 +45,59 @@ pub struct Ctx<'a> {
     pub hooks: &'a mut dyn PvHooks,
     /// Machine services.
     pub platform: &'a mut dyn Platform,
+    /// Every domain. The calling one may be in it too, locked by whoever
+    /// built this context: reach it as [`Ctx::dom`], never through the
+    /// table (see [`Ctx::with_target`]).
+    pub domains: &'a DomainTable,
+    /// Access control.
+    pub xsm: &'a dyn Xsm,
+}
+
+/// What an operation on a target domain works with (see
+/// [`Ctx::with_target`]): the target, the caller's identity and guest
+/// memory, and the machine state.
+pub struct TargetCtx<'a> {
+    /// The domain operated on: the caller itself or another, locked.
+    pub target: &'a mut Domain,
+    /// The caller, for access control.
+    pub caller: XsmSubject,
+    /// Frame accounting.
+    pub frames: &'a mut FrameTable,
+    /// Machine memory.
+    pub mem: &'a mut dyn PhysMem,
+    /// Machine-to-physical table.
+    pub m2p: &'a mut dyn M2p,
+    /// PV MMU hooks.
+    pub hooks: &'a mut dyn PvHooks,
+    /// Machine services.
+    pub platform: &'a mut dyn Platform,
+    /// Access control.
+    pub xsm: &'a dyn Xsm,
+    /// The caller's current page table, for its arguments.
+    caller_l4: Option<Mfn>,
+}
+
+impl TargetCtx<'_> {
+    /// Whether the target is the caller.
+    #[must_use]
+    pub fn is_self(&self) -> bool {
+        self.target.id == self.caller.id
+    }
+
+    fn l4(&self) -> Result<Mfn, Errno> {
+        self.caller_l4.ok_or(Errno::EFAULT)
+    }
+
+    /// Reads a `T` from the caller's memory.
+    pub fn read<T: bytemuck::Pod>(&self, va: u64) -> Result<T, Errno> {
+        guest_mem::read(self.mem, self.l4()?, va)
+    }
+
+    /// Writes a `T` to the caller's memory.
+    pub fn write<T: bytemuck::Pod>(&mut self, va: u64, value: &T) -> Result<(), Errno> {
+        let l4 = self.l4()?;
+        guest_mem::write(self.mem, l4, va, value)
+    }
 }
 
 impl Ctx<'_> {
@@ -159,6 +221,49 @@ impl Ctx<'_> {
             self.platform.load_cr3(t);
         }
         Ok(())
+    }
+
+    /// Runs `f` on domain `id` (Xen's `rcu_lock_domain_by_any_id`):
+    /// `DOMID_SELF` or the caller's own id is the caller; another id is
+    /// looked up in the table and locked for the call (lock order: the
+    /// caller, then one other domain). Access control is `f`'s to check,
+    /// with [`TargetCtx::caller`].
+    ///
+    /// # Errors
+    /// `ESRCH` when no domain has the id.
+    pub fn with_target<R>(
+        &mut self,
+        id: DomId,
+        f: impl FnOnce(&mut TargetCtx<'_>) -> R,
+    ) -> Result<R, Errno> {
+        let caller = self.dom.subject();
+        let caller_l4 = self.v_ref().current_table();
+        if id == DomId::SELF || id == self.dom.id {
+            return Ok(f(&mut TargetCtx {
+                target: self.dom,
+                caller,
+                frames: self.frames,
+                mem: self.mem,
+                m2p: self.m2p,
+                hooks: self.hooks,
+                platform: self.platform,
+                xsm: self.xsm,
+                caller_l4,
+            }));
+        }
+        let cell = self.domains.get(id).ok_or(Errno::ESRCH)?;
+        let mut target = cell.lock();
+        Ok(f(&mut TargetCtx {
+            target: &mut target,
+            caller,
+            frames: self.frames,
+            mem: self.mem,
+            m2p: self.m2p,
+            hooks: self.hooks,
+            platform: self.platform,
+            xsm: self.xsm,
+            caller_l4,
+        }))
     }
 
     /// Marks the domain crashed (Xen's `domain_crash`); the machine layer

@@ -9,6 +9,8 @@ use guest_abi::xen::{CpuUserRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS};
 use super::ctx::Ctx;
 use super::platform::{Platform, SegBaseReg};
 use crate::common::domain::Domain;
+use crate::common::domain_table::DomainTable;
+use crate::common::xsm::DummyXsm;
 use crate::mm::Mfn;
 use crate::mm::pv::types::{PAGE_PRESENT, PAGE_RW, PAGE_USER};
 use crate::mm::pv::{EmulatedMem, FrameTable, M2pTable, PhysMem, PvHooks};
@@ -181,6 +183,8 @@ pub struct Fixture {
     pub dom: Domain,
     /// Registers.
     pub regs: CpuUserRegs,
+    /// The other domains (the fixture's own is [`Fixture::dom`]).
+    pub domains: DomainTable,
 }
 
 impl Fixture {
@@ -220,6 +224,7 @@ impl Fixture {
             platform: FakePlatform::default(),
             dom,
             regs,
+            domains: DomainTable::new(),
         }
     }
 
@@ -234,6 +239,8 @@ impl Fixture {
             m2p: &mut self.m2p,
             hooks: &mut self.hooks,
             platform: &mut self.platform,
+            domains: &self.domains,
+            xsm: &DummyXsm,
         }
     }
 

@@ -9,6 +9,7 @@
 
 use guest_abi::xen::{ConsoleIoCmd, Errno};
 
+use crate::common::xsm::ConsoleOp;
 use crate::pv::ctx::Ctx;
 
 /// Bytes copied per step.
@@ -21,6 +22,7 @@ pub fn console_io(ctx: &mut Ctx<'_>, cmd: u64, count: u64, buffer: u64) -> Resul
     let count = count & 0xffff_ffff;
     match op {
         Some(ConsoleIoCmd::Write) => {
+            ctx.xsm.console_io(ctx.dom.subject(), ConsoleOp::Write)?;
             let mut done = 0u64;
             let mut buf = [0u8; CHUNK];
             while done < count {
@@ -34,9 +36,7 @@ pub fn console_io(ctx: &mut Ctx<'_>, cmd: u64, count: u64, buffer: u64) -> Resul
             Ok(0)
         }
         Some(ConsoleIoCmd::Read) => {
-            if !ctx.dom.privileged {
-                return Err(Errno::EPERM);
-            }
+            ctx.xsm.console_io(ctx.dom.subject(), ConsoleOp::Read)?;
             let mut buf = [0u8; CHUNK];
             let want = usize::try_from(count.min(CHUNK as u64)).unwrap_or(CHUNK);
             let got = ctx.platform.console_read(buf.get_mut(..want).ok_or(Errno::EFAULT)?);

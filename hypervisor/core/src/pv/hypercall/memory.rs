@@ -19,10 +19,11 @@
 //!   point past the end, different domain ids, an order above
 //!   [`MAX_ORDER`] or extent lists of different sizes; `-EFAULT` for a list
 //!   outside guest space; `-EPERM` for multi-page extents of an
-//!   unprivileged domain; `-ESRCH` for another domain. Then chunk by chunk
+//!   unprivileged caller; `-ESRCH` for no such domain, `-EPERM` for one the
+//!   caller may not change. Then chunk by chunk
 //!   (the input extents that make one output extent, or the reverse), each
 //!   all or nothing: the input MFNs (PV: machine frames) must be the
-//!   caller's and free to take (as for `decrease_reservation` below, Xen's
+//!   target's and free to take (as for `decrease_reservation` below, Xen's
 //!   `steal_page`: `-EINVAL`, also for a frame named twice), the new
 //!   frames come from the allocator within the output `address_bits`
 //!   (`-ENOMEM`), the old ones are scrubbed, dropped from the M2P and
@@ -48,9 +49,13 @@
 //!   allocator (Xen defers the flush with TLB-flush timestamps; one flush
 //!   suffices while a domain runs on one CPU at a time).
 //! * A domain may name itself by its id (Xen 3.4 required `DOMID_SELF`
-//!   for an unprivileged caller; later Xen allows both). No other domain
-//!   exists yet, so any other id is `ESRCH` (queries) or does nothing
-//!   (reservations).
+//!   for an unprivileged caller; later Xen allows both). Another domain is
+//!   looked up in the domain table (none: `ESRCH` for queries, nothing done
+//!   for reservations) and reached only with access control's consent
+//!   (`xsm_memory_stat_reservation`, `xsm_memory_adjust_reservation`: the
+//!   privileged domain, as a domain builder or balloon driver needs): a
+//!   refusal is `EPERM` for queries and exchanges, nothing done for
+//!   reservations. A dying domain gets no new memory.
 //! * `XENMEM_machine_memory_map` from an unprivileged domain is `-EPERM`
 //!   (XSM's answer in later Xen; Xen 3.4's `IS_PRIV` check gave `-EINVAL`).
 //! * `XENMEM_exchange` never preempts itself (the work is bounded by the
@@ -66,11 +71,11 @@ use guest_abi::memory::{
     xenmemf_get_address_bits,
 };
 use guest_abi::xen::{
-    ArchSharedInfo, DomId, Errno, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START,
+    ArchSharedInfo, Errno, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START,
     SharedInfo,
 };
 
-use super::super::ctx::Ctx;
+use super::super::ctx::{Ctx, TargetCtx};
 use super::super::guest_mem::guest_va_ok;
 use crate::PAGE_SHIFT;
 use crate::mm::Mfn;
@@ -122,36 +127,29 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Whether `domid` names the calling domain.
-fn is_self(ctx: &Ctx<'_>, domid: DomId) -> bool {
-    domid == DomId::SELF || domid == ctx.dom.id
-}
-
 /// `XENMEM_current_reservation`, `XENMEM_maximum_reservation`,
-/// `XENMEM_maximum_gpfn`.
+/// `XENMEM_maximum_gpfn` of the caller or, with the right, another domain.
 fn domain_query(ctx: &mut Ctx<'_>, op: MemoryOp, arg: u64) -> Result<i64, Errno> {
     let q: XenMemoryDomain = ctx.read(arg)?;
-    if !is_self(ctx, q.domid) {
-        return Err(Errno::ESRCH);
-    }
-    Ok(match op {
-        MemoryOp::CurrentReservation => to_i64(ctx.dom.tot_pages),
-        MemoryOp::MaximumReservation => to_i64(ctx.dom.max_pages),
-        // PV guests store nr_pfns in shared_info.arch.max_pfn; Xen answers
-        // one less (0 while the guest has not set it).
-        _ => {
-            let mut raw = [0u8; 8];
-            ctx.mem.read_bytes(ctx.dom.shared_info, SHARED_INFO_MAX_PFN, &mut raw);
-            to_i64(u64::from_le_bytes(raw).max(1).saturating_sub(1))
-        }
-    })
+    ctx.with_target(q.domid, |t| {
+        t.xsm.memory_stat_reservation(t.caller, t.target.subject())?;
+        Ok(match op {
+            MemoryOp::CurrentReservation => to_i64(t.target.tot_pages),
+            MemoryOp::MaximumReservation => to_i64(t.target.max_pages),
+            // PV guests store nr_pfns in shared_info.arch.max_pfn; Xen answers
+            // one less (0 while the guest has not set it).
+            _ => {
+                let mut raw = [0u8; 8];
+                t.mem.read_bytes(t.target.shared_info, SHARED_INFO_MAX_PFN, &mut raw);
+                to_i64(u64::from_le_bytes(raw).max(1).saturating_sub(1))
+            }
+        })
+    })?
 }
 
 /// `XENMEM_machine_memory_map` (privileged): the host E820.
 fn machine_memory_map(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
-    if !ctx.dom.privileged {
-        return Err(Errno::EPERM);
-    }
+    ctx.xsm.machine_memory_map(ctx.dom.subject())?;
     let mut map: XenMemoryMap = ctx.read(arg)?;
     let e820 = ctx.platform.machine_memory_map();
     let n = u32::try_from(e820.len()).map_err(|_| Errno::EINVAL)?;
@@ -200,7 +198,7 @@ fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> u64 {
     if r.nr_extents > u64::MAX >> guest_abi::memory::MEMOP_EXTENT_SHIFT || start > r.nr_extents {
         return start;
     }
-    if r.extent_order > MAX_ORDER || !is_self(ctx, r.domid) {
+    if r.extent_order > MAX_ORDER {
         return start;
     }
     let bits = xenmemf_get_address_bits(r.mem_flags);
@@ -219,24 +217,33 @@ fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> u64 {
     {
         return start;
     }
-    // `multipage_allocation_permitted`: I/O-capable (privileged) domains.
+    // `multipage_allocation_permitted`: I/O-capable (privileged) callers.
     if allocating
         && r.extent_order != 0
         && !(ctx.dom.privileged || ctx.hooks.has_iomem_caps(ctx.dom.id))
     {
         return start;
     }
-    match op {
-        MemoryOp::IncreaseReservation => increase(ctx, &r, start, below),
-        MemoryOp::DecreaseReservation => decrease(ctx, &r, start),
-        _ => {
-            if r.mem_flags & XENMEMF_populate_on_demand != 0 {
-                // Populate-on-demand needs a translated guest.
-                return start;
-            }
-            populate(ctx, &r, start, below)
+    let done = ctx.with_target(r.domid, |t| {
+        if t.xsm.memory_adjust_reservation(t.caller, t.target.subject()).is_err()
+            || t.target.is_dying()
+        {
+            return start;
         }
-    }
+        match op {
+            MemoryOp::IncreaseReservation => increase(t, &r, start, below),
+            MemoryOp::DecreaseReservation => decrease(t, &r, start),
+            _ => {
+                if r.mem_flags & XENMEMF_populate_on_demand != 0 {
+                    // Populate-on-demand needs a translated guest.
+                    return start;
+                }
+                populate(t, &r, start, below)
+            }
+        }
+    });
+    // No such domain: nothing done.
+    done.unwrap_or(start)
 }
 
 /// Whether extents `start..nr` of the list at `va` lie in guest space.
@@ -260,22 +267,22 @@ fn slot(va: u64, i: u64) -> u64 {
 
 /// Allocates one extent of `2^order` frames to the calling domain
 /// (`alloc_domheap_pages` + `assign_pages`), within `max_pages`.
-fn alloc_extent(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
+fn alloc_extent(ctx: &mut TargetCtx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
     let n = 1u64 << order;
-    if ctx.dom.tot_pages.checked_add(n)? > ctx.dom.max_pages {
+    if ctx.target.tot_pages.checked_add(n)? > ctx.target.max_pages {
         return None;
     }
     let base = alloc_assigned(ctx, order, below)?;
-    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_add(n);
+    ctx.target.tot_pages = ctx.target.tot_pages.saturating_add(n);
     Some(base)
 }
 
 /// Allocates `2^order` zeroed frames and gives them to the calling domain
 /// in the frame table, leaving `tot_pages` to the caller.
-fn alloc_assigned(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
+fn alloc_assigned(ctx: &mut TargetCtx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
     let n = 1u64 << order;
     let base = ctx.platform.alloc_frames(order, below)?;
-    let dom = ctx.dom.id;
+    let dom = ctx.target.id;
     for k in 0..n {
         if ctx.frames.assign(Mfn(base.0.saturating_add(k)), dom).is_err() {
             // A frame the frame table cannot take: give the run back.
@@ -296,8 +303,8 @@ fn alloc_assigned(ctx: &mut Ctx<'_>, order: u32, below: Option<u64>) -> Option<M
 /// Releases the `2^order`-frame extents at `extents`, which
 /// [`alloc_assigned`] gave the domain but the guest never saw, straight
 /// back to the allocator.
-fn unassign(ctx: &mut Ctx<'_>, extents: &[Mfn], order: u32) {
-    let dom = ctx.dom.id;
+fn unassign(ctx: &mut TargetCtx<'_>, extents: &[Mfn], order: u32) {
+    let dom = ctx.target.id;
     for base in extents {
         for k in 0..1u64 << order {
             let _ = ctx.frames.release(Mfn(base.0.saturating_add(k)), dom);
@@ -309,7 +316,12 @@ fn unassign(ctx: &mut Ctx<'_>, extents: &[Mfn], order: u32) {
 }
 
 /// `increase_reservation`: allocate, and report each extent's MFN.
-fn increase(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64, below: Option<u64>) -> u64 {
+fn increase(
+    ctx: &mut TargetCtx<'_>,
+    r: &XenMemoryReservation,
+    start: u64,
+    below: Option<u64>,
+) -> u64 {
     let mut i = start;
     while i < r.nr_extents {
         let Some(mfn) = alloc_extent(ctx, r.extent_order, below) else { break };
@@ -324,7 +336,12 @@ fn increase(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64, below: Opti
 
 /// `populate_physmap` for PV: allocate at each GPFN, set the M2P, report
 /// the MFN.
-fn populate(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64, below: Option<u64>) -> u64 {
+fn populate(
+    ctx: &mut TargetCtx<'_>,
+    r: &XenMemoryReservation,
+    start: u64,
+    below: Option<u64>,
+) -> u64 {
     let mut i = start;
     while i < r.nr_extents {
         let Ok(gpfn) = ctx.read::<u64>(slot(r.extent_start, i)) else { break };
@@ -341,7 +358,7 @@ fn populate(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64, below: Opti
 }
 
 /// `decrease_reservation` for PV: the list holds MFNs.
-fn decrease(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64) -> u64 {
+fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> u64 {
     let mut i = start;
     let mut freed = Vec::new();
     'extents: while i < r.nr_extents {
@@ -368,12 +385,12 @@ fn decrease(ctx: &mut Ctx<'_>, r: &XenMemoryReservation, start: u64) -> u64 {
 /// Releases one frame of the calling domain that nothing else uses and
 /// appends it to `freed`, scrubbed and with its M2P entry invalidated,
 /// ready for the allocator. `false` (nothing done) for any other frame.
-fn guest_remove_page(ctx: &mut Ctx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool {
-    let dom = ctx.dom.id;
+fn guest_remove_page(ctx: &mut TargetCtx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool {
+    let dom = ctx.target.id;
     if !only_allocated(ctx, mfn) || ctx.frames.release(mfn, dom).is_err() {
         return false;
     }
-    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_sub(1);
+    ctx.target.tot_pages = ctx.target.tot_pages.saturating_sub(1);
     // The count was 1, so the release freed the frame. Only releases free
     // frames, so the frame table's queue holds nothing else; whatever it
     // holds is free and goes to the allocator the same way.
@@ -389,12 +406,12 @@ fn guest_remove_page(ctx: &mut Ctx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool 
 /// reference holds (general count 1, no type reference) and that is not
 /// the shared-info or a grant-table frame: one that can leave the domain
 /// at once (the condition of Xen's `steal_page`).
-fn only_allocated(ctx: &Ctx<'_>, mfn: Mfn) -> bool {
+fn only_allocated(ctx: &TargetCtx<'_>, mfn: Mfn) -> bool {
     let Some(info) = ctx.frames.info(mfn) else {
         return false;
     };
-    let special = mfn == ctx.dom.shared_info || ctx.dom.grant_frames.contains(&mfn);
-    info.owner == Some(ctx.dom.id)
+    let special = mfn == ctx.target.shared_info || ctx.target.grant_frames.contains(&mfn);
+    info.owner == Some(ctx.target.id)
         && info.allocated
         && info.count == 1
         && info.type_info.count == 0
@@ -450,9 +467,15 @@ fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<()
     {
         return Err(Errno::EPERM);
     }
-    if !is_self(ctx, input.domid) {
-        return Err(Errno::ESRCH);
-    }
+    ctx.with_target(input.domid, |t| {
+        t.xsm.memory_adjust_reservation(t.caller, t.target.subject())?;
+        exchange_domain(t, exch)
+    })?
+}
+
+/// The chunk loop of `memory_exchange` over the target domain.
+fn exchange_domain(ctx: &mut TargetCtx<'_>, exch: &mut XenMemoryExchange) -> Result<(), Errno> {
+    let (input, output) = (exch.input, exch.output);
     // One chunk: `2^in_chunk` input extents for `2^out_chunk` output ones
     // (one of the two is 0).
     let in_chunk = output.extent_order.saturating_sub(input.extent_order);
@@ -508,7 +531,7 @@ struct Chunks {
 /// but an output list entry could not be read or written (Xen carries on).
 /// The input frames, scrubbed and out of the M2P, are appended to `freed`.
 fn exchange_chunk(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut TargetCtx<'_>,
     c: &Chunks,
     i: u64,
     freed: &mut Vec<Mfn>,
@@ -557,7 +580,7 @@ fn exchange_chunk(
     }
     // ...and hand over the outputs at the guest's GPFNs.
     let per_out = 1u64 << c.output.extent_order;
-    ctx.dom.tot_pages = ctx.dom.tot_pages.saturating_add(n_out.saturating_mul(per_out));
+    ctx.target.tot_pages = ctx.target.tot_pages.saturating_add(n_out.saturating_mul(per_out));
     let mut rc = Ok(());
     for (j, base) in (0u64..).zip(out) {
         let at = slot(c.output.extent_start, (i << c.out_chunk).saturating_add(j));

@@ -139,6 +139,8 @@ impl T {
             m2p: &mut self.f.m2p,
             hooks: &mut self.f.hooks,
             platform: &mut self.p,
+            domains: &self.f.domains,
+            xsm: &crate::common::xsm::DummyXsm,
         }
     }
 
@@ -740,4 +742,76 @@ fn exchange_output_list_faults_are_reported_late() {
     assert!(!t.owned(34) && !t.owned(35));
     assert_eq!(t.list_out(2), [36, 37]);
     assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(36)), 34);
+}
+
+/// Adds domain `id` (unprivileged, `max_pages` 4) to the fixture's table.
+fn add_domu(t: &mut T, id: u16) -> crate::common::domain_table::DomainRef {
+    let mut d = crate::common::domain::Domain::new(DomId(id), false, Mfn(47));
+    d.max_pages = 4;
+    t.f.domains.insert(d).unwrap()
+}
+
+#[test]
+fn the_privileged_domain_populates_queries_and_shrinks_another() {
+    let mut t = T::new();
+    let du = add_domu(&mut t, 3);
+    t.list(&[0x100, 0x101, 0x102, 0, 0, 0]);
+    assert_eq!(t.reservation(POPULATE, 3, 0, 0, DomId(3)), 3);
+    assert_eq!(t.list_out(3), [32, 33, 34]);
+    assert_eq!(du.lock().tot_pages, 3);
+    assert_eq!(t.f.dom.tot_pages, 0, "the caller's own count is untouched");
+    for (m, gpfn) in [(32, 0x100), (33, 0x101), (34, 0x102)] {
+        assert_eq!(t.f.frames.owner(Mfn(m)), Some(DomId(3)));
+        assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(m)), gpfn);
+    }
+    // The target's max_pages bounds it: one more fits, then nothing.
+    t.list(&[0x103, 0x104]);
+    assert_eq!(t.reservation(POPULATE, 2, 0, 0, DomId(3)), 1);
+    t.put(ARG, &XenMemoryDomain { domid: DomId(3) });
+    assert_eq!(t.op(3, ARG), Ok(4), "current_reservation of d3");
+    assert_eq!(t.op(4, ARG), Ok(4), "maximum_reservation of d3");
+    // Shrinking it gives the frame back, scrubbed and out of the M2P.
+    t.list(&[33]);
+    assert_eq!(t.reservation(DECREASE, 1, 0, 0, DomId(3)), 1);
+    assert_eq!(du.lock().tot_pages, 3);
+    assert_eq!(t.p.freed, [Mfn(33)]);
+    assert_eq!(t.f.frames.owner(Mfn(33)), None);
+    assert_eq!(t.f.m2p.get_gpfn_from_mfn(Mfn(33)), INVALID_M2P_ENTRY);
+    // The caller's own frames cannot be released as the target's.
+    t.f.frames.assign(Mfn(40), DomId(0)).unwrap();
+    t.list(&[40]);
+    assert_eq!(t.reservation(DECREASE, 1, 0, 0, DomId(3)), 0);
+    assert_eq!(t.f.frames.owner(Mfn(40)), Some(DomId(0)));
+}
+
+#[test]
+fn an_unprivileged_domain_reaches_no_other_domain() {
+    let mut t = T::new();
+    t.f.dom.privileged = false;
+    let du = add_domu(&mut t, 3);
+    t.list(&[0x100]);
+    assert_eq!(t.reservation(POPULATE, 1, 0, 0, DomId(3)), 0);
+    assert_eq!(t.reservation(INCREASE, 1, 0, 0, DomId(3)), 0);
+    assert_eq!(du.lock().tot_pages, 0);
+    t.put(ARG, &XenMemoryDomain { domid: DomId(3) });
+    assert_eq!(t.op(3, ARG), Err(Errno::EPERM));
+    assert_eq!(t.op(14, ARG), Err(Errno::EPERM));
+    let x = t.exchange(res(LIST, 1, 0, 0, DomId(3)), res(OUT_LIST, 1, 0, 0, DomId(3)), 0);
+    assert_eq!(x, (Err(Errno::EPERM), 0));
+    // Its own domain is still its own.
+    t.put(ARG, &XenMemoryDomain { domid: DomId(0) });
+    assert_eq!(t.op(3, ARG), Ok(0));
+    // A domain that does not exist is ESRCH for it too.
+    t.put(ARG, &XenMemoryDomain { domid: DomId(9) });
+    assert_eq!(t.op(3, ARG), Err(Errno::ESRCH));
+}
+
+#[test]
+fn a_dying_domain_gets_no_memory() {
+    let mut t = T::new();
+    let du = add_domu(&mut t, 3);
+    du.lock().dying = crate::common::domain::Dying::Dying;
+    t.list(&[0x100]);
+    assert_eq!(t.reservation(POPULATE, 1, 0, 0, DomId(3)), 0);
+    assert_eq!(du.lock().tot_pages, 0);
 }

@@ -294,3 +294,68 @@ fn foreign_domains_and_descriptor_dpl() {
         "not present"
     );
 }
+
+/// A `gnttab_setup_table` for `dom`, `nr` frames, list at `BUF + 0x100`.
+fn setup_table_arg(dom: u16, nr: u32) -> Vec<u8> {
+    let mut s = Vec::new();
+    s.extend_from_slice(&dom.to_le_bytes());
+    s.extend_from_slice(&[0, 0]);
+    s.extend_from_slice(&nr.to_le_bytes());
+    s.extend_from_slice(&[0xff; 8]);
+    s.extend_from_slice(&(BUF + 0x100).to_le_bytes());
+    s
+}
+
+#[test]
+fn grant_tables_of_other_domains() {
+    use crate::common::domain::Domain;
+    use crate::mm::Mfn;
+    use guest_abi::xen::DomId;
+    let mut f = Fixture::new();
+    f.platform.next_frame = Some(Mfn(40));
+    let du = f.domains.insert(Domain::new(DomId(4), false, Mfn(47))).unwrap();
+    // The privileged domain seeds d4's table: d4 owns the frames.
+    f.poke(BUF, &setup_table_arg(4, 1));
+    assert_eq!(hc(&mut f, 20, [2, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 8, 2), [0, 0], "GNTST_okay");
+    assert_eq!(f.peek(BUF + 0x100, 8), 40u64.to_le_bytes());
+    assert_eq!(f.frames.owner(Mfn(40)), Some(DomId(4)));
+    assert_eq!(du.lock().grant_frames, [Mfn(40)]);
+    assert!(f.dom.grant_frames.is_empty());
+    // No such domain: GNTST_bad_domain (-2), for anyone.
+    f.poke(BUF, &setup_table_arg(9, 1));
+    assert_eq!(hc(&mut f, 20, [2, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 8, 2), (-2i16).to_le_bytes());
+    // An unprivileged caller: GNTST_permission_denied (-8), nothing done;
+    // query_size likewise.
+    f.dom.privileged = false;
+    f.poke(BUF, &setup_table_arg(4, 2));
+    assert_eq!(hc(&mut f, 20, [2, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 8, 2), (-8i16).to_le_bytes());
+    assert_eq!(du.lock().grant_frames.len(), 1);
+    let mut q = Vec::new();
+    q.extend_from_slice(&4u16.to_le_bytes());
+    q.extend_from_slice(&[0; 14]);
+    f.poke(BUF, &q);
+    assert_eq!(hc(&mut f, 20, [6, BUF, 1, 0, 0]), 0);
+    assert_eq!(f.peek(BUF + 12, 2), (-8i16).to_le_bytes());
+}
+
+#[test]
+fn console_reads_and_the_command_line_are_the_privileged_domains() {
+    let mut f = Fixture::new();
+    f.platform.input = b"x".to_vec();
+    assert_eq!(hc(&mut f, 18, [1, 1, BUF, 0, 0]), 1, "CONSOLEIO_read");
+    assert_eq!(hc(&mut f, 17, [9, BUF, 0, 0, 0]), 0, "XENVER_commandline");
+    f.dom.privileged = false;
+    assert_eq!(hc(&mut f, 18, [1, 1, BUF, 0, 0]), err(Errno::EPERM));
+    assert_eq!(hc(&mut f, 17, [9, BUF, 0, 0, 0]), err(Errno::EPERM));
+    assert_eq!(hc(&mut f, 17, [10, 0, 0, 0, 0]), err(Errno::EPERM), "XENVER_build_id");
+    assert!(hc(&mut f, 17, [0, 0, 0, 0, 0]) > 0, "XENVER_version is anyone's");
+    f.poke(BUF, b"hi");
+    assert_eq!(hc(&mut f, 18, [0, 2, BUF, 0, 0]), 0, "CONSOLEIO_write is anyone's");
+    // XENVER_guest_handle reports the toolstack's handle.
+    f.dom.handle = [7; 16];
+    assert_eq!(hc(&mut f, 17, [8, BUF, 0, 0, 0]), 0);
+    assert_eq!(f.peek(BUF, 16), [7; 16]);
+}

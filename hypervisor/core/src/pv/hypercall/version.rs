@@ -65,6 +65,8 @@ fn field<const N: usize>(text: &str) -> [u8; N] {
 pub fn xen_version(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
     let op = u32::try_from(cmd).ok().and_then(|c| XenVersionOp::try_from(c).ok());
     let Some(op) = op else { return Err(Errno::ENOSYS) };
+    // The command line and build id are the privileged domain's.
+    ctx.xsm.xen_version(ctx.dom.subject(), op.raw())?;
     match op {
         XenVersionOp::Version => {
             Ok(i64::from(guest_abi::version::xen_version_number(XEN_MAJOR, XEN_MINOR)))
@@ -98,12 +100,8 @@ pub fn xen_version(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> 
             put(ctx, arg, &fi)
         }
         XenVersionOp::Pagesize => Ok(4096),
-        XenVersionOp::GuestHandle => put(ctx, arg, &XenDomainHandle([0; 16])),
+        XenVersionOp::GuestHandle => put(ctx, arg, &XenDomainHandle(ctx.dom.handle)),
         XenVersionOp::Commandline => {
-            // Xen restricts the hypervisor command line to privileged domains.
-            if !ctx.dom.privileged {
-                return Err(Errno::EPERM);
-            }
             let line = ctx.platform.xen_commandline();
             put(ctx, arg, &XenCommandline::new(line.as_bytes()))
         }
