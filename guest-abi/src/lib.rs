@@ -34,6 +34,11 @@
 //!   `shared_info`, vCPU context, MMU operations, domain ids, VIRQs;
 //! * [`sched`], [`callback`], [`version`] (+ `features.h`),
 //!   [`event_channel`], [`memory`], [`vcpu`], [`grant_table`], [`physdev`];
+//! * [`domctl`] and [`sysctl`] — the toolstack's domain and host control
+//!   interfaces (`domctl.h`, `sysctl.h`). Unlike the rest of the crate these
+//!   are not a stable ABI: they mirror **Xen 4.17** exactly
+//!   (`XEN_DOMCTL_INTERFACE_VERSION` = `XEN_SYSCTL_INTERFACE_VERSION` =
+//!   0x15), plus the sEDF scheduler layout of Xen 4.5;
 //! * [`elfnote`] — the `XEN_ELFNOTE_*` kernel image notes;
 //! * [`unions`] — the only module allowed `unsafe`, holding Xen's C unions
 //!   (`start_info.console`, `evtchn_status.u`, `grant_entry_v2`) with safe
@@ -67,12 +72,14 @@
 mod macros;
 
 pub mod callback;
+pub mod domctl;
 pub mod elfnote;
 pub mod event_channel;
 pub mod grant_table;
 pub mod memory;
 pub mod physdev;
 pub mod sched;
+pub mod sysctl;
 pub mod unions;
 pub mod vcpu;
 pub mod version;
