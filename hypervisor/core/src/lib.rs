@@ -12,7 +12,8 @@
 //! * [`dom0_mem`]: Xen's `compute_dom0_nr_pages` sizing of domain 0;
 //! * [`mm`]: the sanitised e820 memory map and the physical frame allocator;
 //! * [`console`]: the console ring (`xm dmesg`) and log-level filtering;
-//! * [`sched`]: scheduler selection names;
+//! * [`sched`]: CPU scheduling: `sched=` names, the scheduler interface, a
+//!   per-CPU timer heap and the credit scheduler;
 //! * [`time`]: the TSC-to-nanoseconds scale and RTC dates;
 //! * [`acpi_sleep`]: the `\_S5` sleep type from the DSDT, for power-off.
 //!
