@@ -16,7 +16,8 @@
 //! * [`pv`]: the x86 64-bit PV guest model (traps, emulation, PV MMU
 //!   hypercalls, descriptors);
 //! * [`console`]: the console ring (`xm dmesg`) and log-level filtering;
-//! * [`sched`]: scheduler selection names;
+//! * [`sched`]: CPU scheduling: `sched=` names, the scheduler interface, a
+//!   per-CPU timer heap and the credit scheduler;
 //! * [`time`]: the TSC-to-nanoseconds scale and RTC dates;
 //! * [`acpi_sleep`]: the `\_S5` sleep type from the DSDT, for power-off.
 //!

@@ -3,8 +3,7 @@
 //!
 //! Xen keeps a table of schedulers, each with a long `name` printed at boot
 //! (`Using scheduler: SMP Credit Scheduler (credit)`) and a short `opt_name`
-//! matched against `sched=`. Only the names live here for now; the credit and
-//! sEDF implementations will join this module as `sched::{credit, sedf}`.
+//! matched against `sched=`.
 
 use core::fmt;
 
