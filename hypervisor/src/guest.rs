@@ -382,7 +382,7 @@ fn make_ctx<'a>(
     m.hooks.cpu = cpu;
     Ctx {
         dom,
-        domains: &m.domains,
+        domains: &mut m.domains,
         xsm: &*m.xsm,
         vcpu: usize::try_from(cpu).unwrap_or(usize::MAX),
         regs,

@@ -48,7 +48,7 @@ pub struct Ctx<'a> {
     /// Every domain. The calling one may be in it too, locked by whoever
     /// built this context: reach it as [`Ctx::dom`], never through the
     /// table (see [`Ctx::with_target`]).
-    pub domains: &'a DomainTable,
+    pub domains: &'a mut DomainTable,
     /// Access control.
     pub xsm: &'a dyn Xsm,
 }

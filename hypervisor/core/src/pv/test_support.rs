@@ -239,7 +239,7 @@ impl Fixture {
             m2p: &mut self.m2p,
             hooks: &mut self.hooks,
             platform: &mut self.platform,
-            domains: &self.domains,
+            domains: &mut self.domains,
             xsm: &DummyXsm,
         }
     }

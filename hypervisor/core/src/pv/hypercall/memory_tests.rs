@@ -139,7 +139,7 @@ impl T {
             m2p: &mut self.f.m2p,
             hooks: &mut self.f.hooks,
             platform: &mut self.p,
-            domains: &self.f.domains,
+            domains: &mut self.f.domains,
             xsm: &crate::common::xsm::DummyXsm,
         }
     }
