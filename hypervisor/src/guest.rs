@@ -5,41 +5,38 @@
 //! Every entry from a guest lands here on the CPU's hypervisor stack with
 //! interrupts off: a `SYSCALL` is a hypercall (guest-kernel mode) or a
 //! syscall bounce (guest-user mode); an exception is emulated or bounced
-//! into the guest's virtual IDT. Before returning, [`exit_to_guest`]
-//! handles a shutdown, a block, pending events and the sanity of the
-//! state `iretq` will load.
+//! into the guest's virtual IDT. The work runs through
+//! [`crate::schedule::with_ctx`], which then decides what the CPU returns
+//! to; [`exit_to_guest`] is the last step before returning to a vCPU (a
+//! shutdown, pending events, the sanity of the state `iretq` will load).
 //!
-//! Dom0's vCPU `i` runs pinned on CPU `i` (so its registers simply stay in
-//! that CPU's guest frame). One lock, [`MACHINE`], serialises all work on
-//! guest state; a CPU waiting for it takes interrupts, so that the holder
-//! can complete a TLB shootdown. Work one vCPU does for another (an event,
-//! `VCPUOP_up`, a timer change) marks the other in the domain's kick mask,
-//! and the CPU sends it an "event check" IPI after dropping the lock; a
-//! blocked or downed vCPU waits in `hlt` with the lock released.
+//! One lock, [`MACHINE`], serialises all work on guest state; a CPU waiting
+//! for it takes interrupts, so that the holder can complete a TLB
+//! shootdown.
 
 use alloc::string::String;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use guest_abi::memory::E820Entry;
-use guest_abi::vcpu::RunState;
-use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
+use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
-use hv_arch_x86_64::{apic, cpu, gdt, power, rtc, smp, time};
+use hv_arch_x86_64::{cpu, gdt, power, rtc, smp, time};
 use hv_core::common::domain::{Domain, ShutdownReason};
 use hv_core::common::domain_table::{DomainRef, DomainTable};
-use hv_core::common::event_channel;
-use hv_core::common::runstate;
+use hv_core::common::schedule::SchedCore;
 use hv_core::common::xsm::{DummyXsm, Xsm};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::{FrameTable, PvHooks};
+use hv_core::pv::context_switch::FpuArea;
 use hv_core::pv::ctx::Ctx;
 use hv_core::pv::descriptor;
 use hv_core::pv::emulate::{self, EmulOutcome};
 use hv_core::pv::hypercall;
+use hv_core::pv::platform::DataSeg;
 use hv_core::pv::platform::{Platform, SegBaseReg};
 use hv_core::pv::ptwr;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::pv::traps::{self, vector};
+use hv_core::sched::{Cpu, CpuMask, CreditParams};
 use hv_core::time::{NSEC_PER_SEC, TimeScale};
 
 use crate::mm::FRAMES;
@@ -67,7 +64,8 @@ impl PvHooks for Hooks {
 
     fn flush_tlb_for_type_change(&mut self, _owner: DomId, _mfn: Mfn) {
         cpu::flush_tlb_local();
-        smp::flush_tlb_mask(GUEST_CPUS.load(Ordering::SeqCst), self.cpu);
+        // Idle CPUs run on the idle table with a flushed TLB.
+        smp::flush_tlb_mask(crate::schedule::busy_cpus(), self.cpu);
     }
 
     /// Dom0 (the hardware domain) may map every I/O frame except the
@@ -100,6 +98,8 @@ pub struct Machine {
     pub dom0: DomainRef,
     /// Access control.
     pub xsm: alloc::boxed::Box<dyn Xsm>,
+    /// What each CPU runs.
+    pub sched: SchedCore,
     /// Frame accounting.
     pub frames: FrameTable,
     /// Machine memory.
@@ -126,7 +126,50 @@ impl Machine {
             Ok(d) => d,
             Err(e) => xen_panic(format_args!("dom0 cannot enter the domain table: {e:?}")),
         };
-        Self { domains, dom0, xsm: alloc::boxed::Box::new(DummyXsm), frames, mem, m2p, hooks }
+        let cpus = smp::num_online().max(1);
+        let sched = match SchedCore::new(cpus) {
+            Ok(s) => s,
+            Err(e) => xen_panic(format_args!("scheduler: {e}")),
+        };
+        Self {
+            domains,
+            dom0,
+            xsm: alloc::boxed::Box::new(DummyXsm),
+            sched,
+            frames,
+            mem,
+            m2p,
+            hooks,
+        }
+    }
+
+    /// Hands domain `d`'s vCPUs to the scheduler (vCPU `i` pinned on CPU
+    /// `i` modulo the CPUs with `pin`, else free to run anywhere) and wakes
+    /// the runnable ones.
+    pub fn schedule_domain(&mut self, d: &DomainRef, pin: bool) {
+        let dom = d.lock();
+        let cpus = smp::num_online().max(1);
+        let affinity: alloc::vec::Vec<CpuMask> = (0..dom.vcpus.len())
+            .map(|i| {
+                let i = u32::try_from(i).unwrap_or(0);
+                if pin {
+                    CpuMask::only(Cpu(i.checked_rem(cpus).unwrap_or(0)))
+                } else {
+                    CpuMask::ALL
+                }
+            })
+            .collect();
+        if let Err(e) = self.sched.insert_domain(&dom, CreditParams::default(), &affinity) {
+            printk!("d{}: cannot be scheduled: {e}", dom.id.0);
+        }
+        let now = hv_arch_x86_64::time::now_ns();
+        let tickle = self.sched.sync_domain(&dom, now);
+        drop(dom);
+        for c in tickle.iter() {
+            if c.0 != smp::this_cpu() {
+                smp::kick(c.0);
+            }
+        }
     }
 }
 
@@ -161,15 +204,13 @@ pub fn configure(console_to_ring: bool, cmdline: &str) {
     XEN_CMDLINE.call_once(|| String::from(cmdline));
 }
 
-/// CPUs (bit per CPU number) that run a vCPU of dom0: vCPU `i` runs pinned
-/// on CPU `i` (`dom0_vcpus_pin`), so this is also the mask of the vCPUs
-/// that have started. TLB shootdowns go to these.
-static GUEST_CPUS: AtomicU64 = AtomicU64::new(0);
-
-/// The machine services, acting on CPU `cpu` (the calling one).
+/// The machine services, acting on CPU `cpu` (the calling one) for a
+/// vCPU of domain `dom`.
 pub struct MachinePlatform {
     /// The calling CPU's number.
     pub cpu: u32,
+    /// The domain of the vCPU the services act for.
+    pub dom: DomId,
 }
 
 impl Platform for MachinePlatform {
@@ -213,8 +254,9 @@ impl Platform for MachinePlatform {
     }
 
     fn flush_tlb_vcpus(&mut self, vcpus: u64) {
-        // vCPU i runs on CPU i.
-        smp::flush_tlb_mask(vcpus & GUEST_CPUS.load(Ordering::SeqCst), self.cpu);
+        // The CPUs running those vCPUs now; the others' TLBs were flushed
+        // when they stopped running them.
+        smp::flush_tlb_mask(crate::schedule::cpus_running(self.dom, vcpus), self.cpu);
     }
 
     fn set_cr0_ts(&mut self, ts: bool) {
@@ -309,6 +351,34 @@ impl Platform for MachinePlatform {
     fn load_gs_selector(&mut self, sel: u16) {
         gdt::load_gs_selector(sel);
     }
+
+    fn data_selectors(&self) -> [u16; 4] {
+        cpu::data_selectors()
+    }
+
+    fn load_data_selector(&mut self, reg: DataSeg, sel: u16) {
+        let reg = match reg {
+            DataSeg::Ds => cpu::DataSegReg::Ds,
+            DataSeg::Es => cpu::DataSegReg::Es,
+            DataSeg::Fs => cpu::DataSegReg::Fs,
+            DataSeg::Gs => cpu::DataSegReg::Gs,
+        };
+        cpu::load_data_selector(reg, sel);
+    }
+
+    fn fpu_save(&mut self, area: &mut FpuArea) {
+        let mut fx = cpu::FxArea(area.0);
+        cpu::fxsave(&mut fx);
+        area.0 = fx.0;
+    }
+
+    fn fpu_restore(&mut self, area: &FpuArea) {
+        cpu::fxrstor(&cpu::FxArea(area.0));
+    }
+
+    fn load_guest_cr4(&mut self, cr4: u64) {
+        cpu::load_guest_cr4_bits(cr4);
+    }
 }
 
 /// Machine services for instruction emulation.
@@ -357,7 +427,7 @@ impl emulate::EmulEnv for MachineEmul {
 /// Takes the machine lock. While another CPU holds it, interrupts are
 /// taken: the holder may be waiting for this CPU to answer a TLB shootdown
 /// (`smp::flush_tlb_mask`), and the handlers never take the lock.
-fn lock_machine() -> spin::MutexGuard<'static, Option<Machine>> {
+pub(crate) fn lock_machine() -> spin::MutexGuard<'static, Option<Machine>> {
     loop {
         if let Some(guard) = MACHINE.try_lock() {
             return guard;
@@ -370,75 +440,9 @@ fn lock_machine() -> spin::MutexGuard<'static, Option<Machine>> {
     }
 }
 
-/// The context of vCPU `cpu` (pinned on the CPU of its number) of `dom`
-/// (locked by the caller) over `m`.
-fn make_ctx<'a>(
-    m: &'a mut Machine,
-    dom: &'a mut Domain,
-    cpu: u32,
-    regs: &'a mut GuestRegs,
-    platform: &'a mut MachinePlatform,
-) -> Ctx<'a> {
-    m.hooks.cpu = cpu;
-    Ctx {
-        dom,
-        domains: &mut m.domains,
-        xsm: &*m.xsm,
-        vcpu: usize::try_from(cpu).unwrap_or(usize::MAX),
-        regs,
-        frames: &mut m.frames,
-        mem: &mut m.mem,
-        m2p: &mut m.m2p,
-        hooks: &mut m.hooks,
-        platform,
-    }
-}
-
-/// Interrupts the CPUs of the vCPUs the domain asked to kick (events,
-/// wake-ups, state changes), except `me`.
-fn send_kicks(mask: u64, me: u32) {
-    let mut left = mask & !1u64.checked_shl(me).unwrap_or(0);
-    while left != 0 {
-        let cpu = left.trailing_zeros();
-        left &= left.wrapping_sub(1);
-        smp::kick(cpu);
-    }
-}
-
-/// Runs `f` on the context of the vCPU of CPU `cpu` and then prepares the
-/// return to the guest. A vCPU that is blocked or down waits here, with
-/// the machine lock released, until an interrupt (a kick, its timer)
-/// changes that.
-fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
-    let mut f = Some(f);
-    loop {
-        let mut guard = lock_machine();
-        let Some(m) = guard.as_mut() else {
-            xen_panic(format_args!("guest entry without a guest"))
-        };
-        let dom0 = alloc::sync::Arc::clone(&m.dom0);
-        let mut dom = dom0.lock();
-        let mut platform = MachinePlatform { cpu };
-        let mut ctx = make_ctx(m, &mut dom, cpu, regs, &mut platform);
-        if let Some(f) = f.take() {
-            f(&mut ctx);
-        }
-        let exit = exit_to_guest(&mut ctx);
-        let kicks = core::mem::take(&mut ctx.dom.kick_mask);
-        drop(dom);
-        drop(guard);
-        send_kicks(kicks, cpu);
-        match exit {
-            Exit::Resume => return,
-            Exit::Wait => x86_64::instructions::interrupts::enable_and_hlt(),
-        }
-        x86_64::instructions::interrupts::disable();
-    }
-}
-
 /// `SYSCALL` from the guest.
 pub fn on_syscall(cpu: u32, regs: &mut GuestRegs) {
-    with_ctx(cpu, regs, |ctx| {
+    crate::schedule::with_ctx(cpu, regs, |ctx| {
         if ctx.regs.entry_vector == hv_arch_x86_64::entry::TRAP_SYSCALL32 {
             // SYSCALL from 32-bit code: no compat guests here.
             ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
@@ -455,7 +459,7 @@ pub fn on_syscall(cpu: u32, regs: &mut GuestRegs) {
 pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
     let vec = regs.entry_vector;
     let err = regs.error_code;
-    with_ctx(cpu, regs, |ctx| {
+    crate::schedule::with_ctx(cpu, regs, |ctx| {
         let Ok(v) = u8::try_from(vec) else { return };
         if v >= 32 {
             return; // an interrupt, already handled
@@ -521,59 +525,9 @@ pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
 /// EFLAGS bits a guest may never return with: IOPL, NT, VM.
 const EFLAGS_FORBIDDEN: u64 = (3 << 12) | (1 << 14) | (1 << 17);
 
-/// Per vCPU of dom0 (each runs pinned on the CPU of its number, so this is
-/// also per CPU): the system time the local APIC timer is armed for (0:
-/// none). Indexed by vCPU rather than by `smp::this_cpu()`, which reads the
-/// local APIC and would cost every guest exit an MMIO access.
-static ARMED_DEADLINE: [AtomicU64; smp::NR_CPUS] = [const { AtomicU64::new(0) }; smp::NR_CPUS];
-/// Per vCPU: when its pvclock was last published.
-static PVCLOCK_STAMP: [AtomicU64; smp::NR_CPUS] = [const { AtomicU64::new(0) }; smp::NR_CPUS];
-/// How often a running vCPU's pvclock is republished (Xen's calibration
-/// epoch): the scale is exact, this only bounds rounding drift.
-const PVCLOCK_EPOCH_NS: u64 = NSEC_PER_SEC;
-/// Longest the one-shot timer is armed for at once.
-const MAX_TIMER_US: u64 = 1_000_000;
-
-/// The local APIC timer of the calling CPU fired: nothing is armed any
-/// more (it may fire before the deadline it was armed for, the timer's
-/// calibration being approximate, so the deadline alone cannot tell).
+/// The local APIC timer of the calling CPU fired.
 pub fn timer_interrupt() {
-    let cpu = usize::try_from(smp::this_cpu()).unwrap_or(usize::MAX);
-    if let Some(armed) = ARMED_DEADLINE.get(cpu) {
-        armed.store(0, Ordering::Relaxed);
-    }
-}
-
-/// Runs the domain's due timers (`VIRQ_TIMER`), republishes the pvclock
-/// once per epoch, and arms this CPU's one-shot timer for the next
-/// deadline unless an interrupt at or before it is already coming.
-fn run_timers(ctx: &mut Ctx<'_>) {
-    let sample = ctx.platform.clock_sample();
-    let now = sample.system_time;
-    if let Some(stamp) = PVCLOCK_STAMP.get(ctx.vcpu) {
-        let last = stamp.load(Ordering::Relaxed);
-        if last == 0 || now.saturating_sub(last) >= PVCLOCK_EPOCH_NS {
-            guest_time::update_vcpu_system_time(ctx.dom, ctx.mem, ctx.vcpu, &sample);
-            stamp.store(now.max(1), Ordering::Relaxed);
-        }
-    }
-    let timers = guest_time::vcpu_timer_softirq(ctx.dom, ctx.mem, ctx.vcpu, now);
-    // SCHEDOP_poll timeouts need the interrupt too (Xen's `poll_timer`).
-    let poll = ctx.v_ref().evtchn.poll.and_then(|p| p.timeout_ns);
-    let Some(deadline) = timers.into_iter().chain(poll).min() else { return };
-    let Some(armed) = ARMED_DEADLINE.get(ctx.vcpu) else { return };
-    let at = armed.load(Ordering::Relaxed);
-    if at > now && at <= deadline {
-        return;
-    }
-    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
-    apic::timer_oneshot_us(us);
-    // What the interrupt stands for: the deadline itself (the count is
-    // rounded up to whole microseconds, so it never fires before it), or
-    // the end of a clamped interval. Storing the rounded-up time instead
-    // would make every exit re-arm the timer for the same deadline.
-    let covers = now.saturating_add(us.saturating_mul(1000)).min(deadline);
-    armed.store(covers.max(1), Ordering::Relaxed);
+    crate::schedule::timer_interrupt();
 }
 
 /// Publishes dom0's first pvclock and the wallclock from the RTC (Xen's
@@ -617,62 +571,30 @@ pub fn init_guest_time(m: &mut Machine) {
     }
 }
 
-/// Moves the running vCPU to runstate `state` and updates its area.
-fn set_runstate(ctx: &mut Ctx<'_>, state: RunState) {
-    let now = ctx.platform.now_ns();
-    runstate::change(ctx.v(), state, now);
-    runstate::update_area(ctx.dom, ctx.mem, ctx.vcpu, now);
-}
-
-/// What the CPU does after [`exit_to_guest`].
-enum Exit {
-    /// Return to the guest.
-    Resume,
-    /// The vCPU is blocked or down: wait for an interrupt (with the lock
-    /// released), then look again.
-    Wait,
-}
-
-fn exit_to_guest(ctx: &mut Ctx<'_>) -> Exit {
+/// The last step before returning to the vCPU of `ctx` on CPU `cpu`: a
+/// shut-down hardware domain stops the machine; a vCPU that may not run
+/// (its domain shut down or paused, the vCPU blocked or down) does not
+/// return (false); otherwise its timers run (the CPU's timer is armed for
+/// them and for `sched_next`, the scheduler's next event), pending events
+/// are delivered and the state `iretq` will load is checked.
+pub fn exit_to_guest(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>) -> bool {
     if let Some(reason) = ctx.dom.shutdown {
-        domain_shutdown(ctx, reason);
-    }
-    if ctx.v_ref().down {
-        // VCPUOP_down: off until VCPUOP_up; its registers stay in the
-        // frame, so it resumes where it stopped (after its hypercall).
-        if ctx.v_ref().runstate.state != RunState::Offline {
-            set_runstate(ctx, RunState::Offline);
+        if ctx.dom.id == DomId(0) {
+            domain_shutdown(ctx, reason);
         }
-        return Exit::Wait;
+        return false;
+    }
+    if !hv_core::common::schedule::vcpu_runnable(ctx.dom, ctx.v_ref()) {
+        return false;
     }
     if ctx.v_ref().arch.reload_descriptors {
         // Its GDT or LDT changed while it was elsewhere.
-        let _ = hv_core::pv::hypercall::vcpu_context::start_on_cpu(ctx);
+        ctx.v().arch.reload_descriptors = false;
+        descriptor::reload_descriptor_tables(ctx);
     }
-    run_timers(ctx);
-    if crate::console::take_rx_notify() {
-        // Serial input waits in the console's ring for CONSOLEIO_read.
-        let _ = event_channel::send_global_virq(ctx.dom, ctx.mem, Virq::Console);
-    }
-    if ctx.v_ref().blocked {
-        // SCHEDOP_block/poll: wait until an event kicks the vCPU (a timer's
-        // VIRQ_TIMER included) or its poll times out; the local APIC timer
-        // is armed for the next timer deadline. A poll timeout without a
-        // timer due earlier takes effect at the next timer interrupt (at
-        // most the 1 s re-arm interval away).
-        if !event_channel::vcpu_should_wake(ctx.dom, ctx.mem, ctx.vcpu, ctx.platform.now_ns()) {
-            if ctx.v_ref().runstate.state != RunState::Blocked {
-                set_runstate(ctx, RunState::Blocked);
-            }
-            return Exit::Wait;
-        }
-        event_channel::vcpu_unblock(ctx.v());
-    }
-    if ctx.v_ref().runstate.state != RunState::Running {
-        set_runstate(ctx, RunState::Running);
-    }
+    crate::schedule::run_timers(ctx, cpu, sched_next);
     if traps::deliver_pending_events(ctx).is_err() {
-        domain_shutdown(ctx, ShutdownReason::Crash);
+        ctx.crash();
     }
     let r = &mut *ctx.regs;
     r.rflags = (r.rflags & !EFLAGS_FORBIDDEN) | (1 << 9) | 2;
@@ -693,55 +615,15 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) -> Exit {
                 r.rip
             );
             ctx.crash();
-            domain_shutdown(ctx, ShutdownReason::Crash);
         }
     }
-    Exit::Resume
-}
-
-/// Runs dom0's vCPU 0 on the boot CPU with its initial registers.
-pub fn start_boot_vcpu(regs: &GuestRegs) -> ! {
-    GUEST_CPUS.fetch_or(1, Ordering::SeqCst);
-    hv_arch_x86_64::entry::enter_guest(0, regs)
-}
-
-/// The idle loop of CPU `cpu` (≥ 1): waits until dom0's vCPU `cpu` has
-/// been initialised and brought up (`VCPUOP_initialise`, `VCPUOP_up`; the
-/// caller kicks this CPU), then runs it here for good.
-pub fn secondary_vcpu_loop(cpu: u32) -> ! {
-    let index = usize::try_from(cpu).unwrap_or(usize::MAX);
-    loop {
-        let start = {
-            let mut guard = lock_machine();
-            guard.as_mut().and_then(|m| {
-                let dom0 = alloc::sync::Arc::clone(&m.dom0);
-                let mut dom = dom0.lock();
-                let v = dom.vcpus.get(index)?;
-                if !v.initialised || v.down || v.arch.start_regs.is_none() {
-                    return None;
-                }
-                let mut regs = v.arch.start_regs.unwrap_or_else(bytemuck::Zeroable::zeroed);
-                let mut platform = MachinePlatform { cpu };
-                let mut ctx = make_ctx(m, &mut dom, cpu, &mut regs, &mut platform);
-                let start = hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;
-                set_runstate(&mut ctx, RunState::Running);
-                guest_time::update_vcpu_system_time(
-                    ctx.dom,
-                    ctx.mem,
-                    index,
-                    &ctx.platform.clock_sample(),
-                );
-                Some(start)
-            })
-        };
-        if let Some(regs) = start {
-            GUEST_CPUS.fetch_or(1u64 << cpu, Ordering::SeqCst);
-            log::info!("d0v{cpu}: up on CPU{cpu}, entry {:#x}", regs.rip);
-            hv_arch_x86_64::entry::enter_guest(cpu, &regs);
+    if let Some(reason) = ctx.dom.shutdown {
+        if ctx.dom.id == DomId(0) {
+            domain_shutdown(ctx, reason);
         }
-        x86_64::instructions::interrupts::enable_and_hlt();
-        x86_64::instructions::interrupts::disable();
+        return false;
     }
+    true
 }
 
 fn dump_guest(vcpu: usize, regs: &GuestRegs) {
@@ -756,7 +638,7 @@ fn dump_guest(vcpu: usize, regs: &GuestRegs) {
 }
 
 /// Dom0 stopped: Xen's `hwdom_shutdown`.
-fn domain_shutdown(ctx: &mut Ctx<'_>, reason: ShutdownReason) -> ! {
+pub(crate) fn domain_shutdown(ctx: &mut Ctx<'_>, reason: ShutdownReason) -> ! {
     let id = ctx.dom.id.0;
     match reason {
         ShutdownReason::Poweroff => {

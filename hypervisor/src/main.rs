@@ -17,6 +17,7 @@ mod irq;
 mod kernel_image;
 mod mm;
 mod panic;
+mod schedule;
 mod setup;
 
 core::arch::global_asm!(include_str!("../../boot/entry.S"), options(att_syntax));

@@ -191,13 +191,12 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         .filter(|e| e.kind.raw() == 1)
         .map(|e| (e.addr, e.addr.saturating_add(e.size)))
         .collect();
-    // Dom0's vCPUs run pinned one per CPU: no more of them than CPUs.
+    // Dom0 gets one vCPU per CPU unless `dom0_max_vcpus=` says otherwise
+    // (Xen's `dom0_max_vcpus`: the CPU count clamped to MIN-MAX), at most
+    // 64.
     let cpus = smp::num_online().max(1);
     let (min_vcpus, max_vcpus) = opts.dom0_max_vcpus.unwrap_or((1, cpus));
-    if min_vcpus > cpus {
-        printk!("dom0_max_vcpus={min_vcpus}-{max_vcpus}: only {cpus} CPUs, dom0 gets {cpus} vCPUs");
-    }
-    let nr_vcpus = max_vcpus.min(cpus);
+    let nr_vcpus = cpus.clamp(min_vcpus.max(1), max_vcpus.max(1)).min(64);
     let built = match crate::dom0::construct(
         kernel,
         boot.modules.get(1),
@@ -211,22 +210,25 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         Err(e) => xen_panic(format_args!("Could not set up DOM0 guest OS: {e}")),
     };
     let regs = built.regs;
-    let l4 = built.machine.dom0.lock().vcpus.first().and_then(|v| v.arch.tables.guest_table);
     let mut machine = built.machine;
+    let dom0 = alloc::sync::Arc::clone(&machine.dom0);
+    match dom0.lock().vcpus.first_mut() {
+        Some(v) => v.arch.start_regs = Some(regs),
+        None => xen_panic(format_args!("dom0 has no vCPU")),
+    }
     crate::guest::init_guest_time(&mut machine);
+    machine.schedule_domain(&dom0, opts.dom0_vcpus_pin);
     *crate::guest::MACHINE.lock() = Some(machine);
     hv_arch_x86_64::entry::set_guest_handlers(crate::guest::on_syscall, crate::guest::on_trap);
-    let Some(l4) = l4 else { xen_panic(format_args!("dom0 has no page table")) };
     printk!(
-        "Starting dom0: entry {:#x}, start_info {:#x}, {nr_vcpus} vCPU{} pinned one per CPU",
+        "Starting dom0: entry {:#x}, start_info {:#x}, {nr_vcpus} vCPU{} on {cpus} CPU{}{}",
         regs.rip,
         regs.rsi,
-        if nr_vcpus == 1 { "" } else { "s" }
+        if nr_vcpus == 1 { "" } else { "s" },
+        if cpus == 1 { "" } else { "s" },
+        if opts.dom0_vcpus_pin { ", pinned" } else { "" }
     );
-    // SAFETY: dom0's L4 was validated and pinned by the builder, so it maps
-    // the hypervisor's slots (image, stacks, direct map) as the idle table.
-    unsafe { cpu::write_cr3(l4.0 << 12) };
-    crate::guest::start_boot_vcpu(&regs)
+    crate::schedule::idle_loop(0)
 }
 
 fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator) {
@@ -365,7 +367,7 @@ fn start_secondary_cpus(platform: &Platform, opts: &BootOptions, cr3: u64) {
         }
         return;
     }
-    smp::set_ap_main(crate::guest::secondary_vcpu_loop);
+    smp::set_ap_main(crate::schedule::idle_loop);
     let mut next = 1u32;
     for apic_id in aps {
         if usize::try_from(next).map_or(true, |n| n >= smp::NR_CPUS) {

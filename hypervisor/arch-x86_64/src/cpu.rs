@@ -251,3 +251,121 @@ pub fn read_msr_safe(msr: u32) -> Option<u64> {
     // SAFETY: only architectural MSRs present on every supported CPU.
     ok.then(|| unsafe { rdmsr(msr) })
 }
+
+/// Flushes the whole TLB, global entries included (toggles CR4.PGE when
+/// it is on; a CR3 reload otherwise).
+pub fn flush_tlb_global() {
+    let cr4 = Cr4::read_raw();
+    const PGE: u64 = 1 << 7;
+    if cr4 & PGE == 0 {
+        flush_tlb_local();
+        return;
+    }
+    // SAFETY: clearing and setting PGE again only drops TLB entries.
+    unsafe {
+        Cr4::write_raw(cr4 & !PGE);
+        Cr4::write_raw(cr4);
+    }
+}
+
+/// The DS, ES, FS and GS selectors.
+#[must_use]
+pub fn data_selectors() -> [u16; 4] {
+    let (ds, es, fs, gs): (u16, u16, u16, u16);
+    // SAFETY: reading segment registers has no side effects.
+    unsafe {
+        asm!(
+            "mov %ds, {0:x}",
+            "mov %es, {1:x}",
+            "mov %fs, {2:x}",
+            "mov %gs, {3:x}",
+            out(reg) ds,
+            out(reg) es,
+            out(reg) fs,
+            out(reg) gs,
+            options(att_syntax, nomem, nostack, preserves_flags)
+        );
+    }
+    [ds, es, fs, gs]
+}
+
+/// A data segment register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSegReg {
+    /// DS.
+    Ds,
+    /// ES.
+    Es,
+    /// FS.
+    Fs,
+    /// GS.
+    Gs,
+}
+
+/// Loads `sel` into `reg`. The caller checked that `sel` is null or names
+/// a present data (or readable code) segment in the descriptor tables
+/// loaded now, so the load cannot fault; the hypervisor uses none of these
+/// registers (FS and GS bases are restored by the caller).
+pub fn load_data_selector(reg: DataSegReg, sel: u16) {
+    // SAFETY: per the contract the load does not fault, and no hypervisor
+    // code depends on DS/ES/FS/GS in 64-bit mode.
+    unsafe {
+        match reg {
+            DataSegReg::Ds => asm!("mov {0:x}, %ds", in(reg) sel, options(att_syntax, nostack)),
+            DataSegReg::Es => asm!("mov {0:x}, %es", in(reg) sel, options(att_syntax, nostack)),
+            DataSegReg::Fs => asm!("mov {0:x}, %fs", in(reg) sel, options(att_syntax, nostack)),
+            DataSegReg::Gs => asm!("mov {0:x}, %gs", in(reg) sel, options(att_syntax, nostack)),
+        }
+    }
+}
+
+/// A 16-byte aligned FXSAVE image.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub struct FxArea(pub [u8; 512]);
+
+/// Saves the x87/SSE state into `area` (`FXSAVE64`), with CR0.TS clear
+/// for the instruction and restored afterwards.
+pub fn fxsave(area: &mut FxArea) {
+    let ts = Cr0::read().contains(Cr0Flags::TASK_SWITCHED);
+    if ts {
+        set_cr0_ts(false);
+    }
+    // SAFETY: `area` is 512 writable bytes aligned to 16, as FXSAVE needs;
+    // CR4.OSFXSR is set at boot and TS is clear here.
+    unsafe { asm!("fxsave64 ({})", in(reg) area.0.as_mut_ptr(), options(att_syntax, nostack)) };
+    if ts {
+        set_cr0_ts(true);
+    }
+}
+
+/// Loads the x87/SSE state from `area` (`FXRSTOR64`). A reserved MXCSR
+/// bit would fault, so MXCSR is masked with the CPU's `MXCSR_MASK` first.
+pub fn fxrstor(area: &FxArea) {
+    let mut a = *area;
+    let mut cur = FxArea([0; 512]);
+    fxsave(&mut cur);
+    let le32 = |img: &[u8; 512], at: usize| {
+        img.get(at..at.saturating_add(4))
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    let mask = match le32(&cur.0, 28) {
+        0 => 0xffbf,
+        m => m,
+    };
+    let mxcsr = le32(&a.0, 24) & mask;
+    if let Some(slot) = a.0.get_mut(24..28) {
+        slot.copy_from_slice(&mxcsr.to_le_bytes());
+    }
+    let ts = Cr0::read().contains(Cr0Flags::TASK_SWITCHED);
+    if ts {
+        set_cr0_ts(false);
+    }
+    // SAFETY: `a` is a 16-aligned 512-byte image with a valid MXCSR; TS
+    // is clear for the instruction.
+    unsafe { asm!("fxrstor64 ({})", in(reg) a.0.as_ptr(), options(att_syntax, nostack)) };
+    if ts {
+        set_cr0_ts(true);
+    }
+}

@@ -104,3 +104,31 @@ fn debian_12_dom0_shell_takes_serial_input() {
     assert!(answered, "the shell did not answer the typed command with typed-42\n{out}");
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
 }
+
+/// More vCPUs than CPUs: `dom0_max_vcpus=4` on 2 CPUs. The scheduler shares the two CPUs
+/// between dom0's four vCPUs (context switches between vCPUs of one domain on each CPU,
+/// blocked vCPUs giving their CPU up); Linux must bring all four up and reach `/init`.
+#[test]
+fn debian_12_dom0_four_vcpus_on_two_cpus() {
+    if initramfs::cached_debian().is_none() {
+        println!("skipping: Debian's kernel and busybox are not cached");
+        return;
+    }
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules =
+        initramfs::linux_dom0_modules(InitAction::PowerOff, initrd.path()).expect("initramfs");
+    let cfg = RunConfig {
+        modules,
+        boot: BootPath::Direct,
+        smp: 2,
+        append: format!("{} dom0_max_vcpus=4", initramfs::LINUX_DOM0_APPEND),
+        timeout: Some(Duration::from_secs(300)),
+        ..RunConfig::default()
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    expect_line(&out, "Starting dom0: entry");
+    expect_line(&out, "4 vCPUs on 2 CPUs");
+    expect_guest_line(&out, MARKER);
+    expect_guest_line(&out, "smp: Brought up 1 node, 4 CPUs");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off\n{out}");
+}

@@ -7,7 +7,8 @@
 //! * [`xsm`]: the access-control hook layer and Xen's default policy;
 //! * [`event_channel`]: the domain's event-channel ports, the 2-level
 //!   bitmaps in shared_info, VIRQs, block and poll wake-ups;
-//! * [`runstate`]: vCPU runstate accounting and the guest's runstate area.
+//! * [`runstate`]: vCPU runstate accounting and the guest's runstate area;
+//! * [`schedule`]: which vCPU each CPU runs, kept in step with the vCPUs.
 //!
 //! The x86 PV code (traps, emulation, the PV MMU hypercalls, descriptors,
 //! writable page tables) is in [`crate::pv`].
@@ -16,4 +17,5 @@ pub mod domain;
 pub mod domain_table;
 pub mod event_channel;
 pub mod runstate;
+pub mod schedule;
 pub mod xsm;

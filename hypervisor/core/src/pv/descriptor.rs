@@ -199,7 +199,7 @@ pub fn check_return_state(ctx: &Ctx<'_>) -> Result<(), SegFault> {
 
 /// Whether `sel` (RPL already 3) may be loaded into a data segment register
 /// from ring 0: a present data segment, or readable code, of DPL 3.
-fn data_selector_loadable(ctx: &Ctx<'_>, sel: u16) -> bool {
+pub fn data_selector_loadable(ctx: &Ctx<'_>, sel: u16) -> bool {
     let Some(d) = read_descriptor(ctx, sel) else { return false };
     if d & S == 0 || d & PRESENT == 0 {
         return false;

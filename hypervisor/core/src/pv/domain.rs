@@ -105,6 +105,14 @@ pub struct PvVcpu {
     /// The registers the vCPU starts with when it first runs (set by
     /// `VCPUOP_initialise`, taken by the machine layer).
     pub start_regs: Option<guest_abi::xen::CpuUserRegs>,
+    /// The registers while the vCPU does not run (Xen's
+    /// `arch.user_regs`), data selectors included.
+    pub user_regs: guest_abi::xen::CpuUserRegs,
+    /// The x87/SSE state while the vCPU does not run.
+    pub fpu: super::context_switch::FpuArea,
+    /// When the machine layer last published the vCPU's pvclock (0: it
+    /// must be published before the vCPU runs again).
+    pub pvclock_stamp: u64,
     /// The vCPU's GDT or LDT changed while it was not running on its CPU:
     /// the CPU's copies must be reloaded before it runs again.
     pub reload_descriptors: bool,
@@ -133,6 +141,9 @@ impl Default for PvVcpu {
             ldt_frames: Vec::new(),
             time_guest: None,
             start_regs: None,
+            user_regs: bytemuck::Zeroable::zeroed(),
+            fpu: super::context_switch::FpuArea::initial(),
+            pvclock_stamp: 0,
             reload_descriptors: false,
         }
     }

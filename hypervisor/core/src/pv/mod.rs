@@ -6,6 +6,8 @@
 //!
 //! * [`domain`]: the x86 PV part of a vCPU ([`PvVcpu`](domain::PvVcpu)) and
 //!   its callbacks;
+//! * [`context_switch`]: saving and loading a vCPU's CPU state when a CPU
+//!   switches between vCPUs;
 //! * [`ctx`]: [`Ctx`](ctx::Ctx), what one hypercall or trap works on;
 //! * [`guest_mem`]: `copy_{from,to}_guest` by software page walk;
 //! * [`descriptor`]: the guest's GDT/LDT as the CPU sees them, the checks
@@ -17,6 +19,7 @@
 //! * [`emulate`]: CPUID, MSR, control/debug register and port I/O emulation;
 //! * [`ptwr`]: writable page tables, emulated stores to read-only L1 tables.
 
+pub mod context_switch;
 pub mod ctx;
 pub mod descriptor;
 pub mod domain;

@@ -18,6 +18,19 @@ pub enum SegBaseReg {
     Gs,
 }
 
+/// A data segment register (the selectors a context switch saves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSeg {
+    /// DS.
+    Ds,
+    /// ES.
+    Es,
+    /// FS.
+    Fs,
+    /// GS.
+    Gs,
+}
+
 /// Machine services for hypercalls, trap bounces and emulation.
 pub trait Platform {
     /// Writes guest console output of `dom` (`CONSOLEIO_write`).
@@ -135,5 +148,32 @@ pub trait Platform {
     /// Default: nothing.
     fn load_gs_selector(&mut self, sel: u16) {
         let _ = sel;
+    }
+
+    /// The CPU's DS, ES, FS and GS selectors.
+    fn data_selectors(&self) -> [u16; 4] {
+        [0; 4]
+    }
+
+    /// Loads `sel` into data segment register `reg` (the caller checked
+    /// that it is null or loadable from the guest's tables); this also
+    /// loads the segment's base, which the caller then sets.
+    fn load_data_selector(&mut self, reg: DataSeg, sel: u16) {
+        let _ = (reg, sel);
+    }
+
+    /// Saves the CPU's x87/SSE state (`FXSAVE`).
+    fn fpu_save(&mut self, area: &mut crate::pv::context_switch::FpuArea) {
+        let _ = area;
+    }
+
+    /// Loads the x87/SSE state (`FXRSTOR`).
+    fn fpu_restore(&mut self, area: &crate::pv::context_switch::FpuArea) {
+        let _ = area;
+    }
+
+    /// Loads the guest-controlled CR4 bits of the vCPU starting to run.
+    fn load_guest_cr4(&mut self, cr4: u64) {
+        let _ = cr4;
     }
 }

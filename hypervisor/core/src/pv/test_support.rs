@@ -50,6 +50,10 @@ pub struct FakePlatform {
     pub gs_sel: u16,
     /// Masks passed to `flush_tlb_vcpus`, in order.
     pub remote_flushes: Vec<u64>,
+    /// DS, ES, FS, GS as loaded.
+    pub selectors: [u16; 4],
+    /// The FPU state.
+    pub fpu: crate::pv::context_switch::FpuArea,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -119,6 +123,33 @@ impl Platform for FakePlatform {
     }
     fn load_ldt_page(&mut self, page: usize, descs: Option<&[u64; 512]>) {
         record_page(&mut self.ldt_pages, page, descs);
+    }
+    fn data_selectors(&self) -> [u16; 4] {
+        self.selectors
+    }
+    fn load_data_selector(&mut self, reg: super::platform::DataSeg, sel: u16) {
+        use super::platform::DataSeg;
+        let i = match reg {
+            DataSeg::Ds => 0,
+            DataSeg::Es => 1,
+            DataSeg::Fs => 2,
+            DataSeg::Gs => 3,
+        };
+        if let Some(s) = self.selectors.get_mut(i) {
+            *s = sel;
+        }
+        // A selector load overwrites the base.
+        match reg {
+            DataSeg::Fs => self.fs = 0,
+            DataSeg::Gs => self.gs = 0,
+            DataSeg::Ds | DataSeg::Es => {}
+        }
+    }
+    fn fpu_save(&mut self, area: &mut crate::pv::context_switch::FpuArea) {
+        *area = self.fpu;
+    }
+    fn fpu_restore(&mut self, area: &crate::pv::context_switch::FpuArea) {
+        self.fpu = *area;
     }
     fn set_ldt_entry(&mut self, index: usize, desc: u64) {
         self.ldt_entries.push((index, desc));

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The scheduler core (Xen's `common/sched/core.c`): which vCPU each
+//! physical CPU runs, kept in step with the vCPUs' state and decided by
+//! the scheduling policy ([`crate::sched`]).
+//!
+//! A vCPU is *runnable* ([`vcpu_runnable`]) when its domain is alive, not
+//! shut down and not paused, and the vCPU is initialised, up and not
+//! blocked. [`SchedCore::sync_vcpu`] tells the policy when that changes
+//! (Xen's `vcpu_wake` and `vcpu_sleep_nosync`); the CPUs the policy wants
+//! to look again (a woken vCPU to place, a running one that went to sleep)
+//! get their `resched` flag, and the machine layer interrupts them. A CPU
+//! whose flag is set, or whose time slice ran out, calls
+//! [`SchedCore::schedule`] on its way back to a guest and switches to the
+//! vCPU it names (none: the CPU idles).
+//!
+//! Everything here runs under the machine lock; the per-CPU state is
+//! plain data.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use guest_abi::xen::{DomId, VcpuId};
+
+use super::domain::{Domain, Vcpu};
+use crate::sched::{
+    Cpu, CpuMask, CreditGlobalParams, CreditParams, CreditScheduler, Decision, SchedError,
+    SchedUnit, Scheduler, Time,
+};
+
+/// Xen's `vcpu_runnable`: the domain may run and the vCPU has work.
+#[must_use]
+pub fn vcpu_runnable(d: &Domain, v: &Vcpu) -> bool {
+    d.is_runnable() && v.initialised && !v.down && !v.blocked
+}
+
+/// What one physical CPU runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pcpu {
+    /// The vCPU it runs (`None`: idle).
+    pub curr: Option<SchedUnit>,
+    /// The policy asked it to decide again (`SCHEDULE_SOFTIRQ` raised).
+    pub resched: bool,
+    /// When the current slice ends.
+    pub slice_end: Option<Time>,
+    /// When the policy's next accounting tick is due on this CPU.
+    pub next_tick: Time,
+}
+
+/// The scheduler core: the policy, the per-CPU state and the units the
+/// policy has been told are awake.
+pub struct SchedCore {
+    policy: CreditScheduler,
+    pcpus: Vec<Pcpu>,
+    awake: BTreeSet<SchedUnit>,
+}
+
+impl core::fmt::Debug for SchedCore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SchedCore").field("pcpus", &self.pcpus).field("awake", &self.awake).finish()
+    }
+}
+
+/// The unit of vCPU `index` of domain `dom`.
+fn unit_of(dom: DomId, index: usize) -> SchedUnit {
+    SchedUnit { dom, vcpu: VcpuId(u32::try_from(index).unwrap_or(u32::MAX)) }
+}
+
+impl SchedCore {
+    /// A core over `nr_cpus` online CPUs with the credit policy.
+    ///
+    /// # Errors
+    /// The policy's, for a CPU count it cannot hold.
+    pub fn new(nr_cpus: u32) -> Result<Self, SchedError> {
+        let mut policy = CreditScheduler::new(CreditGlobalParams::default())?;
+        let mut pcpus = Vec::new();
+        for c in 0..nr_cpus {
+            policy.init_cpu(Cpu(c))?;
+            pcpus.push(Pcpu { resched: true, ..Pcpu::default() });
+        }
+        Ok(Self { policy, pcpus, awake: BTreeSet::new() })
+    }
+
+    /// The policy (for `scheduler_op` and the debug dump).
+    pub fn policy_mut(&mut self) -> &mut CreditScheduler {
+        &mut self.policy
+    }
+
+    /// CPU `cpu`'s state.
+    #[must_use]
+    pub fn pcpu(&self, cpu: u32) -> Option<&Pcpu> {
+        self.pcpus.get(usize::try_from(cpu).ok()?)
+    }
+
+    fn pcpu_mut(&mut self, cpu: Cpu) -> Option<&mut Pcpu> {
+        self.pcpus.get_mut(cpu.index())
+    }
+
+    /// The vCPU CPU `cpu` runs.
+    #[must_use]
+    pub fn curr(&self, cpu: u32) -> Option<SchedUnit> {
+        self.pcpu(cpu).and_then(|p| p.curr)
+    }
+
+    /// The CPU vCPU `unit` runs on, if it runs.
+    #[must_use]
+    pub fn running_on(&self, unit: SchedUnit) -> Option<u32> {
+        self.pcpus.iter().position(|p| p.curr == Some(unit)).and_then(|i| u32::try_from(i).ok())
+    }
+
+    /// Gives every vCPU of `d` to the policy with `params` and `affinity`
+    /// (per vCPU; missing entries mean every CPU), asleep; then
+    /// [`Self::sync_domain`] wakes the runnable ones.
+    ///
+    /// # Errors
+    /// The policy's (a unit already there, an empty affinity).
+    pub fn insert_domain(
+        &mut self,
+        d: &Domain,
+        params: CreditParams,
+        affinity: &[CpuMask],
+    ) -> Result<(), SchedError> {
+        for i in 0..d.vcpus.len() {
+            let aff = affinity.get(i).copied().unwrap_or(CpuMask::ALL);
+            self.policy.insert_unit(unit_of(d.id, i), params, aff)?;
+        }
+        Ok(())
+    }
+
+    /// Takes domain `dom`'s `nr_vcpus` vCPUs out of the policy (Xen's
+    /// `sched_destroy_domain`); returns the CPUs that must decide again.
+    pub fn remove_domain(&mut self, dom: DomId, nr_vcpus: usize) -> CpuMask {
+        let mut tickle = CpuMask::EMPTY;
+        for i in 0..nr_vcpus {
+            let unit = unit_of(dom, i);
+            self.awake.remove(&unit);
+            if let Ok(m) = self.policy.remove_unit(unit) {
+                tickle = tickle.or(m);
+            }
+            for p in &mut self.pcpus {
+                if p.curr == Some(unit) {
+                    p.resched = true;
+                }
+            }
+        }
+        self.raise(tickle);
+        tickle
+    }
+
+    /// Sets the `resched` flag of the CPUs in `mask`.
+    fn raise(&mut self, mask: CpuMask) {
+        for c in mask.iter() {
+            if let Some(p) = self.pcpu_mut(c) {
+                p.resched = true;
+            }
+        }
+    }
+
+    /// Tells the policy whether vCPU `index` of `d` is runnable now (Xen's
+    /// `vcpu_wake`/`vcpu_sleep_nosync`, done when the state changed).
+    /// Returns the CPUs that must decide again, their flags already set.
+    pub fn sync_vcpu(&mut self, d: &Domain, index: usize, now: Time) -> CpuMask {
+        let Some(v) = d.vcpus.get(index) else { return CpuMask::EMPTY };
+        let unit = unit_of(d.id, index);
+        let runnable = vcpu_runnable(d, v);
+        let mut tickle = CpuMask::EMPTY;
+        if runnable && !self.awake.contains(&unit) {
+            if let Ok(m) = self.policy.wake(unit, now) {
+                self.awake.insert(unit);
+                tickle = m;
+            }
+        } else if !runnable && self.awake.contains(&unit) {
+            self.awake.remove(&unit);
+            if let Ok(m) = self.policy.sleep(unit) {
+                tickle = m;
+            }
+            // Its CPU must stop running it whatever the policy said.
+            if let Some(c) = self.running_on(unit) {
+                tickle = tickle.with(Cpu(c));
+            }
+        }
+        self.raise(tickle);
+        tickle
+    }
+
+    /// [`Self::sync_vcpu`] for every vCPU of `d`.
+    pub fn sync_domain(&mut self, d: &Domain, now: Time) -> CpuMask {
+        let mut tickle = CpuMask::EMPTY;
+        for i in 0..d.vcpus.len() {
+            tickle = tickle.or(self.sync_vcpu(d, i, now));
+        }
+        tickle
+    }
+
+    /// Whether CPU `cpu` must call [`Self::schedule`]: asked to, or its
+    /// slice is over.
+    #[must_use]
+    pub fn need_resched(&self, cpu: u32, now: Time) -> bool {
+        self.pcpu(cpu).is_some_and(|p| p.resched || p.slice_end.is_some_and(|e| now >= e))
+    }
+
+    /// Runs the policy's accounting tick on `cpu` when due; returns the
+    /// CPUs that must decide again.
+    pub fn tick(&mut self, cpu: u32, now: Time) -> CpuMask {
+        let c = Cpu(cpu);
+        let period = self.policy.tick_period_ns().unwrap_or(10_000_000).max(1);
+        let due = self.pcpu(cpu).is_some_and(|p| now >= p.next_tick);
+        if !due {
+            return CpuMask::EMPTY;
+        }
+        let tickle = self.policy.tick(c, now);
+        if let Some(p) = self.pcpu_mut(c) {
+            p.next_tick = now.saturating_add(period);
+        }
+        self.raise(tickle);
+        tickle
+    }
+
+    /// The next time CPU `cpu` needs its timer for scheduling: its slice
+    /// end or its accounting tick, whichever is first (none when idle).
+    #[must_use]
+    pub fn next_event(&self, cpu: u32) -> Option<Time> {
+        let p = self.pcpu(cpu)?;
+        p.curr?;
+        Some(p.slice_end.map_or(p.next_tick, |e| e.min(p.next_tick)))
+    }
+
+    /// Xen's `schedule()` on `cpu`: the policy picks what runs next; the
+    /// CPU's state records it. The caller switches to `next` when it
+    /// differs from the previous `curr`, and interrupts the CPUs in
+    /// `tickle`.
+    pub fn schedule(&mut self, cpu: u32, now: Time) -> Decision {
+        let c = Cpu(cpu);
+        let d = self.policy.do_schedule(c, now);
+        // A unit the policy still runs but that went to sleep meanwhile
+        // cannot have been chosen: it is not in `awake`.
+        let next = d.next.filter(|u| self.awake.contains(u));
+        let period = self.policy.tick_period_ns().unwrap_or(10_000_000).max(1);
+        if let Some(p) = self.pcpu_mut(c) {
+            let was_idle = p.curr.is_none();
+            p.curr = next;
+            p.resched = false;
+            p.slice_end = next.and(d.slice_ns).map(|s| now.saturating_add(s));
+            if was_idle && next.is_some() {
+                p.next_tick = now.saturating_add(period);
+            }
+        }
+        self.raise(d.tickle);
+        Decision { next, ..d }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    reason = "tests on known values"
+)]
+mod tests {
+    use super::*;
+    use crate::mm::Mfn;
+
+    fn domain(id: u16, vcpus: usize) -> Domain {
+        let mut d = Domain::new(DomId(id), id == 0, Mfn(1));
+        d.set_max_vcpus(vcpus);
+        for v in &mut d.vcpus {
+            v.down = false;
+            v.initialised = true;
+        }
+        d
+    }
+
+    fn u(d: u16, v: u32) -> SchedUnit {
+        SchedUnit { dom: DomId(d), vcpu: VcpuId(v) }
+    }
+
+    #[test]
+    fn runnable_follows_domain_and_vcpu_state() {
+        let mut d = domain(1, 1);
+        assert!(vcpu_runnable(&d, &d.vcpus[0]));
+        d.pause_count = 1;
+        assert!(!vcpu_runnable(&d, &d.vcpus[0]));
+        d.pause_count = 0;
+        d.vcpus[0].blocked = true;
+        assert!(!vcpu_runnable(&d, &d.vcpus[0]));
+        d.vcpus[0].blocked = false;
+        d.shutdown = Some(crate::common::domain::ShutdownReason::Poweroff);
+        assert!(!vcpu_runnable(&d, &d.vcpus[0]));
+    }
+
+    #[test]
+    fn more_vcpus_than_cpus_share_them_and_blocking_hands_the_cpu_over() {
+        let mut s = SchedCore::new(1).unwrap();
+        let mut d = domain(0, 2);
+        s.insert_domain(&d, CreditParams::default(), &[]).unwrap();
+        assert!(s.sync_domain(&d, 0).contains(Cpu(0)));
+        let first = s.schedule(0, 0).next.unwrap();
+        assert_eq!(s.curr(0), Some(first));
+        assert!(!s.need_resched(0, 1));
+        // The slice runs out: the other vCPU gets the CPU.
+        let end = s.pcpu(0).unwrap().slice_end.unwrap();
+        assert!(s.need_resched(0, end));
+        let second = s.schedule(0, end).next.unwrap();
+        assert_ne!(first, second);
+        // The running one blocks: its CPU must decide again, and runs the other.
+        let idx = second.vcpu.0 as usize;
+        d.vcpus[idx].blocked = true;
+        assert!(s.sync_vcpu(&d, idx, end + 1).contains(Cpu(0)));
+        assert!(s.need_resched(0, end + 1));
+        assert_eq!(s.schedule(0, end + 1).next, Some(first));
+        // Both blocked: idle.
+        let fi = first.vcpu.0 as usize;
+        d.vcpus[fi].blocked = true;
+        s.sync_vcpu(&d, fi, end + 2);
+        assert_eq!(s.schedule(0, end + 2).next, None);
+        assert_eq!(s.curr(0), None);
+        assert_eq!(s.next_event(0), None, "an idle CPU needs no tick");
+        // A wake-up tickles the idle CPU.
+        d.vcpus[fi].blocked = false;
+        assert!(s.sync_vcpu(&d, fi, end + 3).contains(Cpu(0)));
+        assert_eq!(s.schedule(0, end + 3).next, Some(first));
+    }
+
+    #[test]
+    fn paused_and_removed_domains_do_not_run() {
+        let mut s = SchedCore::new(2).unwrap();
+        let d0 = domain(0, 1);
+        let mut d1 = domain(1, 1);
+        s.insert_domain(&d0, CreditParams::default(), &[CpuMask::only(Cpu(0))]).unwrap();
+        s.insert_domain(&d1, CreditParams::default(), &[CpuMask::only(Cpu(1))]).unwrap();
+        s.sync_domain(&d0, 0);
+        s.sync_domain(&d1, 0);
+        assert_eq!(s.schedule(0, 0).next, Some(u(0, 0)));
+        assert_eq!(s.schedule(1, 0).next, Some(u(1, 0)));
+        d1.pause_count = 1;
+        assert!(s.sync_domain(&d1, 5).contains(Cpu(1)));
+        assert_eq!(s.schedule(1, 5).next, None);
+        d1.pause_count = 0;
+        s.sync_domain(&d1, 6);
+        assert_eq!(s.schedule(1, 6).next, Some(u(1, 0)));
+        assert!(s.remove_domain(DomId(1), 1).contains(Cpu(1)));
+        assert_eq!(s.schedule(1, 7).next, None);
+        assert_eq!(s.running_on(u(0, 0)), Some(0));
+    }
+
+    #[test]
+    fn ticks_come_every_period_while_busy() {
+        let mut s = SchedCore::new(1).unwrap();
+        let d = domain(0, 1);
+        s.insert_domain(&d, CreditParams::default(), &[]).unwrap();
+        s.sync_domain(&d, 0);
+        s.schedule(0, 0);
+        let next = s.next_event(0).unwrap();
+        assert!(next <= 10_000_000);
+        s.tick(0, 10_000_000);
+        assert_eq!(s.pcpu(0).unwrap().next_tick, 20_000_000);
+        s.tick(0, 15_000_000);
+        assert_eq!(s.pcpu(0).unwrap().next_tick, 20_000_000, "not due yet");
+    }
+}

@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The vCPU run loop on each CPU: what happens after a guest entry's work
+//! and before the CPU returns to a guest (Xen's `schedule()`,
+//! `context_switch()` and the idle loop, in their machine-layer part).
+//!
+//! After a hypercall or trap has run on the current vCPU, the scheduler
+//! core ([`SchedCore`]) is brought in step with what changed (a vCPU
+//! blocked, woke up, went down or came up, a domain was paused or shut
+//! down); CPUs it wants to decide again are interrupted. A CPU whose
+//! `resched` flag is set, or whose slice ran out, asks the core what to run
+//! and switches: the outgoing vCPU's state is saved
+//! ([`context_switch::save_vcpu`]), the incoming one's loaded into the
+//! guest frame and the CPU ([`context_switch::load_vcpu`]). With nothing
+//! to run the CPU goes to [`idle_loop`], which waits for an interrupt and
+//! enters a guest again through `enter_guest`.
+//!
+//! vCPU timers of vCPUs that are not running (a blocked vCPU's single-shot
+//! timer, a poll timeout) are looked at when a CPU's timer interrupt fired
+//! or the CPU is idle; the earliest deadline among them is
+//! [`SCAN_DEADLINE`], which every CPU's timer covers.
+//!
+//! Everything runs under the machine lock, one domain locked at a time.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use guest_abi::vcpu::RunState;
+use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
+use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
+use hv_arch_x86_64::{apic, cpu, smp};
+use hv_core::common::domain::Domain;
+use hv_core::common::domain_table::DomainTable;
+use hv_core::common::event_channel;
+use hv_core::common::runstate;
+use hv_core::common::xsm::Xsm;
+use hv_core::mm::pv::FrameTable;
+use hv_core::pv::context_switch;
+use hv_core::pv::ctx::Ctx;
+use hv_core::pv::time as guest_time;
+use hv_core::sched::{CpuMask, SchedUnit};
+use hv_core::time::NSEC_PER_SEC;
+
+use crate::guest::{Hooks, Machine, MachinePlatform, lock_machine};
+use crate::panic::xen_panic;
+
+/// "No vCPU" in [`CURRENT`].
+const IDLE: u64 = u64::MAX;
+
+/// Per CPU: the vCPU it runs, as `domid << 32 | vcpu` ([`IDLE`]: none).
+/// Read without the machine lock by TLB shootdowns.
+static CURRENT: [AtomicU64; smp::NR_CPUS] = [const { AtomicU64::new(IDLE) }; smp::NR_CPUS];
+
+/// Per CPU: its timer interrupt fired since the CPU last looked at the
+/// timers of the vCPUs that are not running.
+static TIMER_FIRED: [AtomicBool; smp::NR_CPUS] = [const { AtomicBool::new(false) }; smp::NR_CPUS];
+
+/// Per CPU: the system time its local APIC timer is armed for (0: none).
+static ARMED_DEADLINE: [AtomicU64; smp::NR_CPUS] = [const { AtomicU64::new(0) }; smp::NR_CPUS];
+
+/// The earliest timer deadline of a vCPU that is not running (`u64::MAX`:
+/// none); every CPU arms its timer no later than this.
+static SCAN_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// How often a running vCPU's pvclock is republished (Xen's calibration
+/// epoch): the scale is exact, this only bounds rounding drift.
+const PVCLOCK_EPOCH_NS: u64 = NSEC_PER_SEC;
+/// Longest the one-shot timer is armed for at once.
+const MAX_TIMER_US: u64 = 1_000_000;
+/// The hypercalls after which every domain's vCPUs are brought in step
+/// with the scheduler (they can pause, shut down or unpause other
+/// domains): `sched_op` (`SCHEDOP_remote_shutdown`), `domctl`. Changes to
+/// the caller's own vCPUs come through its kick mask.
+const RESYNC_HYPERCALLS: [u64; 2] = [29, 36];
+
+fn encode(u: Option<SchedUnit>) -> u64 {
+    u.map_or(IDLE, |u| (u64::from(u.dom.0) << 32) | u64::from(u.vcpu.0))
+}
+
+fn cpu_index(cpu: u32) -> usize {
+    usize::try_from(cpu).unwrap_or(usize::MAX)
+}
+
+/// The CPUs that run a vCPU of domain `dom` whose index is in `vcpus`.
+#[must_use]
+pub fn cpus_running(dom: DomId, vcpus: u64) -> u64 {
+    let mut mask = 0u64;
+    for (c, cur) in CURRENT.iter().enumerate().take(64) {
+        let v = cur.load(Ordering::Acquire);
+        if v != IDLE && (v >> 32) == u64::from(dom.0) {
+            let idx = v & 0xffff_ffff;
+            if idx < 64 && vcpus & (1u64 << idx) != 0 {
+                mask |= 1u64 << c;
+            }
+        }
+    }
+    mask
+}
+
+/// The CPUs that run any vCPU.
+#[must_use]
+pub fn busy_cpus() -> u64 {
+    let mut mask = 0u64;
+    for (c, cur) in CURRENT.iter().enumerate().take(64) {
+        if cur.load(Ordering::Acquire) != IDLE {
+            mask |= 1u64 << c;
+        }
+    }
+    mask
+}
+
+/// The local APIC timer of the calling CPU fired: nothing is armed any
+/// more (it may fire before the deadline it was armed for, the timer's
+/// calibration being approximate), and the timers of the vCPUs that are
+/// not running are due for a look.
+pub fn timer_interrupt() {
+    let cpu = cpu_index(smp::this_cpu());
+    if let Some(armed) = ARMED_DEADLINE.get(cpu) {
+        armed.store(0, Ordering::Relaxed);
+    }
+    if let Some(f) = TIMER_FIRED.get(cpu) {
+        f.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Interrupts the CPUs in `mask` but `me`.
+fn send_ipis(mask: CpuMask, me: u32) {
+    for c in mask.iter() {
+        if c.0 != me {
+            smp::kick(c.0);
+        }
+    }
+}
+
+/// The parts of the machine a context is built from.
+struct Parts<'a> {
+    domains: &'a mut DomainTable,
+    xsm: &'a dyn Xsm,
+    frames: &'a mut FrameTable,
+    mem: &'a mut DirectMem,
+    m2p: &'a mut MachineM2p,
+    hooks: &'a mut Hooks,
+}
+
+impl Parts<'_> {
+    fn ctx<'b>(
+        &'b mut self,
+        dom: &'b mut Domain,
+        vcpu: usize,
+        regs: &'b mut GuestRegs,
+        platform: &'b mut MachinePlatform,
+    ) -> Ctx<'b> {
+        self.hooks.cpu = platform.cpu;
+        Ctx {
+            dom,
+            vcpu,
+            regs,
+            frames: self.frames,
+            mem: self.mem,
+            m2p: self.m2p,
+            hooks: self.hooks,
+            platform,
+            domains: self.domains,
+            xsm: self.xsm,
+        }
+    }
+}
+
+fn split(m: &mut Machine) -> (Parts<'_>, &mut hv_core::common::schedule::SchedCore) {
+    let Machine { domains, xsm, frames, mem, m2p, hooks, sched, .. } = m;
+    (Parts { domains, xsm: &**xsm, frames, mem, m2p, hooks }, sched)
+}
+
+fn vcpu_index(u: SchedUnit) -> usize {
+    usize::try_from(u.vcpu.0).unwrap_or(usize::MAX)
+}
+
+/// Runs `f` on the current vCPU of CPU `cpu` (whose registers are
+/// `regs`, the CPU's guest frame), then prepares the return to a guest:
+/// the same vCPU, another one (switched to in `regs`), or none (the CPU
+/// goes idle and never comes back here).
+pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
+    let nr = regs.rax;
+    let from_syscall = regs.entry_vector == hv_arch_x86_64::entry::TRAP_SYSCALL;
+    let mut guard = lock_machine();
+    let Some(m) = guard.as_mut() else { xen_panic(format_args!("guest entry without a guest")) };
+    let Some(unit) = current(cpu) else {
+        drop(guard);
+        idle_loop(cpu)
+    };
+    let now = hv_arch_x86_64::time::now_ns();
+    let mut ipis = CpuMask::EMPTY;
+    let (mut parts, sched) = split(m);
+    if let Some(cell) = parts.domains.get(unit.dom) {
+        let mut dom = cell.lock();
+        let idx = vcpu_index(unit);
+        let was_shut = dom.shutdown.is_some();
+        let mut platform = MachinePlatform { cpu, dom: unit.dom };
+        let kicks = {
+            let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
+            f(&mut ctx);
+            if ctx.dom.shutdown.is_some() && ctx.dom.id == DomId(0) {
+                hardware_domain_shutdown(&mut ctx);
+            }
+            // Xen's `vcpu_block`: pending work cancels the block at once.
+            if ctx.v_ref().blocked && event_channel::vcpu_should_wake(ctx.dom, ctx.mem, idx, now) {
+                event_channel::vcpu_unblock(ctx.v());
+            }
+            core::mem::take(&mut ctx.dom.kick_mask) | 1u64.checked_shl(unit.vcpu.0).unwrap_or(0)
+        };
+        let newly_shut = !was_shut && dom.shutdown.is_some();
+        // A shutdown stops every vCPU of the domain.
+        let sync = if newly_shut { u64::MAX } else { kicks };
+        ipis = ipis.or(sync_kicked(sched, &dom, sync, kicks, cpu, now));
+        drop(dom);
+        if newly_shut {
+            notify_dom_exc(&mut parts, unit.dom);
+        }
+    } else {
+        // The domain went away under its running vCPU.
+        ipis = ipis.or(sched.remove_domain(unit.dom, 64));
+    }
+    if from_syscall && RESYNC_HYPERCALLS.contains(&nr) {
+        ipis = ipis.or(sync_all(&mut parts, sched, now));
+    }
+    ipis = ipis.or(softirq(m, cpu, now));
+    let resume = reschedule(m, cpu, Some(unit), regs, now, &mut ipis);
+    drop(guard);
+    send_ipis(ipis, cpu);
+    if !resume {
+        idle_loop(cpu)
+    }
+}
+
+/// After work on domain `dom`: each vCPU in `sync` (bit per index; all
+/// bits: every vCPU) is woken or put to sleep in the scheduler as its
+/// state says, and the CPU that runs a vCPU in `kicks` elsewhere than `me`
+/// is interrupted so that it sees its events.
+fn sync_kicked(
+    sched: &mut hv_core::common::schedule::SchedCore,
+    dom: &Domain,
+    sync: u64,
+    kicks: u64,
+    me: u32,
+    now: u64,
+) -> CpuMask {
+    let mut ipis = CpuMask::EMPTY;
+    for idx in 0..dom.vcpus.len().min(64) {
+        let bit = 1u64 << idx;
+        if sync & bit != 0 {
+            ipis = ipis.or(sched.sync_vcpu(dom, idx, now));
+        }
+        if kicks & bit != 0 {
+            let u = SchedUnit {
+                dom: dom.id,
+                vcpu: guest_abi::xen::VcpuId(u32::try_from(idx).unwrap_or(u32::MAX)),
+            };
+            if let Some(c) = sched.running_on(u)
+                && c != me
+            {
+                ipis = ipis.with(hv_core::sched::Cpu(c));
+            }
+        }
+    }
+    ipis
+}
+
+/// The vCPU whose state CPU `cpu` holds (in its guest frame and
+/// registers), if any.
+fn current(cpu: u32) -> Option<SchedUnit> {
+    let v = CURRENT.get(cpu_index(cpu))?.load(Ordering::Acquire);
+    (v != IDLE).then(|| SchedUnit {
+        dom: DomId(u16::try_from(v >> 32).unwrap_or(u16::MAX)),
+        vcpu: guest_abi::xen::VcpuId(u32::try_from(v & 0xffff_ffff).unwrap_or(u32::MAX)),
+    })
+}
+
+/// Brings every vCPU of every domain in step with the scheduler.
+fn sync_all(
+    parts: &mut Parts<'_>,
+    sched: &mut hv_core::common::schedule::SchedCore,
+    now: u64,
+) -> CpuMask {
+    let mut ipis = CpuMask::EMPTY;
+    let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
+    for cell in cells {
+        let dom = cell.lock();
+        ipis = ipis.or(sched.sync_domain(&dom, now));
+    }
+    ipis
+}
+
+/// Tells dom0 that domain `id` shut down (`VIRQ_DOM_EXC`).
+fn notify_dom_exc(parts: &mut Parts<'_>, id: DomId) {
+    if id == DomId(0) {
+        return;
+    }
+    if let Some(d0) = parts.domains.get(DomId(0)) {
+        let mut d0 = d0.lock();
+        event_channel::send_global_virq(&mut d0, parts.mem, Virq::DomExc);
+    }
+}
+
+/// The CPU's softirq work: when its timer fired (or `force`), the timers
+/// of the vCPUs that are not running, the scheduler's accounting tick,
+/// and serial input for dom0.
+fn softirq(m: &mut Machine, cpu: u32, now: u64) -> CpuMask {
+    let mut ipis = CpuMask::EMPTY;
+    let fired = TIMER_FIRED.get(cpu_index(cpu)).is_some_and(|f| f.swap(false, Ordering::Relaxed));
+    let scan_due = now >= SCAN_DEADLINE.load(Ordering::Relaxed);
+    if fired || scan_due {
+        ipis = ipis.or(scan_timers(m, now));
+        ipis = ipis.or(m.sched.tick(cpu, now));
+    }
+    if crate::console::take_rx_notify() {
+        // Serial input waits in the console's ring for CONSOLEIO_read.
+        let (parts, sched) = split(m);
+        if let Some(d0) = parts.domains.get(DomId(0)) {
+            let mut d0 = d0.lock();
+            event_channel::send_global_virq(&mut d0, parts.mem, Virq::Console);
+            let kicks = core::mem::take(&mut d0.kick_mask);
+            ipis = ipis.or(sync_kicked(sched, &d0, kicks, kicks, cpu, now));
+        }
+    }
+    ipis
+}
+
+/// Runs the due timers (and poll timeouts) of every vCPU that is not
+/// running, wakes the ones that got work, and records the next deadline
+/// among them in [`SCAN_DEADLINE`].
+fn scan_timers(m: &mut Machine, now: u64) -> CpuMask {
+    let (parts, sched) = split(m);
+    let mut ipis = CpuMask::EMPTY;
+    let mut next = u64::MAX;
+    let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
+    for cell in cells {
+        let mut dom = cell.lock();
+        for idx in 0..dom.vcpus.len() {
+            let u = SchedUnit {
+                dom: dom.id,
+                vcpu: guest_abi::xen::VcpuId(u32::try_from(idx).unwrap_or(u32::MAX)),
+            };
+            if sched.running_on(u).is_some() {
+                continue;
+            }
+            if let Some(d) = guest_time::vcpu_timer_softirq(&mut dom, parts.mem, idx, now) {
+                next = next.min(d);
+            }
+            let poll = dom.vcpus.get(idx).and_then(|v| v.evtchn.poll).and_then(|p| p.timeout_ns);
+            if let Some(v) = dom.vcpus.get_mut(idx)
+                && v.blocked
+                && poll.is_some_and(|t| now >= t)
+            {
+                event_channel::vcpu_unblock(v);
+            } else if let Some(t) = poll {
+                next = next.min(t);
+            }
+        }
+        let kicks = core::mem::take(&mut dom.kick_mask);
+        ipis = ipis.or(sync_kicked(sched, &dom, u64::MAX, kicks, u32::MAX, now));
+    }
+    SCAN_DEADLINE.store(next, Ordering::Relaxed);
+    ipis
+}
+
+/// What the CPU runs next: keeps `prev` or switches. Returns whether a
+/// vCPU is ready in `regs` (false: idle). Loops until the chosen vCPU can
+/// take the return path (one that crashes on its way back gives its CPU
+/// up, bounded by the number of attempts).
+fn reschedule(
+    m: &mut Machine,
+    cpu: u32,
+    mut prev: Option<SchedUnit>,
+    regs: &mut GuestRegs,
+    now: u64,
+    ipis: &mut CpuMask,
+) -> bool {
+    for _ in 0..16 {
+        let still = prev.is_some_and(|u| runnable_unit(m, u));
+        if !still && let Some(u) = prev {
+            // Make sure the policy knows, then decide again.
+            let (parts, sched) = split(m);
+            if let Some(cell) = parts.domains.get(u.dom) {
+                let dom = cell.lock();
+                *ipis = ipis.or(sched.sync_vcpu(&dom, vcpu_index(u), now));
+            }
+        }
+        if !still || m.sched.need_resched(cpu, now) {
+            let d = m.sched.schedule(cpu, now);
+            *ipis = ipis.or(d.tickle);
+            if d.next != prev {
+                switch(m, cpu, prev, d.next, regs, now);
+                prev = d.next;
+            }
+        }
+        let Some(u) = prev else { return false };
+        if prepare_return(m, cpu, u, regs) {
+            return true;
+        }
+        if let Some(p) = m.sched.pcpu(cpu).copied()
+            && p.curr == Some(u)
+        {
+            // It cannot run on: decide again.
+            let (parts, sched) = split(m);
+            if let Some(cell) = parts.domains.get(u.dom) {
+                let dom = cell.lock();
+                *ipis = ipis.or(sched.sync_vcpu(&dom, vcpu_index(u), now));
+            }
+        }
+    }
+    // Nothing could run after many attempts: idle.
+    if prev.is_some() {
+        switch(m, cpu, prev, None, regs, now);
+    }
+    false
+}
+
+fn runnable_unit(m: &mut Machine, u: SchedUnit) -> bool {
+    let Some(cell) = m.domains.get(u.dom) else { return false };
+    let dom = cell.lock();
+    dom.vcpus.get(vcpu_index(u)).is_some_and(|v| hv_core::common::schedule::vcpu_runnable(&dom, v))
+}
+
+/// The runstate a vCPU that stops running enters.
+fn runstate_after(dom: &Domain, idx: usize) -> RunState {
+    match dom.vcpus.get(idx) {
+        Some(v) if v.down || !v.initialised => RunState::Offline,
+        Some(v) if v.blocked => RunState::Blocked,
+        _ => RunState::Runnable,
+    }
+}
+
+/// Switches CPU `cpu` from `prev` to `next` (either may be none): saves
+/// `prev` out of `regs` and the CPU, loads `next` into them.
+fn switch(
+    m: &mut Machine,
+    cpu: u32,
+    prev: Option<SchedUnit>,
+    next: Option<SchedUnit>,
+    regs: &mut GuestRegs,
+    now: u64,
+) {
+    let (mut parts, _) = split(m);
+    if let Some(u) = prev
+        && let Some(cell) = parts.domains.get(u.dom)
+    {
+        let mut dom = cell.lock();
+        let idx = vcpu_index(u);
+        let state = runstate_after(&dom, idx);
+        let mut platform = MachinePlatform { cpu, dom: u.dom };
+        let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
+        context_switch::save_vcpu(&mut ctx);
+        runstate::change(ctx.v(), state, now);
+        runstate::update_area(ctx.dom, ctx.mem, idx, now);
+    }
+    if let Some(c) = CURRENT.get(cpu_index(cpu)) {
+        c.store(encode(next), Ordering::Release);
+    }
+    // Nothing of the previous vCPU may stay in this CPU's TLB.
+    // SAFETY: the idle table maps the hypervisor exactly as every guest
+    // L4 does (its slots are copied into each).
+    unsafe { cpu::write_cr3(parts.hooks.idle_cr3) };
+    cpu::flush_tlb_global();
+    let Some(u) = next else { return };
+    let Some(cell) = parts.domains.get(u.dom) else { return };
+    let mut dom = cell.lock();
+    let idx = vcpu_index(u);
+    let mut platform = MachinePlatform { cpu, dom: u.dom };
+    let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
+    context_switch::load_vcpu(&mut ctx);
+    runstate::change(ctx.v(), RunState::Running, now);
+    runstate::update_area(ctx.dom, ctx.mem, idx, now);
+    // A fresh pvclock for the CPU it now runs on.
+    ctx.v().arch.pvclock_stamp = 0;
+}
+
+/// The last steps before returning to vCPU `u` in `regs`: its timers and
+/// pvclock, pending events, the sanity of the state `iretq` loads. False
+/// when it cannot return (it crashed on the way, or went to sleep).
+fn prepare_return(m: &mut Machine, cpu: u32, u: SchedUnit, regs: &mut GuestRegs) -> bool {
+    let sched_next = m.sched.next_event(cpu);
+    let (mut parts, _) = split(m);
+    let Some(cell) = parts.domains.get(u.dom) else { return false };
+    let mut dom = cell.lock();
+    let was_shut = dom.shutdown.is_some();
+    let idx = vcpu_index(u);
+    let mut platform = MachinePlatform { cpu, dom: u.dom };
+    let ok = {
+        let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
+        crate::guest::exit_to_guest(&mut ctx, cpu, sched_next)
+    };
+    let newly_shut = !was_shut && dom.shutdown.is_some();
+    drop(dom);
+    if newly_shut {
+        notify_dom_exc(&mut parts, u.dom);
+    }
+    ok
+}
+
+/// Runs the current vCPU's due timers, republishes its pvclock once per
+/// epoch, and arms this CPU's one-shot timer for the next deadline (the
+/// vCPU's timers and poll timeout, the scheduler's slice and tick, the
+/// timers of vCPUs not running) unless an interrupt at or before it is
+/// already coming.
+pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>) {
+    let sample = ctx.platform.clock_sample();
+    let now = sample.system_time;
+    let last = ctx.v_ref().arch.pvclock_stamp;
+    if last == 0 || now.saturating_sub(last) >= PVCLOCK_EPOCH_NS {
+        guest_time::update_vcpu_system_time(ctx.dom, ctx.mem, ctx.vcpu, &sample);
+        ctx.v().arch.pvclock_stamp = now.max(1);
+    }
+    let timers = guest_time::vcpu_timer_softirq(ctx.dom, ctx.mem, ctx.vcpu, now);
+    // SCHEDOP_poll timeouts need the interrupt too (Xen's `poll_timer`).
+    let poll = ctx.v_ref().evtchn.poll.and_then(|p| p.timeout_ns);
+    let scan = Some(SCAN_DEADLINE.load(Ordering::Relaxed)).filter(|&d| d != u64::MAX);
+    let Some(deadline) = timers.into_iter().chain(poll).chain(sched_next).chain(scan).min() else {
+        return;
+    };
+    let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
+    let at = armed.load(Ordering::Relaxed);
+    if at > now && at <= deadline {
+        return;
+    }
+    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
+    apic::timer_oneshot_us(us);
+    // What the interrupt stands for: the deadline itself (the count is
+    // rounded up to whole microseconds, so it never fires before it), or
+    // the end of a clamped interval. Storing the rounded-up time instead
+    // would make every exit re-arm the timer for the same deadline.
+    let covers = now.saturating_add(us.saturating_mul(1000)).min(deadline);
+    armed.store(covers.max(1), Ordering::Relaxed);
+}
+
+/// Arms an idle CPU's timer for the next deadline of the vCPUs that are
+/// not running (at most [`MAX_TIMER_US`] away).
+fn arm_idle_timer(cpu: u32, now: u64) {
+    let deadline = SCAN_DEADLINE.load(Ordering::Relaxed);
+    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
+    let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
+    let at = armed.load(Ordering::Relaxed);
+    if at > now && at <= deadline {
+        return;
+    }
+    apic::timer_oneshot_us(us);
+    armed
+        .store(now.saturating_add(us.saturating_mul(1000)).min(deadline).max(1), Ordering::Relaxed);
+}
+
+/// The idle loop of CPU `cpu`: wait for an interrupt, look at the timers
+/// and the scheduler, and enter the first vCPU it names.
+pub fn idle_loop(cpu: u32) -> ! {
+    loop {
+        let mut regs: GuestRegs = bytemuck::Zeroable::zeroed();
+        let mut ipis = CpuMask::EMPTY;
+        let entered = {
+            let mut guard = lock_machine();
+            match guard.as_mut() {
+                None => false,
+                Some(m) => {
+                    let now = hv_arch_x86_64::time::now_ns();
+                    ipis = ipis.or(softirq(m, cpu, now));
+                    // Nothing is loaded on an idle CPU.
+                    let prev = current(cpu);
+                    let ok = reschedule(m, cpu, prev, &mut regs, now, &mut ipis);
+                    if !ok {
+                        arm_idle_timer(cpu, now);
+                    }
+                    ok
+                }
+            }
+        };
+        send_ipis(ipis, cpu);
+        if entered {
+            hv_arch_x86_64::entry::enter_guest(cpu, &regs);
+        }
+        x86_64::instructions::interrupts::enable_and_hlt();
+        x86_64::instructions::interrupts::disable();
+    }
+}
+
+/// The hardware domain stopped: Xen's `hwdom_shutdown`.
+fn hardware_domain_shutdown(ctx: &mut Ctx<'_>) {
+    let Some(reason) = ctx.dom.shutdown else { return };
+    crate::guest::domain_shutdown(ctx, reason);
+}
