@@ -181,11 +181,8 @@ fn audit_table(
         if level == Level::L1 && info.owner == Some(DomId::IO) {
             continue;
         }
-        let owner_ok = if level == Level::L1 {
-            info.owner.is_some()
-        } else {
-            info.owner == Some(owner)
-        };
+        let owner_ok =
+            if level == Level::L1 { info.owner.is_some() } else { info.owner == Some(owner) };
         if !owner_ok {
             return Err(AuditError::Foreign { table, index, target });
         }

@@ -31,11 +31,11 @@
 
 use guest_abi::xen::{DomId, Errno, MmuUpdate, MmuUpdateCmd};
 
-use super::{MmuOwners, PvMm};
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{
     Level, PAGE_ACCESSED, PAGE_DIRTY, PT_ENTRIES, PageType, pte_needs_revalidation, pte_present,
 };
+use super::{MmuOwners, PvMm};
 use crate::mm::Mfn;
 
 /// `ptr & (sizeof(l1_pgentry_t) - 1)`: the command bits Xen decodes.

@@ -38,8 +38,8 @@ use alloc::vec::Vec;
 
 use guest_abi::xen::{DomId, Errno, HYPERVISOR_VIRT_END, MmuextCmd, MmuextOp};
 
-use super::{MmuOwners, PvMm};
 use super::types::PageType;
+use super::{MmuOwners, PvMm};
 use crate::PAGE_SIZE;
 use crate::mm::Mfn;
 

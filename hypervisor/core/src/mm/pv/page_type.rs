@@ -15,12 +15,12 @@
 
 use guest_abi::xen::{DomId, Errno};
 
-use super::{MmuOwners, PvMm};
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{
     Level, PT_ENTRIES, PageType, ROOT_PAGETABLE_FIRST_XEN_SLOT, ROOT_PAGETABLE_LAST_XEN_SLOT,
     TypeInfo, pte_present,
 };
+use super::{MmuOwners, PvMm};
 use crate::mm::Mfn;
 
 impl PvMm<'_> {

@@ -31,9 +31,9 @@
 
 use guest_abi::xen::{DomId, Errno};
 
-use super::{MmuOwners, PvMm};
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{INVALID_PTE_MFN, Level, PageType, pte_mfn, pte_present, pte_writable};
+use super::{MmuOwners, PvMm};
 use crate::mm::Mfn;
 
 impl PvMm<'_> {

@@ -9,13 +9,17 @@
 //! `ESRCH`, as Xen does) and, for `mmu_update`, the page-table owner plus
 //! one in its upper 16 bits. Access control goes through
 //! [`Xsm::mmu_update`] (per kind of request, when the first one is seen)
-//! and [`Xsm::mmuext_op`] (up front).
+//! and [`Xsm::mmuext_op`] (up front). A foreign page-table owner's CPUs are
+//! not flushed after an update (as for the caller's own tables, the TLB
+//! work is the caller's to ask for).
+//!
+//! TLB work the MMU core asks for is carried out on this CPU for the
+//! calling vCPU; the `MULTI` and `ALL` variants (and `update_va_mapping`'s
+//! `UVMF_ALL` and vCPU bitmaps) also flush the other vCPUs' CPUs,
+//! completely (as Xen's `flush_tlb_mask`).
 //!
 //! [`Xsm::mmu_update`]: crate::common::xsm::Xsm::mmu_update
-//! [`Xsm::mmuext_op`]: crate::common::xsm::Xsm::mmuext_op TLB work the MMU core asks for is
-//! carried out on this CPU for the calling vCPU; the `MULTI` and `ALL`
-//! variants (and `update_va_mapping`'s `UVMF_ALL` and vCPU bitmaps) also
-//! flush the other vCPUs' CPUs, completely (as Xen's `flush_tlb_mask`).
+//! [`Xsm::mmuext_op`]: crate::common::xsm::Xsm::mmuext_op
 
 use alloc::vec::Vec;
 
@@ -181,8 +185,7 @@ pub fn mmu_update(
             return Err(e);
         }
     };
-    let owners =
-        MmuOwners { caller: ctx.dom.id, pt: pt.id(), pg: pg.id(), pg_dying: pg.dying };
+    let owners = MmuOwners { caller: ctx.dom.id, pt: pt.id(), pg: pg.id(), pg_dying: pg.dying };
     let count = count & 0xffff_ffff;
     let size = core::mem::size_of::<MmuUpdate>() as u64;
     let mut checked = [false; 2];
