@@ -128,13 +128,27 @@ pub trait Xsm: Send + Sync {
         default_action(XsmAction::Priv, src, None)
     }
 
-    /// Page-table updates by `src` mapping frames of page owner `owner`
-    /// (`xsm_mmu_update` with a foreign owner; `mmuext_op` pins for
-    /// another domain): what a domain builder and privcmd do.
+    /// `mmu_update` requests by `src` involving domain `owner`, called once
+    /// for the page owner (`foreigndom`) and once for the owner of the page
+    /// tables written (`xsm_mmu_update(d, pt_owner, pg_owner)`): what a
+    /// domain builder and privcmd do. As in Xen's dummy hook, the page
+    /// owner `DOMID_IO` is everyone's (the I/O permissions decide).
     ///
     /// # Errors
     /// `EPERM` when refused.
     fn mmu_update(&self, src: XsmSubject, owner: XsmSubject) -> Result<(), Errno> {
+        if owner.id == DomId::IO {
+            return Ok(());
+        }
+        default_action(XsmAction::Target, src, Some(owner))
+    }
+
+    /// `mmuext_op` by `src` with page owner `owner` (`xsm_mmuext_op`:
+    /// pinning a domU's page tables from its builder).
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn mmuext_op(&self, src: XsmSubject, owner: XsmSubject) -> Result<(), Errno> {
         default_action(XsmAction::Target, src, Some(owner))
     }
 
@@ -275,6 +289,15 @@ mod tests {
         assert_eq!(x.memory_adjust_reservation(d0, d2), Ok(()));
         assert_eq!(x.mmu_update(d1, d2), Err(Errno::EPERM));
         assert_eq!(x.mmu_update(d0, d2), Ok(()));
+        let io = XsmSubject { id: DomId::IO, privileged: false, ssidref: 0 };
+        let xen = XsmSubject { id: DomId::XEN, privileged: false, ssidref: 0 };
+        assert_eq!(x.mmu_update(d1, io), Ok(()), "I/O permissions decide");
+        assert_eq!(x.mmu_update(d1, xen), Err(Errno::EPERM));
+        assert_eq!(x.mmu_update(d0, xen), Ok(()));
+        assert_eq!(x.mmuext_op(d1, d1), Ok(()));
+        assert_eq!(x.mmuext_op(d1, io), Err(Errno::EPERM));
+        assert_eq!(x.mmuext_op(d1, d2), Err(Errno::EPERM));
+        assert_eq!(x.mmuext_op(d0, d2), Ok(()));
         assert_eq!(x.machine_memory_map(d1), Err(Errno::EPERM));
         assert_eq!(x.domctl(d1, Some(d1), 1), Err(Errno::EPERM));
         assert_eq!(x.domctl(d0, None, 1), Ok(()));

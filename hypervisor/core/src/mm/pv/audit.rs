@@ -7,8 +7,10 @@
 //! pointers passed in, and the entries of every validated page table
 //! (read from memory). The audit also checks that no validated L1 maps a
 //! frame writable unless that frame is typed `Writable` (so no page table
-//! or descriptor page is writable) and that every mapped frame belongs to
-//! the table's owner. It is meant for tests and a debug keyhandler: it
+//! or descriptor page is writable) and that every frame an L2–L4 table
+//! refers to belongs to the table's owner, and every frame an L1 maps is
+//! owned by some domain (foreign mappings, `pg_owner` ≠ `pt_owner`, are
+//! legitimate at L1; their references are counted like any other). It is meant for tests and a debug keyhandler: it
 //! walks every frame and is O(frames × 512).
 
 use alloc::vec;
@@ -61,7 +63,8 @@ pub enum AuditError {
         /// The mapped frame.
         target: Mfn,
     },
-    /// A validated table refers to a frame its owner does not own.
+    /// A validated L2–L4 table refers to a frame its owner does not own,
+    /// or a validated L1 maps a frame nobody owns (free or hypervisor).
     Foreign {
         /// The table.
         table: Mfn,
@@ -178,7 +181,9 @@ fn audit_table(
         if level == Level::L1 && info.owner == Some(DomId::IO) {
             continue;
         }
-        if info.owner != Some(owner) {
+        let owner_ok =
+            if level == Level::L1 { info.owner.is_some() } else { info.owner == Some(owner) };
+        if !owner_ok {
             return Err(AuditError::Foreign { table, index, target });
         }
         match level.child() {

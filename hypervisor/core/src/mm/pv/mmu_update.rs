@@ -7,16 +7,19 @@
 //!
 //! * `MMU_NORMAL_PT_UPDATE` (and `MMU_PT_UPDATE_NO_TRANSLATE`, identical
 //!   for PV): write `val` into the entry at `ptr`. The frame must belong to
-//!   the caller. If it is a validated page table the write goes through
-//!   `mod_lN_entry`: the new entry is validated for that level and takes
-//!   its references *before* it is written, and only then are the old
-//!   entry's references dropped. A frame in no protected use is written as
+//!   the page-table owner. If it is a validated page table the write goes
+//!   through `mod_lN_entry`: the new entry is validated for that level and
+//!   takes its references *before* it is written, and only then are the
+//!   old entry's references dropped. A new L1 entry maps a frame of the
+//!   page owner; L2–L4 tables refuse any update (`EINVAL`) when the page
+//!   owner is another domain than the table's. A frame in no protected use is written as
 //!   plain data under a temporary `Writable` type reference, as in Xen;
 //!   descriptor pages and untyped in-use frames are refused.
 //! * `MMU_PT_UPDATE_PRESERVE_AD`: the same, keeping the old entry's
 //!   Accessed/Dirty bits (ORed into the new value).
 //! * `MMU_MACHPHYS_UPDATE`: set the M2P entry of the frame at `ptr`, which
-//!   the caller must own.
+//!   the page owner must own (a domain builder sets up a domU's M2P this
+//!   way); refused (`EPERM`) when the page tables are another domain's.
 //!
 //! Requests run in order and stop at the first failure; the caller learns
 //! how many succeeded. The fast path of `mod_lN_entry` (no reference
@@ -28,11 +31,11 @@
 
 use guest_abi::xen::{DomId, Errno, MmuUpdate, MmuUpdateCmd};
 
-use super::PvMm;
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{
     Level, PAGE_ACCESSED, PAGE_DIRTY, PT_ENTRIES, PageType, pte_needs_revalidation, pte_present,
 };
+use super::{MmuOwners, PvMm};
 use crate::mm::Mfn;
 
 /// `ptr & (sizeof(l1_pgentry_t) - 1)`: the command bits Xen decodes.
@@ -59,31 +62,49 @@ impl PvMm<'_> {
     /// Returns how many requests were applied and the error of the first
     /// failing one; requests before it stay applied.
     pub fn do_mmu_update(&mut self, dom: DomId, reqs: &[MmuUpdate]) -> (usize, Result<(), Errno>) {
+        self.do_mmu_update_as(MmuOwners::local(dom), reqs)
+    }
+
+    /// Xen's `do_mmu_update` with page-table owner `owners.pt` and page
+    /// owner `owners.pg` (resolved from `foreigndom` by the caller, which
+    /// also checks access control).
+    ///
+    /// Returns how many requests were applied and the error of the first
+    /// failing one; requests before it stay applied.
+    pub fn do_mmu_update_as(
+        &mut self,
+        owners: MmuOwners,
+        reqs: &[MmuUpdate],
+    ) -> (usize, Result<(), Errno>) {
         for (i, req) in reqs.iter().enumerate() {
-            if let Err(e) = self.mmu_update_one(dom, req) {
+            if let Err(e) = self.mmu_update_one(owners, req) {
                 return (i, Err(e));
             }
         }
         (reqs.len(), Ok(()))
     }
 
-    fn mmu_update_one(&mut self, dom: DomId, req: &MmuUpdate) -> Result<(), Errno> {
+    fn mmu_update_one(&mut self, owners: MmuOwners, req: &MmuUpdate) -> Result<(), Errno> {
         let cmd = req.ptr & CMD_MASK;
         let ptr = req.ptr & !CMD_MASK;
         match cmd {
             NORMAL_PT_UPDATE | PT_UPDATE_NO_TRANSLATE => {
-                self.normal_pt_update(dom, ptr, req.val, false)
+                self.normal_pt_update(owners, ptr, req.val, false)
             }
-            PT_UPDATE_PRESERVE_AD => self.normal_pt_update(dom, ptr, req.val, true),
-            MACHPHYS_UPDATE => self.machphys_update(dom, ptr, req.val),
+            PT_UPDATE_PRESERVE_AD => self.normal_pt_update(owners, ptr, req.val, true),
+            MACHPHYS_UPDATE => self.machphys_update(owners, ptr, req.val),
             _ => Err(Errno::ENOSYS),
         }
     }
 
-    /// `MMU_MACHPHYS_UPDATE`: `set_gpfn_from_mfn(ptr >> 12, val)`.
-    fn machphys_update(&mut self, dom: DomId, ptr: u64, gpfn: u64) -> Result<(), Errno> {
+    /// `MMU_MACHPHYS_UPDATE`: `set_gpfn_from_mfn(ptr >> 12, val)` for a
+    /// frame of the page owner; only on the caller's own page tables.
+    fn machphys_update(&mut self, owners: MmuOwners, ptr: u64, gpfn: u64) -> Result<(), Errno> {
+        if owners.caller != owners.pt {
+            return Err(Errno::EPERM);
+        }
         let mfn = Mfn(ptr >> 12);
-        if !self.frames.get_page(mfn, dom) {
+        if !self.frames.get_page(mfn, owners.pg) {
             return Err(Errno::EINVAL);
         }
         self.m2p.set_gpfn_from_mfn(mfn, gpfn);
@@ -95,18 +116,18 @@ impl PvMm<'_> {
     /// address `ptr` (8-byte aligned).
     fn normal_pt_update(
         &mut self,
-        dom: DomId,
+        owners: MmuOwners,
         ptr: u64,
         val: u64,
         preserve_ad: bool,
     ) -> Result<(), Errno> {
         let mfn = Mfn(ptr >> 12);
         let index = usize::try_from((ptr >> 3) & 511).map_err(|_| Errno::EINVAL)?;
-        if !self.frames.get_page(mfn, dom) {
+        if !self.frames.get_page(mfn, owners.pt) {
             return Err(Errno::EINVAL);
         }
         let rc = if self.mem.frame_exists(mfn) {
-            self.update_entry(dom, mfn, index, val, preserve_ad)
+            self.update_entry(owners, mfn, index, val, preserve_ad)
         } else {
             Err(Errno::EINVAL)
         };
@@ -119,7 +140,7 @@ impl PvMm<'_> {
     /// under a temporary `Writable` type reference.
     fn update_entry(
         &mut self,
-        dom: DomId,
+        owners: MmuOwners,
         mfn: Mfn,
         index: usize,
         val: u64,
@@ -132,7 +153,11 @@ impl PvMm<'_> {
                 p.type_info.count = p.type_info.count.saturating_add(1);
             }
             let rc = match (t.ty.level(), t.ty) {
-                (Some(level), _) => self.mod_entry(level, dom, mfn, index, val, preserve_ad),
+                // Upper levels never cross domains.
+                (Some(level), _) if level != Level::L1 && owners.crosses_domains() => {
+                    Err(Errno::EINVAL)
+                }
+                (Some(level), _) => self.mod_entry(level, owners, mfn, index, val, preserve_ad),
                 (None, PageType::Writable) => {
                     self.mem.write_u64(mfn, index, val);
                     Ok(())
@@ -192,7 +217,7 @@ impl PvMm<'_> {
             let rc = match expected_old {
                 Some(old) if old != current => Ok(PtwrResult::Mismatch(current)),
                 _ => self
-                    .mod_entry(Level::L1, dom, l1, index, new, false)
+                    .mod_entry(Level::L1, MmuOwners::local(dom), l1, index, new, false)
                     .map(|()| PtwrResult::Updated),
             };
             // page_unlock
@@ -206,11 +231,12 @@ impl PvMm<'_> {
     }
 
     /// `mod_l1_entry` … `mod_l4_entry`: replace entry `index` of the
-    /// validated `level` table `table` by `new`.
+    /// validated `level` table `table` (of `owners.pt`) by `new` (for L1,
+    /// mapping a frame of `owners.pg`).
     fn mod_entry(
         &mut self,
         level: Level,
-        dom: DomId,
+        owners: MmuOwners,
         table: Mfn,
         index: usize,
         new: u64,
@@ -222,7 +248,7 @@ impl PvMm<'_> {
         let old = self.mem.read_u64(table, index);
         let ad = if preserve_ad { old & (PAGE_ACCESSED | PAGE_DIRTY) } else { 0 };
         if pte_present(new) {
-            if new & level.disallow_mask(self.hooks.has_iomem_caps(dom)) != 0 {
+            if new & level.disallow_mask(self.hooks.has_iomem_caps(owners.pt)) != 0 {
                 return Err(Errno::EINVAL);
             }
             if !pte_needs_revalidation(old, new) {
@@ -230,12 +256,12 @@ impl PvMm<'_> {
                 self.mem.write_u64(table, index, level.adjust_guest_entry(new) | ad);
                 return Ok(());
             }
-            self.get_page_from_entry(level, new, table, dom)?;
+            self.get_page_from_entry(level, new, table, owners)?;
             self.mem.write_u64(table, index, level.adjust_guest_entry(new) | ad);
         } else {
             self.mem.write_u64(table, index, new | ad);
         }
-        self.put_page_from_entry(level, old, table, dom);
+        self.put_page_from_entry(level, old, table);
         Ok(())
     }
 }

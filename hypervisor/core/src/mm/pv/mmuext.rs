@@ -21,14 +21,25 @@
 //!
 //! Operations run in order and stop at the first failure.
 //!
+//! With a foreign page owner (`foreigndom`, [`MmuOwners::pg`]) pinning,
+//! unpinning, `CLEAR_PAGE` and `COPY_PAGE` work on the page owner's frames
+//! (a domain builder pins a domU's tables: validation runs for the frame's
+//! owner, so every entry must name the domU's frames); every other
+//! operation concerns the caller's vCPU and is refused with `EPERM`, as in
+//! Xen. Pinning for a dying foreign domain takes the pin and drops it again
+//! at once (Xen's race with `domain_relinquish_resources`), reporting
+//! success. Frames of the pseudo-domains `DOMID_IO` and `DOMID_XEN` are
+//! never pinned, cleared or copied (`EINVAL`: Xen gives `dom_io` frames a
+//! permanent `Writable` type and treats them as MMIO, not RAM).
+//!
 //! [`PvHooks::vcpumask_readable`]: super::PvHooks::vcpumask_readable
 
 use alloc::vec::Vec;
 
 use guest_abi::xen::{DomId, Errno, HYPERVISOR_VIRT_END, MmuextCmd, MmuextOp};
 
-use super::PvMm;
 use super::types::PageType;
+use super::{MmuOwners, PvMm};
 use crate::PAGE_SIZE;
 use crate::mm::Mfn;
 
@@ -111,8 +122,26 @@ impl PvMm<'_> {
         vcpu: &mut VcpuTables,
         effects: &mut Vec<MmuEffect>,
     ) -> (usize, Result<(), Errno>) {
+        self.do_mmuext_op_as(MmuOwners::local(dom), ops, vcpu, effects)
+    }
+
+    /// Xen's `do_mmuext_op` for `owners.caller` with page owner
+    /// `owners.pg` (resolved from `foreigndom` by the caller, which also
+    /// checks access control; `owners.pt` is not used), running on the
+    /// caller's vCPU state `vcpu`.
+    ///
+    /// Returns how many operations completed and the error of the first
+    /// failing one; earlier operations stay done and their effects stay in
+    /// `effects`.
+    pub fn do_mmuext_op_as(
+        &mut self,
+        owners: MmuOwners,
+        ops: &[MmuextOp],
+        vcpu: &mut VcpuTables,
+        effects: &mut Vec<MmuEffect>,
+    ) -> (usize, Result<(), Errno>) {
         for (i, op) in ops.iter().enumerate() {
-            if let Err(e) = self.mmuext_one(dom, op, vcpu, effects) {
+            if let Err(e) = self.mmuext_one(owners, op, vcpu, effects) {
                 return (i, Err(e));
             }
         }
@@ -121,7 +150,7 @@ impl PvMm<'_> {
 
     fn mmuext_one(
         &mut self,
-        dom: DomId,
+        owners: MmuOwners,
         op: &MmuextOp,
         vcpu: &mut VcpuTables,
         effects: &mut Vec<MmuEffect>,
@@ -129,12 +158,35 @@ impl PvMm<'_> {
         let cmd = MmuextCmd::try_from(op.cmd).map_err(|_| Errno::ENOSYS)?;
         let mfn = Mfn(op.mfn().0);
         let va = op.linear_addr();
+        let dom = owners.caller;
+        let pg = owners.pg;
+        let on_frames = matches!(
+            cmd,
+            MmuextCmd::PinL1Table
+                | MmuextCmd::PinL2Table
+                | MmuextCmd::PinL3Table
+                | MmuextCmd::PinL4Table
+                | MmuextCmd::UnpinTable
+                | MmuextCmd::ClearPage
+                | MmuextCmd::CopyPage
+        );
+        let superpage = matches!(cmd, MmuextCmd::MarkSuper | MmuextCmd::UnmarkSuper);
+        if !on_frames && !superpage && pg != dom {
+            // `currd != pg_owner`: only frame operations act for another
+            // domain.
+            return Err(Errno::EPERM);
+        }
+        if on_frames && matches!(pg, DomId::IO | DomId::XEN) {
+            // No pinnable or RAM frames (Xen: `dom_io` frames are typed
+            // `Writable` for good and are `p2m_mmio_direct`).
+            return Err(Errno::EINVAL);
+        }
         match cmd {
-            MmuextCmd::PinL1Table => self.pin_table(dom, mfn, PageType::L1),
-            MmuextCmd::PinL2Table => self.pin_table(dom, mfn, PageType::L2),
-            MmuextCmd::PinL3Table => self.pin_table(dom, mfn, PageType::L3),
-            MmuextCmd::PinL4Table => self.pin_table(dom, mfn, PageType::L4),
-            MmuextCmd::UnpinTable => self.unpin_table(dom, mfn),
+            MmuextCmd::PinL1Table => self.pin_table(owners, mfn, PageType::L1),
+            MmuextCmd::PinL2Table => self.pin_table(owners, mfn, PageType::L2),
+            MmuextCmd::PinL3Table => self.pin_table(owners, mfn, PageType::L3),
+            MmuextCmd::PinL4Table => self.pin_table(owners, mfn, PageType::L4),
+            MmuextCmd::UnpinTable => self.unpin_table(pg, mfn),
             MmuextCmd::NewBaseptr => {
                 self.new_guest_cr3(dom, mfn, vcpu)?;
                 effects.push(MmuEffect::WritePtbase);
@@ -171,8 +223,8 @@ impl PvMm<'_> {
             }
             MmuextCmd::FlushCacheGlobal => Err(Errno::EINVAL),
             MmuextCmd::SetLdt => Self::set_ldt(op, vcpu, effects),
-            MmuextCmd::ClearPage => self.clear_page(dom, mfn),
-            MmuextCmd::CopyPage => self.copy_page(dom, mfn, Mfn(op.src_mfn().0)),
+            MmuextCmd::ClearPage => self.clear_page(pg, mfn),
+            MmuextCmd::CopyPage => self.copy_page(pg, mfn, Mfn(op.src_mfn().0)),
             MmuextCmd::MarkSuper | MmuextCmd::UnmarkSuper => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -182,13 +234,19 @@ impl PvMm<'_> {
         Ok(())
     }
 
-    /// `MMUEXT_PIN_Ln_TABLE`.
-    fn pin_table(&mut self, dom: DomId, mfn: Mfn, ty: PageType) -> Result<(), Errno> {
-        self.get_page_and_type(mfn, dom, ty)?;
+    /// `MMUEXT_PIN_Ln_TABLE` on a frame of the page owner, validated (if
+    /// it is not yet) for that owner.
+    fn pin_table(&mut self, owners: MmuOwners, mfn: Mfn, ty: PageType) -> Result<(), Errno> {
+        self.get_page_and_type(mfn, owners.pg, ty)?;
         let already = self.frames.get(mfn).is_some_and(|p| p.type_info.pinned);
         if already {
             self.put_page_and_type(mfn);
             return Err(Errno::EINVAL);
+        }
+        if owners.pg != owners.caller && owners.pg_dying {
+            // Racing domain destruction: the pin is dropped at once.
+            self.put_page_and_type(mfn);
+            return Ok(());
         }
         if let Some(p) = self.frames.get_mut(mfn) {
             p.type_info.pinned = true;

@@ -59,8 +59,9 @@
 //! * validation is not preemptible (no `PGT_partial`, `-ERESTART` or
 //!   `old_guest_table`); recursion is bounded by the four levels plus one
 //!   linear hop, but a 512-entry L4 tree is validated in one go (XSA-45);
-//! * only `DOMID_SELF` requests: no `foreigndom`, so no privileged foreign
-//!   mappings, and no grant-mapped PTEs (`_PAGE_GNTTAB`);
+//! * no grant-mapped PTEs (`_PAGE_GNTTAB`); a privileged page owner cannot
+//!   hand on the right to map its target's frames (`xsm_priv_mapping` in
+//!   `get_page_from_l1e`: there are no stub domains);
 //! * superpages are refused (PSE is in the L2/L3 disallow mask, as for PV
 //!   in current Xen); `MMUEXT_[UN]MARK_SUPER` give `EOPNOTSUPP`;
 //! * I/O frames are mapped without Xen's cache-attribute flips or
@@ -81,6 +82,20 @@
 //! copies those slots from another L4); an L1 entry naming a foreign, free
 //! or hypervisor frame fails with `EBUSY` (`could_not_pin`), an L2–L4 entry
 //! with `EINVAL`.
+//!
+//! # Foreign page owners
+//!
+//! Every operation runs for an [`MmuOwners`]: the caller, the owner of the
+//! page tables written (`pt_owner`) and the owner of the frames new L1
+//! entries map (`pg_owner`, Xen's `foreigndom`). A domain builder or
+//! privcmd in dom0 maps a domU's frames into its own tables with
+//! `pt_owner` = dom0 and `pg_owner` = domU: the reference (and, for a
+//! writable entry, the `Writable` type reference) is taken on the domU's
+//! frame, which must really be the domU's, and is dropped against whatever
+//! owns the frame when the entry goes (`put_page_from_l1e`). Upper-level
+//! entries never cross domains (`EINVAL`). The hypercall layer resolves
+//! the ids and checks access control; this module only applies Xen's
+//! ownership rules.
 
 pub mod frame_table;
 pub mod mem;
@@ -176,6 +191,45 @@ pub const fn fixup_descriptor_dpl(desc: u64) -> u64 {
     const PRESENT: u64 = 1 << 47;
     const DPL: u64 = 3 << 45;
     if desc & PRESENT == 0 { desc } else { desc | DPL }
+}
+
+/// The domains one `mmu_update`/`mmuext_op` acts for (Xen's
+/// `current->domain`, `pt_owner` and `pg_owner`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MmuOwners {
+    /// The calling domain: I/O frames named through [`DomId::IO`] are
+    /// checked against its permissions, and only it may update the M2P.
+    pub caller: DomId,
+    /// Owner of the page tables written (`pt_owner`).
+    pub pt: DomId,
+    /// Owner of the frames new L1 entries map and of the frames
+    /// `mmuext_op` pins, unpins, clears or copies (`pg_owner`):
+    /// [`DomId::IO`] for `dom_io`, [`DomId::XEN`] for `dom_xen`.
+    pub pg: DomId,
+    /// The page owner is being destroyed: a foreign one gets no new
+    /// mappings or pins.
+    pub pg_dying: bool,
+}
+
+impl MmuOwners {
+    /// A domain working on its own tables and frames (`DOMID_SELF`).
+    #[must_use]
+    pub const fn local(dom: DomId) -> Self {
+        Self { caller: dom, pt: dom, pg: dom, pg_dying: false }
+    }
+
+    /// `caller` working on its own tables with frames of `pg`.
+    #[must_use]
+    pub const fn foreign(caller: DomId, pg: DomId, pg_dying: bool) -> Self {
+        Self { caller, pt: caller, pg, pg_dying }
+    }
+
+    /// Whether new mappings name frames of a domain other than the table's
+    /// (`pg_owner != pt_owner`).
+    #[must_use]
+    pub fn crosses_domains(&self) -> bool {
+        self.pg != self.pt
+    }
 }
 
 /// The PV MMU operating on one machine: frame table, memory, M2P and hooks,

@@ -15,12 +15,12 @@
 
 use guest_abi::xen::{DomId, Errno};
 
-use super::PvMm;
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{
     Level, PT_ENTRIES, PageType, ROOT_PAGETABLE_FIRST_XEN_SLOT, ROOT_PAGETABLE_LAST_XEN_SLOT,
     TypeInfo, pte_present,
 };
+use super::{MmuOwners, PvMm};
 use crate::mm::Mfn;
 
 impl PvMm<'_> {
@@ -174,11 +174,11 @@ impl PvMm<'_> {
             if !pte_present(e) {
                 continue;
             }
-            if let Err(err) = self.get_page_from_entry(level, e, mfn, owner) {
+            if let Err(err) = self.get_page_from_entry(level, e, mfn, MmuOwners::local(owner)) {
                 for j in (0..i).rev() {
                     if level.is_guest_slot(j) {
                         let old = self.mem.read_u64(mfn, j);
-                        self.put_page_from_entry(level, old, mfn, owner);
+                        self.put_page_from_entry(level, old, mfn);
                     }
                 }
                 return Err(err);
@@ -202,13 +202,13 @@ impl PvMm<'_> {
 
     /// `demote_lN_table`: releases what every guest-slot entry holds.
     fn devalidate_page(&mut self, mfn: Mfn, level: Level) {
-        let Some(owner) = self.frames.owner(mfn) else {
+        if self.frames.owner(mfn).is_none() {
             return;
-        };
+        }
         for i in (0..PT_ENTRIES).rev() {
             if level.is_guest_slot(i) {
                 let e = self.mem.read_u64(mfn, i);
-                self.put_page_from_entry(level, e, mfn, owner);
+                self.put_page_from_entry(level, e, mfn);
             }
         }
     }

@@ -19,13 +19,21 @@
 //! mapping of a frame in a protected role (`EBUSY`), a type conflict
 //! (`EINVAL`), an I/O frame without permission (`EPERM`).
 //!
+//! An L1 entry is validated for two domains ([`MmuOwners`]): the table's
+//! owner (`l1e_owner`: disallow mask, cache attributes) and the page owner
+//! (`pg_owner`), whose frame the entry must map and which holds the
+//! references above — "own frame" in the table is the page owner's frame.
+//! An I/O frame needs the permission of the page owner (the caller for
+//! `DOMID_IO`) and of the table's owner. Upper-level entries and entries
+//! checked while a table is validated have one owner for both.
+//!
 //! [`PvHooks::iomem_access_permitted`]: super::PvHooks::iomem_access_permitted
 
 use guest_abi::xen::{DomId, Errno};
 
-use super::PvMm;
 use super::frame_table::MAX_REF_COUNT;
 use super::types::{INVALID_PTE_MFN, Level, PageType, pte_mfn, pte_present, pte_writable};
+use super::{MmuOwners, PvMm};
 use crate::mm::Mfn;
 
 impl PvMm<'_> {
@@ -36,30 +44,34 @@ impl PvMm<'_> {
     }
 
     /// Takes the references a present entry `e` of a `level` table `table`
-    /// (owned by `dom`) must hold; non-present entries hold none.
+    /// must hold; non-present entries hold none. `table` is owned by
+    /// `owners.pt`; an L1 entry maps a frame of `owners.pg`, entries of
+    /// upper levels stay within `owners.pt`.
     pub(super) fn get_page_from_entry(
         &mut self,
         level: Level,
         e: u64,
         table: Mfn,
-        dom: DomId,
+        owners: MmuOwners,
     ) -> Result<(), Errno> {
         if !pte_present(e) {
             return Ok(());
         }
         match level.child() {
-            None => self.get_page_from_l1e(e, dom),
-            Some(child) => self.get_page_from_upper(level, child, e, table, dom),
+            None => self.get_page_from_l1e(e, owners),
+            Some(child) => self.get_page_from_upper(level, child, e, table, owners.pt),
         }
     }
 
-    /// Releases what entry `e` of a `level` table `table` holds.
-    pub(super) fn put_page_from_entry(&mut self, level: Level, e: u64, table: Mfn, dom: DomId) {
+    /// Releases what entry `e` of a `level` table `table` holds. The
+    /// references go back to the referenced frame whoever owns it (an L1
+    /// entry may map a frame of another domain).
+    pub(super) fn put_page_from_entry(&mut self, level: Level, e: u64, table: Mfn) {
         if !pte_present(e) {
             return;
         }
         if level == Level::L1 {
-            self.put_page_from_l1e(e, dom);
+            self.put_page_from_l1e(e);
             return;
         }
         let mfn = pte_mfn(e);
@@ -70,19 +82,32 @@ impl PvMm<'_> {
         self.frames.put_page(mfn);
     }
 
-    /// `get_page_from_l1e(l1e, d, d)`.
-    fn get_page_from_l1e(&mut self, e: u64, dom: DomId) -> Result<(), Errno> {
-        if e & Level::L1.disallow_mask(self.hooks.has_iomem_caps(dom)) != 0 {
+    /// `get_page_from_l1e(l1e, l1e_owner, pg_owner)` with `owners.pt` as
+    /// `l1e_owner` and `owners.pg` as `pg_owner`.
+    fn get_page_from_l1e(&mut self, e: u64, owners: MmuOwners) -> Result<(), Errno> {
+        let l1e_owner = owners.pt;
+        if e & Level::L1.disallow_mask(self.hooks.has_iomem_caps(l1e_owner)) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if owners.crosses_domains() && owners.pg_dying {
+            // A domain being destroyed gets no new foreign mappings.
             return Err(Errno::EINVAL);
         }
         let mfn = pte_mfn(e);
         if self.is_iomem_page(mfn) {
-            if !self.hooks.iomem_access_permitted(dom, mfn) {
-                return Err(if mfn == INVALID_PTE_MFN { Errno::EINVAL } else { Errno::EPERM });
+            let refused = if mfn == INVALID_PTE_MFN { Errno::EINVAL } else { Errno::EPERM };
+            // DOMID_IO reverts to the caller for privilege checks.
+            let pg_owner = if owners.pg == DomId::IO { owners.caller } else { owners.pg };
+            if !self.hooks.iomem_access_permitted(pg_owner, mfn) {
+                return Err(refused);
+            }
+            if pg_owner != l1e_owner && !self.hooks.iomem_access_permitted(l1e_owner, mfn) {
+                return Err(refused);
             }
             return Ok(()); // no reference counting for I/O frames
         }
-        if !self.frames.get_page(mfn, dom) {
+        // The frame must really be the page owner's (`real_pg_owner`).
+        if !self.frames.get_page(mfn, owners.pg) {
             return Err(Errno::EBUSY);
         }
         if pte_writable(e) && self.get_page_type(mfn, PageType::Writable).is_err() {
@@ -92,9 +117,11 @@ impl PvMm<'_> {
         Ok(())
     }
 
-    /// `put_page_from_l1e`.
-    fn put_page_from_l1e(&mut self, e: u64, dom: DomId) {
-        let _ = dom;
+    /// `put_page_from_l1e`: the general reference (and for a writable
+    /// entry the `Writable` type reference) goes back to the mapped frame,
+    /// owned by the table's owner or, for a foreign mapping, by another
+    /// domain (Xen uses `page_get_owner`, not the table's owner).
+    fn put_page_from_l1e(&mut self, e: u64) {
         let mfn = pte_mfn(e);
         if !pte_present(e) || self.is_iomem_page(mfn) {
             return;

@@ -3,37 +3,116 @@
 //! `update_va_mapping`, `set_gdt` and `update_descriptor`.
 //!
 //! Requests are read from the guest one at a time (a huge count costs the
-//! guest, not the hypervisor's memory). Only `DOMID_SELF` (or the caller's
-//! own id) is accepted as `foreigndom`. TLB work the MMU core asks for is
-//! carried out on this CPU for the calling vCPU; the `MULTI` and `ALL`
-//! variants (and `update_va_mapping`'s `UVMF_ALL` and vCPU bitmaps) also
-//! flush the other vCPUs' CPUs, completely (as Xen's `flush_tlb_mask`).
+//! guest, not the hypervisor's memory). `foreigndom` names the page owner
+//! in its low 16 bits (Xen's `get_pg_owner`: `DOMID_SELF`, `DOMID_IO`,
+//! `DOMID_XEN` or another domain; the caller's own id is refused with
+//! `ESRCH`, as Xen does) and, for `mmu_update`, the page-table owner plus
+//! one in its upper 16 bits. Access control goes through
+//! [`Xsm::mmu_update`] (per kind of request, when the first one is seen)
+//! and [`Xsm::mmuext_op`] (up front). A foreign page-table owner's CPUs are
+//! not flushed after an update (as for the caller's own tables, the TLB
+//! work is the caller's to ask for).
+//!
+//! TLB work the MMU core asks for is carried out on this CPU for the
+//! calling vCPU; the `MULTI` and `ALL` variants (and `update_va_mapping`'s
+//! `UVMF_ALL` and vCPU bitmaps) also flush the other vCPUs' CPUs,
+//! completely (as Xen's `flush_tlb_mask`).
+//!
+//! [`Xsm::mmu_update`]: crate::common::xsm::Xsm::mmu_update
+//! [`Xsm::mmuext_op`]: crate::common::xsm::Xsm::mmuext_op
 
 use alloc::vec::Vec;
 
 use guest_abi::xen::{
-    DOMID_SELF, Errno, FIRST_RESERVED_GDT_ENTRY, MmuUpdate, MmuextOp, UVMF_ALL,
-    UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH,
+    DOMID_FIRST_RESERVED, DomId, Errno, FIRST_RESERVED_GDT_ENTRY, MmuUpdate, MmuUpdateCmd,
+    MmuextOp, UVMF_ALL, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH,
 };
 
+use crate::common::xsm::XsmSubject;
 use crate::mm::Mfn;
 pub use crate::mm::pv::fixup_descriptor_dpl;
 use crate::mm::pv::types::{PAGE_PRESENT, PageType, pte_mfn};
-use crate::mm::pv::{MmuEffect, addr_ok};
+use crate::mm::pv::{MmuEffect, MmuOwners, addr_ok};
 use crate::pv::ctx::Ctx;
 use crate::pv::descriptor;
 
-fn check_foreigndom(ctx: &Ctx<'_>, foreigndom: u64) -> Result<(), Errno> {
-    let d = foreigndom & 0xffff;
-    if d == u64::from(DOMID_SELF.0) || d == u64::from(ctx.dom.id.0) {
-        Ok(())
-    } else if d >= u64::from(guest_abi::xen::DOMID_FIRST_RESERVED.0) {
-        // DOMID_IO/DOMID_XEN page owners are not supported yet.
-        Err(Errno::EPERM)
-    } else {
-        // Xen's get_pg_owner: no such domain (only dom0 exists so far).
-        Err(Errno::ESRCH)
+/// A domain `foreigndom` named, as far as the MMU hypercalls need it.
+#[derive(Clone, Copy, Debug)]
+struct Owner {
+    /// Identity for access control (its id is the real id, never
+    /// `DOMID_SELF`).
+    subject: XsmSubject,
+    /// Being destroyed.
+    dying: bool,
+    /// Has vCPU 0 (a page-table owner must).
+    has_vcpu0: bool,
+}
+
+impl Owner {
+    fn of_caller(ctx: &Ctx<'_>) -> Self {
+        Self { subject: ctx.dom.subject(), dying: ctx.dom.is_dying(), has_vcpu0: true }
     }
+
+    fn id(&self) -> DomId {
+        self.subject.id
+    }
+}
+
+/// Another domain `id` (`rcu_lock_domain_by_id`): looked up and locked
+/// just long enough to read what the MMU needs (the machine lock keeps it
+/// from changing meanwhile).
+fn other_domain(ctx: &mut Ctx<'_>, id: DomId) -> Result<Owner, Errno> {
+    if id == ctx.dom.id || id.0 >= DOMID_FIRST_RESERVED.0 {
+        return Err(Errno::ESRCH);
+    }
+    ctx.with_target(id, |t| Owner {
+        subject: t.target.subject(),
+        dying: t.target.is_dying(),
+        has_vcpu0: !t.target.vcpus.is_empty(),
+    })
+}
+
+/// Xen's `get_pg_owner(domid)`: the caller for `DOMID_SELF`, the
+/// pseudo-domains for `DOMID_IO` and `DOMID_XEN`, else another domain.
+///
+/// # Errors
+/// `ESRCH` for the caller's own id ("cannot specify itself as foreign
+/// domain") and for ids naming no domain.
+fn get_pg_owner(ctx: &mut Ctx<'_>, domid: u16) -> Result<Owner, Errno> {
+    let id = DomId(domid);
+    if id == ctx.dom.id {
+        return Err(Errno::ESRCH);
+    }
+    match id {
+        DomId::SELF => Ok(Owner::of_caller(ctx)),
+        DomId::IO | DomId::XEN => Ok(Owner {
+            subject: XsmSubject { id, privileged: false, ssidref: 0 },
+            dying: false,
+            has_vcpu0: false,
+        }),
+        _ => other_domain(ctx, id),
+    }
+}
+
+/// The page-table owner of `mmu_update` (`foreigndom >> 16`, plus one;
+/// 0: the caller).
+///
+/// # Errors
+/// `ESRCH` for no such domain (`DOMID_SELF` is not translated here, as in
+/// Xen's `rcu_lock_domain_by_id`), `EINVAL` for a domain without vCPU 0.
+fn get_pt_owner(ctx: &mut Ctx<'_>, pt_dom: u64) -> Result<Owner, Errno> {
+    let Some(id) = pt_dom.checked_sub(1) else {
+        return Ok(Owner::of_caller(ctx));
+    };
+    let id = DomId(u16::try_from(id).map_err(|_| Errno::ESRCH)?);
+    if id == ctx.dom.id {
+        return Ok(Owner::of_caller(ctx));
+    }
+    let owner = other_domain(ctx, id)?;
+    if !owner.has_vcpu0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(owner)
 }
 
 fn report_done(ctx: &mut Ctx<'_>, pdone: u64, done: u64) -> Result<(), Errno> {
@@ -45,7 +124,43 @@ fn report_done(ctx: &mut Ctx<'_>, pdone: u64, done: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `mmu_update(reqs, count, pdone, foreigndom)`.
+/// The access-control check `mmu_update` makes before the first request of
+/// a kind (Xen's `xsm_needed`/`xsm_checked`): normal updates involve the
+/// page owner and the page-table owner, M2P updates the page owner.
+fn mmu_update_xsm(
+    ctx: &Ctx<'_>,
+    req: &MmuUpdate,
+    pt: &Owner,
+    pg: &Owner,
+    checked: &mut [bool; 2],
+) -> Result<(), Errno> {
+    const MACHPHYS: u64 = MmuUpdateCmd::MachphysUpdate.raw() as u64;
+    const NORMAL: u64 = MmuUpdateCmd::NormalPtUpdate.raw() as u64;
+    const PRESERVE_AD: u64 = MmuUpdateCmd::PtUpdatePreserveAd.raw() as u64;
+    const NO_TRANSLATE: u64 = MmuUpdateCmd::PtUpdateNoTranslate.raw() as u64;
+    let caller = ctx.dom.subject();
+    match req.ptr & 7 {
+        // Refused with EPERM by the MMU before any check.
+        MACHPHYS if pt.id() != caller.id => Ok(()),
+        MACHPHYS if !checked[1] => {
+            ctx.xsm.mmu_update(caller, pg.subject)?;
+            checked[1] = true;
+            Ok(())
+        }
+        MACHPHYS => Ok(()),
+        NORMAL | PRESERVE_AD | NO_TRANSLATE if !checked[0] => {
+            ctx.xsm.mmu_update(caller, pg.subject)?;
+            ctx.xsm.mmu_update(caller, pt.subject)?;
+            checked[0] = true;
+            Ok(())
+        }
+        // Unknown commands fail in the MMU (ENOSYS).
+        _ => Ok(()),
+    }
+}
+
+/// `mmu_update(reqs, count, pdone, foreigndom)`: page-table owner in the
+/// upper 16 bits of `foreigndom` (plus one), page owner in the lower.
 pub fn mmu_update(
     ctx: &mut Ctx<'_>,
     reqs: u64,
@@ -53,10 +168,27 @@ pub fn mmu_update(
     pdone: u64,
     foreigndom: u64,
 ) -> Result<i64, Errno> {
-    check_foreigndom(ctx, foreigndom)?;
+    // Xen's `foreigndom` is an `unsigned int`.
+    let foreigndom = foreigndom & 0xffff_ffff;
+    let pt = match get_pt_owner(ctx, foreigndom >> 16) {
+        Ok(pt) => pt,
+        Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+        Err(e) => {
+            report_done(ctx, pdone, 0)?;
+            return Err(e);
+        }
+    };
+    let pg = match get_pg_owner(ctx, (foreigndom & 0xffff) as u16) {
+        Ok(pg) => pg,
+        Err(e) => {
+            report_done(ctx, pdone, 0)?;
+            return Err(e);
+        }
+    };
+    let owners = MmuOwners { caller: ctx.dom.id, pt: pt.id(), pg: pg.id(), pg_dying: pg.dying };
     let count = count & 0xffff_ffff;
     let size = core::mem::size_of::<MmuUpdate>() as u64;
-    let dom = ctx.dom.id;
+    let mut checked = [false; 2];
     let mut done = 0u64;
     let mut result = Ok(0);
     while done < count {
@@ -67,7 +199,11 @@ pub fn mmu_update(
                 break;
             }
         };
-        let (_, r) = ctx.mm().do_mmu_update(dom, core::slice::from_ref(&req));
+        if let Err(e) = mmu_update_xsm(ctx, &req, &pt, &pg, &mut checked) {
+            result = Err(e);
+            break;
+        }
+        let (_, r) = ctx.mm().do_mmu_update_as(owners, core::slice::from_ref(&req));
         if let Err(e) = r {
             result = Err(e);
             break;
@@ -139,7 +275,8 @@ fn apply_effects(ctx: &mut Ctx<'_>, effects: &[MmuEffect]) {
     }
 }
 
-/// `mmuext_op(ops, count, pdone, foreigndom)`.
+/// `mmuext_op(ops, count, pdone, foreigndom)`: page owner in the lower 16
+/// bits of `foreigndom`.
 pub fn mmuext_op(
     ctx: &mut Ctx<'_>,
     ops: u64,
@@ -147,10 +284,11 @@ pub fn mmuext_op(
     pdone: u64,
     foreigndom: u64,
 ) -> Result<i64, Errno> {
-    check_foreigndom(ctx, foreigndom)?;
+    let pg = get_pg_owner(ctx, (foreigndom & 0xffff) as u16)?;
+    ctx.xsm.mmuext_op(ctx.dom.subject(), pg.subject)?;
+    let owners = MmuOwners::foreign(ctx.dom.id, pg.id(), pg.dying);
     let count = count & 0xffff_ffff;
     let size = core::mem::size_of::<MmuextOp>() as u64;
-    let dom = ctx.dom.id;
     let mut done = 0u64;
     let mut result = Ok(0);
     let mut effects = Vec::new();
@@ -165,7 +303,7 @@ pub fn mmuext_op(
         effects.clear();
         let mut tables = ctx.v_ref().arch.tables;
         let (_, r) =
-            ctx.mm().do_mmuext_op(dom, core::slice::from_ref(&op), &mut tables, &mut effects);
+            ctx.mm().do_mmuext_op_as(owners, core::slice::from_ref(&op), &mut tables, &mut effects);
         ctx.v().arch.tables = tables;
         apply_effects(ctx, &effects);
         if let Err(e) = r {

@@ -284,7 +284,8 @@ fn foreign_domains_and_descriptor_dpl() {
     let mut f = Fixture::new();
     assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 5, 0]), err(Errno::ESRCH));
     assert_eq!(hc(&mut f, 26, [BUF, 0, 0, 5, 0]), err(Errno::ESRCH));
-    assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 0x7ff1, 0]), err(Errno::EPERM));
+    // DOMID_IO exists (Xen's dom_io): an empty batch for it is fine.
+    assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 0x7ff1, 0]), 0);
     assert_eq!(hc(&mut f, 1, [BUF, 0, 0, 0x7ff0, 0]), 0);
     assert_eq!(mm::fixup_descriptor_dpl(0x00cf_9300_0000_ffff), 0x00cf_f300_0000_ffff);
     assert_eq!(mm::fixup_descriptor_dpl(0x00af_9b00_0000_ffff), 0x00af_fb00_0000_ffff);
@@ -358,4 +359,232 @@ fn console_reads_and_the_command_line_are_the_privileged_domains() {
     f.dom.handle = [7; 16];
     assert_eq!(hc(&mut f, 17, [8, BUF, 0, 0, 0]), 0);
     assert_eq!(f.peek(BUF, 16), [7; 16]);
+}
+
+/// Foreign page owners through `mmu_update`/`mmuext_op` (Xen 4.17's
+/// `foreigndom`): the fixture's dom0 has an L1 table at `F_L1`, domain 4
+/// owns `DU_FRAMES`.
+mod foreign {
+    use guest_abi::xen::{DomId, MmuUpdate, MmuextCmd, MmuextOp};
+
+    use super::*;
+    use crate::common::domain::{Domain, Dying};
+    use crate::common::domain_table::DomainRef;
+    use crate::mm::Mfn;
+    use crate::mm::pv::types::{PAGE_PRESENT, PAGE_RW, PAGE_USER, pte_from_mfn};
+    use crate::mm::pv::{M2p, MmuOwners, PhysMem, VcpuTables, audit};
+
+    const DOM0: DomId = DomId(0);
+    const DU: DomId = DomId(4);
+    /// dom0's L1 table (pinned).
+    const F_L1: Mfn = Mfn(33);
+    /// Domain 4's frames; `DU_L1` is pinned as its L1 table.
+    const DU_FRAMES: [Mfn; 4] = [Mfn(40), Mfn(41), Mfn(42), Mfn(43)];
+    const DU_L1: Mfn = Mfn(43);
+    const PDONE: u64 = BUF + 0x800;
+    const RO: u64 = PAGE_PRESENT | PAGE_USER;
+    const RW: u64 = RO | PAGE_RW;
+
+    fn setup() -> (Fixture, DomainRef) {
+        let mut f = Fixture::new();
+        f.frames.assign(F_L1, DOM0).unwrap();
+        for m in DU_FRAMES {
+            f.frames.assign(m, DU).unwrap();
+        }
+        let du = f.domains.insert(Domain::new(DU, false, Mfn(47))).unwrap();
+        let pin = |f: &mut Fixture, dom, mfn: Mfn| {
+            let op = MmuextOp::new(MmuextCmd::PinL1Table, mfn.0, 0);
+            let (mut t, mut e) = (VcpuTables::default(), Vec::new());
+            let owners = MmuOwners::local(dom);
+            assert_eq!(f.ctx().mm().do_mmuext_op_as(owners, &[op], &mut t, &mut e).1, Ok(()));
+        };
+        pin(&mut f, DOM0, F_L1);
+        pin(&mut f, DU, DU_L1);
+        (f, du)
+    }
+
+    fn reqs(f: &mut Fixture, reqs: &[(Mfn, u64, u64)]) {
+        for (i, &(table, index, val)) in reqs.iter().enumerate() {
+            let r = MmuUpdate { ptr: (table.0 << 12) | (index * 8), val };
+            f.poke(BUF + 16 * i as u64, bytemuck::bytes_of(&r));
+        }
+        f.poke(PDONE, &[0xff; 4]);
+    }
+
+    fn ops(f: &mut Fixture, ops: &[MmuextOp]) {
+        for (i, o) in ops.iter().enumerate() {
+            f.poke(BUF + 24 * i as u64, bytemuck::bytes_of(o));
+        }
+        f.poke(PDONE, &[0xff; 4]);
+    }
+
+    fn done(f: &Fixture) -> u32 {
+        u32::from_le_bytes(f.peek(PDONE, 4).try_into().unwrap())
+    }
+
+    fn mmu(f: &mut Fixture, count: u64, foreigndom: u64) -> i64 {
+        hc(f, 1, [BUF, count, PDONE, foreigndom, 0])
+    }
+
+    fn ext(f: &mut Fixture, count: u64, foreigndom: u64) -> i64 {
+        hc(f, 26, [BUF, count, PDONE, foreigndom, 0])
+    }
+
+    fn counts(f: &Fixture, mfn: Mfn) -> (u32, u32) {
+        let i = f.frames.info(mfn).unwrap();
+        (i.count, i.type_info.count)
+    }
+
+    fn audited(f: &Fixture) {
+        audit(&f.frames, &f.mem, &[]).unwrap();
+    }
+
+    #[test]
+    fn dom0_maps_a_domus_frames_and_unmaps_them() {
+        let (mut f, _du) = setup();
+        let [a, b, ..] = DU_FRAMES;
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(a, RW)), (F_L1, 1, pte_from_mfn(b, RO))]);
+        assert_eq!(mmu(&mut f, 2, 4), 0);
+        assert_eq!(done(&f), 2);
+        assert_eq!((counts(&f, a), counts(&f, b)), ((2, 1), (2, 0)));
+        audited(&f);
+        // DOMID_SELF cannot map them (could_not_pin).
+        reqs(&mut f, &[(F_L1, 2, pte_from_mfn(a, RO))]);
+        assert_eq!(mmu(&mut f, 1, 0x7ff0), err(Errno::EBUSY));
+        assert_eq!(done(&f), 0);
+        // Clearing drops the references on the domU's frames.
+        reqs(&mut f, &[(F_L1, 0, 0), (F_L1, 1, 0)]);
+        assert_eq!(mmu(&mut f, 2, 0x7ff0), 0);
+        assert_eq!((counts(&f, a), counts(&f, b)), ((1, 0), (1, 0)));
+        audited(&f);
+        // Upper bits: page tables of domain 4 (id + 1), its own frames.
+        reqs(&mut f, &[(DU_L1, 0, pte_from_mfn(b, RW))]);
+        assert_eq!(mmu(&mut f, 1, (5 << 16) | 4), 0);
+        assert_eq!(counts(&f, b), (2, 1));
+        // ...but only its own tables.
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(b, RO))]);
+        assert_eq!(mmu(&mut f, 1, (5 << 16) | 4), err(Errno::EINVAL));
+        // M2P updates only on the caller's own tables.
+        let mp = MmuUpdate { ptr: (a.0 << 12) | 1, val: 0x99 };
+        f.poke(BUF, bytemuck::bytes_of(&mp));
+        assert_eq!(mmu(&mut f, 1, (5 << 16) | 4), err(Errno::EPERM));
+        assert_eq!(mmu(&mut f, 1, 0x7ff0), err(Errno::EINVAL), "not dom0's frame");
+        assert_eq!(mmu(&mut f, 1, 4), 0);
+        assert_eq!(f.m2p.get_gpfn_from_mfn(a), 0x99);
+        audited(&f);
+    }
+
+    #[test]
+    fn unknown_and_own_ids_are_esrch() {
+        let (mut f, du) = setup();
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(DU_FRAMES[0], RO))]);
+        for dom in [9, 0, 0x7ff3, 0x7ff4, 0xffff] {
+            assert_eq!(mmu(&mut f, 1, dom), err(Errno::ESRCH), "{dom:#x}");
+            assert_eq!(done(&f), 0, "mmu_update reports its progress");
+            assert_eq!(ext(&mut f, 1, dom), err(Errno::ESRCH), "{dom:#x}");
+        }
+        // The page-table owner: unknown, DOMID_SELF is not translated, and
+        // a domain without vCPU 0.
+        for pt in [10u64, 0x7ff1] {
+            assert_eq!(mmu(&mut f, 1, pt << 16 | 0x7ff0), err(Errno::ESRCH), "{pt:#x}");
+        }
+        assert_eq!(mmu(&mut f, 0, 1 << 16 | 0x7ff0), 0, "pt_dom 1 is the caller");
+        du.lock().vcpus.clear();
+        assert_eq!(mmu(&mut f, 1, 5 << 16 | 0x7ff0), err(Errno::EINVAL));
+        assert_eq!(counts(&f, DU_FRAMES[0]), (1, 0));
+    }
+
+    #[test]
+    fn an_unprivileged_caller_cannot_name_another_domain() {
+        let (mut f, _du) = setup();
+        f.dom.privileged = false;
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(DU_FRAMES[0], RO))]);
+        assert_eq!(mmu(&mut f, 1, 4), err(Errno::EPERM));
+        assert_eq!(done(&f), 0);
+        assert_eq!(counts(&f, DU_FRAMES[0]), (1, 0));
+        // Nor edit its page tables through the upper bits.
+        reqs(&mut f, &[(DU_L1, 0, 0)]);
+        assert_eq!(mmu(&mut f, 1, 5 << 16 | 0x7ff0), err(Errno::EPERM));
+        // Xen checks mmu_update lazily, per request; mmuext_op up front.
+        assert_eq!(mmu(&mut f, 0, 4), 0);
+        ops(&mut f, &[MmuextOp::new(MmuextCmd::UnpinTable, DU_L1.0, 0)]);
+        assert_eq!(ext(&mut f, 0, 4), err(Errno::EPERM));
+        assert_eq!(ext(&mut f, 1, 4), err(Errno::EPERM));
+        assert!(f.frames.info(DU_L1).unwrap().type_info.pinned);
+        // Its own id through DOMID_SELF is fine.
+        assert_eq!(mmu(&mut f, 0, 0x7ff0), 0);
+        assert_eq!(ext(&mut f, 0, 0x7ff0), 0);
+    }
+
+    #[test]
+    fn domid_io_and_domid_xen() {
+        let (mut f, _du) = setup();
+        let own = Mfn(34);
+        f.frames.assign(own, DOM0).unwrap();
+        // DOMID_IO: RAM is not dom_io's (the I/O path is the MMU's test).
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(own, RO))]);
+        assert_eq!(mmu(&mut f, 1, 0x7ff1), err(Errno::EBUSY));
+        // DOMID_XEN owns nothing that could be mapped or given an M2P entry.
+        assert_eq!(mmu(&mut f, 1, 0x7ff2), err(Errno::EBUSY));
+        let mp = MmuUpdate { ptr: (own.0 << 12) | 1, val: 1 };
+        f.poke(BUF + 16, bytemuck::bytes_of(&mp));
+        assert_eq!(hc(&mut f, 1, [BUF + 16, 1, PDONE, 0x7ff2, 0]), err(Errno::EINVAL));
+        // No page-table operations on their frames.
+        ops(&mut f, &[MmuextOp::new(MmuextCmd::PinL1Table, own.0, 0)]);
+        assert_eq!(ext(&mut f, 1, 0x7ff1), err(Errno::EINVAL));
+        assert_eq!(ext(&mut f, 1, 0x7ff2), err(Errno::EINVAL));
+        // Unprivileged: DOMID_IO passes access control in mmu_update (the
+        // I/O permissions decide), DOMID_XEN does not; mmuext_op refuses
+        // both.
+        f.dom.privileged = false;
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(own, RO))]);
+        assert_eq!(mmu(&mut f, 1, 0x7ff1), err(Errno::EBUSY));
+        assert_eq!(mmu(&mut f, 1, 0x7ff2), err(Errno::EPERM));
+        assert_eq!(ext(&mut f, 0, 0x7ff1), err(Errno::EPERM));
+        assert_eq!(ext(&mut f, 0, 0x7ff2), err(Errno::EPERM));
+        audited(&f);
+    }
+
+    #[test]
+    fn a_dying_domain_gets_no_new_mappings() {
+        let (mut f, du) = setup();
+        let [a, b, ..] = DU_FRAMES;
+        reqs(&mut f, &[(F_L1, 0, pte_from_mfn(a, RW))]);
+        assert_eq!(mmu(&mut f, 1, 4), 0);
+        du.lock().dying = Dying::Dying;
+        reqs(&mut f, &[(F_L1, 1, pte_from_mfn(b, RO))]);
+        assert_eq!(mmu(&mut f, 1, 4), err(Errno::EINVAL));
+        assert_eq!(done(&f), 0);
+        assert_eq!(counts(&f, b), (1, 0));
+        // Taking the old mappings down still works.
+        reqs(&mut f, &[(F_L1, 0, 0)]);
+        assert_eq!(mmu(&mut f, 1, 4), 0);
+        assert_eq!(counts(&f, a), (1, 0));
+        audited(&f);
+    }
+
+    #[test]
+    fn the_builder_pins_and_unpins_a_domus_table() {
+        let (mut f, _du) = setup();
+        let table = DU_FRAMES[2];
+        f.mem.write_u64(table, 0, pte_from_mfn(DU_FRAMES[1], RW));
+        ops(&mut f, &[MmuextOp::new(MmuextCmd::PinL1Table, table.0, 0)]);
+        assert_eq!(ext(&mut f, 1, 4), 0);
+        assert_eq!(done(&f), 1);
+        assert!(f.frames.info(table).unwrap().type_info.pinned);
+        assert_eq!(counts(&f, DU_FRAMES[1]), (2, 1));
+        audited(&f);
+        // Operations on the caller's vCPU are its own only.
+        ops(&mut f, &[MmuextOp::new(MmuextCmd::NewBaseptr, table.0, 0)]);
+        assert_eq!(ext(&mut f, 1, 4), err(Errno::EPERM));
+        assert_eq!(
+            f.dom.vcpus[0].arch.tables.guest_table,
+            Some(crate::pv::test_support::frames::L4)
+        );
+        ops(&mut f, &[MmuextOp::new(MmuextCmd::UnpinTable, table.0, 0)]);
+        assert_eq!(ext(&mut f, 1, 0x7ff0), err(Errno::EINVAL), "not dom0's frame");
+        assert_eq!(ext(&mut f, 1, 4), 0);
+        assert_eq!(counts(&f, DU_FRAMES[1]), (1, 0));
+        audited(&f);
+    }
 }

@@ -36,8 +36,16 @@ fn audit_notices_forbidden_mappings() {
     m.write(L1, 9, pte(L2, RW));
     let err = audit_err(&m);
     assert_eq!(err, AuditError::WritableProtected { table: L1, index: 9, target: L2 });
+    m.write(L1, 9, pte(UNOWNED, RO));
+    assert_eq!(audit_err(&m), AuditError::Foreign { table: L1, index: 9, target: UNOWNED });
+    // A frame of another domain may be mapped (foreign mappings), but the
+    // reference must have been taken.
     m.write(L1, 9, pte(FOREIGN, RO));
-    assert_eq!(audit_err(&m), AuditError::Foreign { table: L1, index: 9, target: FOREIGN });
+    assert_eq!(audit_err(&m), AuditError::Count { mfn: FOREIGN, expected: 2, actual: 1 });
+    m.write(L2, 9, pte(FOREIGN, RO));
+    m.write(L1, 9, 0);
+    assert_eq!(audit_err(&m), AuditError::Foreign { table: L2, index: 9, target: FOREIGN });
+    m.write(L2, 9, 0);
     m.write(L1, 9, 0);
     m.write(L3, 1, pte(L1, RO));
     assert_eq!(audit_err(&m), AuditError::BadChildType { table: L3, index: 1 });
