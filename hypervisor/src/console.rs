@@ -394,6 +394,12 @@ pub fn take_rx_notify() -> bool {
     RX_NOTIFY.swap(false, Ordering::AcqRel)
 }
 
+/// Whether [`take_rx_notify`] may have something to say (input arrived, or
+/// the UART is polled).
+pub fn rx_pending() -> bool {
+    RX_POLLED.load(Ordering::Relaxed) || RX_NOTIFY.load(Ordering::Relaxed)
+}
+
 /// The inclusive I/O port ranges of the UARTs the console drives, which
 /// dom0 must not access (Xen's `ioports_deny_access` of the console's
 /// ports): for `EmulEnv::console_ioports`. COM1 until [`init_rx`] has run.

@@ -194,6 +194,7 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let idx = vcpu_index(unit);
         let was_shut = dom.shutdown.is_some();
         let mut platform = MachinePlatform { cpu, dom: unit.dom };
+        let resync = from_syscall && RESYNC_HYPERCALLS.contains(&nr);
         let kicks = {
             let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
             f(&mut ctx);
@@ -204,7 +205,22 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
             if ctx.v_ref().blocked && event_channel::vcpu_should_wake(ctx.dom, ctx.mem, idx, now) {
                 event_channel::vcpu_unblock(ctx.v());
             }
-            core::mem::take(&mut ctx.dom.kick_mask) | 1u64.checked_shl(unit.vcpu.0).unwrap_or(0)
+            let kicks = core::mem::take(&mut ctx.dom.kick_mask);
+            // The fast path: nothing changed for the scheduler, no softirq
+            // work: return to the same vCPU under the same lock.
+            if kicks == 0
+                && !resync
+                && ctx.dom.shutdown.is_none()
+                && !sched.need_resched(cpu, now)
+                && !softirq_pending(cpu, now)
+                && hv_core::common::schedule::vcpu_runnable(ctx.dom, ctx.v_ref())
+            {
+                let next = sched.next_event(cpu);
+                if crate::guest::exit_to_guest(&mut ctx, cpu, next) && ctx.dom.shutdown.is_none() {
+                    return;
+                }
+            }
+            kicks | 1u64.checked_shl(unit.vcpu.0).unwrap_or(0)
         };
         let newly_shut = !was_shut && dom.shutdown.is_some();
         // A shutdown stops every vCPU of the domain.
@@ -297,6 +313,13 @@ fn notify_dom_exc(parts: &mut Parts<'_>, id: DomId) {
         let mut d0 = d0.lock();
         event_channel::send_global_virq(&mut d0, parts.mem, Virq::DomExc);
     }
+}
+
+/// Whether [`softirq`] has work on `cpu` now.
+fn softirq_pending(cpu: u32, now: u64) -> bool {
+    TIMER_FIRED.get(cpu_index(cpu)).is_some_and(|f| f.load(Ordering::Relaxed))
+        || now >= SCAN_DEADLINE.load(Ordering::Relaxed)
+        || crate::console::rx_pending()
 }
 
 /// The CPU's softirq work: when its timer fired (or `force`), the timers
