@@ -35,6 +35,8 @@ pub mod mm;
 pub mod pv;
 pub mod sched;
 #[cfg(test)]
+mod test_prereq;
+#[cfg(test)]
 mod test_rng;
 pub mod time;
 
