@@ -96,6 +96,7 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
 
     let cr3 = init_paging(&map);
     init_boot_cpu();
+    crate::nmi::init(opts.nmi);
 
     let khz = time::calibrate_tsc();
     printk!("Detected {}.{:03} MHz processor.", khz / 1000, khz % 1000);
