@@ -59,6 +59,9 @@ pub fn cpu_has_virtualization(cpuinfo: &str) -> bool {
         .any(|flag| flag == "vmx" || flag == "svm")
 }
 
+/// Above this much guest RAM (MiB), it gets a memory backend with `reserve=off`.
+pub const BIG_MACHINE_MIB: u32 = 4096;
+
 /// QEMU's Multiboot `-initrd` value: `path args` per module, comma-separated, with commas
 /// inside paths and arguments doubled.
 pub fn initrd_arg(modules: &[ModuleSpec]) -> String {
@@ -89,6 +92,13 @@ pub fn qemu_args(
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-machine", &cfg.machine.to_string(), "-cpu", &cfg.cpu, "-accel", accel.name()]);
     push(&["-m", &cfg.memory_mib.to_string(), "-smp", &cfg.smp.to_string()]);
+    if cfg.memory_mib > BIG_MACHINE_MIB {
+        // Guest RAM without a swap reservation (MAP_NORESERVE): QEMU allocates it lazily
+        // anyway, and the kernel's overcommit heuristic would refuse a machine larger
+        // than the host's free memory in one piece.
+        let backend = format!("memory-backend-ram,id=hv-ram,size={}M,reserve=off", cfg.memory_mib);
+        push(&["-object", &backend, "-machine", "memory-backend=hv-ram"]);
+    }
     let monitor = match monitor {
         Some(socket) => format!("unix:{},server=on,wait=off", socket.display()),
         None => "none".to_owned(),
@@ -150,6 +160,23 @@ mod tests {
         assert!(joined.contains(" -serial stdio "), "{joined}");
         assert!(joined.ends_with("-kernel /xen -append a=1,2 -initrd /m x -s"), "{joined}");
         assert!(joined.contains(" -monitor none "), "{joined}");
+    }
+
+    #[test]
+    fn big_machines_reserve_no_swap() {
+        let args = |memory_mib| -> String {
+            let cfg = RunConfig { memory_mib, ..RunConfig::default() };
+            let args = qemu_args(&cfg, Accel::Tcg, Path::new("/xen"), None, None);
+            args.into_iter()
+                .map(|a| a.into_string().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(!args(4096).contains("memory-backend"));
+        let big = args(65536);
+        assert!(big.contains(" -m 65536 "), "{big}");
+        assert!(big.contains("-object memory-backend-ram,id=hv-ram,size=65536M,reserve=off"));
+        assert!(big.contains("-machine memory-backend=hv-ram"), "{big}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 mod attacks;
 mod audit_oracle;
 mod basics;
+mod io_frames;
 mod mmu_update;
 mod mmuext;
 mod property;
