@@ -265,6 +265,24 @@ pub fn printk(level: LogLevel, args: fmt::Arguments<'_>) {
     print_locked(con, args);
 }
 
+/// As [`printk`], but only if the console is free now: `false` (nothing
+/// printed) when its lock is held, perhaps by the very code this CPU
+/// interrupted. For NMI context, which must never wait for a lock.
+pub fn printk_try(level: LogLevel, args: fmt::Arguments<'_>) -> bool {
+    let now_ms = hv_arch_x86_64::time::now_ns() / 1_000_000;
+    let Some(mut guard) = CONSOLE.try_lock() else { return false };
+    let Some(con) = guard.as_mut() else { return true };
+    if !con.thresholds.decide(level, now_ms, &mut con.ratelimit) {
+        return true;
+    }
+    let missed = con.ratelimit.take_missed();
+    if missed > 0 {
+        print_locked(con, format_args!("printk: {missed} messages suppressed."));
+    }
+    print_locked(con, args);
+    true
+}
+
 /// Print regardless of `loglvl` and of a console lock held by a CPU that
 /// will never release it (panic and fatal-trap paths).
 pub fn printk_force(args: fmt::Arguments<'_>) {

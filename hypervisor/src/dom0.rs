@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The dom0 builder (Xen's `dom0_construct` for 64-bit PV kernels).
 //!
+//! It works in the machine-wide memory state built at boot
+//! (`crate::mm::MachineMemory`: frame table, M2P) and only allocates,
+//! accounts and maps dom0's own pages.
+//!
 //! From the first module (the kernel: an ELF, or a bzImage whose payload
 //! `kernel_image` decompresses) and the optional second (the initrd): parse
 //! the ELF and its Xen notes, allocate dom0's pages, lay out
@@ -22,17 +26,16 @@ use guest_abi::xen::{
     CpuUserRegs as GuestRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS, MmuextCmd, MmuextOp,
     SIF_INITDOMAIN, SIF_PRIVILEGED, StartInfo, XEN_LEGACY_MAX_VCPUS,
 };
-use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
+use hv_arch_x86_64::pvmem::DirectMem;
 use hv_boot::Module;
 use hv_core::common::domain::Domain;
 use hv_core::dom0_build::{hypercall_page, layout};
 use hv_core::libelf::{self, ElfError, LoadTarget};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::types::{PAGE_ACCESSED, PAGE_DIRTY, PAGE_PRESENT, PAGE_RW, PAGE_USER};
-use hv_core::mm::pv::{FrameTable, M2p, PhysMem, PvMm};
+use hv_core::mm::pv::{M2p, PhysMem, PvMm};
 
-use crate::guest::{Hooks, Machine};
-use crate::mm::{ArchFrames, FRAMES};
+use crate::mm::{FRAMES, MachineMemory};
 use crate::printk;
 
 const PAGE: u64 = 4096;
@@ -86,8 +89,8 @@ impl LoadTarget for Dom0Mem<'_> {
 
 /// What the builder produced.
 pub struct Built {
-    /// The machine state with dom0 in it.
-    pub machine: Machine,
+    /// Dom0, its memory accounted in the machine-wide state.
+    pub dom: Domain,
     /// Dom0's initial registers.
     pub regs: GuestRegs,
 }
@@ -96,15 +99,15 @@ fn l_index(va: u64, shift: u32) -> usize {
     ((va >> shift) & 511) as usize
 }
 
-/// Builds dom0 from `kernel` (and `initrd`) with `nr_pages` pages.
+/// Builds dom0 from `kernel` (and `initrd`) with `nr_pages` pages, in the
+/// machine-wide memory state `machine`.
 pub fn construct(
+    machine: &mut MachineMemory,
     kernel: &Module,
     initrd: Option<&Module>,
     cmdline: &str,
     nr_pages: u64,
     nr_vcpus: u32,
-    ram: &[(u64, u64)],
-    idle_cr3: u64,
 ) -> Result<Built, String> {
     // An ELF module as is, or a bzImage's payload decompressed into frames
     // that are freed when `kernel_image` goes out of scope.
@@ -164,28 +167,14 @@ pub fn construct(
     printk!(" TOTAL:         {:016x}->{:016x}", lay.v_start, lay.v_end);
     printk!(" ENTRY ADDRESS: {:016x}", parms.virt_entry);
 
-    // Machine-wide PV state.
-    let max_page = ram.iter().map(|&(_, e)| e / PAGE).max().unwrap_or(0);
-    let mut frames = FrameTable::new(max_page);
-    // Xen's arch_init_memory: the first MiB and every frame the e820 does
-    // not call RAM are I/O, owned by DOMID_IO (mappable with permission).
-    for m in 0..max_page {
-        let addr = m.saturating_mul(PAGE);
-        let is_ram = ram.iter().any(|&(s, e)| addr >= s && addr < e);
-        if m < 0x100 || !is_ram {
-            let _ = frames.assign(Mfn(m), DomId::IO);
-        }
-    }
-    let mut mem = DirectMem::new(ram);
-    let (mut m2p, shared_info) = {
+    // Dom0's own memory; the machine-wide state (frame table, I/O frames,
+    // M2P) was built at boot (`crate::mm::init_machine_memory`).
+    let MachineMemory { frames, mem, m2p, hooks } = machine;
+    let shared_info = {
         let mut guard = FRAMES.lock();
         let fa = guard.as_mut().ok_or("no frame allocator")?;
-        let m2p =
-            MachineM2p::new(max_page, &mut ArchFrames(fa)).ok_or("out of memory for the M2P")?;
-        let si = fa.alloc().ok_or("out of memory for shared_info")?;
-        (m2p, si)
+        fa.alloc().ok_or("out of memory for shared_info")?
     };
-    crate::guest::set_m2p_chunks(m2p.chunk_mfns());
 
     // Dom0's pages.
     let mut p2m: Vec<u64> = Vec::with_capacity(usize::try_from(nr_pages).unwrap_or(0));
@@ -219,7 +208,7 @@ pub fn construct(
     };
 
     {
-        let mut target = Dom0Mem { mem: &mut mem, p2m: &p2m, v_start };
+        let mut target = Dom0Mem { mem: &mut *mem, p2m: &p2m, v_start };
         libelf::load(&parms, image, &mut target)
             .map_err(|e| format!("cannot load the dom0 kernel: {e}"))?;
         if let Some(b) = initrd_bytes {
@@ -227,10 +216,18 @@ pub fn construct(
                 .fill(lay.initrd.0, b.len() as u64, Some(b))
                 .map_err(|e| format!("initrd: {e}"))?;
         }
-        let p2m_bytes: Vec<u8> = p2m.iter().flat_map(|m| m.to_le_bytes()).collect();
-        target
-            .fill(lay.p2m.0, p2m_bytes.len() as u64, Some(&p2m_bytes))
-            .map_err(|e| format!("p2m: {e}"))?;
+        // The P2M list, a page at a time (no second copy of it on the heap).
+        let mut va = lay.p2m.0;
+        for chunk in p2m.chunks(512) {
+            let mut page = [0u8; 4096];
+            for (d, m) in page.chunks_exact_mut(8).zip(chunk) {
+                d.copy_from_slice(&m.to_le_bytes());
+            }
+            let bytes = page.get(..chunk.len().saturating_mul(8)).ok_or("p2m chunk")?;
+            let len = bytes.len() as u64;
+            target.fill(va, len, Some(bytes)).map_err(|e| format!("p2m: {e}"))?;
+            va = va.saturating_add(len);
+        }
 
         let mut si: StartInfo = bytemuck::Zeroable::zeroed();
         let magic = b"xen-3.0-x86_64";
@@ -298,14 +295,12 @@ pub fn construct(
         va = va.saturating_add(PAGE);
     }
 
-    let idle = Hooks { idle_cr3, m2p_l4e: m2p.l4_entry(), cpu: 0 };
-    let mut hooks = idle;
     let mut dom = Domain::new(DOM0, true, shared_info);
     dom.set_max_vcpus(usize::try_from(nr_vcpus).unwrap_or(1).max(1));
     dom.tot_pages = nr_pages;
     dom.max_pages = nr_pages;
     {
-        let mut pv = PvMm::new(&mut frames, &mut mem, &mut m2p, &mut hooks);
+        let mut pv = PvMm::new(frames, mem, m2p, hooks);
         let ops = [
             MmuextOp::new(MmuextCmd::PinL4Table, l4.0, 0),
             MmuextOp::new(MmuextCmd::NewBaseptr, l4.0, 0),
@@ -323,5 +318,5 @@ pub fn construct(
     regs.cs = FLAT_KERNEL_CS;
     regs.ss = FLAT_KERNEL_SS;
     regs.rflags = 0x202;
-    Ok(Built { machine: Machine::new(dom, frames, mem, m2p, hooks), regs })
+    Ok(Built { dom, regs })
 }

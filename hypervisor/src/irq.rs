@@ -20,7 +20,11 @@ pub fn dispatch(vector: u8, _regs: &mut CpuUserRegs) {
         // Only wake the CPU: its exit path or idle loop looks at its vCPU.
         EVENT_CHECK_VECTOR => {}
         // Guest timers run on the way back to the guest (`run_timers`).
-        LOCAL_TIMER_VECTOR => crate::guest::timer_interrupt(),
+        // So are NMI reports the console was too busy to print.
+        LOCAL_TIMER_VECTOR => {
+            crate::nmi::report_deferred();
+            crate::guest::timer_interrupt();
+        }
         // Serial input: into the console's receive ring; the exit path
         // sends VIRQ_CONSOLE (`console::take_rx_notify`).
         SERIAL_VECTOR => crate::console::serial_rx_interrupt(),

@@ -16,6 +16,7 @@ mod heap;
 mod irq;
 mod kernel_image;
 mod mm;
+mod nmi;
 mod panic;
 mod schedule;
 mod setup;

@@ -2,8 +2,10 @@
 //! `__start_xen`: the boot CPU's path from the boot loader to dom0.
 //!
 //! Order (as Xen's `__start_xen`): boot information and command line, console,
-//! memory map and frame allocator, idle page tables, CPU tables, time, ACPI,
-//! local APIC, secondary CPUs, scheduler, then domain 0.
+//! memory map, heap sized to the machine and frame allocator, idle page
+//! tables, CPU tables, time, ACPI, local APIC, machine-wide memory state
+//! (frame table, I/O frames, M2P: `crate::mm`), secondary CPUs, scheduler,
+//! then domain 0.
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -90,12 +92,16 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         printk!("Option '{opt}' accepted; it has no effect on this machine yet");
     }
 
-    let (map, allocator) = init_memory(&boot, &opts);
+    let (map, allocator, machine_heap) = init_memory(&boot, &opts);
     crate::guest::set_machine_e820(&map);
     *FRAMES.lock() = Some(allocator);
 
     let cr3 = init_paging(&map);
+    if let Some(region) = machine_heap {
+        crate::mm::add_machine_heap(region);
+    }
     init_boot_cpu();
+    crate::nmi::init(opts.nmi);
 
     let khz = time::calibrate_tsc();
     printk!("Detected {}.{:03} MHz processor.", khz / 1000, khz % 1000);
@@ -117,13 +123,19 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         0 => 36,
         b => b,
     };
-    crate::guest::set_iomem_denied(1u64 << paddr_bits.clamp(32, 52).saturating_sub(12), denied);
+    let io_limit = 1u64 << paddr_bits.clamp(32, 52).saturating_sub(12);
     let ticks = apic::calibrate_timer();
     log::info!(
         "Local APIC at {lapic_base:#x}, version {:#x}; timer {ticks} ticks/ms (divide by 16)",
         apic::version()
     );
     hv_arch_x86_64::traps::set_irq_handler(crate::irq::dispatch);
+    // Machine-wide memory state (frame table, I/O frames, M2P): after the timer's calibration (which
+    // nothing may disturb) and before any domain is built, so every builder shares it.
+    let mut machine_mem = match crate::mm::init_machine_memory(&map, cr3, io_limit, denied) {
+        Ok(m) => m,
+        Err(e) => xen_panic(format_args!("cannot set up machine memory: {e}")),
+    };
     crate::panic::PLATFORM.call_once(|| platform.clone());
     console::init_rx(&platform);
 
@@ -185,12 +197,6 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         log::info!("bench: raw SYSCALL/SYSRET round trip: {c} cycles");
     }
     crate::guest::configure(opts.console_to_ring, &cooked);
-    let ram: Vec<(u64, u64)> = map
-        .entries()
-        .iter()
-        .filter(|e| e.kind.raw() == 1)
-        .map(|e| (e.addr, e.addr.saturating_add(e.size)))
-        .collect();
     // Dom0 gets one vCPU per CPU unless `dom0_max_vcpus=` says otherwise
     // (Xen's `dom0_max_vcpus`: the CPU count clamped to MIN-MAX), at most
     // 64.
@@ -198,24 +204,24 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     let (min_vcpus, max_vcpus) = opts.dom0_max_vcpus.unwrap_or((1, cpus));
     let nr_vcpus = cpus.clamp(min_vcpus.max(1), max_vcpus.max(1)).min(64);
     let built = match crate::dom0::construct(
+        &mut machine_mem,
         kernel,
         boot.modules.get(1),
         kcmd,
         dom0_pages,
         nr_vcpus,
-        &ram,
-        cr3,
     ) {
         Ok(b) => b,
         Err(e) => xen_panic(format_args!("Could not set up DOM0 guest OS: {e}")),
     };
     let regs = built.regs;
-    let mut machine = built.machine;
-    let dom0 = alloc::sync::Arc::clone(&machine.dom0);
-    match dom0.lock().vcpus.first_mut() {
+    let mut dom = built.dom;
+    match dom.vcpus.first_mut() {
         Some(v) => v.arch.start_regs = Some(regs),
         None => xen_panic(format_args!("dom0 has no vCPU")),
     }
+    let mut machine = machine_mem.into_machine(dom);
+    let dom0 = alloc::sync::Arc::clone(&machine.dom0);
     crate::guest::init_guest_time(&mut machine);
     machine.schedule_domain(&dom0, opts.dom0_vcpus_pin);
     *crate::guest::MACHINE.lock() = Some(machine);
@@ -231,7 +237,10 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     crate::schedule::idle_loop(0)
 }
 
-fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator) {
+fn init_memory(
+    boot: &BootInfo,
+    opts: &BootOptions,
+) -> (E820Map, FrameAllocator, Option<crate::mm::HeapRegion>) {
     let mut map = E820Map::from_entries(boot.memory_map.iter().map(|r| (r.addr, r.size, r.kind)));
     printk!("Xen-e820 RAM map:");
     for e in map.entries() {
@@ -257,6 +266,10 @@ fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator)
     for m in &boot.modules {
         reserved.push((m.start, m.end));
     }
+    // Heap memory sized to this machine, taken from RAM before the frame
+    // allocator (whose bitmaps already need it) manages the rest.
+    let badpage_bytes = (opts.badpages.len() as u64).saturating_mul(8);
+    let machine_heap = crate::mm::carve_heap(&map, &mut reserved, badpage_bytes);
     let allocator = FrameAllocator::new(&map, &reserved, &opts.badpages);
     if !opts.badpages.is_empty() {
         printk!(
@@ -273,7 +286,7 @@ fn init_memory(boot: &BootInfo, opts: &BootOptions) -> (E820Map, FrameAllocator)
         allocator.free_frames(),
         allocator.total_frames()
     );
-    (map, allocator)
+    (map, allocator, machine_heap)
 }
 
 fn init_paging(map: &E820Map) -> u64 {

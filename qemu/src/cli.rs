@@ -158,6 +158,11 @@ pub struct RunArgs {
     /// since QEMU started (`hvrun: time to "TEXT": S s`, or `never`). Repeatable.
     #[arg(long = "report-time", value_name = "TEXT")]
     pub report_time: Vec<String>,
+    /// Once a serial line containing MARKER arrives, send COMMAND to QEMU's monitor (e.g.
+    /// `--monitor-after "Starting dom0" nmi`). Repeatable; each pair is armed after the
+    /// previous one was sent.
+    #[arg(long = "monitor-after", value_names = ["MARKER", "COMMAND"], num_args = 2)]
+    pub monitor_after: Vec<String>,
 }
 
 /// Options of `hvrun iso`.
@@ -221,6 +226,14 @@ impl RunArgs {
             echo: true,
             forward_stdin: interactive,
             send_after: Vec::new(),
+            monitor_after: self
+                .monitor_after
+                .chunks(2)
+                .filter_map(|pair| match pair {
+                    [marker, command] => Some((marker.clone(), command.clone())),
+                    _ => None,
+                })
+                .collect(),
         })
     }
 }

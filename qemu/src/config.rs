@@ -97,6 +97,11 @@ pub struct RunConfig {
     /// the first string (a marker) has arrived, the second is written to the serial port;
     /// then the next pair is armed. Ignored with `forward_stdin`.
     pub send_after: Vec<(String, String)>,
+    /// QEMU monitor (HMP) commands during the run, in order: once a serial line containing
+    /// the first string (a marker) has arrived, the second (e.g. `nmi`) is sent to QEMU's
+    /// monitor, which then listens on a UNIX socket in a scratch directory (`-monitor
+    /// unix:...`; `-monitor none` when this is empty); then the next pair is armed.
+    pub monitor_after: Vec<(String, String)>,
 }
 
 /// The default per-run timeout (60 s).
@@ -120,6 +125,7 @@ impl Default for RunConfig {
             echo: false,
             forward_stdin: false,
             send_after: Vec::new(),
+            monitor_after: Vec::new(),
         }
     }
 }

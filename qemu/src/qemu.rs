@@ -59,6 +59,9 @@ pub fn cpu_has_virtualization(cpuinfo: &str) -> bool {
         .any(|flag| flag == "vmx" || flag == "svm")
 }
 
+/// Above this much guest RAM (MiB), it gets a memory backend with `reserve=off`.
+pub const BIG_MACHINE_MIB: u32 = 4096;
+
 /// QEMU's Multiboot `-initrd` value: `path args` per module, comma-separated, with commas
 /// inside paths and arguments doubled.
 pub fn initrd_arg(modules: &[ModuleSpec]) -> String {
@@ -76,18 +79,31 @@ pub fn initrd_arg(modules: &[ModuleSpec]) -> String {
 /// The full QEMU argument list for `cfg`.
 ///
 /// `kernel` is the hypervisor ELF (used by [`BootPath::Direct`]); `iso` the GRUB image
-/// (used by [`BootPath::Grub`]). The serial port (COM1) is QEMU's stdio.
+/// (used by [`BootPath::Grub`]). The serial port (COM1) is QEMU's stdio. `monitor` is
+/// the UNIX socket QEMU's monitor listens on (`-monitor none` without one).
 pub fn qemu_args(
     cfg: &RunConfig,
     accel: Accel,
     kernel: &Path,
     iso: Option<&Path>,
+    monitor: Option<&Path>,
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-machine", &cfg.machine.to_string(), "-cpu", &cfg.cpu, "-accel", accel.name()]);
     push(&["-m", &cfg.memory_mib.to_string(), "-smp", &cfg.smp.to_string()]);
-    push(&["-display", "none", "-monitor", "none", "-serial", "stdio", "-parallel", "none"]);
+    if cfg.memory_mib > BIG_MACHINE_MIB {
+        // Guest RAM without a swap reservation (MAP_NORESERVE): QEMU allocates it lazily
+        // anyway, and the kernel's overcommit heuristic would refuse a machine larger
+        // than the host's free memory in one piece.
+        let backend = format!("memory-backend-ram,id=hv-ram,size={}M,reserve=off", cfg.memory_mib);
+        push(&["-object", &backend, "-machine", "memory-backend=hv-ram"]);
+    }
+    let monitor = match monitor {
+        Some(socket) => format!("unix:{},server=on,wait=off", socket.display()),
+        None => "none".to_owned(),
+    };
+    push(&["-display", "none", "-monitor", &monitor, "-serial", "stdio", "-parallel", "none"]);
     push(&["-nic", "none", "-no-reboot", "-device", DEBUG_EXIT_DEVICE]);
     match cfg.boot {
         BootPath::Direct => {
@@ -135,7 +151,7 @@ mod tests {
             extra_args: vec!["-s".into()],
             ..RunConfig::default()
         };
-        let args: Vec<String> = qemu_args(&cfg, Accel::Tcg, Path::new("/xen"), None)
+        let args: Vec<String> = qemu_args(&cfg, Accel::Tcg, Path::new("/xen"), None, None)
             .into_iter()
             .map(|a| a.into_string().unwrap_or_default())
             .collect();
@@ -143,5 +159,35 @@ mod tests {
         assert!(joined.starts_with("-machine pc -cpu max -accel tcg -m 1024 -smp 1 "), "{joined}");
         assert!(joined.contains(" -serial stdio "), "{joined}");
         assert!(joined.ends_with("-kernel /xen -append a=1,2 -initrd /m x -s"), "{joined}");
+        assert!(joined.contains(" -monitor none "), "{joined}");
+    }
+
+    #[test]
+    fn big_machines_reserve_no_swap() {
+        let args = |memory_mib| -> String {
+            let cfg = RunConfig { memory_mib, ..RunConfig::default() };
+            let args = qemu_args(&cfg, Accel::Tcg, Path::new("/xen"), None, None);
+            args.into_iter()
+                .map(|a| a.into_string().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(!args(4096).contains("memory-backend"));
+        let big = args(65536);
+        assert!(big.contains(" -m 65536 "), "{big}");
+        assert!(big.contains("-object memory-backend-ram,id=hv-ram,size=65536M,reserve=off"));
+        assert!(big.contains("-machine memory-backend=hv-ram"), "{big}");
+    }
+
+    #[test]
+    fn monitor_socket() {
+        let cfg = RunConfig::default();
+        let sock = Path::new("/tmp/run-x/monitor.sock");
+        let args: Vec<String> = qemu_args(&cfg, Accel::Tcg, Path::new("/xen"), None, Some(sock))
+            .into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect();
+        let joined = args.join(" ");
+        assert!(joined.contains(" -monitor unix:/tmp/run-x/monitor.sock,server=on,wait=off "));
     }
 }

@@ -4,7 +4,9 @@
 
 use std::fs::File;
 use std::io::{self, BufRead as _, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +50,15 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome> {
         }
         BootPath::Direct => (None, None),
     };
-    let args = qemu_args(&cfg, accel, &kernel, iso.as_deref());
+    // The monitor's socket, in a scratch directory removed when `_monitor_dir` is dropped.
+    let (_monitor_dir, monitor) = if cfg.monitor_after.is_empty() {
+        (None, None)
+    } else {
+        let dir = grub::scratch_dir()?;
+        let socket = dir.path().join("monitor.sock");
+        (Some(dir), Some(socket))
+    };
+    let args = qemu_args(&cfg, accel, &kernel, iso.as_deref(), monitor.as_deref());
     let command = std::iter::once(QEMU.to_owned())
         .chain(args.iter().map(|a| shell_word(&a.to_string_lossy())))
         .collect::<Vec<_>>()
@@ -78,7 +88,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome> {
             });
         }
     };
-    let mut session = Session::new(child, &cfg, log, start)?;
+    let mut session = Session::new(child, &cfg, log, start, monitor)?;
     let ending = session.wait(cfg.timeout)?;
     let (serial, scan, stderr, line_times) = session.finish()?;
     let (status, reason) = classify(&scan, &ending, &stderr, &serial);
@@ -144,6 +154,10 @@ struct Session {
     stdin: Option<ChildStdin>,
     /// The `send_after` pairs not sent yet, next first (reversed: popped from the end).
     to_send: Vec<(String, String)>,
+    /// QEMU's monitor socket (with `monitor_after`) and the connection, once made.
+    monitor: Option<(PathBuf, Option<UnixStream>)>,
+    /// The `monitor_after` pairs not sent yet, reversed as `to_send`.
+    monitor_to_send: Vec<(String, String)>,
     /// When QEMU was started.
     start: Instant,
     /// Arrival time (since `start`) and text of each serial line.
@@ -161,7 +175,13 @@ struct Session {
 }
 
 impl Session {
-    fn new(mut child: Child, cfg: &RunConfig, log: Option<File>, start: Instant) -> Result<Self> {
+    fn new(
+        mut child: Child,
+        cfg: &RunConfig,
+        log: Option<File>,
+        start: Instant,
+        monitor: Option<PathBuf>,
+    ) -> Result<Self> {
         let stdout = child.stdout.take().context("QEMU stdout")?;
         let stderr = child.stderr.take().context("QEMU stderr")?;
         let stdin = child.stdin.take().context("QEMU stdin")?;
@@ -215,6 +235,8 @@ impl Session {
             stderr_reader: Some(stderr_reader),
             stdin,
             to_send,
+            monitor: monitor.map(|path| (path, None)),
+            monitor_to_send: cfg.monitor_after.iter().rev().cloned().collect(),
             start,
             line_times: Vec::new(),
             quit,
@@ -291,6 +313,13 @@ impl Session {
             }
             self.to_send.pop();
         }
+        if let Some((marker, command)) = self.monitor_to_send.last()
+            && line.contains(marker.as_str())
+        {
+            let command = command.clone();
+            self.monitor_command(&command);
+            self.monitor_to_send.pop();
+        }
         let kill = match self.scan.feed(line) {
             Event::PanicFinished => Some((later(now, PANIC_LINGER), KillReason::PanicFinished)),
             Event::PowerOff | Event::Reboot => {
@@ -303,6 +332,27 @@ impl Session {
             && self.kill_at.is_none_or(|(old, _)| at < old)
         {
             self.kill_at = Some((at, reason));
+        }
+    }
+
+    /// Sends one HMP command to QEMU's monitor, connecting first if needed (QEMU creates
+    /// the socket before it runs the guest, so it is there once serial output arrives). The
+    /// connection stays open, so QEMU reads the whole command before seeing it close.
+    fn monitor_command(&mut self, command: &str) {
+        let Some((path, stream)) = &mut self.monitor else { return };
+        if stream.is_none() {
+            match UnixStream::connect(&*path) {
+                Ok(s) => *stream = Some(s),
+                Err(e) => {
+                    let _ = writeln!(io::stderr(), "hvrun: monitor {}: {e}", path.display());
+                    return;
+                }
+            }
+        }
+        if let Some(s) = stream
+            && let Err(e) = s.write_all(format!("{command}\n").as_bytes()).and_then(|()| s.flush())
+        {
+            let _ = writeln!(io::stderr(), "hvrun: monitor command {command:?}: {e}");
         }
     }
 

@@ -24,6 +24,10 @@ const APIC_TIMER_INITIAL: u64 = 0x380;
 const APIC_TIMER_CURRENT: u64 = 0x390;
 const APIC_TIMER_DIVIDE: u64 = 0x3e0;
 const LVT_MASKED: u32 = 1 << 16;
+/// LVT delivery mode NMI (`APIC_DM_NMI`).
+const LVT_DM_NMI: u32 = 0x400;
+/// `IA32_APIC_BASE` bit 8: this is the boot processor.
+const APIC_BASE_BSP: u64 = 1 << 8;
 const ICR_BUSY: u32 = 1 << 12;
 
 /// Virtual address of the LAPIC registers (0 until [`init`]).
@@ -58,19 +62,25 @@ pub fn msr_base() -> u64 {
 }
 
 /// Enable the calling CPU's local APIC at physical `base` (the same on every CPU).
+///
+/// LINT1, where the chipset signals platform NMIs (parity/SERR, IOCHK, an
+/// NMI button, QEMU's monitor `nmi`), delivers NMIs on the boot CPU only and
+/// is masked elsewhere, as in Xen's `setup_local_APIC`; LINT0 (ExtINT from
+/// the legacy PIC) is masked everywhere.
 pub fn init(base: u64) {
     BASE_VA.store(maddr_to_virt(base), Ordering::Relaxed);
     // SAFETY: setting the global-enable bit (11) of IA32_APIC_BASE, keeping
     // the base, only turns on the xAPIC.
-    unsafe {
+    let bsp = unsafe {
         let mut msr = Msr::new(IA32_APIC_BASE);
         let v = msr.read();
         msr.write(v | (1 << 11));
-    }
+        v & APIC_BASE_BSP != 0
+    };
     write(APIC_TPR, 0);
     write(APIC_LVT_TIMER, LVT_MASKED);
     write(APIC_LVT_LINT0, LVT_MASKED);
-    write(APIC_LVT_LINT1, LVT_MASKED);
+    write(APIC_LVT_LINT1, if bsp { LVT_DM_NMI } else { LVT_DM_NMI | LVT_MASKED });
     write(APIC_LVT_ERROR, u32::from(crate::traps::ERROR_APIC_VECTOR));
     write(APIC_ESR, 0);
     write(APIC_SVR, 0x100 | u32::from(SPURIOUS_APIC_VECTOR));

@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::gdt::CpuTables;
 use crate::layout::maddr_to_virt;
 use crate::{FrameSource, apic, cpu, gdt, idt, time};
+use hv_core::mm::shootdown::{ShootdownWait, WaitStep};
 
 /// Most CPUs the hypervisor drives (Xen's NR_CPUS of the era).
 pub const NR_CPUS: usize = 64;
@@ -177,8 +178,27 @@ extern "C" fn __start_secondary() -> ! {
 /// CPUs (bit per CPU number) that still owe a TLB flush to the initiator of
 /// the shootdown in progress.
 static FLUSH_PENDING: AtomicU64 = AtomicU64::new(0);
-/// How long an initiator waits for the targets of a shootdown.
-const FLUSH_TIMEOUT_NS: u64 = 1_000_000_000;
+
+/// Sends the shootdown IPI to every CPU in `targets`. A CPU that is not
+/// online runs nothing and holds no guest mapping: its bit is cleared. A send
+/// that fails (the ICR stayed busy) leaves the bit pending for a retry.
+fn send_flush_ipis(targets: u64) {
+    for cpu in 0..64u32 {
+        if targets & (1u64 << cpu) == 0 {
+            continue;
+        }
+        match apic_id_of(cpu) {
+            Some(id) => {
+                if !apic::send_ipi(id, crate::traps::INVALIDATE_TLB_VECTOR) {
+                    log::warn!("TLB shootdown: IPI to CPU{cpu} not sent; retrying");
+                }
+            }
+            None => {
+                FLUSH_PENDING.fetch_and(!(1u64 << cpu), Ordering::SeqCst);
+            }
+        }
+    }
+}
 
 /// Flushes the TLB of every CPU in `mask` (bit per CPU number) but the
 /// calling one, `this`, and waits until each has done so.
@@ -186,32 +206,37 @@ const FLUSH_TIMEOUT_NS: u64 = 1_000_000_000;
 /// Initiators must be serialised by the caller (the machine lock), and
 /// every target must take interrupts within a bounded time: a CPU waiting
 /// for that lock spins with interrupts enabled, an idle or blocked CPU
-/// halts with them enabled, and a CPU in guest mode always takes them. A
-/// target that does not answer within a second is reported and given up on.
+/// halts with them enabled, and a CPU in guest mode always takes them.
+/// A shootdown is never given up on: until every target has answered the
+/// initiator keeps waiting, naming the late CPUs every second and sending
+/// them the IPI again (`hv_core::mm::shootdown`); carrying on would let a
+/// guest keep a stale writable mapping.
 pub fn flush_tlb_mask(mask: u64, this: u32) {
     let others = mask & !(1u64.checked_shl(this).unwrap_or(0));
     if others == 0 {
         return;
     }
     FLUSH_PENDING.fetch_or(others, Ordering::SeqCst);
-    for cpu in 0..64u32 {
-        if others & (1u64 << cpu) != 0 {
-            match apic_id_of(cpu) {
-                Some(id) if apic::send_ipi(id, crate::traps::INVALIDATE_TLB_VECTOR) => {}
-                _ => {
-                    FLUSH_PENDING.fetch_and(!(1u64 << cpu), Ordering::SeqCst);
+    send_flush_ipis(others);
+    let mut wait = ShootdownWait::new(time::now_ns());
+    loop {
+        let pending = FLUSH_PENDING.load(Ordering::SeqCst) & others;
+        match wait.step(time::now_ns(), pending) {
+            WaitStep::Done => return,
+            WaitStep::Spin => core::hint::spin_loop(),
+            WaitStep::Report { late, waited_ns } => {
+                let mut cpus = alloc::string::String::new();
+                for cpu in (0..64u32).filter(|c| late & (1u64 << c) != 0) {
+                    let _ = core::fmt::Write::write_fmt(&mut cpus, format_args!(" CPU{cpu}"));
                 }
+                log::error!(
+                    "TLB shootdown from CPU{this}: still waiting after {} ms for{cpus} \
+                     (not treated as flushed; IPI sent again)",
+                    waited_ns / 1_000_000
+                );
+                send_flush_ipis(late);
             }
         }
-    }
-    let start = time::now_ns();
-    while FLUSH_PENDING.load(Ordering::SeqCst) & others != 0 {
-        if time::now_ns().saturating_sub(start) > FLUSH_TIMEOUT_NS {
-            let late = FLUSH_PENDING.fetch_and(!others, Ordering::SeqCst) & others;
-            log::error!("TLB shootdown: CPUs {late:#x} did not answer within 1 s");
-            return;
-        }
-        core::hint::spin_loop();
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! A fault in hypervisor context is fatal: the CPU state is printed in Xen's
 //! format and the hypervisor panics. Interrupt vectors go to the local APIC
-//! handlers. (Guest traps are bounced in a later issue; the frame layout is
+//! handlers. NMIs go to the composition root's NMI handler
+//! ([`set_nmi_handler`]), which decides by `nmi=`; they are fatal only
+//! without one. (Guest traps are bounced in a later issue; the frame layout is
 //! already Xen's `cpu_user_regs`.)
 use core::fmt;
 
@@ -165,10 +167,47 @@ pub fn set_irq_handler(handler: IrqHandler) {
     IRQ_HANDLER.call_once(|| handler);
 }
 
+/// The NMI vector.
+pub const NMI_VECTOR: u32 = 2;
+
+/// Handler for NMIs (installed by the composition root).
+///
+/// It runs on the CPU's NMI IST stack with further NMIs blocked until the
+/// `iretq` that ends it, whatever was interrupted: hypervisor code with or
+/// without interrupts enabled (even the first instructions of an entry stub,
+/// still on a guest stack), or a guest. It must therefore take no lock
+/// that the interrupted code may hold (only `try_lock`), not allocate, and
+/// not fault (a nested exception's `iretq` would unblock NMIs while this
+/// stack is in use).
+pub type NmiHandler = fn(regs: &CpuUserRegs, cpu: u32);
+
+static NMI_HANDLER: spin::Once<NmiHandler> = spin::Once::new();
+
+/// Install the NMI handler.
+pub fn set_nmi_handler(handler: NmiHandler) {
+    NMI_HANDLER.call_once(|| handler);
+}
+
+/// An NMI: the registered handler, or fatal without one. Returning pops
+/// the frame the stub built on the NMI IST stack and `iretq`s to exactly
+/// the interrupted context (ring 0 or a guest in ring 3, its RFLAGS.IF as it
+/// was); guest state is not touched, since the interrupted code may be in
+/// the middle of changing it.
+fn handle_nmi(regs: &CpuUserRegs) {
+    match NMI_HANDLER.get() {
+        Some(h) => h(regs, crate::smp::this_cpu()),
+        None => fatal_trap(regs),
+    }
+}
+
 /// Called by `trap_common` with the saved registers.
 #[unsafe(no_mangle)]
 extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
     let vector = regs.entry_vector;
+    if vector == NMI_VECTOR {
+        handle_nmi(regs);
+        return;
+    }
     // From ring 3 (except on the IST vectors, whose frames are elsewhere),
     // the frame is this CPU's guest frame at the top of its stack, with
     // room for the whole `cpu_user_regs`.

@@ -19,7 +19,8 @@
 //! * [`sched`]: CPU scheduling: `sched=` names, the scheduler interface, a
 //!   per-CPU timer heap and the credit scheduler;
 //! * [`time`]: the TSC-to-nanoseconds scale and RTC dates;
-//! * [`acpi_sleep`]: the `\_S5` sleep type from the DSDT, for power-off.
+//! * [`acpi_sleep`]: the `\_S5` sleep type from the DSDT, for power-off;
+//! * [`nmi`]: what an NMI does under `nmi=fatal|dom0|ignore`.
 //!
 //! Design rules: `no_std` + `alloc`, no `unsafe`, and no panics on input
 //! coming from the boot loader, firmware or command line (checked arithmetic,
@@ -38,8 +39,11 @@ pub mod dom0_build;
 pub mod dom0_mem;
 pub mod libelf;
 pub mod mm;
+pub mod nmi;
 pub mod pv;
 pub mod sched;
+#[cfg(test)]
+mod test_prereq;
 #[cfg(test)]
 mod test_rng;
 pub mod time;

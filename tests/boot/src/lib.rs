@@ -5,6 +5,8 @@
 //! process, or `$HV_KERNEL`), with a [`BOOT_TIMEOUT`] timeout.
 
 use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -85,6 +87,45 @@ pub fn number_after(outcome: &Outcome, prefix: &str) -> u64 {
 pub fn expect_number_in(outcome: &Outcome, prefix: &str, low: u64, high: u64) {
     let n = number_after(outcome, prefix);
     assert!((low..=high).contains(&n), "{prefix} {n} is not within {low}..={high}\n{outcome}");
+}
+
+/// Whether this is a CI run (`CI=true`), where a missing prerequisite fails the test.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Reports that the calling test's prerequisite `what` is missing (`how` says how to get
+/// it): under `CI=true` the test fails with that message (a CI run must not pass without
+/// running it); elsewhere a loud `SKIP: <test>: <what> (<how>)` line goes to stderr and
+/// the caller returns. The test's name is its thread's, as the test harness names it.
+///
+/// # Panics
+///
+/// Under `CI=true`, always.
+#[track_caller]
+pub fn missing_prerequisite(what: &str, how: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("<unnamed test>");
+    assert!(!in_ci(), "{test}: prerequisite missing under CI=true: {what} ({how})");
+    // Straight to the stderr handle, not `eprintln!`: the test harness captures the
+    // latter, and the SKIP must show in every run's output.
+    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {what} ({how})");
+}
+
+/// Debian 12's kernel and `busybox-static`, `(vmlinuz, busybox)`, as `qemu/fetch-debian`
+/// caches them; `None` after [`missing_prerequisite`] (a failure under `CI=true`).
+#[track_caller]
+pub fn debian_prerequisites() -> Option<(PathBuf, PathBuf)> {
+    let found = hv_runner::initramfs::cached_debian();
+    if found.is_none() {
+        let place = hv_runner::initramfs::debian_cache()
+            .map_or_else(|| "$HOME/.cache/hv-debian".to_owned(), |d| d.display().to_string());
+        missing_prerequisite(
+            &format!("Debian 12's kernel and busybox are not cached in {place}"),
+            "run qemu/fetch-debian, or point HV_DEBIAN_CACHE at its cache",
+        );
+    }
+    found
 }
 
 /// The decimal number at the start of `text` (after leading spaces).

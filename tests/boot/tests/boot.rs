@@ -4,6 +4,9 @@
 //! runs through GRUB. No dom0 kernel is given, so every boot must end in the
 //! "no dom0 kernel" panic after setting everything up. Identical boots are shared between
 //! tests (see `boot_tests::boot`). Run with `cargo test -p boot-tests -- --test-threads=2`.
+//!
+//! `big_machine_*` boot `pv-hello` as dom0 on 6 GiB and 64 GiB machines: the per-frame
+//! tables must come from memory sized to the machine.
 
 use boot_tests::{
     BootPath, ExitKind, boot, config, expect_line, expect_no_dom0_panic, expect_number_in, line,
@@ -209,4 +212,50 @@ mod grub {
         default_boot, reboot_after_panic, command_line_echo, dom0_mem_absolute, smp4,
         modules_passed,
     );
+}
+
+/// Boots `pv-hello` as dom0 through QEMU's direct loader on a machine with `memory_mib`
+/// MiB and `append`, and returns the run; the per-frame tables (frame table, M2P) scale
+/// with that memory and must come from heap memory sized to it, not the static heap.
+fn big_machine(memory_mib: u32, append: &str) -> std::sync::Arc<hv_runner::Outcome> {
+    let kernel = hv_runner::pv_test_kernel("hello").expect("build pv-hello");
+    let mut cfg = config(BootPath::Direct, append, 1, memory_mib);
+    cfg.modules = vec![ModuleSpec::new(kernel, "")];
+    boot(&cfg)
+}
+
+#[track_caller]
+fn expect_pv_hello_success(out: &hv_runner::Outcome) {
+    let ok = out.serial.lines().any(|l| l.contains("Test result: SUCCESS"));
+    assert!(ok, "no 'Test result: SUCCESS'\n{out}");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a power-off\n{out}");
+}
+
+/// 6 GiB: the frame table alone (36 MiB for RAM up to 7 GiB, past QEMU's PCI hole) is more
+/// than the static heap holds. Dom0 gets 1 GiB: zeroing the default (all but 128 MiB)
+/// takes TCG 10-30 s, depending on the host's load, and tests nothing more here
+/// (`qemu/run --demo --boot direct --memory 6144` boots that).
+#[test]
+fn big_machine_6g_boots_dom0() {
+    let out = big_machine(6144, "dom0_mem=1G");
+    expect_number_in(&out, "System RAM:", 6100, 6144);
+    expect_line(&out, "Dom0 memory: 1024 MiB");
+    expect_pv_hello_success(&out);
+    if let Some(t) = out.line_time("Starting dom0") {
+        eprintln!("big_machine_6g_boots_dom0: 'Starting dom0' after {:.3} s", t.as_secs_f64());
+    }
+}
+
+/// 64 GiB (QEMU allocates it lazily; dom0 gets 512 MiB so that only the per-frame tables
+/// touch memory): 340 MiB of frame table and a 136 MiB M2P, both above 4 GiB.
+#[test]
+fn big_machine_64g_boots_dom0() {
+    let out = big_machine(65536, "dom0_mem=512M");
+    expect_number_in(&out, "System RAM:", 65000, 65536);
+    expect_line(&out, "Dom0 memory: 512 MiB");
+    expect_line(&out, "Starting dom0");
+    expect_pv_hello_success(&out);
+    if let Some(t) = out.line_time("Starting dom0") {
+        eprintln!("big_machine_64g_boots_dom0: 'Starting dom0' after {:.3} s", t.as_secs_f64());
+    }
 }

@@ -25,7 +25,6 @@ pub const NO_EFFECT_OPTIONS: &[&str] = &[
     "noirqbalance",
     "tbuf_size",
     "conswitch",
-    "nmi",
     "apic_verbosity",
     "lapic",
     "nolapic",
@@ -89,7 +88,7 @@ pub struct BootOptions {
     pub sync_console: bool,
     /// `conswitch=`: serial input switch character (default CTRL-a).
     pub conswitch: ConSwitch,
-    /// `nmi=`: NMI error handling (default `dom0`).
+    /// `nmi=`: what an NMI does (default `dom0`; see [`crate::nmi`]).
     pub nmi: NmiAction,
     /// `apic_verbosity=`: APIC setup logging.
     pub apic_verbosity: ApicVerbosity,

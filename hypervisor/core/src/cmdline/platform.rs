@@ -9,15 +9,18 @@
 use alloc::string::{String, ToString};
 use core::fmt;
 
-/// What to do on an NMI reporting a parity or I/O error (`nmi=`).
+/// What to do on an NMI (`nmi=`; Xen's words: "parity or I/O error", and
+/// it applies them to NMIs of unknown reason too). [`crate::nmi::decide`]
+/// turns it into the handler's action.
 ///
 /// Xen's default is `dom0` in release builds and `fatal` in debug builds;
 /// this hypervisor uses the release default, [`NmiAction::Dom0`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum NmiAction {
-    /// `fatal`: print a diagnostic and hang.
+    /// `fatal`: print a diagnostic and stop (here: panic).
     Fatal,
-    /// `dom0`: forward the NMI to domain 0.
+    /// `dom0`: forward the NMI to domain 0 (here, until forwarding exists:
+    /// log it, rate-limited, and continue).
     #[default]
     Dom0,
     /// `ignore`: clear and ignore the error.

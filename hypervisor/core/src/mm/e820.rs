@@ -170,6 +170,31 @@ impl E820Map {
         start < end && self.ram_regions().any(|e| e.addr <= start && end <= e.end())
     }
 
+    /// The highest page-aligned start of `size` bytes of RAM at or above
+    /// 1 MiB, ending at or below `limit`, that overlaps none of the
+    /// `reserved` `[start, end)` ranges (for memory the hypervisor takes
+    /// before its frame allocator exists). `None` when nothing fits.
+    pub fn find_free(&self, size: u64, limit: u64, reserved: &[(u64, u64)]) -> Option<u64> {
+        const PAGE: u64 = crate::PAGE_SIZE;
+        const FLOOR: u64 = 1 << 20;
+        let size = size.checked_next_multiple_of(PAGE)?.max(PAGE);
+        for region in self.ram_regions().collect::<Vec<_>>().into_iter().rev() {
+            let low = region.addr.max(FLOOR).checked_next_multiple_of(PAGE)?;
+            let mut end = region.end().min(limit) & !(PAGE - 1);
+            // Each overlap moves `end` down below a reserved range: at most
+            // one step per range.
+            for _ in 0..=reserved.len() {
+                let Some(start) = end.checked_sub(size).filter(|&s| s >= low) else { break };
+                match reserved.iter().filter(|&&(rs, re)| rs < end && start < re).map(|r| r.0).min()
+                {
+                    Some(rs) => end = rs & !(PAGE - 1),
+                    None => return Some(start),
+                }
+            }
+        }
+        None
+    }
+
     /// Drops RAM at or above `max_addr` (`mem=`), truncating a region that
     /// straddles it. Returns the number of RAM bytes removed.
     pub fn clip(&mut self, max_addr: u64) -> u64 {

@@ -160,6 +160,19 @@ impl FrameAllocator {
         alloc
     }
 
+    /// Bytes of bookkeeping (two bitmaps per RAM region, and the region
+    /// list) an allocator over `map` takes on the heap: the boot code sets
+    /// that much memory aside before building it.
+    #[must_use]
+    pub fn bookkeeping_bytes(map: &E820Map) -> u64 {
+        map.ram_regions().fold(0u64, |sum, e| {
+            let frames = (e.end() >> PAGE_SHIFT).saturating_sub(e.addr.div_ceil(PAGE_SIZE));
+            let bitmap = frames.div_ceil(64).saturating_mul(8);
+            sum.saturating_add(bitmap.saturating_mul(2))
+                .saturating_add(core::mem::size_of::<Zone>() as u64)
+        })
+    }
+
     fn locate(&self, frame: u64) -> Option<(&Zone, u64)> {
         let idx = self.zones.partition_point(|z| z.end() <= frame);
         let zone = self.zones.get(idx)?;

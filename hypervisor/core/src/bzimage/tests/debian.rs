@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The real thing: Debian 12's `vmlinuz` (bzImage, XZ + x86 BCJ payload),
-//! when `qemu/fetch-debian` has cached it; skipped with a message if not.
+//! when `qemu/fetch-debian` has cached it; if not, skipped with a `SKIP:`
+//! line, or failed under `CI=true` (`crate::test_prereq`).
 //!
 //! The kernel is looked up as `$HV_DEBIAN_CACHE/vmlinuz`, else
 //! `${XDG_CACHE_HOME:-$HOME/.cache}/hv-debian/vmlinuz`, the symlink the
@@ -8,36 +9,14 @@
 //! the Xen notes of a 64-bit PV dom0 kernel: GUEST_OS "linux", an entry
 //! inside the image, and a hypercall page inside it when the note exists.
 
-use std::path::PathBuf;
 use std::string::String;
 
 use super::*;
 use crate::libelf;
 
-/// Where `qemu/fetch-debian` keeps the kernel.
-fn cached_kernel() -> Option<PathBuf> {
-    let dir = match std::env::var_os("HV_DEBIAN_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-            cache.join("hv-debian")
-        }
-    };
-    let kernel = dir.join("vmlinuz");
-    kernel.is_file().then_some(kernel)
-}
-
 #[test]
 fn debian_12_vmlinuz_unwraps_to_a_xen_pv_elf() {
-    let Some(path) = cached_kernel() else {
-        println!(
-            "skipping: no cached Debian kernel (run qemu/fetch-debian; \
-             looked in $HV_DEBIAN_CACHE or ~/.cache/hv-debian)"
-        );
-        return;
-    };
+    let Some(path) = crate::test_prereq::debian_kernel() else { return };
     let image = std::fs::read(&path).unwrap();
     let bz = parse(&image).unwrap();
     assert_eq!(bz.compression, Compression::Xz, "{}", path.display());

@@ -229,7 +229,6 @@ fn unsupported_here_lists_no_effect_options() {
             "watchdog",
             "noirqbalance",
             "tbuf_size",
-            "nmi",
             "apic_verbosity",
             "lapic",
             "nolapic",

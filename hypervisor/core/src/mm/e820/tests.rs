@@ -182,3 +182,34 @@ fn clip_above_everything_is_a_no_op() {
     assert_eq!(map.clip(u64::MAX), 0);
     assert_eq!(map, copy);
 }
+
+#[test]
+fn find_free_takes_the_highest_fit_below_the_limit() {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    let map = E820Map::from_entries([
+        (0, 0x9fc00, 1),
+        (MIB, 3 * GIB - MIB, 1),
+        (3 * GIB, GIB, 2),
+        (4 * GIB, 4 * GIB, 1),
+    ]);
+    // Highest RAM below 4 GiB.
+    assert_eq!(map.find_free(8 * MIB, 4 * GIB, &[]), Some(3 * GIB - 8 * MIB));
+    // Rounded up to whole pages, never empty.
+    assert_eq!(map.find_free(1, 4 * GIB, &[]), Some(3 * GIB - 4096));
+    assert_eq!(map.find_free(0, 4 * GIB, &[]), Some(3 * GIB - 4096));
+    // Without a limit, the top of RAM.
+    assert_eq!(map.find_free(8 * MIB, u64::MAX, &[]), Some(8 * GIB - 8 * MIB));
+    // Below a reserved range it would overlap (unaligned ends too); one further down
+    // that it misses does not matter.
+    let reserved =
+        [(3 * GIB - 5 * MIB, 3 * GIB - 4 * MIB + 1), (3 * GIB - 12 * MIB, 3 * GIB - 11 * MIB)];
+    assert_eq!(map.find_free(4 * MIB, 4 * GIB, &reserved), Some(3 * GIB - 9 * MIB));
+    assert_eq!(map.find_free(7 * MIB, 4 * GIB, &reserved), Some(3 * GIB - 19 * MIB));
+    // Never below 1 MiB, never across regions.
+    assert_eq!(map.find_free(3 * GIB, 4 * GIB, &[]), None);
+    assert_eq!(map.find_free(3 * GIB - MIB, 4 * GIB, &[]), Some(MIB));
+    assert_eq!(map.find_free(3 * GIB - MIB, 4 * GIB, &[(2 * GIB, 2 * GIB + 1)]), None);
+    // Sizes near the end of the address space do not overflow.
+    assert_eq!(map.find_free(u64::MAX, u64::MAX, &[]), None);
+}

@@ -215,3 +215,12 @@ fn high_sparse_memory_is_cheap() {
     assert_eq!(a.total_frames(), 256);
     assert_eq!(a.alloc(), Some(Mfn((1 << 40) / 4096)));
 }
+
+#[test]
+fn bookkeeping_scales_with_ram() {
+    // Two bits per frame: 16 MiB of RAM is 4096 frames, 1 KiB of bitmaps.
+    let small = FrameAllocator::bookkeeping_bytes(&qemu(16 * MIB));
+    assert!((1024..2048).contains(&small), "{small}");
+    let big = FrameAllocator::bookkeeping_bytes(&qemu(64 * 1024 * MIB));
+    assert!((4 * MIB..4 * MIB + 4096).contains(&big), "{big}");
+}

@@ -47,6 +47,48 @@ impl FrameTable {
         Self { frames: vec![PageInfo::default(); len], freed: Vec::new() }
     }
 
+    /// Bytes of memory a table covering `max_page` frames needs: what the
+    /// hypervisor must set aside for it (its heap is sized from this).
+    #[must_use]
+    pub fn bytes_for(max_page: u64) -> u64 {
+        max_page.saturating_mul(core::mem::size_of::<PageInfo>() as u64)
+    }
+
+    /// Gives every frame that is not RAM to [`DomId::IO`] (Xen's
+    /// `arch_init_memory`): the first MiB and every frame whose start lies
+    /// outside the `[start, end)` byte ranges of `ram`. Returns how many
+    /// frames it assigned. Runs in time linear in the number of regions and
+    /// I/O frames, not in all of `max_page`.
+    pub fn assign_io_frames(&mut self, ram: &[(u64, u64)]) -> u64 {
+        const PAGE: u64 = crate::PAGE_SIZE;
+        // Frame m is RAM iff some region has start <= m * PAGE < end, i.e.
+        // m in [ceil(start / PAGE), ceil(end / PAGE)).
+        let mut covered: Vec<(u64, u64)> = ram
+            .iter()
+            .map(|&(s, e)| (s.div_ceil(PAGE).max(0x100), e.div_ceil(PAGE)))
+            .filter(|&(s, e)| s < e)
+            .collect();
+        covered.sort_unstable();
+        let mut assigned = 0u64;
+        let mut next = 0u64;
+        let max_page = self.max_page();
+        let mut give = |table: &mut Self, from: u64, to: u64| {
+            for m in from..to.min(max_page) {
+                if table.assign(Mfn(m), DomId::IO).is_ok() {
+                    assigned = assigned.saturating_add(1);
+                }
+            }
+        };
+        for (s, e) in covered {
+            if s > next {
+                give(self, next, s);
+            }
+            next = next.max(e);
+        }
+        give(self, next, max_page);
+        assigned
+    }
+
     /// Number of frames covered (`max_page`).
     #[must_use]
     pub fn max_page(&self) -> u64 {

@@ -18,6 +18,7 @@ mod attacks;
 mod audit_oracle;
 mod basics;
 mod foreign;
+mod io_frames;
 mod mmu_update;
 mod mmuext;
 mod property;
