@@ -20,6 +20,7 @@ mod basics;
 mod mmu_update;
 mod mmuext;
 mod property;
+mod relinquish;
 mod validate;
 
 use alloc::vec::Vec;
