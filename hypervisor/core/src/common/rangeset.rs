@@ -54,7 +54,7 @@ impl RangeSet {
         // Ranges that touch or overlap [first, last] merge with it.
         let touches =
             |&(a, b): &(u64, u64)| b.saturating_add(1) >= first && a <= last.saturating_add(1);
-        let start = self.ranges.iter().position(|r| touches(r));
+        let start = self.ranges.iter().position(touches);
         let Some(start) = start else {
             if self.ranges.len() >= Self::MAX_RANGES {
                 return Err(Errno::ENOMEM);
