@@ -61,6 +61,8 @@ pub struct FakePlatform {
     pub sched: crate::sched::SchedulerKind,
     /// The hypervisor console ring.
     pub conring: crate::console::ring::ConsoleRing,
+    /// `free_frame` also puts the frame back into [`FakePlatform::pool`].
+    pub recycle: bool,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -142,6 +144,9 @@ impl Platform for FakePlatform {
     }
     fn free_frame(&mut self, mfn: Mfn) {
         self.freed.push(mfn);
+        if self.recycle {
+            self.pool.push(mfn);
+        }
     }
     fn host_info(&self) -> super::platform::HostInfo {
         self.host
