@@ -302,6 +302,11 @@ pub fn construct(
     let mut hooks = idle;
     let mut dom = Domain::new(DOM0, true, shared_info);
     dom.set_max_vcpus(usize::try_from(nr_vcpus).unwrap_or(1).max(1));
+    // vCPU i runs pinned on CPU i (`dom0_vcpus_pin`).
+    for (cpu, v) in (0u32..).zip(dom.vcpus.iter_mut()) {
+        v.processor = cpu;
+        v.affinity_hard = hv_core::sched::CpuMask::only(hv_core::sched::Cpu(cpu));
+    }
     dom.tot_pages = nr_pages;
     dom.max_pages = nr_pages;
     {

@@ -155,6 +155,14 @@ pub fn set_m2p_chunks(chunks: alloc::vec::Vec<Mfn>) {
     M2P_CHUNKS.call_once(|| chunks);
 }
 
+/// The scheduler chosen with `sched=` (`XEN_SYSCTL_sched_id`).
+static SCHEDULER: spin::Once<hv_core::sched::SchedulerKind> = spin::Once::new();
+
+/// Records the boot scheduler choice.
+pub fn set_scheduler(kind: hv_core::sched::SchedulerKind) {
+    SCHEDULER.call_once(|| kind);
+}
+
 /// Records boot options the platform services need.
 pub fn configure(console_to_ring: bool, cmdline: &str) {
     CONSOLE_TO_RING.store(console_to_ring, core::sync::atomic::Ordering::Relaxed);
@@ -308,6 +316,53 @@ impl Platform for MachinePlatform {
 
     fn load_gs_selector(&mut self, sel: u16) {
         gdt::load_gs_selector(sel);
+    }
+
+    /// CPUs online, the calibrated TSC, the frame allocator's counts and
+    /// the boot CPU's CPUID words. The SMT/core layout is not probed:
+    /// one thread per core, one socket.
+    fn host_info(&self) -> hv_core::pv::platform::HostInfo {
+        let nr_cpus = smp::num_online().max(1);
+        let (total_pages, free_pages) =
+            FRAMES.lock().as_ref().map_or((0, 0), |fa| (fa.total_frames(), fa.free_frames()));
+        let max_ext = cpu::cpuid(0x8000_0000, 0).eax;
+        let ext = |leaf: u32, sub: u32| {
+            if max_ext >= leaf { cpu::cpuid(leaf, sub) } else { cpu::CpuidResult::default() }
+        };
+        let max_std = cpu::cpuid(0, 0).eax;
+        let std = |leaf: u32, sub: u32| {
+            if max_std >= leaf { cpu::cpuid(leaf, sub) } else { cpu::CpuidResult::default() }
+        };
+        let (l1, e1, xsave, l7, e7) =
+            (std(1, 0), ext(0x8000_0001, 0), std(0xd, 1), std(7, 0), ext(0x8000_0007, 0));
+        let paddr = ext(0x8000_0008, 0).eax & 0xff;
+        hv_core::pv::platform::HostInfo {
+            nr_cpus,
+            threads_per_core: 1,
+            cores_per_socket: nr_cpus,
+            cpu_khz: u32::try_from(time::tsc_khz()).unwrap_or(u32::MAX),
+            paddr_bits: u8::try_from(if paddr == 0 { 36 } else { paddr }).unwrap_or(36),
+            total_pages,
+            free_pages,
+            hw_cap: [l1.edx, l1.ecx, e1.edx, e1.ecx, xsave.eax, l7.ebx, l7.ecx, e7.edx],
+        }
+    }
+
+    fn scheduler(&self) -> hv_core::sched::SchedulerKind {
+        SCHEDULER.get().copied().unwrap_or_default()
+    }
+
+    fn console_ring_read(
+        &self,
+        incremental: bool,
+        index: u32,
+        max: u32,
+    ) -> hv_core::pv::platform::ConringRead {
+        crate::console::ring_read(incremental, index, max)
+    }
+
+    fn console_ring_clear(&mut self, next: u64) {
+        crate::console::ring_clear_to(next);
     }
 }
 

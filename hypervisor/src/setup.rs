@@ -185,6 +185,7 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         log::info!("bench: raw SYSCALL/SYSRET round trip: {c} cycles");
     }
     crate::guest::configure(opts.console_to_ring, &cooked);
+    crate::guest::set_scheduler(opts.sched);
     let ram: Vec<(u64, u64)> = map
         .entries()
         .iter()
