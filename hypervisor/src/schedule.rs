@@ -227,9 +227,8 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let sync = if newly_shut { u64::MAX } else { kicks };
         ipis = ipis.or(sync_kicked(sched, &dom, sync, kicks, cpu, now));
         drop(dom);
-        if newly_shut {
-            notify_dom_exc(&mut parts, unit.dom);
-        }
+        // Events this work sent to other domains (`VIRQ_DOM_EXC` to dom0).
+        ipis = ipis.or(other_kicks(&mut parts, sched, unit.dom, cpu, now));
     } else {
         // The domain went away under its running vCPU.
         ipis = ipis.or(sched.remove_domain(unit.dom, 64));
@@ -300,23 +299,36 @@ fn sync_all(
     let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
     for cell in cells {
         let mut dom = cell.lock();
-        // Kicks the toolstack left (pause, unpause) are covered here.
-        dom.kick_mask = 0;
+        let kicks = core::mem::take(&mut dom.kick_mask);
         ipis = ipis.or(sched.reconcile_domain(&dom, now));
+        ipis = ipis.or(sync_kicked(sched, &dom, 0, kicks, u32::MAX, now));
     }
     let domains = &*parts.domains;
     ipis.or(sched.forget_missing(|id| domains.contains(id)))
 }
 
-/// Tells dom0 that domain `id` shut down (`VIRQ_DOM_EXC`).
-fn notify_dom_exc(parts: &mut Parts<'_>, id: DomId) {
-    if id == DomId(0) {
-        return;
+/// The kicks left in domains other than `except`: their vCPUs are woken
+/// in the scheduler or interrupted where they run.
+fn other_kicks(
+    parts: &mut Parts<'_>,
+    sched: &mut hv_core::common::schedule::SchedCore,
+    except: DomId,
+    cpu: u32,
+    now: u64,
+) -> CpuMask {
+    let mut ipis = CpuMask::EMPTY;
+    let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
+    for cell in cells {
+        if cell.id() == except {
+            continue;
+        }
+        let mut dom = cell.lock();
+        let kicks = core::mem::take(&mut dom.kick_mask);
+        if kicks != 0 {
+            ipis = ipis.or(sync_kicked(sched, &dom, kicks, kicks, cpu, now));
+        }
     }
-    if let Some(d0) = parts.domains.get(DomId(0)) {
-        let mut d0 = d0.lock();
-        event_channel::send_global_virq(&mut d0, parts.mem, Virq::DomExc);
-    }
+    ipis
 }
 
 /// Whether [`softirq`] has work on `cpu` now.
@@ -422,16 +434,14 @@ fn reschedule(
         if prepare_return(m, cpu, u, regs) {
             return true;
         }
-        if let Some(p) = m.sched.pcpu(cpu).copied()
-            && p.curr == Some(u)
-        {
-            // It cannot run on: decide again.
-            let (parts, sched) = split(m);
-            if let Some(cell) = parts.domains.get(u.dom) {
-                let dom = cell.lock();
-                *ipis = ipis.or(sched.sync_vcpu(&dom, vcpu_index(u), now));
-            }
+        // It cannot run on (it crashed, shut down or blocked on its way
+        // back): decide again, and pass on what that told other domains.
+        let (mut parts, sched) = split(m);
+        if let Some(cell) = parts.domains.get(u.dom) {
+            let dom = cell.lock();
+            *ipis = ipis.or(sched.sync_domain(&dom, now));
         }
+        *ipis = ipis.or(other_kicks(&mut parts, sched, u.dom, cpu, now));
     }
     // Nothing could run after many attempts: idle.
     if prev.is_some() {
@@ -507,19 +517,10 @@ fn prepare_return(m: &mut Machine, cpu: u32, u: SchedUnit, regs: &mut GuestRegs)
     let (mut parts, _) = split(m);
     let Some(cell) = parts.domains.get(u.dom) else { return false };
     let mut dom = cell.lock();
-    let was_shut = dom.shutdown.is_some();
     let idx = vcpu_index(u);
     let mut platform = MachinePlatform { cpu, dom: u.dom };
-    let ok = {
-        let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
-        crate::guest::exit_to_guest(&mut ctx, cpu, sched_next)
-    };
-    let newly_shut = !was_shut && dom.shutdown.is_some();
-    drop(dom);
-    if newly_shut {
-        notify_dom_exc(&mut parts, u.dom);
-    }
-    ok
+    let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
+    crate::guest::exit_to_guest(&mut ctx, cpu, sched_next)
 }
 
 /// Runs the current vCPU's due timers, republishes its pvclock once per

@@ -445,6 +445,13 @@ extern "C" fn pv_bounce_dispatch(frame: &mut TrapFrame) {
     }
 }
 
+/// Counts an event upcall that a hook handled (scanned the bitmaps after
+/// clearing `evtchn_upcall_pending` itself); returns the `iret` flags (0).
+pub fn count_event() -> u64 {
+    EVENTS.fetch_add(1, Ordering::Relaxed);
+    0
+}
+
 /// The default handling: events are counted (pending cleared), the
 /// expected event of a probe is recorded and resumed, anything else is a
 /// failure. Returns the `iret` flags (0).

@@ -307,7 +307,10 @@ pub fn sel_at_entry() -> u64 {
 }
 
 /// The bounce hook: scans the bitmaps on an event upcall (see the module
-/// docs) and leaves the counting to [`bounce::standard`].
+/// docs) and counts the upcall ([`bounce::count_event`]). It must not fall
+/// back to [`bounce::standard`], which clears `evtchn_upcall_pending`
+/// again: an event raised on another CPU between the scan and that second
+/// clear would leave its selector bit set with no upcall pending, lost.
 pub fn event_hook(frame: &mut TrapFrame) -> Option<u64> {
     if frame.vector != VECTOR_EVENT {
         return None;
@@ -342,5 +345,5 @@ pub fn event_hook(frame: &mut TrapFrame) -> Option<u64> {
             };
         }
     }
-    None
+    Some(bounce::count_event())
 }

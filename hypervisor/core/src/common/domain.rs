@@ -301,6 +301,17 @@ impl Domain {
             .or_else(|| super::event_channel::two_level::VcpuInfoRef::legacy(self.shared_info, id))
     }
 
+    /// Xen's `domain_shutdown`: records `reason` unless the domain is
+    /// already shut down. Returns whether this call shut it down (then the
+    /// caller tells the hardware domain, see [`notify_dom_exc`]).
+    pub fn begin_shutdown(&mut self, reason: ShutdownReason) -> bool {
+        if self.shutdown.is_some() {
+            return false;
+        }
+        self.shutdown = Some(reason);
+        true
+    }
+
     /// What access control knows of the domain.
     #[must_use]
     pub fn subject(&self) -> XsmSubject {
@@ -324,5 +335,33 @@ impl Domain {
     #[must_use]
     pub fn vm_assist_enabled(&self, ty: u32) -> bool {
         ty < 64 && self.vm_assist & (1u64 << ty) != 0
+    }
+}
+
+/// Tells the hardware domain (dom0) that domain `id` shut down
+/// (`VIRQ_DOM_EXC`, as Xen's `domain_shutdown` does). `dom0` is dom0
+/// itself when the caller holds it (pass `None` to look it up in
+/// `domains`); nothing happens for dom0's own shutdown, which stops the
+/// machine.
+pub fn notify_dom_exc(
+    id: DomId,
+    dom0: Option<&mut Domain>,
+    domains: &super::domain_table::DomainTable,
+    mem: &mut dyn crate::mm::pv::PhysMem,
+) {
+    if id == DomId(0) {
+        return;
+    }
+    let virq = guest_abi::xen::Virq::DomExc;
+    match dom0 {
+        Some(d0) => {
+            super::event_channel::send_global_virq(d0, mem, virq);
+        }
+        None => {
+            if let Some(cell) = domains.get(DomId(0)) {
+                let mut d0 = cell.lock();
+                super::event_channel::send_global_virq(&mut d0, mem, virq);
+            }
+        }
     }
 }

@@ -282,11 +282,17 @@ impl Ctx<'_> {
         }))
     }
 
-    /// Marks the domain crashed (Xen's `domain_crash`); the machine layer
-    /// stops running it once the current operation returns.
-    pub fn crash(&mut self) {
-        if self.dom.shutdown.is_none() {
-            self.dom.shutdown = Some(crate::common::domain::ShutdownReason::Crash);
+    /// Shuts the calling domain down with `reason` (Xen's
+    /// `domain_shutdown`): the machine layer stops running it once the
+    /// current operation returns, and dom0 gets `VIRQ_DOM_EXC`.
+    pub fn shutdown_domain(&mut self, reason: crate::common::domain::ShutdownReason) {
+        if self.dom.begin_shutdown(reason) {
+            crate::common::domain::notify_dom_exc(self.dom.id, None, self.domains, self.mem);
         }
+    }
+
+    /// Marks the domain crashed (Xen's `domain_crash`).
+    pub fn crash(&mut self) {
+        self.shutdown_domain(crate::common::domain::ShutdownReason::Crash);
     }
 }

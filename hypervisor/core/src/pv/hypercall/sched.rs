@@ -8,21 +8,50 @@
 //! pending, an upcall kicks it or its timeout passes (`do_poll`). The
 //! machine layer waits for a blocked vCPU with
 //! [`vcpu_should_wake`](crate::common::event_channel::vcpu_should_wake).
-//! Shutdown marks the domain with its reason (for dom0 the machine layer
-//! then powers off, reboots or reports the crash).
+//! Shutdown marks the domain with its reason and tells dom0
+//! (`VIRQ_DOM_EXC`; for dom0 itself the machine layer then powers off,
+//! reboots or reports the crash); remote shutdown does the same to another
+//! domain, for a caller access control lets.
 
-use guest_abi::sched::{SchedOp, SchedPoll, SchedShutdown};
-use guest_abi::xen::{Errno, EvtchnPort};
+use guest_abi::sched::{SchedOp, SchedPoll, SchedRemoteShutdown, SchedShutdown};
+use guest_abi::xen::{DOMID_FIRST_RESERVED, DomId, Errno, EvtchnPort};
 
 use super::read_array;
-use crate::common::domain::ShutdownReason;
+use crate::common::domain::{ShutdownReason, notify_dom_exc};
 use crate::common::event_channel::{self, SCHED_POLL_MAX_PORTS};
 use crate::pv::ctx::Ctx;
 
 fn shutdown(ctx: &mut Ctx<'_>, reason: u64) -> Result<i64, Errno> {
     let r = u32::try_from(reason).ok().and_then(ShutdownReason::from_code).ok_or(Errno::EINVAL)?;
-    if ctx.dom.shutdown.is_none() {
-        ctx.dom.shutdown = Some(r);
+    ctx.shutdown_domain(r);
+    Ok(0)
+}
+
+/// `SCHEDOP_remote_shutdown`: shut another domain down (a device model or
+/// the toolstack for its domains). The domain is named by its id
+/// (`DOMID_SELF` is no id: `-ESRCH`); access control decides (`-EPERM`);
+/// a reason that is no `SHUTDOWN_*` code is `-EINVAL`.
+fn remote_shutdown(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
+    let s: SchedRemoteShutdown = ctx.read(arg)?;
+    if s.domain_id.0 >= DOMID_FIRST_RESERVED.0 {
+        return Err(Errno::ESRCH);
+    }
+    let reason = ShutdownReason::from_code(s.reason).ok_or(Errno::EINVAL)?;
+    if s.domain_id == ctx.dom.id {
+        ctx.xsm.schedop_shutdown(ctx.dom.subject(), ctx.dom.subject())?;
+        ctx.shutdown_domain(reason);
+        return Ok(0);
+    }
+    let caller = ctx.dom.id;
+    let shut = ctx.with_target(s.domain_id, |t| {
+        t.xsm.schedop_shutdown(t.caller, t.target.subject())?;
+        Ok(t.target.begin_shutdown(reason))
+    })??;
+    if shut {
+        // Tell dom0: the caller itself, or looked up.
+        let (domains, mem) = (&*ctx.domains, &mut *ctx.mem);
+        let d0 = if caller == DomId(0) { Some(&mut *ctx.dom) } else { None };
+        notify_dom_exc(s.domain_id, d0, domains, mem);
     }
     Ok(0)
 }
@@ -59,6 +88,7 @@ pub fn sched_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
             shutdown(ctx, u64::from(s.reason))
         }
         Some(SchedOp::Poll) => poll(ctx, arg),
+        Some(SchedOp::RemoteShutdown) => remote_shutdown(ctx, arg),
         _ => Err(Errno::ENOSYS),
     }
 }

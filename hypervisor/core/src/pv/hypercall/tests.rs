@@ -588,3 +588,46 @@ mod foreign {
         audited(&f);
     }
 }
+
+#[test]
+fn remote_shutdown_and_dom_exc() {
+    use crate::common::domain::Domain;
+    use crate::common::event_channel::{ops, two_level};
+    use crate::mm::Mfn;
+    use guest_abi::event_channel::EvtchnBindVirq;
+    use guest_abi::xen::{DomId, VcpuId, Virq};
+    let mut f = Fixture::new();
+    let mut b =
+        EvtchnBindVirq { virq: Virq::DomExc.raw(), vcpu: VcpuId(0), port: Default::default() };
+    ops::bind_virq(&mut f.dom, &mut b).unwrap();
+    let du = f.domains.insert(Domain::new(DomId(5), false, Mfn(47))).unwrap();
+    let arg = |dom: u16, reason: u32| {
+        let mut v = Vec::new();
+        v.extend_from_slice(&dom.to_le_bytes());
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(&reason.to_le_bytes());
+        v
+    };
+    // SCHEDOP_remote_shutdown = 4 (sched_op is hypercall 29).
+    f.poke(BUF, &arg(5, 9));
+    assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), err(Errno::EINVAL), "no such reason");
+    f.poke(BUF, &arg(0x7ff0, 1));
+    assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), err(Errno::ESRCH), "DOMID_SELF names no domain");
+    f.poke(BUF, &arg(9, 1));
+    assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), err(Errno::ESRCH));
+    assert!(!two_level::is_pending(&f.mem, f.dom.shared_info, b.port));
+    f.poke(BUF, &arg(5, 1));
+    assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), 0);
+    assert_eq!(du.lock().shutdown, Some(ShutdownReason::Reboot));
+    assert!(two_level::is_pending(&f.mem, f.dom.shared_info, b.port), "VIRQ_DOM_EXC for dom0");
+    // A second shutdown keeps the first reason.
+    f.poke(BUF, &arg(5, 0));
+    assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), 0);
+    assert_eq!(du.lock().shutdown, Some(ShutdownReason::Reboot));
+    // Unprivileged: refused.
+    f.dom.privileged = false;
+    let d6 = f.domains.insert(Domain::new(DomId(6), false, Mfn(46))).unwrap();
+    f.poke(BUF, &arg(6, 0));
+    assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), err(Errno::EPERM));
+    assert_eq!(d6.lock().shutdown, None);
+}

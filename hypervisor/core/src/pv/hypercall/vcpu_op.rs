@@ -59,9 +59,7 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
             let others_up = ctx.dom.vcpus.iter().enumerate().any(|(i, v)| i != index && !v.down);
             if !others_up {
                 // The last vCPU going down powers the domain off (Xen).
-                if ctx.dom.shutdown.is_none() {
-                    ctx.dom.shutdown = Some(ShutdownReason::Poweroff);
-                }
+                ctx.shutdown_domain(ShutdownReason::Poweroff);
                 return Ok(0);
             }
             if let Some(v) = ctx.dom.vcpus.get_mut(index) {
