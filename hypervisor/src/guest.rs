@@ -518,9 +518,6 @@ pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
     });
 }
 
-/// EFLAGS bits a guest may never return with: IOPL, NT, VM.
-const EFLAGS_FORBIDDEN: u64 = (3 << 12) | (1 << 14) | (1 << 17);
-
 /// Per vCPU of dom0 (each runs pinned on the CPU of its number, so this is
 /// also per CPU): the system time the local APIC timer is armed for (0:
 /// none). Indexed by vCPU rather than by `smp::this_cpu()`, which reads the
@@ -674,29 +671,27 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) -> Exit {
     if traps::deliver_pending_events(ctx).is_err() {
         domain_shutdown(ctx, ShutdownReason::Crash);
     }
-    let r = &mut *ctx.regs;
-    r.rflags = (r.rflags & !EFLAGS_FORBIDDEN) | (1 << 9) | 2;
-    // What `iretq` would fault on becomes that exception in the guest, as
-    // when Xen's `iretq` faults and the fault is replayed to the guest. The
-    // bounce lands on Xen's flat kernel selectors, which always pass.
-    if let Err(fault) = descriptor::check_return_state(ctx) {
-        let delivered =
-            traps::inject_exception(ctx, fault.vector, Some(fault.error_code), None).is_ok();
-        if !delivered || descriptor::check_return_state(ctx).is_err() {
-            let r = &*ctx.regs;
-            printk!(
-                "d{}v{} bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
-                ctx.dom.id.0,
-                ctx.vcpu,
-                r.cs,
-                r.ss,
-                r.rip
-            );
-            ctx.crash();
-            domain_shutdown(ctx, ShutdownReason::Crash);
-        }
+    // RFLAGS sanitised; what `iretq` would fault on is replayed to the
+    // guest, or the domain crashes (never a fault in ring 0).
+    if descriptor::prepare_return_to_guest(ctx).is_err() {
+        bad_return_state(ctx);
     }
     Exit::Resume
+}
+
+/// The vCPU's return state could not be made safe for `iretq` (see
+/// `descriptor::prepare_return_to_guest`, which crashed the domain).
+fn bad_return_state(ctx: &mut Ctx<'_>) -> ! {
+    let r = &*ctx.regs;
+    printk!(
+        "d{}v{} bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
+        ctx.dom.id.0,
+        ctx.vcpu,
+        r.cs,
+        r.ss,
+        r.rip
+    );
+    domain_shutdown(ctx, ShutdownReason::Crash)
 }
 
 /// Runs dom0's vCPU 0 on the boot CPU with its initial registers.
@@ -723,7 +718,12 @@ pub fn secondary_vcpu_loop(cpu: u32) -> ! {
                 let mut regs = v.arch.start_regs.unwrap_or_else(bytemuck::Zeroable::zeroed);
                 let mut platform = MachinePlatform { cpu };
                 let mut ctx = make_ctx(m, &mut dom, cpu, &mut regs, &mut platform);
-                let start = hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;
+                hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;
+                // Its first `iretq` is checked like every other return.
+                if descriptor::prepare_return_to_guest(&mut ctx).is_err() {
+                    bad_return_state(&mut ctx);
+                }
+                let start = *ctx.regs;
                 set_runstate(&mut ctx, RunState::Running);
                 guest_time::update_vcpu_system_time(
                     ctx.dom,
