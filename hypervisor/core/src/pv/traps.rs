@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 
 use guest_abi::xen::{
     Errno, FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, IretContext,
-    VGCF_in_syscall,
+    VGCF_in_syscall, VmAssistType,
 };
 
 use super::ctx::Ctx;
@@ -148,7 +148,7 @@ fn bounce_frame(ctx: &mut Ctx<'_>, tb: &TrapBounce) -> Result<(), BounceError> {
     if old_mask == 0 {
         rflags |= EFLAGS_IF;
     }
-    if ctx.dom.vm_assist_enabled(4) {
+    if ctx.dom.vm_assist_enabled(VmAssistType::ArchitecturalIopl.raw()) {
         rflags |= (u64::from(ctx.v_ref().arch.iopl) & 3) << 12;
     }
     let mut frame: Vec<u64> = Vec::with_capacity(12);
@@ -263,7 +263,8 @@ pub fn bounce_syscall(ctx: &mut Ctx<'_>) -> Result<(), BounceError> {
 }
 
 /// The `iret` hypercall (Xen's `do_iret`): restore the frame at the guest
-/// RSP and return the saved RAX. A bad frame or a switch to user mode
+/// RSP and return the saved RAX; with `VMASST_TYPE_architectural_iopl` the
+/// frame's `RFLAGS.IOPL` becomes the vCPU's virtual IOPL. A bad frame or a switch to user mode
 /// without user page tables crashes the domain (`Err`).
 pub fn do_iret(ctx: &mut Ctx<'_>) -> Result<u64, Errno> {
     let Ok(saved) = ctx.read::<IretContext>(ctx.regs.rsp) else {
@@ -273,6 +274,12 @@ pub fn do_iret(ctx: &mut Ctx<'_>) -> Result<u64, Errno> {
     if saved.cs & 3 == 3 && ctx.v_ref().arch.kernel_mode && ctx.toggle_guest_mode().is_err() {
         ctx.crash();
         return Err(Errno::EINVAL);
+    }
+    // Under VMASST_TYPE_architectural_iopl the frame's IOPL is the
+    // virtual IOPL from now on (Xen's `do_iret`), e.g. a kernel entering
+    // user mode at IOPL 3.
+    if ctx.dom.vm_assist_enabled(VmAssistType::ArchitecturalIopl.raw()) {
+        ctx.v().arch.iopl = u32::try_from((saved.rflags & EFLAGS_IOPL) >> 12).unwrap_or(0);
     }
     let regs = &mut *ctx.regs;
     regs.rip = saved.rip;

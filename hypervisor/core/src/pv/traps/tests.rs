@@ -257,3 +257,42 @@ fn failsafe_frame_carries_segments() {
     let w = words(&f, f.regs.rsp, 11);
     assert_eq!(&w[2..6], &[0x11, 0x22, 0x33, 0x44]);
 }
+
+#[test]
+fn iret_sets_the_virtual_iopl_only_under_architectural_iopl() {
+    let mut f = Fixture::new();
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
+    let frame = IretContext {
+        rax: 0,
+        r11: 0,
+        rcx: 0,
+        flags: 0,
+        rip: 0x40_0500,
+        cs: u64::from(FLAT_KERNEL_CS | 3),
+        rflags: 0x3202,
+        rsp: 0x40_4000,
+        ss: u64::from(FLAT_KERNEL_SS),
+    };
+    let at = GUEST_BASE + 0x7000;
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    assert_eq!(do_iret(&mut f.ctx()), Ok(0));
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 0, "without the assist the frame's IOPL is ignored");
+
+    let mut f = Fixture::new();
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
+    f.dom.vm_assist |= 1 << 4;
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    assert_eq!(do_iret(&mut f.ctx()), Ok(0));
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 3, "architectural IOPL: the frame's IOPL is taken");
+    assert_eq!(f.regs.rflags & EFLAGS_IOPL, 0, "the real IOPL stays 0");
+    assert!(crate::pv::emulate::io::iopl_ok(&f.ctx()), "user mode at IOPL 3 may do I/O");
+    // And back to 0 by the next iret.
+    let frame = IretContext { rflags: 0x202, ..frame };
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    f.dom.vcpus[0].arch.kernel_mode = true;
+    assert_eq!(do_iret(&mut f.ctx()), Ok(0));
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 0);
+}
