@@ -455,6 +455,12 @@ pub fn on_syscall(cpu: u32, regs: &mut GuestRegs) {
 pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
     let vec = regs.entry_vector;
     let err = regs.error_code;
+    // A #DB's conditions, taken (and reset) before anything else runs.
+    let dr6 = (vec == u32::from(vector::DB)).then(|| {
+        let dr6 = cpu::read_dr6();
+        cpu::write_dr(6, cpu::DR6_DEFAULT);
+        dr6
+    });
     with_ctx(cpu, regs, |ctx| {
         let Ok(v) = u8::try_from(vec) else { return };
         if v >= 32 {
@@ -498,6 +504,7 @@ pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
                 }
                 EmulOutcome::Unhandled => traps::inject_exception(ctx, v, None, None),
             },
+            vector::DB => traps::debug_trap(ctx, dr6.unwrap_or(cpu::DR6_DEFAULT)),
             vector::NM => {
                 cpu::set_cr0_ts(false);
                 if ctx.v_ref().arch.fpu_ts {
@@ -621,6 +628,25 @@ fn set_runstate(ctx: &mut Ctx<'_>, state: RunState) {
     runstate::update_area(ctx.dom, ctx.mem, ctx.vcpu, now);
 }
 
+/// Per vCPU (= per CPU, each vCPU being pinned): DR0–DR3 and DR7 as loaded
+/// into the CPU (DR7 0: no breakpoint armed, the reset state).
+static LOADED_DEBUGREGS: [[AtomicU64; 5]; smp::NR_CPUS] =
+    [const { [const { AtomicU64::new(0) }; 5] }; smp::NR_CPUS];
+
+/// Loads the running vCPU's debug registers into its CPU where they
+/// changed (Xen's `activate_debugregs`), so its breakpoints fire while it
+/// runs; they stay armed while the hypervisor works for it (a hit there is
+/// ignored by the trap code, as in Xen).
+fn load_debugregs(ctx: &Ctx<'_>) {
+    let Some(loaded) = LOADED_DEBUGREGS.get(ctx.vcpu) else { return };
+    let want = traps::hardware_debugregs(&ctx.v_ref().arch);
+    for (reg, (slot, value)) in [0u8, 1, 2, 3, 7].into_iter().zip(loaded.iter().zip(want)) {
+        if slot.swap(value, Ordering::Relaxed) != value {
+            cpu::write_dr(reg, value);
+        }
+    }
+}
+
 /// What the CPU does after [`exit_to_guest`].
 enum Exit {
     /// Return to the guest.
@@ -671,6 +697,7 @@ fn exit_to_guest(ctx: &mut Ctx<'_>) -> Exit {
     if traps::deliver_pending_events(ctx).is_err() {
         domain_shutdown(ctx, ShutdownReason::Crash);
     }
+    load_debugregs(ctx);
     // RFLAGS sanitised; what `iretq` would fault on is replayed to the
     // guest, or the domain crashes (never a fault in ring 0).
     if descriptor::prepare_return_to_guest(ctx).is_err() {
@@ -719,6 +746,7 @@ pub fn secondary_vcpu_loop(cpu: u32) -> ! {
                 let mut platform = MachinePlatform { cpu };
                 let mut ctx = make_ctx(m, &mut dom, cpu, &mut regs, &mut platform);
                 hv_core::pv::hypercall::vcpu_context::start_on_cpu(&mut ctx)?;
+                load_debugregs(&ctx);
                 // Its first `iretq` is checked like every other return.
                 if descriptor::prepare_return_to_guest(&mut ctx).is_err() {
                     bad_return_state(&mut ctx);

@@ -262,6 +262,42 @@ pub fn bounce_syscall(ctx: &mut Ctx<'_>) -> Result<(), BounceError> {
     create_bounce_frame(ctx, &tb)
 }
 
+/// `X86_DR6_DEFAULT`: DR6 with no debug condition recorded.
+pub const DR6_DEFAULT: u64 = 0xffff_0ff0;
+
+/// What the CPU's DR0–DR3 and DR7 must hold while the vCPU runs (Xen's
+/// `activate_debugregs`): its virtual DR0–DR3, and its DR7 without the
+/// I/O breakpoints (emulated, Xen's `dr7_emul`: their enables are
+/// dropped) and without general detect; DR7 is 0 when it enables nothing.
+#[must_use]
+pub fn hardware_debugregs(v: &super::domain::PvVcpu) -> [u64; 5] {
+    let dr = |i: usize| v.debugreg.get(i).copied().unwrap_or(0);
+    let mut dr7 = dr(7) & 0xffff_ffff & !(1 << 13);
+    // (RW field shift, enable bits) of DR0..DR3; RW 10 = I/O.
+    for (rw_shift, enable) in [(16u32, 3u64), (20, 3 << 2), (24, 3 << 4), (28, 3 << 6)] {
+        if (dr7 >> rw_shift) & 3 == 2 {
+            dr7 &= !enable;
+        }
+    }
+    if dr7 & 0xff == 0 {
+        dr7 = 0;
+    }
+    [dr(0), dr(1), dr(2), dr(3), dr7]
+}
+
+/// A `#DB` from the guest (Xen's `do_debug` for a guest): `dr6` is what the
+/// CPU reported (the caller has reset the CPU's DR6). The conditions go
+/// into the vCPU's DR6, where `get_debugreg(6)` reads them ("Save debug
+/// status register where guest OS can peek at it"), and the `#DB` is
+/// bounced to the guest.
+pub fn debug_trap(ctx: &mut Ctx<'_>, dr6: u64) -> Result<(), BounceError> {
+    if let Some(v) = ctx.v().arch.debugreg.get_mut(6) {
+        let merged = *v | DR6_DEFAULT | (dr6 & !DR6_DEFAULT);
+        *v = merged & (dr6 | !DR6_DEFAULT) & 0xffff_ffff;
+    }
+    inject_exception(ctx, vector::DB, None, None)
+}
+
 /// The `iret` hypercall (Xen's `do_iret`): restore the frame at the guest
 /// RSP and return the saved RAX; with `VMASST_TYPE_architectural_iopl` the
 /// frame's `RFLAGS.IOPL` becomes the vCPU's virtual IOPL. A bad frame or a switch to user mode

@@ -14,6 +14,10 @@
 //!   back; an address in the hypervisor's range is `-EPERM`; DR6 reads with
 //!   its always-one bits; DR7 and DR6 with upper bits set are `-EPERM`;
 //!   register 4 (and 8) is `-EINVAL`.
+//! * a data breakpoint (DR0 on a variable, DR7 write-watch) is loaded
+//!   into the CPU: reading the variable does not trap, writing it raises
+//!   `#DB` in the guest after the store, with B0 in `get_debugreg(6)`;
+//!   after DR7 is cleared the write does not trap;
 //! * `CONSOLEIO_read` (dom0) with no input waiting returns 0 and leaves
 //!   the buffer alone; a count of 0 returns 0.
 #![no_std]
@@ -25,8 +29,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use pv_tests::guest_abi::xen::{
     ConsoleIoCmd, Errno, FLAT_KERNEL_CS, FLAT_KERNEL_SS, Hypercall, MulticallEntry,
 };
-use pv_tests::hypercall;
 use pv_tests::{StartInfo, check, check_eq};
+use pv_tests::{fault, hypercall, probe};
 
 pv_tests::test_kernel!(name: "hypercalls", main: test_main);
 
@@ -115,6 +119,7 @@ fn test_main(_si: &StartInfo) {
     multicall();
     multicall_iret();
     debugregs();
+    watchpoint();
     console_read();
 }
 
@@ -228,6 +233,61 @@ fn debugregs() {
     check_eq(set_debugreg(7, 0), 0, "set_debugreg(7, 0)");
     check_eq(set_debugreg(4, 0), einval, "register 4");
     check_eq(get_debugreg(8), einval, "get_debugreg(8)");
+}
+
+/// The variable [`watchpoint`] watches.
+static WATCHED: AtomicU64 = AtomicU64::new(0);
+
+/// A guest data breakpoint: DR0 on [`WATCHED`], DR7 = L0 | write | 8 bytes.
+/// A read does not trap; a write traps into the guest's `#DB` handler
+/// after the store (a trap: the value is written) and `get_debugreg(6)`
+/// then shows B0; with DR7 cleared a write does not trap any more.
+fn watchpoint() {
+    if let Err(e) = fault::install() {
+        pv_tests::error(format_args!("set_trap_table: {e}"));
+        return;
+    }
+    let addr = WATCHED.as_ptr().addr() as u64;
+    check_eq(set_debugreg(6, 0), 0, "set_debugreg(6, 0)");
+    check_eq(set_debugreg(0, addr), 0, format_args!("set_debugreg(0, {addr:#x})"));
+    let dr7: u64 = 1 | (1 << 16) | (3 << 18);
+    check_eq(set_debugreg(7, dr7), 0, format_args!("set_debugreg(7, {dr7:#x})"));
+    // SAFETY: reads the watched variable (or faults, caught).
+    let read = unsafe { probe!("mov ({p}), {v}"; p = in(reg) addr, v = out(reg) _) };
+    check(
+        read.is_none(),
+        format_args!(
+            "a read of the write-watched variable does not trap: {}",
+            fault::Outcome(read)
+        ),
+    );
+    check_eq(get_debugreg(6), 0xffff_0ff0, "DR6 still clear after the read");
+    // SAFETY: writes the watched variable, a static of ours (the #DB is caught).
+    let hit = unsafe { probe!("movq $0x1234, ({p})"; p = in(reg) addr) };
+    check(
+        hit.is_some_and(|f| f.vector == 1 && f.error_code == 0),
+        format_args!(
+            "a write to the watched variable traps to the #DB handler: {}",
+            fault::Outcome(hit)
+        ),
+    );
+    check_eq(
+        WATCHED.load(Ordering::SeqCst),
+        0x1234,
+        "the store completed (a data breakpoint traps)",
+    );
+    let dr6 = get_debugreg(6);
+    check(
+        dr6 & 0xf == 1 && dr6 & 0xffff_0ff0 == 0xffff_0ff0,
+        format_args!("get_debugreg(6) after the hit: {dr6:#x} (B0 set)"),
+    );
+    check_eq(set_debugreg(7, 0), 0, "set_debugreg(7, 0)");
+    // SAFETY: as above; nothing may trap now.
+    let after = unsafe { probe!("movq $0x5678, ({p})"; p = in(reg) addr) };
+    check(
+        after.is_none(),
+        format_args!("with DR7 cleared the write does not trap: {}", fault::Outcome(after)),
+    );
 }
 
 fn console_read() {
