@@ -498,6 +498,12 @@ pub fn on_syscall(cpu: u32, regs: &mut GuestRegs) {
 pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
     let vec = regs.entry_vector;
     let err = regs.error_code;
+    // A #DB's conditions, taken (and reset) before anything else runs.
+    let dr6 = (vec == u32::from(vector::DB)).then(|| {
+        let dr6 = cpu::read_dr6();
+        cpu::write_dr(6, cpu::DR6_DEFAULT);
+        dr6
+    });
     crate::schedule::with_ctx(cpu, regs, |ctx| {
         let Ok(v) = u8::try_from(vec) else { return };
         if v >= 32 {
@@ -541,6 +547,7 @@ pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
                 }
                 EmulOutcome::Unhandled => traps::inject_exception(ctx, v, None, None),
             },
+            vector::DB => traps::debug_trap(ctx, dr6.unwrap_or(cpu::DR6_DEFAULT)),
             vector::NM => {
                 cpu::set_cr0_ts(false);
                 if ctx.v_ref().arch.fpu_ts {
@@ -561,8 +568,26 @@ pub fn on_trap(cpu: u32, regs: &mut GuestRegs) {
     });
 }
 
-/// EFLAGS bits a guest may never return with: IOPL, NT, VM.
-const EFLAGS_FORBIDDEN: u64 = (3 << 12) | (1 << 14) | (1 << 17);
+/// Per CPU: DR0–DR3 and DR7 as loaded into it (DR7 0: no breakpoint
+/// armed, the reset state).
+static LOADED_DEBUGREGS: [[core::sync::atomic::AtomicU64; 5]; smp::NR_CPUS] =
+    [const { [const { core::sync::atomic::AtomicU64::new(0) }; 5] }; smp::NR_CPUS];
+
+/// Loads the running vCPU's debug registers into CPU `cpu` where they
+/// differ from what it holds (Xen's `activate_debugregs`), so its
+/// breakpoints fire while it runs; they stay armed while the hypervisor
+/// works (a hit there is ignored by the trap code, as in Xen).
+fn load_debugregs(ctx: &Ctx<'_>, cpu: u32) {
+    let Some(loaded) = LOADED_DEBUGREGS.get(usize::try_from(cpu).unwrap_or(usize::MAX)) else {
+        return;
+    };
+    let want = traps::hardware_debugregs(&ctx.v_ref().arch);
+    for (reg, (slot, value)) in [0u8, 1, 2, 3, 7].into_iter().zip(loaded.iter().zip(want)) {
+        if slot.swap(value, core::sync::atomic::Ordering::Relaxed) != value {
+            cpu::write_dr(reg, value);
+        }
+    }
+}
 
 /// The local APIC timer of the calling CPU fired.
 pub fn timer_interrupt() {
@@ -635,26 +660,19 @@ pub fn exit_to_guest(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>) -> bo
     if traps::deliver_pending_events(ctx).is_err() {
         ctx.crash();
     }
-    let r = &mut *ctx.regs;
-    r.rflags = (r.rflags & !EFLAGS_FORBIDDEN) | (1 << 9) | 2;
-    // What `iretq` would fault on becomes that exception in the guest, as
-    // when Xen's `iretq` faults and the fault is replayed to the guest. The
-    // bounce lands on Xen's flat kernel selectors, which always pass.
-    if let Err(fault) = descriptor::check_return_state(ctx) {
-        let delivered =
-            traps::inject_exception(ctx, fault.vector, Some(fault.error_code), None).is_ok();
-        if !delivered || descriptor::check_return_state(ctx).is_err() {
-            let r = &*ctx.regs;
-            printk!(
-                "d{}v{} bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
-                ctx.dom.id.0,
-                ctx.vcpu,
-                r.cs,
-                r.ss,
-                r.rip
-            );
-            ctx.crash();
-        }
+    load_debugregs(ctx, cpu);
+    // RFLAGS sanitised; what `iretq` would fault on is replayed to the
+    // guest, or the domain crashes (never a fault in ring 0).
+    if descriptor::prepare_return_to_guest(ctx).is_err() {
+        let r = &*ctx.regs;
+        printk!(
+            "d{}v{} bad return state cs={:04x} ss={:04x} rip={:016x}: crashing the domain",
+            ctx.dom.id.0,
+            ctx.vcpu,
+            r.cs,
+            r.ss,
+            r.rip
+        );
     }
     if let Some(reason) = ctx.dom.shutdown {
         if ctx.dom.id == DomId(0) {

@@ -141,6 +141,64 @@ pub fn read_cr3() -> u64 {
     frame.start_address().as_u64() | u64::from(flags)
 }
 
+/// `X86_DR6_DEFAULT`: DR6 with no debug condition recorded.
+pub const DR6_DEFAULT: u64 = 0xffff_0ff0;
+
+/// Read DR6 (the debug status).
+#[must_use]
+pub fn read_dr6() -> u64 {
+    let v: u64;
+    // SAFETY: reading DR6 at CPL 0 has no side effects.
+    unsafe { core::arch::asm!("mov %dr6, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
+    v
+}
+
+/// Read DR7 (the debug control).
+#[must_use]
+pub fn read_dr7() -> u64 {
+    let v: u64;
+    // SAFETY: reading DR7 at CPL 0 has no side effects (DR7.GD is never set).
+    unsafe { core::arch::asm!("mov %dr7, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
+    v
+}
+
+/// Write debug register `reg` (0–3, 6 or 7; others are ignored). A
+/// breakpoint the hypervisor itself hits raises `#DB` in ring 0, which the
+/// trap code notes and ignores (as Xen does), so any value is safe; the
+/// upper 32 bits of DR6 and DR7 must be zero (the caller masks them).
+pub fn write_dr(reg: u8, value: u64) {
+    // SAFETY: loading a debug register at CPL 0 only arms or clears
+    // breakpoints; a hit in hypervisor context is a restartable #DB the
+    // trap code ignores. DR6/DR7 callers pass 32-bit values.
+    unsafe {
+        match reg {
+            0 => {
+                core::arch::asm!("mov {}, %dr0", in(reg) value, options(att_syntax, nomem, nostack))
+            }
+            1 => {
+                core::arch::asm!("mov {}, %dr1", in(reg) value, options(att_syntax, nomem, nostack))
+            }
+            2 => {
+                core::arch::asm!("mov {}, %dr2", in(reg) value, options(att_syntax, nomem, nostack))
+            }
+            3 => {
+                core::arch::asm!("mov {}, %dr3", in(reg) value, options(att_syntax, nomem, nostack))
+            }
+            6 => core::arch::asm!(
+                "mov {}, %dr6",
+                in(reg) value & 0xffff_ffff,
+                options(att_syntax, nomem, nostack)
+            ),
+            7 => core::arch::asm!(
+                "mov {}, %dr7",
+                in(reg) value & 0xffff_ffff,
+                options(att_syntax, nomem, nostack)
+            ),
+            _ => {}
+        }
+    }
+}
+
 /// Read model-specific register `msr`.
 ///
 /// # Safety

@@ -235,6 +235,10 @@ extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
             return;
         }
     }
+    if vector == 1 {
+        hypervisor_debug_trap(regs);
+        return;
+    }
     match u8::try_from(vector) {
         Ok(v) if v >= 32 => {
             if v == SPURIOUS_APIC_VECTOR {
@@ -247,6 +251,32 @@ extern "C" fn handle_trap(regs: &mut CpuUserRegs) {
         }
         _ => fatal_trap(regs),
     }
+}
+
+/// `#DB` in hypervisor context (Xen's `do_debug` for `!guest_mode`): a
+/// guest's data breakpoint stays armed while the hypervisor runs for it,
+/// and a watched address may be touched here. It is restartable: go on
+/// (without logging, which could need a lock the interrupted code holds);
+/// an instruction breakpoint (a fault, which would recur) disarms DR7
+/// first. Guests cannot point breakpoints at hypervisor addresses.
+fn hypervisor_debug_trap(regs: &mut CpuUserRegs) {
+    let dr6 = crate::cpu::read_dr6();
+    crate::cpu::write_dr(6, crate::cpu::DR6_DEFAULT);
+    let dr7 = crate::cpu::read_dr7();
+    // (B bit, enable bits, RW field) of each breakpoint; RW 00 = execute.
+    let bps = [
+        (1u64, 3u64, 3u64 << 16),
+        (2, 3 << 2, 3 << 20),
+        (4, 3 << 4, 3 << 24),
+        (8, 3 << 6, 3 << 28),
+    ];
+    let insn_bp =
+        bps.iter().any(|&(hit, enable, rw)| dr6 & hit != 0 && dr7 & enable != 0 && dr7 & rw == 0);
+    if insn_bp {
+        crate::cpu::write_dr(7, 0);
+    }
+    // Single-stepping cannot reach ring 0 (SFMASK and the IDT clear TF).
+    regs.rflags &= !(1 << 8);
 }
 
 /// Re-borrows the guest frame after the IRQ handler's borrow ended.

@@ -135,6 +135,13 @@ fn boot_kernel_expecting(name: &str, path: BootPath, smp: u32, expected: &str) {
     panic!("{}", failure_report(name, path, expected, result, &out));
 }
 
+/// `pv-usermode` with dom0 on two vCPUs: guest-user mode at virtual IOPL 3
+/// (`VMASST_TYPE_architectural_iopl`) must behave as with one.
+#[test]
+fn usermode_on_two_cpus() {
+    boot_kernel("usermode", BootPath::Direct, 2);
+}
+
 /// `pv-smp` on one CPU finds no vCPU 1 and reports SKIP rather than a failure.
 #[test]
 fn smp_on_one_cpu_skips() {

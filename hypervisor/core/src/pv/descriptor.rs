@@ -11,10 +11,12 @@
 //! [`descriptor_written`]). GDT entries from `FIRST_RESERVED_GDT_ENTRY` up
 //! are the hypervisor's, with Xen's flat ring-3 selectors for guests.
 //!
-//! Before `iretq` to the guest the machine layer asks
+//! Before every `iretq` to the guest (a vCPU's first start included) the
+//! machine layer calls [`prepare_return_to_guest`], which asks
 //! [`check_return_state`] what the CPU would raise for the selectors and
 //! RIP in the frame; Xen lets the `iretq` fault and replays the fault as a
-//! guest exception, which is what the caller does with the answer.
+//! guest exception, which is what happens with the answer (or the domain
+//! crashes): the hypervisor itself never faults on the way back.
 //!
 //! Simplification against Xen: the LDT is resolved when it is loaded
 //! (`SET_LDT`, a new kernel base pointer), not on first use through a
@@ -195,6 +197,41 @@ pub fn check_return_state(ctx: &Ctx<'_>) -> Result<(), SegFault> {
         rip <= limit(csd)
     };
     if rip_ok { Ok(()) } else { Err(SegFault::gp(0)) }
+}
+
+/// `RFLAGS` bits a guest never runs with: IOPL (virtualised), NT, VM.
+const EFLAGS_FORBIDDEN: u64 = (3 << 12) | (1 << 14) | (1 << 17);
+/// `RFLAGS.IF` and the always-set bit 1.
+const EFLAGS_IF_MBS: u64 = (1 << 9) | (1 << 1);
+
+/// The return state of the running vCPU could not be made safe for
+/// `iretq`: the domain has been crashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadReturnState;
+
+/// Makes `ctx.regs` a state the CPU's `iretq` to ring 3 accepts, for every
+/// way back to the guest (after a hypercall or trap, and a vCPU's first
+/// start): `RFLAGS` without IOPL, NT and VM and with IF (Xen's
+/// `iret_exit_to_guest`), then [`check_return_state`]; what `iretq` would
+/// fault on becomes that exception in the guest, as when Xen's `iretq`
+/// faults and the fault is replayed to the guest (the bounce lands on
+/// Xen's flat kernel selectors, which always pass). If that cannot be
+/// delivered, or the state still would fault, the domain is crashed and
+/// the caller must not return to it.
+pub fn prepare_return_to_guest(ctx: &mut Ctx<'_>) -> Result<(), BadReturnState> {
+    let sanitise = |ctx: &mut Ctx<'_>| {
+        ctx.regs.rflags = (ctx.regs.rflags & !EFLAGS_FORBIDDEN) | EFLAGS_IF_MBS;
+    };
+    sanitise(ctx);
+    let Err(fault) = check_return_state(ctx) else { return Ok(()) };
+    let delivered =
+        super::traps::inject_exception(ctx, fault.vector, Some(fault.error_code), None).is_ok();
+    sanitise(ctx);
+    if delivered && check_return_state(ctx).is_ok() {
+        return Ok(());
+    }
+    ctx.crash();
+    Err(BadReturnState)
 }
 
 /// Whether `sel` (RPL already 3) may be loaded into a data segment register

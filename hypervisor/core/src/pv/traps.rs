@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 
 use guest_abi::xen::{
     Errno, FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, IretContext,
-    VGCF_in_syscall,
+    VGCF_in_syscall, VmAssistType,
 };
 
 use super::ctx::Ctx;
@@ -148,7 +148,7 @@ fn bounce_frame(ctx: &mut Ctx<'_>, tb: &TrapBounce) -> Result<(), BounceError> {
     if old_mask == 0 {
         rflags |= EFLAGS_IF;
     }
-    if ctx.dom.vm_assist_enabled(4) {
+    if ctx.dom.vm_assist_enabled(VmAssistType::ArchitecturalIopl.raw()) {
         rflags |= (u64::from(ctx.v_ref().arch.iopl) & 3) << 12;
     }
     let mut frame: Vec<u64> = Vec::with_capacity(12);
@@ -262,8 +262,45 @@ pub fn bounce_syscall(ctx: &mut Ctx<'_>) -> Result<(), BounceError> {
     create_bounce_frame(ctx, &tb)
 }
 
+/// `X86_DR6_DEFAULT`: DR6 with no debug condition recorded.
+pub const DR6_DEFAULT: u64 = 0xffff_0ff0;
+
+/// What the CPU's DR0–DR3 and DR7 must hold while the vCPU runs (Xen's
+/// `activate_debugregs`): its virtual DR0–DR3, and its DR7 without the
+/// I/O breakpoints (emulated, Xen's `dr7_emul`: their enables are
+/// dropped) and without general detect; DR7 is 0 when it enables nothing.
+#[must_use]
+pub fn hardware_debugregs(v: &super::domain::PvVcpu) -> [u64; 5] {
+    let dr = |i: usize| v.debugreg.get(i).copied().unwrap_or(0);
+    let mut dr7 = dr(7) & 0xffff_ffff & !(1 << 13);
+    // (RW field shift, enable bits) of DR0..DR3; RW 10 = I/O.
+    for (rw_shift, enable) in [(16u32, 3u64), (20, 3 << 2), (24, 3 << 4), (28, 3 << 6)] {
+        if (dr7 >> rw_shift) & 3 == 2 {
+            dr7 &= !enable;
+        }
+    }
+    if dr7 & 0xff == 0 {
+        dr7 = 0;
+    }
+    [dr(0), dr(1), dr(2), dr(3), dr7]
+}
+
+/// A `#DB` from the guest (Xen's `do_debug` for a guest): `dr6` is what the
+/// CPU reported (the caller has reset the CPU's DR6). The conditions go
+/// into the vCPU's DR6, where `get_debugreg(6)` reads them ("Save debug
+/// status register where guest OS can peek at it"), and the `#DB` is
+/// bounced to the guest.
+pub fn debug_trap(ctx: &mut Ctx<'_>, dr6: u64) -> Result<(), BounceError> {
+    if let Some(v) = ctx.v().arch.debugreg.get_mut(6) {
+        let merged = *v | DR6_DEFAULT | (dr6 & !DR6_DEFAULT);
+        *v = merged & (dr6 | !DR6_DEFAULT) & 0xffff_ffff;
+    }
+    inject_exception(ctx, vector::DB, None, None)
+}
+
 /// The `iret` hypercall (Xen's `do_iret`): restore the frame at the guest
-/// RSP and return the saved RAX. A bad frame or a switch to user mode
+/// RSP and return the saved RAX; with `VMASST_TYPE_architectural_iopl` the
+/// frame's `RFLAGS.IOPL` becomes the vCPU's virtual IOPL. A bad frame or a switch to user mode
 /// without user page tables crashes the domain (`Err`).
 pub fn do_iret(ctx: &mut Ctx<'_>) -> Result<u64, Errno> {
     let Ok(saved) = ctx.read::<IretContext>(ctx.regs.rsp) else {
@@ -273,6 +310,12 @@ pub fn do_iret(ctx: &mut Ctx<'_>) -> Result<u64, Errno> {
     if saved.cs & 3 == 3 && ctx.v_ref().arch.kernel_mode && ctx.toggle_guest_mode().is_err() {
         ctx.crash();
         return Err(Errno::EINVAL);
+    }
+    // Under VMASST_TYPE_architectural_iopl the frame's IOPL is the
+    // virtual IOPL from now on (Xen's `do_iret`), e.g. a kernel entering
+    // user mode at IOPL 3.
+    if ctx.dom.vm_assist_enabled(VmAssistType::ArchitecturalIopl.raw()) {
+        ctx.v().arch.iopl = u32::try_from((saved.rflags & EFLAGS_IOPL) >> 12).unwrap_or(0);
     }
     let regs = &mut *ctx.regs;
     regs.rip = saved.rip;

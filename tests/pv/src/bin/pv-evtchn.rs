@@ -11,8 +11,14 @@
 //! upcall is then delivered on the way out of the next hypercall
 //! (`xen_version`, Linux's "force callback"). The checks:
 //!
-//! * the FIFO ABI is refused (`init_control`, `expand_array`,
-//!   `set_priority`), so a guest keeps the 2-level ABI;
+//! * the FIFO ABI is refused, so a guest keeps the 2-level ABI, but its
+//!   commands check their arguments as Xen 4.17's: `init_control` is
+//!   `-ENOENT` for a missing vCPU, `-EINVAL` for a control block offset
+//!   past 4096 - 72 or not 8-byte aligned and for a frame beyond memory or
+//!   one that cannot be writable (the pinned L4), and with valid arguments
+//!   `-ENOSYS` (the deliberate deviation: Xen would switch to FIFO);
+//!   `expand_array` is `-EOPNOTSUPP` (FIFO not set up), `set_priority`
+//!   `-ENOSYS` (`-EINVAL` for an invalid port);
 //! * loopback: `alloc_unbound` for ourselves gives port 1 (lowest free,
 //!   port 0 reserved), `bind_interdomain` to it gives port 2, set pending;
 //!   `status` shows both ends; `send` on either end raises the other;
@@ -47,6 +53,7 @@ use pv_tests::guest_abi::event_channel::{
 use pv_tests::guest_abi::sched::SchedPoll;
 use pv_tests::guest_abi::xen::{DomId, Errno, EvtchnPort, TrapInfo, VcpuId, Virq};
 use pv_tests::ops::{self, XenError};
+use pv_tests::pt::{BOGUS_MFN, InitialMapping};
 use pv_tests::{StartInfo, check, check_eq, println, shinfo};
 
 pv_tests::test_kernel!(name: "evtchn", main: test_main);
@@ -103,7 +110,7 @@ fn test_main(si: &StartInfo) {
     }
     ev::clear_all_pending();
 
-    fifo_refused();
+    fifo_refused(si);
     let (a, b) = loopback();
     masked_sends(a, b);
     port_mask_and_unmask(a, b);
@@ -118,33 +125,76 @@ fn test_main(si: &StartInfo) {
     println!("event upcalls: {}, ports handled: {}", bounce::events(), ev::handled_total());
 }
 
-/// The FIFO ABI is not offered: Linux then keeps the 2-level ABI.
-fn fifo_refused() {
-    // A vCPU no domain has: a FIFO-capable Xen refuses it (-ENOENT) instead
-    // of switching the domain to FIFO.
+/// A page-aligned page of ours for the FIFO control block checks.
+#[repr(C, align(4096))]
+struct ControlPage(core::cell::UnsafeCell<[u8; 4096]>);
+
+// SAFETY: the hypervisor only checks the frame; nothing writes the page.
+unsafe impl Sync for ControlPage {}
+
+static CONTROL_PAGE: ControlPage = ControlPage(core::cell::UnsafeCell::new([0; 4096]));
+
+/// `EVTCHNOP_init_control(gfn, offset, vcpu)`: the errno, and whether the
+/// struct came back unchanged (`link_bits` still 0xa5).
+fn init_control(gfn: u64, offset: u32, vcpu: u32) -> (Result<(), Option<Errno>>, bool) {
     let mut init = EvtchnInitControl {
-        control_gfn: 0,
-        offset: 0,
-        vcpu: VcpuId(NO_VCPU),
-        link_bits: 0,
+        control_gfn: gfn,
+        offset,
+        vcpu: VcpuId(vcpu),
+        link_bits: 0xa5,
         pad: [0; 7],
     };
     let r = ev::event_channel_op(EvtchnOp::InitControl, &mut init).map_err(|e| e.errno());
-    check(
-        r == Err(Some(Errno::ENOSYS)) || r == Err(Some(Errno::ENOENT)),
-        format_args!("EVTCHNOP_init_control: -ENOSYS (-ENOENT on a FIFO Xen): {r:?}"),
-    );
-    let mut gfn = EvtchnExpandArray { array_gfn: 0 };
-    let r = ev::event_channel_op(EvtchnOp::ExpandArray, &mut gfn).map_err(|e| e.errno());
-    check(
-        r == Err(Some(Errno::ENOSYS)) || r == Err(Some(Errno::EOPNOTSUPP)),
-        format_args!("EVTCHNOP_expand_array: -ENOSYS (-EOPNOTSUPP on a FIFO Xen): {r:?}"),
+    (r, init.link_bits == 0xa5)
+}
+
+/// The FIFO ABI is not offered, but its commands check their arguments as
+/// Xen 4.17's do; Linux, which tries FIFO first, then keeps the 2-level ABI.
+fn fifo_refused(si: &StartInfo) {
+    let map = InitialMapping::new(si);
+    let l4 = map.as_ref().and_then(|m| m.va_to_mfn(si.pt_base));
+    let page = map.as_ref().and_then(|m| m.va_to_mfn(CONTROL_PAGE.0.get().addr() as u64));
+    let (Some(l4), Some(page)) = (l4, page) else {
+        pv_tests::error("the MFNs of the L4 and of the control page");
+        return;
+    };
+    let cases: [(&str, u64, u32, u32, Errno); 7] = [
+        ("a vCPU the domain does not have", page, 0, NO_VCPU, Errno::ENOENT),
+        ("an offset past the page minus the control block", page, 4032, 0, Errno::EINVAL),
+        ("an offset beyond the page", page, 4096, 0, Errno::EINVAL),
+        ("an offset not 8-byte aligned", page, 4, 0, Errno::EINVAL),
+        ("a frame beyond memory", BOGUS_MFN, 0, 0, Errno::EINVAL),
+        ("the pinned L4 (cannot be writable)", l4, 0, 0, Errno::EINVAL),
+        // Deliberate deviation: Xen would switch the domain to FIFO (0).
+        ("valid arguments (FIFO not implemented)", page, 4024, 0, Errno::ENOSYS),
+    ];
+    for (what, gfn, offset, vcpu, errno) in cases {
+        let (r, unchanged) = init_control(gfn, offset, vcpu);
+        check(
+            r == Err(Some(errno)) && unchanged,
+            format_args!(
+                "EVTCHNOP_init_control with {what}: {r:?}, expected {errno:?} (link_bits not \
+                 written: {unchanged})"
+            ),
+        );
+    }
+    let mut gfn = EvtchnExpandArray { array_gfn: page };
+    check_err(
+        ev::event_channel_op(EvtchnOp::ExpandArray, &mut gfn),
+        Errno::EOPNOTSUPP,
+        "EVTCHNOP_expand_array without FIFO",
     );
     let mut prio = EvtchnSetPriority { port: p(1), priority: 7 };
     check_err(
         ev::event_channel_op(EvtchnOp::SetPriority, &mut prio),
         Errno::ENOSYS,
         "EVTCHNOP_set_priority on the 2-level ABI",
+    );
+    let mut prio = EvtchnSetPriority { port: p(1 << 20), priority: 7 };
+    check_err(
+        ev::event_channel_op(EvtchnOp::SetPriority, &mut prio),
+        Errno::EINVAL,
+        "EVTCHNOP_set_priority of an invalid port",
     );
 }
 

@@ -6,17 +6,24 @@
 //! * Bring-up: before `VCPUOP_initialise`, vCPU 1 is down
 //!   (`VCPUOP_is_up` 0, runstate offline) and `VCPUOP_up` is `-EINVAL`;
 //!   the vCPU past the last is `-ENOENT`. Contexts with a non-canonical
-//!   `RIP`, an unaligned LDT base, or a CR3 that cannot be an L4 of the
-//!   domain (a writable data frame, a frame beyond memory) are `-EINVAL`,
-//!   an unmapped context pointer `-EFAULT`, and none of them initialises
-//!   the vCPU. A good context starts vCPU 1 in [`secondary_entry`] on its
-//!   own `.bss` stack, in kernel mode (`VGCF_in_kernel`, `FLAT_KERNEL_CS`/
-//!   `SS`) on the current page table (`ctrlreg[3]` from `start_info.pt_base`
-//!   through the P2M), with the event callback, the fault handlers of
-//!   [`pv_tests::fault`] and its [`percpu`] block as kernel GS base. A
-//!   second `VCPUOP_initialise` is `-EEXIST`; after `VCPUOP_up` vCPU 1
-//!   announces itself (once, with `%gs:0` = 1 and upcalls masked) and
-//!   `VCPUOP_is_up(1)` is 1.
+//!   `RIP`, an unaligned LDT base, a CR3 that cannot be an L4 of the
+//!   domain (a writable data frame, a frame beyond memory), or guest-user
+//!   mode without a user page table are `-EINVAL`, an unmapped context
+//!   pointer `-EFAULT`, and none of them initialises the vCPU. A good
+//!   context starts vCPU 1 in [`secondary_entry`] on its own `.bss` stack,
+//!   in kernel mode (`VGCF_in_kernel`) on the current page table
+//!   (`ctrlreg[3]` from `start_info.pt_base` through the P2M), with the
+//!   event callback, the fault handlers of [`pv_tests::fault`] and its
+//!   [`percpu`] block as kernel GS base. A second `VCPUOP_initialise` is
+//!   `-EEXIST`; after `VCPUOP_up` vCPU 1 announces itself (once, with
+//!   `%gs:0` = 1 and upcalls masked) and `VCPUOP_is_up(1)` is 1.
+//!   The context Xen accepts but cannot start as given: null `CS` and `SS`
+//!   and `RFLAGS.IF` clear. Xen only forces RPL 3 on the selectors (they
+//!   stay null) and IF on; its first `iretq` faults and the fault reaches
+//!   the guest as `#GP(0)`. vCPU 1's `#GP` handler ([`pv_smp_start_gp`])
+//!   must see exactly two, at the entry `RIP`: the first with the null `CS`
+//!   in its frame (it puts the kernel `CS` there), the second with the
+//!   null `SS` (`FLAT_KERNEL_SS`), and run with the real `RFLAGS.IF` set.
 //! * IPIs: a port bound with `EVTCHNOP_bind_ipi` to each vCPU; 1000 ping-
 //!   pong round trips in which both vCPUs wait in `SCHEDOP_block` (masked
 //!   check, then block) arrive one for one, none lost or doubled; the mean
@@ -38,6 +45,7 @@
 #![no_std]
 #![no_main]
 
+use core::arch::global_asm;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -102,6 +110,13 @@ static ARRIVAL_ID: AtomicU64 = AtomicU64::new(u64::MAX);
 static ARRIVAL_MASK: AtomicU32 = AtomicU32::new(u32::MAX);
 static ARRIVAL_RSP: AtomicU64 = AtomicU64::new(0);
 static ARRIVAL_TIME: AtomicU64 = AtomicU64::new(0);
+/// `#GP`s vCPU 1's start handler saw, the first two error codes and the
+/// frame's `CS` and `SS` each time, the real `RFLAGS` at the first one, and
+/// frames it could not repair.
+static START_GPS: AtomicU32 = AtomicU32::new(0);
+static START_GP_RECORD: [AtomicU64; 6] = [const { AtomicU64::new(u64::MAX) }; 6];
+static START_GP_RFLAGS: AtomicU64 = AtomicU64::new(0);
+static START_GP_BAD: AtomicU32 = AtomicU32::new(0);
 /// `(sequence << 8) | op`, written by vCPU 0.
 static CMD: AtomicU64 = AtomicU64::new(0);
 /// The last sequence number vCPU 1 finished.
@@ -319,6 +334,10 @@ extern "C" fn secondary_entry() -> ! {
     // SAFETY: reads the stack pointer.
     unsafe { core::arch::asm!("mov %rsp, {}", out(reg) rsp, options(att_syntax, nomem, nostack)) };
     ENTRIES.fetch_add(1, Ordering::SeqCst);
+    // From now on the common fault handlers (not the start `#GP` one).
+    if let Err(e) = fault::install() {
+        pv_tests::fail(format_args!("vCPU 1: set_trap_table: {e}"));
+    }
     ARRIVAL_ID.store(percpu::current() as u64, Ordering::Relaxed);
     ARRIVAL_MASK.store(u32::from(shinfo::upcall_mask()), Ordering::Relaxed);
     ARRIVAL_RSP.store(rsp, Ordering::Relaxed);
@@ -372,6 +391,84 @@ extern "C" fn secondary_entry() -> ! {
             _ => {}
         }
         DONE.store(seq, Ordering::Release);
+    }
+}
+
+global_asm!(
+    // vCPU 1's #GP handler until it runs `secondary_entry`. Xen's frame:
+    // RCX, R11, error code, RIP, CS, RFLAGS, RSP, SS (16-byte aligned).
+    ".pushsection .text.pv_smp_start_gp, \"ax\", @progbits",
+    ".globl pv_smp_start_gp",
+    "pv_smp_start_gp:",
+    "    push %rax",
+    "    push %rdx",
+    "    push %rsi",
+    "    push %rdi",
+    "    push %r8",
+    "    push %r9",
+    "    push %r10",
+    "    pushfq",
+    "    pop %rsi",
+    "    lea 56(%rsp), %rdi",
+    "    sub $8, %rsp",
+    "    call pv_smp_start_gp_fix",
+    "    add $8, %rsp",
+    "    pop %r10",
+    "    pop %r9",
+    "    pop %r8",
+    "    pop %rdi",
+    "    pop %rsi",
+    "    pop %rdx",
+    "    pop %rax",
+    "    pop %rcx",
+    "    pop %r11",
+    "    add $8, %rsp",
+    // HYPERVISOR_iret: iret_context { rax, r11, rcx, flags = 0, rip, ... }.
+    "    pushq $0",
+    "    push %rcx",
+    "    push %r11",
+    "    push %rax",
+    "    mov ${iret}, %eax",
+    "    syscall",
+    "    ud2",
+    ".popsection",
+    iret = const Hypercall::Iret.raw(),
+    options(att_syntax),
+);
+
+unsafe extern "C" {
+    /// The `#GP` handler of vCPU 1's start context.
+    static pv_smp_start_gp: u8;
+}
+
+/// Called by [`pv_smp_start_gp`] with Xen's frame (`RCX, R11, error code,
+/// RIP, CS, RFLAGS, RSP, SS`) and the real `RFLAGS` at the handler's entry:
+/// records the fault and replaces the first null selector (`CS`, then
+/// `SS`) with the flat kernel one.
+#[unsafe(no_mangle)]
+extern "C" fn pv_smp_start_gp_fix(frame: *mut [u64; 8], rflags: u64) {
+    // SAFETY: the handler passes the frame Xen built on this stack.
+    let Some(frame) = (unsafe { frame.as_mut() }) else { return };
+    let n = START_GPS.fetch_add(1, Ordering::SeqCst);
+    if n == 0 {
+        START_GP_RFLAGS.store(rflags, Ordering::SeqCst);
+    }
+    let [_, _, error, _, cs, _, _, ss] = *frame;
+    let base = usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(3);
+    for (i, v) in [error, cs & 0xffff, ss & 0xffff].into_iter().enumerate() {
+        if let Some(slot) = START_GP_RECORD.get(base.saturating_add(i)) {
+            slot.store(v, Ordering::SeqCst);
+        }
+    }
+    if cs & 0xfffc == 0 {
+        // RPL 0: the iret stays in guest-kernel mode.
+        frame[4] = u64::from(FLAT_KERNEL_CS & !3);
+    } else if ss & 0xfffc == 0 {
+        frame[7] = u64::from(FLAT_KERNEL_SS);
+    } else {
+        // Not what the test provoked: stop vCPU 1 here.
+        START_GP_BAD.fetch_add(1, Ordering::SeqCst);
+        let _ = vcpu_op(VcpuOp::Down, 1);
     }
 }
 
@@ -501,7 +598,7 @@ fn bring_up(map: &InitialMapping) -> bool {
     println!("L4 mfn {l4:#x}, vCPU 1 stack {:#x}..{:#x}", stack_bottom(), stack_top());
     with_context(|c| good_context(c, l4));
 
-    let bad: [(&str, Spoil); 5] = [
+    let bad: [(&str, Spoil); 6] = [
         ("a non-canonical RIP", |c, _| c.user_regs.rip = NON_CANONICAL),
         ("a non-canonical event callback", |c, _| c.event_callback_eip = NON_CANONICAL),
         ("an unaligned LDT base", |c, _| {
@@ -510,6 +607,7 @@ fn bring_up(map: &InitialMapping) -> bool {
         }),
         ("CR3 = a writable data frame", |c, data| c.ctrlreg[3] = xen_pfn_to_cr3(data)),
         ("CR3 = a frame beyond memory", |c, _| c.ctrlreg[3] = xen_pfn_to_cr3(BOGUS_MFN)),
+        ("guest-user mode and no user page table", |c, _| c.flags = 0),
     ];
     for (what, spoil) in bad {
         let r = with_context(|c| {
@@ -524,8 +622,18 @@ fn bring_up(map: &InitialMapping) -> bool {
     check_eq(r, err(Errno::EFAULT), "VCPUOP_initialise(1) from an unmapped address");
     check_eq(vcpu_op(VcpuOp::Up, 1), err(Errno::EINVAL), "VCPUOP_up(1) still refused after those");
 
-    let r = with_context(|c| initialise(c));
-    if !check_eq(r, Ok(0), "VCPUOP_initialise(1) with a good context") {
+    // What Xen accepts but cannot return to as given: null CS and SS, IF
+    // clear. vCPU 1's #GP handler repairs the frame of each fault.
+    let r = with_context(|c| {
+        c.user_regs.cs = 0;
+        c.user_regs.ss = 0;
+        c.user_regs.rflags = 0x2;
+        if let Some(t) = c.trap_ctxt.get_mut(13) {
+            t.address = (&raw const pv_smp_start_gp).addr() as u64;
+        }
+        initialise(c)
+    });
+    if !check_eq(r, Ok(0), "VCPUOP_initialise(1) with null CS and SS and IF clear") {
         return false;
     }
     check_eq(with_context(|c| initialise(c)), err(Errno::EEXIST), "VCPUOP_initialise(1) again");
@@ -538,6 +646,7 @@ fn bring_up(map: &InitialMapping) -> bool {
     let seen_at = now();
     check_eq(vcpu_op(VcpuOp::IsUp, 1), Ok(1), "VCPUOP_is_up(1) after up");
     check_eq(ENTRIES.load(Ordering::SeqCst), 1, "vCPU 1 entered once");
+    start_faults();
     check_eq(ARRIVAL_ID.load(Ordering::Relaxed), 1, "vCPU 1's %gs:0 (its percpu block)");
     check_eq(ARRIVAL_MASK.load(Ordering::Relaxed), 1, "vCPU 1 starts with evtchn_upcall_mask");
     let rsp = ARRIVAL_RSP.load(Ordering::Relaxed);
@@ -555,6 +664,25 @@ fn bring_up(map: &InitialMapping) -> bool {
     );
     check_eq(vcpu_op(VcpuOp::Up, 1), Ok(0), "VCPUOP_up(1) of a running vCPU");
     true
+}
+
+/// The `#GP`s of vCPU 1's start with null `CS` and `SS`.
+fn start_faults() {
+    let rec: [u64; 6] = core::array::from_fn(|i| {
+        START_GP_RECORD.get(i).map_or(u64::MAX, |a| a.load(Ordering::SeqCst))
+    });
+    check_eq(START_GPS.load(Ordering::SeqCst), 2, "vCPU 1's start raised #GP twice");
+    check_eq(START_GP_BAD.load(Ordering::SeqCst), 0, "every start #GP was about a null selector");
+    check_eq(
+        rec,
+        [0, 0, 3, 0, u64::from(FLAT_KERNEL_CS) & !3, 3],
+        "start #GPs: (error code, frame CS, frame SS) = (0, null, null), then (0, kernel CS, null)",
+    );
+    let rflags = START_GP_RFLAGS.load(Ordering::SeqCst);
+    check(
+        rflags & (1 << 9) != 0 && rflags & (3 << 12) == 0,
+        format_args!("vCPU 1 runs with the real RFLAGS.IF set and IOPL 0 ({rflags:#x})"),
+    );
 }
 
 /// A context that starts vCPU 1 in [`secondary_entry`] (see the module docs).

@@ -36,6 +36,13 @@
 //! its own `GS`, that events are masked again, that a kernel-mode `int3`
 //! is again a kernel-mode frame on the current stack, and that
 //! `xen_version` works.
+//!
+//! Then, with `VMASST_TYPE_architectural_iopl`, the kernel enters user mode
+//! again with `RFLAGS.IOPL = 3` in its `iret` frame (which sets the virtual
+//! IOPL under that assist): user `cli`, `sti`, `outb` and `inb` on port
+//! 0x80 must raise no event (they are emulated); the same after
+//! `PHYSDEVOP_set_iopl(3)` without the assist. The boot tests run this
+//! kernel on one and on two CPUs (dom0 with two vCPUs).
 #![no_std]
 #![no_main]
 
@@ -47,8 +54,10 @@ use pv_tests::bounce::{
 };
 use pv_tests::entry::VIRT_BASE;
 use pv_tests::guest_abi::callback::{CALLBACKF_mask_events, CallbackType};
+use pv_tests::guest_abi::physdev::{PhysdevOp, PhysdevSetIopl};
 use pv_tests::guest_abi::xen::{
-    DOMID_SELF, Hypercall, MmuextCmd, MmuextOp, SegBase, TrapInfo, xen_pfn_to_cr3,
+    DOMID_SELF, Hypercall, MmuextCmd, MmuextOp, SegBase, TrapInfo, VmAssistCmd, VmAssistType,
+    xen_pfn_to_cr3,
 };
 use pv_tests::hypercall::{self, stub_address};
 use pv_tests::ops::{self, XenError, result};
@@ -164,10 +173,12 @@ static PV_USER_RAX_PAGE: AtomicU64 = AtomicU64::new(0);
 static PV_USER_RETURN_RSP: AtomicU64 = AtomicU64::new(0);
 
 unsafe extern "C" {
-    /// Enters user mode at `entry` with `RSP = stack` through the `iret`
-    /// hypercall; returns when a handler sends the vCPU to
-    /// `pv_user_return` (callee-saved registers are preserved).
-    fn pv_enter_user(entry: u64, stack: u64);
+    /// Enters user mode at `entry` with `RSP = stack` and `RFLAGS =
+    /// rflags` through the `iret` hypercall; returns when a handler sends
+    /// the vCPU to `pv_user_return` (callee-saved registers are preserved).
+    fn pv_enter_user(entry: u64, stack: u64, rflags: u64);
+    /// The user program of the virtual-IOPL check.
+    static pv_user_iopl: u8;
     /// The user program (see the `global_asm!`).
     static pv_user_main: u8;
     /// Where the final handler resumes the kernel.
@@ -320,10 +331,90 @@ fn test_main(si: &StartInfo) {
     // at `pv_user_return` with the callee-saved registers pushed by
     // `pv_enter_user`.
     unsafe {
-        pv_enter_user((&raw const pv_user_main).addr() as u64, user_stack_top());
+        pv_enter_user((&raw const pv_user_main).addr() as u64, user_stack_top(), 0x202);
     }
     println!("back in kernel mode");
     after_user_mode();
+    user_iopl();
+}
+
+/// `vm_assist(cmd, VMASST_TYPE_architectural_iopl)`.
+fn architectural_iopl(cmd: VmAssistCmd) -> i64 {
+    // SAFETY: vm_assist only changes how the hypervisor treats this domain.
+    unsafe {
+        hypercall::hypercall2(
+            Hypercall::VmAssist.raw(),
+            u64::from(cmd.raw()),
+            u64::from(VmAssistType::ArchitecturalIopl.raw()),
+        )
+    }
+}
+
+/// Probe ids of the user-mode `cli`, `sti`, `outb` and `inb` at virtual
+/// IOPL 3.
+const IOPL_PROBES: [(usize, &str); 4] =
+    [(11, "cli"), (12, "sti"), (13, "outb %al, $0x80"), (14, "inb $0x80, %al")];
+
+/// `PHYSDEVOP_set_iopl(iopl)`.
+fn set_iopl(iopl: u32) -> i64 {
+    let arg = PhysdevSetIopl { iopl };
+    // SAFETY: PHYSDEVOP_set_iopl reads one physdev_set_iopl.
+    unsafe {
+        hypercall::hypercall2(
+            Hypercall::PhysdevOp.raw(),
+            u64::from(PhysdevOp::SetIopl.raw()),
+            (&raw const arg).addr() as u64,
+        )
+    }
+}
+
+/// Runs the IOPL user program with `RFLAGS = rflags` in the `iret` frame
+/// and checks that none of its probes raised an event.
+fn iopl_run(how: &str, rflags: u64) {
+    bounce::reset();
+    DONE.store(false, Ordering::Relaxed);
+    println!("entering user mode at IOPL 3 ({how})");
+    // SAFETY: as for the first user-mode run; the program only runs the
+    // probes and ends with the int $0x80 that resumes the kernel.
+    unsafe {
+        pv_enter_user((&raw const pv_user_iopl).addr() as u64, user_stack_top(), rflags);
+    }
+    check(
+        DONE.load(Ordering::Relaxed) && !ABORTED.load(Ordering::Relaxed),
+        format_args!("the IOPL 3 user program ({how}) ran to its final int $0x80"),
+    );
+    for (id, insn) in IOPL_PROBES {
+        let s = bounce::seen(id);
+        check(
+            s.count == 0,
+            format_args!(
+                "user {insn} at virtual IOPL 3 ({how}) raises no event (got {} on {:#x}, error \
+                 code {:#x})",
+                s.count, s.frame.vector, s.frame.error_code
+            ),
+        );
+    }
+    check_eq(bounce::unexpected_total(), 0, format_args!("no unexpected events ({how})"));
+}
+
+/// Guest-user mode at virtual IOPL 3, set the architectural way (the
+/// kernel `iret`s to user mode with `RFLAGS.IOPL = 3` under
+/// `VMASST_TYPE_architectural_iopl`, as Xen's `do_iret` takes it) and with
+/// `PHYSDEVOP_set_iopl(3)`: `cli`, `sti` and port I/O are emulated without
+/// an event. The boot tests run this on one and on two vCPUs.
+fn user_iopl() {
+    if !check_eq(
+        architectural_iopl(VmAssistCmd::Enable),
+        0,
+        "vm_assist(enable, architectural_iopl)",
+    ) {
+        return;
+    }
+    iopl_run("architectural IOPL, iret with IOPL 3", 0x3202);
+    check_eq(architectural_iopl(VmAssistCmd::Disable), 0, "vm_assist(disable, architectural_iopl)");
+    check_eq(set_iopl(3), 0, "PHYSDEVOP_set_iopl(3)");
+    iopl_run("PHYSDEVOP_set_iopl(3)", 0x202);
+    check_eq(set_iopl(0), 0, "PHYSDEVOP_set_iopl(0)");
 }
 
 /// Checks `%cr3` against `start_info.pt_base` and returns the L4's MFN.
@@ -640,7 +731,7 @@ global_asm!(
     // iret_context: ss, rsp, rflags, cs, rip, flags, rcx, r11, rax.
     "    pushq ${ss}",
     "    push %rsi",
-    "    pushq $0x202",
+    "    push %rdx",
     "    pushq ${user_cs}",
     "    push %rdi",
     "    pushq $0",
@@ -718,6 +809,23 @@ global_asm!(
     "    int $0x80",
     "    ud2",
     ".size pv_user_main, . - pv_user_main",
+    ".popsection",
+    "",
+    // The user program at virtual IOPL 3: none of these may fault.
+    ".pushsection .text.pv_user_iopl, \"ax\", @progbits",
+    ".globl pv_user_iopl",
+    ".type pv_user_iopl, @function",
+    "pv_user_iopl:",
+    pv_tests::probe_asm!(id: "11", expect: "-1", keep_rip: "0", setup: "", insn: "cli", post: ""),
+    pv_tests::probe_asm!(id: "12", expect: "-1", keep_rip: "0", setup: "", insn: "sti", post: ""),
+    pv_tests::probe_asm!(id: "13", expect: "-1", keep_rip: "0",
+        setup: "mov $0x5a, %eax", insn: "outb %al, $0x80", post: ""),
+    pv_tests::probe_asm!(id: "14", expect: "-1", keep_rip: "0",
+        setup: "", insn: "inb $0x80, %al", post: ""),
+    "    movq ${done}, PV_PROBE_EXPECT(%rip)",
+    "    int $0x80",
+    "    ud2",
+    ".size pv_user_iopl, . - pv_user_iopl",
     ".popsection",
     ss = const FLAT_SS,
     user_cs = const USER_CS,

@@ -16,7 +16,8 @@ use alloc::vec::Vec;
 use guest_abi::AbiBytes;
 use guest_abi::event_channel::{
     EvtchnAllocUnbound, EvtchnBindInterdomain, EvtchnBindIpi, EvtchnBindPirq, EvtchnBindVcpu,
-    EvtchnBindVirq, EvtchnBinding, EvtchnOp, EvtchnOpCompat, EvtchnStatus,
+    EvtchnBindVirq, EvtchnBinding, EvtchnInitControl, EvtchnOp, EvtchnOpCompat, EvtchnSetPriority,
+    EvtchnStatus,
 };
 use guest_abi::sched::SchedPoll;
 use guest_abi::xen::{DomId, Errno, EvtchnPort, Hypercall, VcpuId, Virq};
@@ -531,18 +532,72 @@ fn hypercall_copies_in_and_out() {
     assert_eq!(status(&f, p(1)), Ok((EvtchnBinding::Closed, VcpuId(0))));
     assert_eq!(evtchn_op(&mut f, EvtchnOp::Reset, &DomId(4)).0, err(Errno::ESRCH));
     assert_eq!(evtchn_op(&mut f, EvtchnOp::ResetCont, &SELF).0, err(Errno::EBUSY));
-    for op in [EvtchnOp::InitControl, EvtchnOp::ExpandArray, EvtchnOp::SetPriority] {
-        assert_eq!(
-            hc(&mut f, Hypercall::EventChannelOp, u64::from(op.raw()), BUF),
-            err(Errno::ENOSYS)
-        );
-    }
     for cmd in [15, 99, 1 << 32] {
         assert_eq!(hc(&mut f, Hypercall::EventChannelOp, cmd, BUF), err(Errno::ENOSYS));
     }
-    for op in EvtchnOp::ALL.iter().filter(|op| op.raw() <= 10 || op.raw() == 14) {
+    for op in EvtchnOp::ALL.iter().filter(|op| op.raw() <= 14) {
         let r = hc(&mut f, Hypercall::EventChannelOp, u64::from(op.raw()), 0x10);
         assert_eq!(r, err(Errno::EFAULT), "{op:?}");
+    }
+}
+
+/// `EVTCHNOP_init_control` with `control_gfn`, `offset` and `vcpu`.
+fn init_control(f: &mut Fixture, gfn: u64, offset: u32, vcpu: u32) -> (i64, Vec<u8>) {
+    let a = EvtchnInitControl {
+        control_gfn: gfn,
+        offset,
+        vcpu: VcpuId(vcpu),
+        link_bits: 0xa5,
+        pad: [0xa5; 7],
+    };
+    f.poke(BUF, a.as_bytes());
+    let r = hc(f, Hypercall::EventChannelOp, u64::from(EvtchnOp::InitControl.raw()), BUF);
+    (r, f.peek(BUF, EvtchnInitControl::SIZE))
+}
+
+#[test]
+fn fifo_commands_check_their_arguments_as_xen_does() {
+    use crate::mm::Mfn;
+    use crate::mm::pv::PageType;
+    use crate::pv::test_support::frames;
+    let mut f = Fixture::new();
+    let control = frames::DATA + 5;
+    let seg = frames::DATA + 6;
+    for m in [control, seg] {
+        f.frames.assign(Mfn(m), DomId(0)).unwrap();
+    }
+    // A frame in use as a descriptor page cannot become writable.
+    f.ctx().mm().get_page_and_type(Mfn(seg), DomId(0), PageType::SegDesc).unwrap();
+
+    // Xen's order: the vCPU, the offset, then the frame.
+    assert_eq!(init_control(&mut f, control, 0, 1).0, err(Errno::ENOENT), "no vCPU 1");
+    assert_eq!(init_control(&mut f, 1 << 40, 4032, u32::MAX).0, err(Errno::ENOENT));
+    for offset in [4032, 4096, u32::MAX - 7, 4, 12, 4020] {
+        let (r, _) = init_control(&mut f, control, offset, 0);
+        assert_eq!(r, err(Errno::EINVAL), "offset {offset}");
+    }
+    for gfn in [frames::DATA + 40, 1 << 40, u64::MAX, seg] {
+        assert_eq!(init_control(&mut f, gfn, 0, 0).0, err(Errno::EINVAL), "gfn {gfn:#x}");
+    }
+    // Valid arguments: Xen would switch to FIFO; here FIFO is not there.
+    for offset in [0, 8, 4024] {
+        let (r, back) = init_control(&mut f, control, offset, 0);
+        assert_eq!(r, err(Errno::ENOSYS), "offset {offset}");
+        assert_eq!(back[16..24], [0xa5; 8], "link_bits is not written back");
+    }
+    let t = f.frames.info(Mfn(control)).unwrap().type_info;
+    assert_eq!(t.count, 0, "no reference kept on the control frame");
+
+    // expand_array: FIFO never initialised (Xen's -EOPNOTSUPP).
+    let r = hc(&mut f, Hypercall::EventChannelOp, u64::from(EvtchnOp::ExpandArray.raw()), BUF);
+    assert_eq!(r, err(Errno::EOPNOTSUPP));
+    // set_priority: the 2-level ABI has no set_priority port op.
+    let port = alloc(&mut f);
+    for (port, want) in [(port, Errno::ENOSYS), (p(0), Errno::ENOSYS), (p(1 << 20), Errno::EINVAL)]
+    {
+        f.poke(BUF, EvtchnSetPriority { port, priority: 7 }.as_bytes());
+        let op = u64::from(EvtchnOp::SetPriority.raw());
+        assert_eq!(hc(&mut f, Hypercall::EventChannelOp, op, BUF), err(want), "{port:?}");
     }
 }
 

@@ -90,15 +90,8 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
         Hypercall::MemoryOp => memory::memory_op(ctx, a0, a1),
         Hypercall::GrantTableOp => grant::grant_table_op(ctx, a0, a1, a2),
         Hypercall::VmAssist => vcpu_state::vm_assist(ctx, a0, a1),
-        Hypercall::Iret => {
-            if in_multicall {
-                // Xen stops the batch and crashes a 64-bit guest here.
-                ctx.crash();
-                Err(Errno::EINVAL)
-            } else {
-                super::traps::do_iret(ctx).map(|rax| rax as i64)
-            }
-        }
+        // Also inside a multicall, which it ends (see `multicall`).
+        Hypercall::Iret => super::traps::do_iret(ctx).map(|rax| rax as i64),
         Hypercall::SetSegmentBase => vcpu_state::set_segment_base(ctx, a0, a1),
         Hypercall::SetTimerOp => super::time::set_timer_op(ctx, a0),
         Hypercall::VcpuOp => vcpu_op::vcpu_op(ctx, a0, a1, a2),
@@ -115,6 +108,12 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
 
 /// `multicall(entries, nr_calls)`: run each entry, store its result, stop
 /// at the first entry that cannot be read or written back (`-EFAULT`).
+///
+/// An `iret` entry ends the batch (Xen's `mc_exit` from
+/// `pv_do_multicall_call`): the vCPU has been sent to the iret frame, its
+/// result (the frame's saved RAX) is stored as well as possible, and
+/// becomes the multicall's own return value, so the guest resumes with it
+/// in RAX; the entries after it do not run.
 fn multicall(ctx: &mut Ctx<'_>, list: u64, nr: u64) -> Result<i64, Errno> {
     if nr > MAX_MULTICALL_ENTRIES {
         return Err(Errno::EINVAL);
@@ -125,6 +124,11 @@ fn multicall(ctx: &mut Ctx<'_>, list: u64, nr: u64) -> Result<i64, Errno> {
         let mut e: MulticallEntry = ctx.read(va)?;
         let r = call(ctx, e.op, e.args, true);
         e.result = encode(r);
+        if e.op == u64::from(Hypercall::Iret.raw()) {
+            // Best effort only, as in Xen.
+            let _ = ctx.write(va.wrapping_add(8), &e.result);
+            return Ok(e.result.cast_signed());
+        }
         ctx.write(va.wrapping_add(8), &e.result)?;
         if ctx.dom.shutdown.is_some() {
             break;

@@ -241,10 +241,52 @@ fn multicall_runs_entries_and_refuses_nesting() {
     assert_eq!(result(&f, 3), 4096);
     assert_eq!(hc(&mut f, 13, [0x10, 1, 0, 0, 0]), err(Errno::EFAULT));
     assert_eq!(hc(&mut f, 13, [BUF, MAX_MULTICALL_ENTRIES + 1, 0, 0, 0]), err(Errno::EINVAL));
-    // iret inside a multicall crashes the guest.
+    // An iret entry whose frame cannot be read crashes the guest.
     f.poke(BUF, bytemuck::bytes_of(&e(23, [0; 6])));
+    f.regs.rsp = 0x10;
     hc(&mut f, 13, [BUF, 1, 0, 0, 0]);
     assert_eq!(f.dom.shutdown, Some(ShutdownReason::Crash));
+}
+
+#[test]
+fn iret_in_a_multicall_returns_to_the_frame_and_ends_the_batch() {
+    let mut f = Fixture::new();
+    let e = |op: u64, args: [u64; 6]| MulticallEntry { op, result: 0xdead, args };
+    let list = [e(17, [0; 6]), e(23, [0; 6]), e(17, [0; 6])];
+    for (i, m) in list.iter().enumerate() {
+        f.poke(BUF + 64 * i as u64, bytemuck::bytes_of(m));
+    }
+    // The iret frame at the guest's RSP when it issues the multicall.
+    let frame = guest_abi::xen::IretContext {
+        rax: 0x1234_5678,
+        r11: 0x111,
+        rcx: 0x222,
+        flags: 0,
+        rip: GUEST_BASE + 0x500,
+        cs: u64::from(FLAT_KERNEL_CS & !3),
+        rflags: 0x246,
+        rsp: GUEST_BASE + 0x6000,
+        ss: u64::from(guest_abi::xen::FLAT_KERNEL_SS),
+    };
+    let at = GUEST_BASE + 0x7000;
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    f.ctx().set_upcall_mask(1);
+    let rax = hc(&mut f, 13, [BUF, 3, 0, 0, 0]);
+    assert_eq!(rax, 0x1234_5678, "the multicall returns the frame's RAX");
+    assert!(f.dom.shutdown.is_none(), "the guest is not crashed");
+    assert_eq!(f.regs.rip, GUEST_BASE + 0x500);
+    assert_eq!(f.regs.rsp, GUEST_BASE + 0x6000);
+    assert_eq!((f.regs.cs, f.regs.ss), (FLAT_KERNEL_CS, guest_abi::xen::FLAT_KERNEL_SS));
+    assert_eq!((f.regs.rcx, f.regs.r11), (0x222, 0x111));
+    assert_eq!(f.ctx().upcall_mask(), 0, "IF in the frame unmasks events");
+    assert!(f.dom.vcpus[0].arch.kernel_mode);
+    let result = |f: &Fixture, i: u64| {
+        u64::from_le_bytes(f.peek(BUF + 64 * i + 8, 8).try_into().unwrap()) as i64
+    };
+    assert_ne!(result(&f, 0), 0xdead, "the entry before it ran");
+    assert_eq!(result(&f, 1), 0x1234_5678, "the iret's result is stored");
+    assert_eq!(result(&f, 2), 0xdead, "the entry after it did not run");
 }
 
 #[test]

@@ -10,8 +10,11 @@
 //! Then the GDT frames take their `SegDesc` references and the kernel (and
 //! optional user) L4 its `L4` type reference — a failure there is `-EINVAL`
 //! with every reference taken so far dropped again. Selectors get RPL 3
-//! (`fixup_guest_{code,stack}_selector`), `RFLAGS.IOPL` becomes the virtual
-//! IOPL. The registers wait in [`PvVcpu::start_regs`] until the vCPU is up
+//! (`fixup_guest_{code,stack}_selector`: a null selector stays null, as in
+//! Xen, and the first return to the guest then raises `#GP(0)` in it),
+//! `RFLAGS.IOPL` becomes the virtual IOPL and `RFLAGS.IF` is forced on
+//! ("ensure real hardware interrupts are enabled"). A context for guest-user
+//! mode without a user page table (`ctrlreg[1]`) is `-EINVAL`, as in Xen. The registers wait in [`PvVcpu::start_regs`] until the vCPU is up
 //! and its CPU runs it: [`start_on_cpu`] then loads the descriptor tables,
 //! segment bases and CR3 there. FPU state (`VGCF_i387_valid`) is not taken
 //! over: a new vCPU starts with a clean FPU (Linux passes none).
@@ -49,11 +52,17 @@ const CONTEXT_WORDS: usize = core::mem::size_of::<VcpuGuestContext>() / 8;
 const _: () = assert!(core::mem::size_of::<VcpuGuestContext>().is_multiple_of(8));
 /// `RFLAGS.IOPL`.
 const EFLAGS_IOPL: u64 = 3 << 12;
+/// `RFLAGS.IF`.
+const EFLAGS_IF: u64 = 1 << 9;
+/// `RFLAGS` bit 1 (always set).
+const EFLAGS_MBS: u64 = 1 << 1;
 
-/// Xen's `fixup_guest_{code,stack}_selector` for a 64-bit guest: a
-/// non-null selector runs at RPL 3.
+/// Xen's `fixup_guest_{code,stack}_selector` for a 64-bit guest
+/// (`GUEST_KERNEL_RPL` 3): an RPL below 3 becomes 3, null selectors
+/// included (0 becomes 3, still null: the return to the guest faults and
+/// the guest gets the `#GP(0)`).
 const fn ring3(sel: u16) -> u16 {
-    if sel & 0xfffc != 0 { sel | 3 } else { sel }
+    sel | 3
 }
 
 /// The checks of `arch_set_info_guest` that need no state.
@@ -186,6 +195,11 @@ pub fn set_info_guest(
     if index == 0 && c.vm_assist & !VM_ASSIST_VALID != 0 {
         return Err(Errno::EINVAL);
     }
+    // Guest-user mode needs a user page table (Xen: "!(flags &
+    // VGCF_in_kernel) && !ctrlreg[1]" for a vCPU not yet initialised).
+    if !initialised && c.flags & VGCF_in_kernel == 0 && c.ctrlreg[1] == 0 {
+        return Err(Errno::EINVAL);
+    }
     if initialised {
         let v = dom.vcpus.get(index).ok_or(Errno::ENOENT)?;
         if !same_tables(v, c, gdt) {
@@ -210,7 +224,7 @@ pub fn set_info_guest(
             return Err(e);
         }
     };
-    let user = if c.ctrlreg[1] >> 12 != 0 {
+    let user = if c.ctrlreg[1] != 0 {
         match take_l4(mm, id, c.ctrlreg[1]) {
             Ok(m) => Some(m),
             Err(e) => {
@@ -277,7 +291,8 @@ fn apply_state(v: &mut Vcpu, c: &VcpuGuestContext) {
     regs.cs = ring3(regs.cs);
     regs.ss = ring3(regs.ss);
     let iopl = u32::try_from((regs.rflags & EFLAGS_IOPL) >> 12).unwrap_or(0);
-    regs.rflags = (regs.rflags & !EFLAGS_IOPL) | 2;
+    // IOPL is virtualised; real interrupts stay enabled in the guest.
+    regs.rflags = (regs.rflags & !EFLAGS_IOPL) | EFLAGS_IF | EFLAGS_MBS;
     v.arch.kernel_mode = c.flags & VGCF_in_kernel != 0;
     for (slot, t) in v.arch.trap_ctxt.iter_mut().zip(c.trap_ctxt.iter()) {
         *slot = TrapInfo { cs: ring3(t.cs), ..*t };

@@ -257,3 +257,73 @@ fn failsafe_frame_carries_segments() {
     let w = words(&f, f.regs.rsp, 11);
     assert_eq!(&w[2..6], &[0x11, 0x22, 0x33, 0x44]);
 }
+
+#[test]
+fn iret_sets_the_virtual_iopl_only_under_architectural_iopl() {
+    let mut f = Fixture::new();
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
+    let frame = IretContext {
+        rax: 0,
+        r11: 0,
+        rcx: 0,
+        flags: 0,
+        rip: 0x40_0500,
+        cs: u64::from(FLAT_KERNEL_CS | 3),
+        rflags: 0x3202,
+        rsp: 0x40_4000,
+        ss: u64::from(FLAT_KERNEL_SS),
+    };
+    let at = GUEST_BASE + 0x7000;
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    assert_eq!(do_iret(&mut f.ctx()), Ok(0));
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 0, "without the assist the frame's IOPL is ignored");
+
+    let mut f = Fixture::new();
+    f.dom.vcpus[0].arch.tables.guest_table_user = Some(frames::USER_L4);
+    f.dom.vm_assist |= 1 << 4;
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    assert_eq!(do_iret(&mut f.ctx()), Ok(0));
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 3, "architectural IOPL: the frame's IOPL is taken");
+    assert_eq!(f.regs.rflags & EFLAGS_IOPL, 0, "the real IOPL stays 0");
+    assert!(crate::pv::emulate::io::iopl_ok(&f.ctx()), "user mode at IOPL 3 may do I/O");
+    // And back to 0 by the next iret.
+    let frame = IretContext { rflags: 0x202, ..frame };
+    f.poke(at, bytemuck::bytes_of(&frame));
+    f.regs.rsp = at;
+    f.dom.vcpus[0].arch.kernel_mode = true;
+    assert_eq!(do_iret(&mut f.ctx()), Ok(0));
+    assert_eq!(f.dom.vcpus[0].arch.iopl, 0);
+}
+
+#[test]
+fn guest_debug_registers_reach_the_cpu_and_db_records_dr6() {
+    let mut f = Fixture::new();
+    let v = &mut f.dom.vcpus[0].arch;
+    assert_eq!(hardware_debugregs(v), [0; 5], "nothing armed");
+    v.debugreg[0] = 0x40_1000;
+    v.debugreg[7] = 0x400 | (1 << 16) | (3 << 18) | 1; // L0, write, 8 bytes
+    assert_eq!(hardware_debugregs(v), [0x40_1000, 0, 0, 0, v.debugreg[7]]);
+    // An I/O breakpoint (RW 10) on DR1 is emulated: its enable is dropped
+    // (as Xen's `value &= ~io_enable`); so is general detect.
+    v.debugreg[7] |= (2 << 20) | (1 << 2) | (1 << 13);
+    assert_eq!(hardware_debugregs(v)[4], 0x400 | (2 << 20) | (1 << 16) | (3 << 18) | 1);
+    v.debugreg[7] = 0x400 | (1 << 16);
+    assert_eq!(hardware_debugregs(v)[4], 0, "no enables: DR7 off");
+
+    f.dom.vcpus[0].arch.trap_ctxt[1] =
+        TrapInfo { vector: 1, flags: 0, cs: FLAT_KERNEL_CS, pad0: 0, address: 0x40_0800 };
+    f.dom.vcpus[0].arch.debugreg[6] = DR6_DEFAULT;
+    assert_eq!(debug_trap(&mut f.ctx(), DR6_DEFAULT | 1), Ok(()));
+    assert_eq!(f.regs.rip, 0x40_0800, "the guest's #DB handler");
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6], DR6_DEFAULT | 1, "B0 for get_debugreg(6)");
+    // Sticky, as in Xen: a second hit on DR2 adds B2.
+    assert_eq!(debug_trap(&mut f.ctx(), DR6_DEFAULT | 4), Ok(()));
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6], DR6_DEFAULT | 5);
+    // A fresh vCPU (DR6 never written) still reads the always-one bits.
+    let mut f = Fixture::new();
+    f.dom.vcpus[0].arch.trap_ctxt[1].address = 0x40_0800;
+    assert_eq!(debug_trap(&mut f.ctx(), DR6_DEFAULT | 2), Ok(()));
+    assert_eq!(f.dom.vcpus[0].arch.debugreg[6], DR6_DEFAULT | 2);
+}

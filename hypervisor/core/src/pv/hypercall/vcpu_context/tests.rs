@@ -11,8 +11,8 @@
 use guest_abi::event_channel::EvtchnBindVirq;
 use guest_abi::vcpu::VcpuOp;
 use guest_abi::xen::{
-    DOMID_SELF, DomId, Errno, EvtchnPort, Hypercall, MmuextCmd, MmuextOp, VGCF_in_kernel,
-    VcpuGuestContext, VcpuId, Virq,
+    CpuUserRegs, DOMID_SELF, DomId, Errno, EvtchnPort, Hypercall, MmuextCmd, MmuextOp,
+    VGCF_in_kernel, VcpuGuestContext, VcpuId, Virq,
 };
 
 use super::*;
@@ -94,7 +94,7 @@ fn initialise_then_up() {
     assert!(v.initialised && v.down && v.arch.kernel_mode);
     let regs = v.arch.start_regs.unwrap();
     assert_eq!((regs.cs, regs.ss, regs.rip), (0xe033, 0xe02b, 0xffff_ffff_8100_1b50));
-    assert_eq!(regs.rflags, 2, "IOPL moves to the virtual IOPL");
+    assert_eq!(regs.rflags, 0x202, "IOPL moves to the virtual IOPL, IF is forced on");
     assert_eq!(v.arch.iopl, 1);
     assert_eq!(v.arch.trap_ctxt[14].cs, 0xe033);
     assert_eq!(v.arch.tables.guest_table, Some(frames::L4));
@@ -148,6 +148,9 @@ fn bad_contexts_change_nothing() {
     let mut c = linux_context();
     c.ctrlreg[1] = (frames::DATA + 40) << 12;
     cases.push(("user CR3 not a frame of the domain", c));
+    let mut c = linux_context();
+    c.flags = 0;
+    cases.push(("user mode without a user page table", c));
     for (why, c) in cases {
         let mut f = fixture();
         let l4_before = type_count(&f, frames::L4);
@@ -211,4 +214,122 @@ fn flush_all_reaches_the_other_vcpus() {
     assert_eq!(call(&mut ctx, u64::from(Hypercall::MmuextOp.raw()), args, false), Ok(0));
     assert_eq!(f.platform.remote_flushes, [0b10]);
     assert_eq!(f.platform.flushes, 2);
+}
+
+/// The registers vCPU 1 would first `iretq` with, as the machine layer
+/// prepares them: `start_on_cpu`, then `prepare_return_to_guest`.
+fn first_entry(
+    f: &mut Fixture,
+) -> (Result<(), crate::pv::descriptor::BadReturnState>, CpuUserRegs) {
+    let mut ctx = f.ctx();
+    ctx.vcpu = 1;
+    let start = start_on_cpu(&mut ctx).unwrap();
+    *ctx.regs = start;
+    let r = crate::pv::descriptor::prepare_return_to_guest(&mut ctx);
+    (r, *ctx.regs)
+}
+
+/// vCPU 1's stack in the fixture's mapped area.
+const STACK_TOP: u64 = GUEST_BASE + 0x3000;
+
+#[test]
+fn selectors_get_rpl_3_and_if_is_forced_on() {
+    let mut f = fixture();
+    let mut c = linux_context();
+    c.user_regs.cs = 0;
+    c.user_regs.ss = 0;
+    c.user_regs.rflags = 0x3002; // IOPL 3, IF clear
+    c.kernel_ss = 0xe028;
+    c.trap_ctxt[13].cs = 0;
+    assert_eq!(initialise(&mut f, &c), Ok(0), "Xen takes null selectors (with RPL 3)");
+    let v = &f.dom.vcpus[1];
+    let regs = v.arch.start_regs.unwrap();
+    assert_eq!((regs.cs, regs.ss), (3, 3), "RPL 3, still null");
+    assert_eq!(regs.rflags, 0x202, "IF on, IOPL virtualised");
+    assert_eq!(v.arch.iopl, 3);
+    assert_eq!(v.arch.kernel_ss, 0xe02b);
+    assert_eq!(v.arch.trap_ctxt[13].cs, 3);
+}
+
+#[test]
+fn a_null_code_selector_at_the_first_entry_bounces_gp_to_the_guest() {
+    for (what, cs, ss) in [("CS", 0u16, 0xe02bu16), ("SS", 0xe033, 0), ("CS and SS", 0, 0)] {
+        let mut f = fixture();
+        let mut c = linux_context();
+        c.user_regs.cs = cs;
+        c.user_regs.ss = ss;
+        c.user_regs.rflags = 0;
+        c.user_regs.rsp = STACK_TOP;
+        c.trap_ctxt[13].address = 0xffff_ffff_8100_2d00;
+        c.trap_ctxt[13].cs = 0xe030;
+        c.ctrlreg[3] = frames::L4.0 << 12;
+        assert_eq!(initialise(&mut f, &c), Ok(0), "{what}");
+        assert_eq!(vcpu_op(&mut f, VcpuOp::Up, 1, 0), Ok(0));
+        let (r, regs) = first_entry(&mut f);
+        assert_eq!(r, Ok(()), "{what}: the #GP is the guest's");
+        assert_eq!(regs.rip, 0xffff_ffff_8100_2d00, "{what}: at its #GP handler");
+        assert_eq!((regs.cs, regs.ss), (0xe033, 0xe02b), "{what}: on the flat kernel selectors");
+        assert_eq!(regs.rflags & 0x3200, 0x200, "{what}: IF on, IOPL 0");
+        assert!(f.dom.shutdown.is_none(), "{what}");
+        // Frame: RCX, R11, error code, RIP, CS, RFLAGS, RSP, SS.
+        let frame = f.peek(regs.rsp, 64);
+        let q = |i: usize| u64::from_le_bytes(frame[i * 8..i * 8 + 8].try_into().unwrap());
+        assert_eq!(q(2), 0, "{what}: error code 0 (null selector)");
+        assert_eq!(q(3), 0xffff_ffff_8100_1b50, "{what}: the context's RIP");
+        assert_eq!(q(4) & 0xffff, u64::from(cs & !3), "{what}: its CS (RPL 0 in kernel mode)");
+        assert_eq!(q(6), STACK_TOP);
+        assert_eq!(q(7), u64::from(ss | 3), "{what}: its SS");
+    }
+}
+
+#[test]
+fn a_bad_first_entry_without_a_handler_crashes_the_domain() {
+    let mut f = fixture();
+    let mut c = linux_context();
+    c.user_regs.cs = 0;
+    c.user_regs.rsp = STACK_TOP;
+    assert_eq!(initialise(&mut f, &c), Ok(0));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::Up, 1, 0), Ok(0));
+    let (r, _) = first_entry(&mut f);
+    assert!(r.is_err(), "no #GP handler: nothing to return to");
+    assert!(f.dom.shutdown.is_some(), "the domain is crashed, not the hypervisor");
+}
+
+#[test]
+fn every_first_entry_is_safe_for_iretq() {
+    // Any selectors, flags and RIP a context can carry: either the state
+    // passes the iretq checks or the domain is crashed.
+    let sels = [0u16, 3, 0xe030, 0xe033, 0xe02b, 0xe008, 0xe010, 0xe018, 0xfffc, 0x0007, 0x0010];
+    for &cs in &sels {
+        for &ss in &sels {
+            for &(rflags, handler) in &[(0u64, 0u64), (0xffff_ffff, 0xffff_ffff_8100_2d00)] {
+                let mut f = fixture();
+                let mut c = linux_context();
+                c.user_regs.cs = cs;
+                c.user_regs.ss = ss;
+                c.user_regs.rflags = rflags;
+                c.user_regs.rsp = STACK_TOP;
+                for v in [11usize, 12, 13] {
+                    c.trap_ctxt[v].address = handler;
+                    c.trap_ctxt[v].cs = 0xe030;
+                }
+                assert_eq!(initialise(&mut f, &c), Ok(0));
+                assert_eq!(vcpu_op(&mut f, VcpuOp::Up, 1, 0), Ok(0));
+                let (r, regs) = first_entry(&mut f);
+                if r.is_ok() {
+                    let mut ctx = f.ctx();
+                    ctx.vcpu = 1;
+                    *ctx.regs = regs;
+                    assert_eq!(
+                        crate::pv::descriptor::check_return_state(&ctx),
+                        Ok(()),
+                        "cs {cs:#x} ss {ss:#x}"
+                    );
+                    assert_eq!(regs.rflags & 0x2_7200, 0x200, "IF on; IOPL, NT, VM off");
+                } else {
+                    assert!(f.dom.shutdown.is_some(), "cs {cs:#x} ss {ss:#x}");
+                }
+            }
+        }
+    }
 }
