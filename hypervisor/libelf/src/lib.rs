@@ -46,6 +46,8 @@ mod notes;
 mod test_prereq;
 #[cfg(test)]
 mod test_rng;
+#[cfg(any(test, feature = "test-images"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 
