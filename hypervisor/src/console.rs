@@ -444,6 +444,24 @@ pub fn uart_ioports() -> &'static [(u16, u16)] {
     UART_PORTS.get().map_or(&COM1_PORTS, alloc::vec::Vec::as_slice)
 }
 
+/// `XEN_SYSCTL_readconsole`'s read of the console ring (Xen's
+/// `read_console_ring`, see [`ConsoleRing::read_console_ring`]).
+pub fn ring_read(incremental: bool, index: u32, max: u32) -> hv_core::console::ring::ConringRead {
+    CONSOLE
+        .lock()
+        .as_ref()
+        .map(|c| c.ring.read_console_ring(incremental, index, max))
+        .unwrap_or_default()
+}
+
+/// `XEN_SYSCTL_readconsole`'s `clear`: the bytes before ring index `next`
+/// are no longer readable.
+pub fn ring_clear_to(next: u64) {
+    if let Some(c) = CONSOLE.lock().as_mut() {
+        c.ring.clear_to(next);
+    }
+}
+
 /// Console ring usage: (bytes held, capacity, bytes ever written).
 pub fn ring_stats() -> (usize, usize, u64) {
     CONSOLE

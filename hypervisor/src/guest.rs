@@ -36,7 +36,6 @@ use hv_core::pv::platform::{Platform, SegBaseReg};
 use hv_core::pv::ptwr;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::pv::traps::{self, vector};
-use hv_core::sched::{Cpu, CpuMask, CreditParams};
 use hv_core::time::{NSEC_PER_SEC, TimeScale};
 
 use crate::mm::FRAMES;
@@ -143,27 +142,12 @@ impl Machine {
         }
     }
 
-    /// Hands domain `d`'s vCPUs to the scheduler (vCPU `i` pinned on CPU
-    /// `i` modulo the CPUs with `pin`, else free to run anywhere) and wakes
-    /// the runnable ones.
-    pub fn schedule_domain(&mut self, d: &DomainRef, pin: bool) {
+    /// Hands domain `d`'s vCPUs to the scheduler (each with its hard
+    /// affinity) and wakes the runnable ones.
+    pub fn schedule_domain(&mut self, d: &DomainRef) {
         let dom = d.lock();
-        let cpus = smp::num_online().max(1);
-        let affinity: alloc::vec::Vec<CpuMask> = (0..dom.vcpus.len())
-            .map(|i| {
-                let i = u32::try_from(i).unwrap_or(0);
-                if pin {
-                    CpuMask::only(Cpu(i.checked_rem(cpus).unwrap_or(0)))
-                } else {
-                    CpuMask::ALL
-                }
-            })
-            .collect();
-        if let Err(e) = self.sched.insert_domain(&dom, CreditParams::default(), &affinity) {
-            printk!("d{}: cannot be scheduled: {e}", dom.id.0);
-        }
         let now = hv_arch_x86_64::time::now_ns();
-        let tickle = self.sched.sync_domain(&dom, now);
+        let tickle = self.sched.reconcile_domain(&dom, now);
         drop(dom);
         for c in tickle.iter() {
             if c.0 != smp::this_cpu() {
@@ -196,6 +180,14 @@ pub fn set_machine_e820(map: &hv_core::mm::e820::E820Map) {
 /// Records the frames behind the M2P's 2 MiB chunks.
 pub fn set_m2p_chunks(chunks: alloc::vec::Vec<Mfn>) {
     M2P_CHUNKS.call_once(|| chunks);
+}
+
+/// The scheduler chosen with `sched=` (`XEN_SYSCTL_sched_id`).
+static SCHEDULER: spin::Once<hv_core::sched::SchedulerKind> = spin::Once::new();
+
+/// Records the boot scheduler choice.
+pub fn set_scheduler(kind: hv_core::sched::SchedulerKind) {
+    SCHEDULER.call_once(|| kind);
 }
 
 /// Records boot options the platform services need.
@@ -379,6 +371,53 @@ impl Platform for MachinePlatform {
 
     fn load_guest_cr4(&mut self, cr4: u64) {
         cpu::load_guest_cr4_bits(cr4);
+    }
+
+    /// CPUs online, the calibrated TSC, the frame allocator's counts and
+    /// the boot CPU's CPUID words. The SMT/core layout is not probed:
+    /// one thread per core, one socket.
+    fn host_info(&self) -> hv_core::pv::platform::HostInfo {
+        let nr_cpus = smp::num_online().max(1);
+        let (total_pages, free_pages) =
+            FRAMES.lock().as_ref().map_or((0, 0), |fa| (fa.total_frames(), fa.free_frames()));
+        let max_ext = cpu::cpuid(0x8000_0000, 0).eax;
+        let ext = |leaf: u32, sub: u32| {
+            if max_ext >= leaf { cpu::cpuid(leaf, sub) } else { cpu::CpuidResult::default() }
+        };
+        let max_std = cpu::cpuid(0, 0).eax;
+        let std = |leaf: u32, sub: u32| {
+            if max_std >= leaf { cpu::cpuid(leaf, sub) } else { cpu::CpuidResult::default() }
+        };
+        let (l1, e1, xsave, l7, e7) =
+            (std(1, 0), ext(0x8000_0001, 0), std(0xd, 1), std(7, 0), ext(0x8000_0007, 0));
+        let paddr = ext(0x8000_0008, 0).eax & 0xff;
+        hv_core::pv::platform::HostInfo {
+            nr_cpus,
+            threads_per_core: 1,
+            cores_per_socket: nr_cpus,
+            cpu_khz: u32::try_from(time::tsc_khz()).unwrap_or(u32::MAX),
+            paddr_bits: u8::try_from(if paddr == 0 { 36 } else { paddr }).unwrap_or(36),
+            total_pages,
+            free_pages,
+            hw_cap: [l1.edx, l1.ecx, e1.edx, e1.ecx, xsave.eax, l7.ebx, l7.ecx, e7.edx],
+        }
+    }
+
+    fn scheduler(&self) -> hv_core::sched::SchedulerKind {
+        SCHEDULER.get().copied().unwrap_or_default()
+    }
+
+    fn console_ring_read(
+        &self,
+        incremental: bool,
+        index: u32,
+        max: u32,
+    ) -> hv_core::pv::platform::ConringRead {
+        crate::console::ring_read(incremental, index, max)
+    }
+
+    fn console_ring_clear(&mut self, next: u64) {
+        crate::console::ring_clear_to(next);
     }
 }
 

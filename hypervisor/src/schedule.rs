@@ -289,7 +289,8 @@ fn current(cpu: u32) -> Option<SchedUnit> {
     })
 }
 
-/// Brings every vCPU of every domain in step with the scheduler.
+/// Brings the scheduler in step with every domain (new ones inserted,
+/// destroyed ones removed, parameters, affinities and runnability).
 fn sync_all(
     parts: &mut Parts<'_>,
     sched: &mut hv_core::common::schedule::SchedCore,
@@ -298,10 +299,13 @@ fn sync_all(
     let mut ipis = CpuMask::EMPTY;
     let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
     for cell in cells {
-        let dom = cell.lock();
-        ipis = ipis.or(sched.sync_domain(&dom, now));
+        let mut dom = cell.lock();
+        // Kicks the toolstack left (pause, unpause) are covered here.
+        dom.kick_mask = 0;
+        ipis = ipis.or(sched.reconcile_domain(&dom, now));
     }
-    ipis
+    let domains = &*parts.domains;
+    ipis.or(sched.forget_missing(|id| domains.contains(id)))
 }
 
 /// Tells dom0 that domain `id` shut down (`VIRQ_DOM_EXC`).

@@ -197,6 +197,7 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         log::info!("bench: raw SYSCALL/SYSRET round trip: {c} cycles");
     }
     crate::guest::configure(opts.console_to_ring, &cooked);
+    crate::guest::set_scheduler(opts.sched);
     // Dom0 gets one vCPU per CPU unless `dom0_max_vcpus=` says otherwise
     // (Xen's `dom0_max_vcpus`: the CPU count clamped to MIN-MAX), at most
     // 64.
@@ -220,10 +221,18 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
         Some(v) => v.arch.start_regs = Some(regs),
         None => xen_panic(format_args!("dom0 has no vCPU")),
     }
+    if opts.dom0_vcpus_pin {
+        // vCPU i on CPU i modulo the CPUs.
+        for (i, v) in (0u32..).zip(dom.vcpus.iter_mut()) {
+            let cpu = i.checked_rem(cpus).unwrap_or(0);
+            v.processor = cpu;
+            v.affinity_hard = hv_core::sched::CpuMask::only(hv_core::sched::Cpu(cpu));
+        }
+    }
     let mut machine = machine_mem.into_machine(dom);
     let dom0 = alloc::sync::Arc::clone(&machine.dom0);
     crate::guest::init_guest_time(&mut machine);
-    machine.schedule_domain(&dom0, opts.dom0_vcpus_pin);
+    machine.schedule_domain(&dom0);
     *crate::guest::MACHINE.lock() = Some(machine);
     hv_arch_x86_64::entry::set_guest_handlers(crate::guest::on_syscall, crate::guest::on_trap);
     printk!(

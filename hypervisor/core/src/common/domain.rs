@@ -14,11 +14,13 @@ use alloc::vec::Vec;
 use guest_abi::xen::{DomId, VcpuId};
 
 use super::event_channel::{EvtchnTable, VcpuEvtchn};
+use super::rangeset::RangeSet;
 use super::runstate::Runstate;
 use super::xsm::XsmSubject;
 use crate::mm::Mfn;
 use crate::pv::domain::PvVcpu;
 use crate::pv::time::VcpuTimers;
+use crate::sched::{CpuMask, CreditParams};
 
 /// A vCPU (Xen's `struct vcpu`): the state common to every architecture,
 /// and the x86 PV state in [`Vcpu::arch`].
@@ -46,6 +48,13 @@ pub struct Vcpu {
     pub blocked: bool,
     /// VIRQ bindings and the `SCHEDOP_poll` state.
     pub evtchn: VcpuEvtchn,
+    /// The physical CPU the vCPU runs or last ran on (`v->processor`).
+    pub processor: u32,
+    /// Hard affinity: the CPUs the vCPU may run on
+    /// (`XEN_DOMCTL_setvcpuaffinity`; every CPU by default).
+    pub affinity_hard: CpuMask,
+    /// Soft affinity: the CPUs the vCPU prefers.
+    pub affinity_soft: CpuMask,
     /// The x86 PV state (Xen's `v->arch`).
     pub arch: PvVcpu,
 }
@@ -65,6 +74,9 @@ impl Vcpu {
             vcpu_info: None,
             blocked: false,
             evtchn: VcpuEvtchn::default(),
+            processor: 0,
+            affinity_hard: CpuMask::ALL,
+            affinity_soft: CpuMask::ALL,
             arch: PvVcpu::default(),
         }
     }
@@ -190,6 +202,31 @@ pub struct Domain {
     /// `vcpu_kick`): a vCPU running elsewhere is interrupted, a blocked one
     /// woken. Drained by the machine layer.
     pub kick_mask: u64,
+    /// `XEN_DOMCTL_CDF_*` the domain was created with (`d->options`).
+    pub options: u32,
+    /// `XEN_X86_EMU_*` devices emulated for it (`arch.emulation_flags`).
+    pub emulation_flags: u32,
+    /// Creation completed: the controller's first unpause happened
+    /// (`creation_finished`).
+    pub creation_finished: bool,
+    /// Under a debugger (`XEN_DOMCTL_setdebugging`, `debugger_attached`).
+    pub debugger_attached: bool,
+    /// Seconds added to the wallclock the domain sees
+    /// (`XEN_DOMCTL_settimeoffset`, `time_offset.seconds`).
+    pub time_offset_seconds: i64,
+    /// Highest event-channel port the domain may use (`max_evtchn_port`
+    /// of `createdomain`).
+    pub max_evtchn_port: u32,
+    /// Most grant maptrack frames (`max_maptrack_frames`).
+    pub max_maptrack_frames: u32,
+    /// Credit-scheduler weight and cap (`XEN_DOMCTL_SCHEDOP_putinfo`).
+    pub sched_credit: CreditParams,
+    /// Machine frames the domain may map as I/O memory (`iomem_caps`).
+    pub iomem_caps: RangeSet,
+    /// I/O ports the domain may access (`arch.ioport_caps`).
+    pub ioport_caps: RangeSet,
+    /// Physical IRQs the domain may use (`irq_caps`).
+    pub irq_caps: RangeSet,
 }
 
 impl Domain {
@@ -213,6 +250,17 @@ impl Domain {
             vcpus: alloc::vec![Vcpu::new(VcpuId(0))],
             evtchn: EvtchnTable::new(),
             kick_mask: 0,
+            options: 0,
+            emulation_flags: 0,
+            creation_finished: true,
+            debugger_attached: false,
+            time_offset_seconds: 0,
+            max_evtchn_port: guest_abi::event_channel::EVTCHN_2L_NR_CHANNELS.saturating_sub(1),
+            max_maptrack_frames: 1024,
+            sched_credit: CreditParams::default(),
+            iomem_caps: RangeSet::new(),
+            ioport_caps: RangeSet::new(),
+            irq_caps: RangeSet::new(),
         }
     }
 

@@ -8,14 +8,21 @@
 //! * [`event_channel`]: the domain's event-channel ports, the 2-level
 //!   bitmaps in shared_info, VIRQs, block and poll wake-ups;
 //! * [`runstate`]: vCPU runstate accounting and the guest's runstate area;
-//! * [`schedule`]: which vCPU each CPU runs, kept in step with the vCPUs.
+//! * [`schedule`]: which vCPU each CPU runs, kept in step with the vCPUs;
+//! * [`rangeset`]: sets of ranges, for I/O memory, port and IRQ
+//!   capabilities;
+//! * [`domctl`]: toolstack domain control (`HYPERVISOR_domctl`);
+//! * [`sysctl`]: toolstack host control (`HYPERVISOR_sysctl`).
 //!
 //! The x86 PV code (traps, emulation, the PV MMU hypercalls, descriptors,
 //! writable page tables) is in [`crate::pv`].
 
 pub mod domain;
 pub mod domain_table;
+pub mod domctl;
 pub mod event_channel;
+pub mod rangeset;
 pub mod runstate;
 pub mod schedule;
+pub mod sysctl;
 pub mod xsm;

@@ -16,7 +16,7 @@
 //! Everything here runs under the machine lock; the per-CPU state is
 //! plain data.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use guest_abi::xen::{DomId, VcpuId};
@@ -52,6 +52,16 @@ pub struct SchedCore {
     policy: CreditScheduler,
     pcpus: Vec<Pcpu>,
     awake: BTreeSet<SchedUnit>,
+    /// What the policy was given of each domain: its vCPU count, credit
+    /// parameters and each vCPU's hard affinity.
+    known: BTreeMap<DomId, Known>,
+}
+
+/// A domain as the policy knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Known {
+    params: CreditParams,
+    affinity: Vec<CpuMask>,
 }
 
 impl core::fmt::Debug for SchedCore {
@@ -77,7 +87,7 @@ impl SchedCore {
             policy.init_cpu(Cpu(c))?;
             pcpus.push(Pcpu { resched: true, ..Pcpu::default() });
         }
-        Ok(Self { policy, pcpus, awake: BTreeSet::new() })
+        Ok(Self { policy, pcpus, awake: BTreeSet::new(), known: BTreeMap::new() })
     }
 
     /// The policy (for `scheduler_op` and the debug dump).
@@ -119,16 +129,80 @@ impl SchedCore {
         params: CreditParams,
         affinity: &[CpuMask],
     ) -> Result<(), SchedError> {
+        let mut known = Known { params, affinity: Vec::new() };
         for i in 0..d.vcpus.len() {
             let aff = affinity.get(i).copied().unwrap_or(CpuMask::ALL);
             self.policy.insert_unit(unit_of(d.id, i), params, aff)?;
+            known.affinity.push(aff);
         }
+        self.known.insert(d.id, known);
         Ok(())
+    }
+
+    /// Whether the policy has domain `dom`.
+    #[must_use]
+    pub fn has_domain(&self, dom: DomId) -> bool {
+        self.known.contains_key(&dom)
+    }
+
+    /// Brings the policy in step with domain `d` as the toolstack set it:
+    /// a domain it does not have yet is inserted (its vCPUs' hard
+    /// affinities, its credit parameters), changed parameters and
+    /// affinities are passed on, and the vCPUs' runnability synced.
+    /// Returns the CPUs that must decide again.
+    pub fn reconcile_domain(&mut self, d: &Domain, now: Time) -> CpuMask {
+        let mut tickle = CpuMask::EMPTY;
+        let affinity: Vec<CpuMask> = d.vcpus.iter().map(|v| v.affinity_hard).collect();
+        match self.known.get(&d.id).cloned() {
+            None => {
+                if self.insert_domain(d, d.sched_credit, &affinity).is_err() {
+                    return CpuMask::EMPTY;
+                }
+            }
+            Some(k) => {
+                if k.params != d.sched_credit
+                    && self.policy.adjust(d.id, d.sched_credit).is_ok()
+                    && let Some(known) = self.known.get_mut(&d.id)
+                {
+                    known.params = d.sched_credit;
+                }
+                for (i, aff) in affinity.iter().enumerate() {
+                    if k.affinity.get(i) != Some(aff)
+                        && let Ok(m) = self.policy.set_affinity(unit_of(d.id, i), *aff)
+                    {
+                        tickle = tickle.or(m);
+                        if let Some(slot) =
+                            self.known.get_mut(&d.id).and_then(|known| known.affinity.get_mut(i))
+                        {
+                            *slot = *aff;
+                        }
+                    }
+                }
+            }
+        }
+        self.raise(tickle);
+        tickle.or(self.sync_domain(d, now))
+    }
+
+    /// Removes the domains the policy has that `exists` says are gone.
+    pub fn forget_missing(&mut self, exists: impl Fn(DomId) -> bool) -> CpuMask {
+        let gone: Vec<(DomId, usize)> = self
+            .known
+            .iter()
+            .filter(|(id, _)| !exists(**id))
+            .map(|(id, k)| (*id, k.affinity.len()))
+            .collect();
+        let mut tickle = CpuMask::EMPTY;
+        for (id, n) in gone {
+            tickle = tickle.or(self.remove_domain(id, n));
+        }
+        tickle
     }
 
     /// Takes domain `dom`'s `nr_vcpus` vCPUs out of the policy (Xen's
     /// `sched_destroy_domain`); returns the CPUs that must decide again.
     pub fn remove_domain(&mut self, dom: DomId, nr_vcpus: usize) -> CpuMask {
+        self.known.remove(&dom);
         let mut tickle = CpuMask::EMPTY;
         for i in 0..nr_vcpus {
             let unit = unit_of(dom, i);
@@ -342,6 +416,25 @@ mod tests {
         assert!(s.remove_domain(DomId(1), 1).contains(Cpu(1)));
         assert_eq!(s.schedule(1, 7).next, None);
         assert_eq!(s.running_on(u(0, 0)), Some(0));
+    }
+
+    #[test]
+    fn reconcile_inserts_adjusts_and_forgets_domains() {
+        let mut s = SchedCore::new(2).unwrap();
+        let mut d = domain(3, 2);
+        d.vcpus[1].affinity_hard = CpuMask::only(Cpu(1));
+        assert!(!s.has_domain(DomId(3)));
+        let t = s.reconcile_domain(&d, 0);
+        assert!(s.has_domain(DomId(3)));
+        assert!(!t.is_empty(), "its runnable vCPUs were woken");
+        assert_eq!(s.schedule(1, 0).next.map(|u| u.dom), Some(DomId(3)));
+        d.sched_credit = CreditParams { weight: 512, cap: 0 };
+        d.vcpus[0].affinity_hard = CpuMask::only(Cpu(0));
+        s.reconcile_domain(&d, 1);
+        assert_eq!(s.policy.dom_params(DomId(3)), Some(CreditParams { weight: 512, cap: 0 }));
+        assert!(!s.forget_missing(|id| id != DomId(3)).is_empty());
+        assert!(!s.has_domain(DomId(3)));
+        assert_eq!(s.schedule(1, 2).next, None);
     }
 
     #[test]

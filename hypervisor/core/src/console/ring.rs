@@ -143,6 +143,58 @@ impl ConsoleRing {
     pub fn clear(&mut self) {
         self.consumer = self.producer;
     }
+
+    /// The read half of Xen's `read_console_ring` (`XEN_SYSCTL_readconsole`):
+    /// up to `max` bytes from the oldest readable byte or, with
+    /// `incremental`, from ring index `index` when that index lies in
+    /// `(oldest, newest]` (Xen's 32-bit indices, compared modulo 2^32).
+    /// Returns the bytes and the index after the last one; the caller
+    /// copies them to the guest and only then, for a `clear` request,
+    /// calls [`ConsoleRing::clear_to`] with that index, so a faulting copy
+    /// clears nothing (as in Xen). At most the ring's capacity is returned.
+    #[must_use]
+    pub fn read_console_ring(&self, incremental: bool, index: u32, max: u32) -> ConringRead {
+        let readable = self.producer.saturating_sub(self.consumer);
+        let mut start = self.consumer;
+        if incremental {
+            // Bytes between the requested index and the producer, in Xen's
+            // wrapping 32-bit arithmetic.
+            let behind = u64::from(Self::index32(self.producer).wrapping_sub(index));
+            if behind < readable {
+                start = self.producer.saturating_sub(behind);
+            }
+        }
+        let avail = self.producer.saturating_sub(start);
+        let want = usize::try_from(avail.min(u64::from(max))).unwrap_or(0);
+        let mut bytes = vec![0; want];
+        let (n, next) = self.read_from(start, &mut bytes);
+        bytes.truncate(n);
+        ConringRead { bytes, next }
+    }
+
+    /// The `clear` half of `read_console_ring`: bytes before ring index
+    /// `next` (as returned by [`ConsoleRing::read_console_ring`]) are no
+    /// longer readable. Never moves past the producer or backwards.
+    pub fn clear_to(&mut self, next: u64) {
+        self.consumer = self.consumer.max(next.min(self.producer));
+    }
+
+    /// Xen's 32-bit view of ring index `pos` (`conringp`/`conringc` are
+    /// `uint32_t` and wrap).
+    #[must_use]
+    pub fn index32(pos: u64) -> u32 {
+        u32::try_from(pos & u64::from(u32::MAX)).unwrap_or(0)
+    }
+}
+
+/// What one [`ConsoleRing::read_console_ring`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConringRead {
+    /// The bytes read, oldest first.
+    pub bytes: Vec<u8>,
+    /// Ring index just past the last byte read (Xen's `op->index` OUT,
+    /// truncated to 32 bits by [`ConsoleRing::index32`]).
+    pub next: u64,
 }
 
 impl Default for ConsoleRing {

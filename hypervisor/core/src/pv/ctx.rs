@@ -98,6 +98,22 @@ impl TargetCtx<'_> {
         let l4 = self.l4()?;
         guest_mem::write(self.mem, l4, va, value)
     }
+
+    /// `copy_from_guest` from the caller's memory.
+    pub fn copy_from_guest(&self, va: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        guest_mem::copy_from_guest(self.mem, self.l4()?, va, buf)
+    }
+
+    /// `copy_to_guest` into the caller's memory.
+    pub fn copy_to_guest(&mut self, va: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let l4 = self.l4()?;
+        guest_mem::copy_to_guest(self.mem, l4, va, bytes)
+    }
+
+    /// The PV MMU over this context's machine state.
+    pub fn mm(&mut self) -> PvMm<'_> {
+        PvMm::new(self.frames, self.mem, self.m2p, self.hooks)
+    }
 }
 
 impl Ctx<'_> {

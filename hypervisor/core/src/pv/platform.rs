@@ -31,6 +31,33 @@ pub enum DataSeg {
     Gs,
 }
 
+/// What `XEN_SYSCTL_physinfo` and the topology queries report of the host
+/// ([`Platform::host_info`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostInfo {
+    /// CPUs online (`num_online_cpus`); CPU numbers are `0..nr_cpus`.
+    pub nr_cpus: u32,
+    /// Hardware threads per core.
+    pub threads_per_core: u32,
+    /// Cores per socket.
+    pub cores_per_socket: u32,
+    /// TSC frequency in kHz (`cpu_khz`).
+    pub cpu_khz: u32,
+    /// Physical address width of the CPU (`paddr_bits`).
+    pub paddr_bits: u8,
+    /// Frames of RAM the hypervisor manages (`total_pages`).
+    pub total_pages: u64,
+    /// Frames free in the allocator now.
+    pub free_pages: u64,
+    /// The boot CPU's feature words (Xen's `x86_capability[0..8]`:
+    /// CPUID 1 EDX, 1 ECX, 0x80000001 EDX, 0x80000001 ECX, 0xD.1 EAX,
+    /// 7.0 EBX, 7.0 ECX, 0x80000007 EDX).
+    pub hw_cap: [u32; 8],
+}
+
+/// One read of the hypervisor console ring ([`Platform::console_ring_read`]).
+pub use crate::console::ring::ConringRead;
+
 /// Machine services for hypercalls, trap bounces and emulation.
 pub trait Platform {
     /// Writes guest console output of `dom` (`CONSOLEIO_write`).
@@ -141,6 +168,39 @@ pub trait Platform {
     /// nothing.
     fn load_ldt(&mut self, ents: u32) {
         let _ = ents;
+    }
+
+    /// The host's CPUs, memory and features (`XEN_SYSCTL_physinfo`).
+    /// Default: one CPU, nothing else known (host tests).
+    fn host_info(&self) -> HostInfo {
+        HostInfo { nr_cpus: 1, threads_per_core: 1, cores_per_socket: 1, ..HostInfo::default() }
+    }
+
+    /// The scheduler chosen at boot (`sched=`). Default: credit.
+    fn scheduler(&self) -> crate::sched::SchedulerKind {
+        crate::sched::SchedulerKind::Credit
+    }
+
+    /// Nanoseconds CPU `cpu` has spent idle (`get_cpu_idle_time`).
+    /// Default: 0.
+    fn cpu_idle_time(&self, cpu: u32) -> u64 {
+        let _ = cpu;
+        0
+    }
+
+    /// Reads the hypervisor console ring as
+    /// [`ConsoleRing::read_console_ring`](crate::console::ring::ConsoleRing::read_console_ring)
+    /// does. Default: an empty ring.
+    fn console_ring_read(&self, incremental: bool, index: u32, max: u32) -> ConringRead {
+        let _ = (incremental, index, max);
+        ConringRead::default()
+    }
+
+    /// Discards the console ring's bytes before index `next`
+    /// ([`ConsoleRing::clear_to`](crate::console::ring::ConsoleRing::clear_to)).
+    /// Default: nothing.
+    fn console_ring_clear(&mut self, next: u64) {
+        let _ = next;
     }
 
     /// Loads the GS selector `sel`, which the caller checked is null or a

@@ -54,6 +54,19 @@ pub struct FakePlatform {
     pub selectors: [u16; 4],
     /// The FPU state.
     pub fpu: crate::pv::context_switch::FpuArea,
+    /// Frames given back through `free_frame`, in order.
+    pub freed: Vec<Mfn>,
+    /// Frames `alloc_frame` hands out before [`FakePlatform::next_frame`]
+    /// (a pool; taken from the end).
+    pub pool: Vec<Mfn>,
+    /// What `host_info` reports.
+    pub host: super::platform::HostInfo,
+    /// The boot scheduler.
+    pub sched: crate::sched::SchedulerKind,
+    /// The hypervisor console ring.
+    pub conring: crate::console::ring::ConsoleRing,
+    /// `free_frame` also puts the frame back into [`FakePlatform::pool`].
+    pub recycle: bool,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -111,6 +124,9 @@ impl Platform for FakePlatform {
         alloc::string::String::from("console=com1")
     }
     fn alloc_frame(&mut self) -> Option<Mfn> {
+        if let Some(m) = self.pool.pop() {
+            return Some(m);
+        }
         let m = self.next_frame?;
         self.next_frame = Some(Mfn(m.0.saturating_add(1)));
         Some(m)
@@ -156,6 +172,32 @@ impl Platform for FakePlatform {
     }
     fn load_ldt(&mut self, ents: u32) {
         self.ldt_ents = ents;
+    }
+    fn free_frame(&mut self, mfn: Mfn) {
+        self.freed.push(mfn);
+        if self.recycle {
+            self.pool.push(mfn);
+        }
+    }
+    fn host_info(&self) -> super::platform::HostInfo {
+        self.host
+    }
+    fn scheduler(&self) -> crate::sched::SchedulerKind {
+        self.sched
+    }
+    fn cpu_idle_time(&self, cpu: u32) -> u64 {
+        u64::from(cpu).saturating_mul(1000).saturating_add(7)
+    }
+    fn console_ring_read(
+        &self,
+        incremental: bool,
+        index: u32,
+        max: u32,
+    ) -> super::platform::ConringRead {
+        self.conring.read_console_ring(incremental, index, max)
+    }
+    fn console_ring_clear(&mut self, next: u64) {
+        self.conring.clear_to(next);
     }
     fn load_gs_selector(&mut self, sel: u16) {
         self.gs_sel = sel;

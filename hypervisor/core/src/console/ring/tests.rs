@@ -139,3 +139,70 @@ fn read_console_with_and_without_clear() {
     assert_eq!(r.read_console(&mut buf, true), 4);
     assert_eq!(r.read_all(), b"ef", "clear drops only what was read");
 }
+
+#[test]
+fn read_console_ring_plain_reads_from_the_oldest_byte() {
+    let mut r = ConsoleRing::new(8);
+    r.write(b"hello");
+    let got = r.read_console_ring(false, 0, 3);
+    assert_eq!(got.bytes, b"hel");
+    assert_eq!(got.next, 3);
+    // Without clear nothing moves: the same read again.
+    assert_eq!(r.read_console_ring(false, 3, 100).bytes, b"hello");
+    // Overwritten bytes are gone: only the newest 8 remain.
+    r.write(b" world");
+    let got = r.read_console_ring(false, 0, 100);
+    assert_eq!(got.bytes, b"lo world");
+    assert_eq!(got.next, 11);
+}
+
+#[test]
+fn read_console_ring_incremental_follows_the_index() {
+    let mut r = ConsoleRing::new(16);
+    r.write(b"abcdef");
+    let first = r.read_console_ring(true, 0, 4);
+    // Index 0 is the oldest byte itself, not inside (oldest, newest]:
+    // read from the oldest.
+    assert_eq!(first.bytes, b"abcd");
+    let idx = ConsoleRing::index32(first.next);
+    let second = r.read_console_ring(true, idx, 100);
+    assert_eq!(second.bytes, b"ef");
+    assert_eq!(second.next, 6);
+    // Caught up: an index at the producer reads nothing.
+    assert!(r.read_console_ring(true, 6, 100).bytes.is_empty());
+    // An index outside the readable window (too new, or overwritten)
+    // starts at the oldest byte again.
+    assert_eq!(r.read_console_ring(true, 1000, 100).bytes, b"abcdef");
+    r.write(b"0123456789ABCDEF");
+    assert_eq!(r.read_console_ring(true, 3, 2).bytes, b"01", "index 3 was overwritten");
+    assert_eq!(r.read_console_ring(true, 16, 100).bytes, b"ABCDEF");
+}
+
+#[test]
+fn read_console_ring_clear_discards_only_what_was_read() {
+    let mut r = ConsoleRing::new(16);
+    r.write(b"abcdef");
+    let got = r.read_console_ring(false, 0, 4);
+    r.clear_to(got.next);
+    assert_eq!(r.read_all(), b"ef");
+    r.clear_to(0);
+    assert_eq!(r.read_all(), b"ef", "never backwards");
+    r.clear_to(u64::MAX);
+    assert!(r.is_empty(), "never past the producer");
+    assert_eq!(r.total_written(), 6);
+}
+
+#[test]
+fn read_console_ring_indices_wrap_at_32_bits() {
+    // The ring's own counters are 64-bit; Xen's indices are 32-bit.
+    let mut w = ConsoleRing::new(8);
+    w.producer = (1 << 32) - 2;
+    w.consumer = w.producer;
+    w.write(b"wxyz");
+    assert_eq!(ConsoleRing::index32(w.total_written()), 2);
+    // Index u32::MAX (one byte in) is inside the window although it is
+    // numerically above the producer's 32-bit index.
+    assert_eq!(w.read_console_ring(true, u32::MAX, 10).bytes, b"xyz");
+    assert_eq!(w.read_console_ring(true, 0, 10).bytes, b"yz");
+    assert_eq!(w.read_console_ring(true, 2, 10).bytes, b"", "at the producer");
+}

@@ -254,8 +254,12 @@ impl PvMm<'_> {
         Ok(())
     }
 
-    /// `MMUEXT_UNPIN_TABLE`.
-    fn unpin_table(&mut self, dom: DomId, mfn: Mfn) -> Result<(), Errno> {
+    /// `MMUEXT_UNPIN_TABLE`: drops the pin's references on `dom`'s frame
+    /// `mfn` (also what domain teardown does with every pinned table).
+    ///
+    /// # Errors
+    /// `EINVAL` when the frame is not `dom`'s or not pinned.
+    pub fn unpin_table(&mut self, dom: DomId, mfn: Mfn) -> Result<(), Errno> {
         if !self.frames.get_page(mfn, dom) {
             return Err(Errno::EINVAL);
         }

@@ -24,6 +24,8 @@
 //!   [`MmuEffect`]s left for the machine layer;
 //! * [`mem`]: [`PhysMem`] (frame contents) with [`EmulatedMem`], and the
 //!   [`M2p`] table with [`M2pTable`];
+//! * `relinquish`: [`PvMm::relinquish_memory`], the frame side of
+//!   destroying a domain;
 //! * `audit`: [`audit`], the NL-2/NLI-1 invariant check (recounts every
 //!   reference from the page tables and compares).
 //!
@@ -105,6 +107,7 @@ mod audit;
 mod mmu_update;
 mod mmuext;
 mod page_type;
+mod relinquish;
 mod validate;
 
 #[cfg(test)]

@@ -149,6 +149,23 @@ impl PvMm<'_> {
         self.frames.put_page(mfn);
     }
 
+    /// The forced devalidation of Xen's `relinquish_memory`: if `mfn` is a
+    /// validated page table of level `level` that still holds type
+    /// references, clear "validated" and release what its entries hold,
+    /// leaving the type count to its holders. Only for a dying domain,
+    /// whose tables nothing will use again: this breaks chains of
+    /// references that would otherwise keep each other alive.
+    pub(super) fn force_devalidate(&mut self, mfn: Mfn, level: Level) {
+        let Some(t) = self.frames.get(mfn).map(|p| p.type_info) else { return };
+        if t.count == 0 || !t.validated || t.ty.level() != Some(level) {
+            return;
+        }
+        if let Some(p) = self.frames.get_mut(mfn) {
+            p.type_info.validated = false;
+        }
+        self.devalidate_page(mfn, level);
+    }
+
     /// `validate_page`: checks the contents of `mfn` for type `ty`.
     fn validate_page(&mut self, mfn: Mfn, ty: PageType) -> Result<(), Errno> {
         let owner = self.frames.owner(mfn).ok_or(Errno::EINVAL)?;

@@ -114,9 +114,17 @@ pub trait EmulEnv {
     /// ranges. Default: the privileged domain gets [`dom0_ioport_allowed`]
     /// with the console UARTs ([`EmulEnv::console_ioports`]) denied;
     /// override it to deny more (the ACPI PM timer, `dom0_ioports_disable=`).
+    ///
+    /// Any other domain may use the ports the toolstack granted it
+    /// (`XEN_DOMCTL_ioport_permission`, [`Domain::ioport_caps`]), never the
+    /// console UARTs.
     fn ioports_permitted(&self, dom: &Domain, first: u16, last: u16) -> bool {
         let console = self.console_ioports();
-        dom.privileged && (first..=last).all(|p| dom0_ioport_allowed(p, console))
+        if dom.privileged {
+            return (first..=last).all(|p| dom0_ioport_allowed(p, console));
+        }
+        dom.ioport_caps.contains_range(u64::from(first), u64::from(last))
+            && !console.iter().any(|&(lo, hi)| lo <= last && first <= hi)
     }
 
     /// The hardware CR0 the vCPU runs with, apart from TS (Xen's

@@ -32,7 +32,7 @@ use crate::common::xsm::XsmSubject;
 use crate::mm::Mfn;
 pub use crate::mm::pv::fixup_descriptor_dpl;
 use crate::mm::pv::types::{PAGE_PRESENT, PageType, pte_mfn};
-use crate::mm::pv::{MmuEffect, MmuOwners, addr_ok};
+use crate::mm::pv::{MmuEffect, MmuOwners, PvMm, addr_ok};
 use crate::pv::ctx::Ctx;
 use crate::pv::descriptor;
 
@@ -380,21 +380,11 @@ pub fn install_gdt(
     frames: &[u64],
     entries: u64,
 ) -> Result<(), Errno> {
-    if entries > u64::from(FIRST_RESERVED_GDT_ENTRY) || index >= ctx.dom.vcpus.len() {
+    if index >= ctx.dom.vcpus.len() {
         return Err(Errno::EINVAL);
     }
     let dom = ctx.dom.id;
-    let mut taken: Vec<Mfn> = Vec::new();
-    for &f in frames {
-        let mfn = Mfn(f);
-        if let Err(e) = ctx.mm().get_page_and_type(mfn, dom, PageType::SegDesc) {
-            for m in taken {
-                ctx.mm().put_page_and_type(m);
-            }
-            return Err(e);
-        }
-        taken.push(mfn);
-    }
+    let taken = take_gdt_refs(&mut ctx.mm(), dom, frames, entries)?;
     let old = match ctx.dom.vcpus.get_mut(index) {
         Some(v) => {
             v.arch.gdt_ents = u32::try_from(entries).unwrap_or(0);
@@ -411,6 +401,35 @@ pub fn install_gdt(
         ctx.platform.flush_tlb_local();
     }
     Ok(())
+}
+
+/// The reference half of `pv_set_gdt`: checks the entry count and takes a
+/// `SegDesc` reference on each of `frames` for `dom`, all or none.
+///
+/// # Errors
+/// `EINVAL` for more than `FIRST_RESERVED_GDT_ENTRY` entries; otherwise
+/// the error of the first frame that cannot be a descriptor page.
+pub fn take_gdt_refs(
+    mm: &mut PvMm<'_>,
+    dom: DomId,
+    frames: &[u64],
+    entries: u64,
+) -> Result<Vec<Mfn>, Errno> {
+    if entries > u64::from(FIRST_RESERVED_GDT_ENTRY) {
+        return Err(Errno::EINVAL);
+    }
+    let mut taken: Vec<Mfn> = Vec::new();
+    for &f in frames {
+        let mfn = Mfn(f);
+        if let Err(e) = mm.get_page_and_type(mfn, dom, PageType::SegDesc) {
+            for m in taken {
+                mm.put_page_and_type(m);
+            }
+            return Err(e);
+        }
+        taken.push(mfn);
+    }
+    Ok(taken)
 }
 
 /// `update_descriptor(maddr, desc)`: write one descriptor into a frame of

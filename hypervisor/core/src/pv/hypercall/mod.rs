@@ -107,6 +107,8 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
         Hypercall::CallbackOp => vcpu_state::callback_op(ctx, a0, a1),
         Hypercall::EventChannelOp => evtchn::event_channel_op(ctx, a0, a1),
         Hypercall::PhysdevOp => vcpu_state::physdev_op(ctx, a0, a1),
+        Hypercall::Domctl => crate::common::domctl::do_domctl(ctx, a0),
+        Hypercall::Sysctl => crate::common::sysctl::do_sysctl(ctx, a0),
         _ => Err(Errno::ENOSYS),
     }
 }

@@ -16,19 +16,24 @@
 //! segment bases and CR3 there. FPU state (`VGCF_i387_valid`) is not taken
 //! over: a new vCPU starts with a clean FPU (Linux passes none).
 //!
+//! [`set_info_guest`] is the one validator and loader of a context, shared
+//! with `XEN_DOMCTL_setvcpucontext` (which operates on another, paused
+//! domain); [`get_info_guest`] is `XEN_DOMCTL_getvcpucontext`'s reverse.
+//!
 //! [`PvVcpu::start_regs`]: crate::pv::domain::PvVcpu::start_regs
 
 use alloc::vec::Vec;
 
 use guest_abi::callback::CallbackType;
 use guest_abi::xen::{
-    CpuUserRegs, Errno, TrapInfo, VGCF_failsafe_disables_events, VGCF_in_kernel,
-    VGCF_syscall_disables_events, VcpuGuestContext,
+    CpuUserRegs, DomId, Errno, TrapInfo, VGCF_failsafe_disables_events, VGCF_in_kernel,
+    VGCF_online, VGCF_syscall_disables_events, VcpuGuestContext,
 };
 
 use super::vcpu_state::{check_debugreg, is_canonical};
+use crate::common::domain::{Domain, Vcpu};
 use crate::mm::Mfn;
-use crate::mm::pv::{PageType, addr_ok};
+use crate::mm::pv::{PageType, PvMm, addr_ok};
 use crate::pv::ctx::Ctx;
 use crate::pv::descriptor;
 use crate::pv::domain::Callback;
@@ -86,11 +91,56 @@ fn check_context(c: &VcpuGuestContext) -> Result<(), Errno> {
 /// Takes the type reference a vCPU's base pointer holds on `raw` (a CR3
 /// value, `xen_pfn_to_cr3` form); `-EINVAL` when the frame cannot be an L4
 /// of the domain.
-fn take_l4(ctx: &mut Ctx<'_>, raw: u64) -> Result<Mfn, Errno> {
+fn take_l4(mm: &mut PvMm<'_>, dom: DomId, raw: u64) -> Result<Mfn, Errno> {
     let mfn = Mfn(raw >> 12);
-    let dom = ctx.dom.id;
-    ctx.mm().get_page_and_type(mfn, dom, PageType::L4).map_err(|_| Errno::EINVAL)?;
+    mm.get_page_and_type(mfn, dom, PageType::L4).map_err(|_| Errno::EINVAL)?;
     Ok(mfn)
+}
+
+/// Reads a `vcpu_guest_context` from guest memory into the heap (5 KiB:
+/// not onto the hypervisor stack) with `copy`.
+///
+/// # Errors
+/// Whatever `copy` returns (`EFAULT`).
+pub fn read_context(
+    copy: impl FnOnce(&mut [u8]) -> Result<(), Errno>,
+) -> Result<ContextBuf, Errno> {
+    let mut buf = ContextBuf::zeroed();
+    copy(bytemuck::cast_slice_mut(&mut buf.words))?;
+    Ok(buf)
+}
+
+/// A `vcpu_guest_context` on the heap.
+pub struct ContextBuf {
+    words: Vec<u64>,
+}
+
+impl ContextBuf {
+    /// An all-zero context.
+    #[must_use]
+    pub fn zeroed() -> Self {
+        Self { words: alloc::vec![0; CONTEXT_WORDS] }
+    }
+
+    /// The context.
+    ///
+    /// # Panics
+    /// Never: the buffer has the context's size and 8-byte alignment.
+    #[must_use]
+    pub fn get(&self) -> &VcpuGuestContext {
+        bytemuck::from_bytes(bytemuck::cast_slice(&self.words))
+    }
+
+    /// The context, writable.
+    pub fn get_mut(&mut self) -> &mut VcpuGuestContext {
+        bytemuck::from_bytes_mut(bytemuck::cast_slice_mut(&mut self.words))
+    }
+
+    /// The context's bytes.
+    #[must_use]
+    pub fn bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.words)
+    }
 }
 
 /// `VCPUOP_initialise(index, arg)`: see the module documentation.
@@ -100,48 +150,134 @@ pub fn initialise(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> Result<i64, Errn
     if initialised {
         return Err(Errno::EEXIST);
     }
-    // 5 KiB: read into the heap, not onto the hypervisor stack.
-    let mut words: Vec<u64> = alloc::vec![0; CONTEXT_WORDS];
-    ctx.copy_from_guest(arg, bytemuck::cast_slice_mut(&mut words))?;
-    let c: &VcpuGuestContext =
-        bytemuck::try_from_bytes(bytemuck::cast_slice(&words)).map_err(|_| Errno::EFAULT)?;
-    check_context(c)?;
+    let c = read_context(|buf| ctx.copy_from_guest(arg, buf))?;
+    let mut mm = PvMm::new(ctx.frames, ctx.mem, ctx.m2p, ctx.hooks);
+    set_info_guest(ctx.dom, &mut mm, index, c.get())?;
+    Ok(0)
+}
 
+/// Xen's `arch_set_info_guest` for vCPU `index` of 64-bit PV domain `dom`:
+/// the one context validator of `VCPUOP_initialise` and
+/// `XEN_DOMCTL_setvcpucontext`.
+///
+/// For a vCPU without a context: every check first, then the GDT frames'
+/// `SegDesc` and the base pointers' `L4` references (all or none), then
+/// the state. For a vCPU that has one (only the domctl gets here, on a
+/// paused domain): its page tables, GDT and LDT must be the ones in the
+/// context (`-EOPNOTSUPP` otherwise, as Xen); registers, callbacks,
+/// segment bases and debug registers are replaced. Either way the
+/// registers wait in `start_regs` for the vCPU's next start on its CPU,
+/// and `VGCF_online` is left to the caller (Xen applies it at the end of
+/// `arch_set_info_guest`).
+///
+/// # Errors
+/// `EINVAL` for a context that fails the checks or whose frames cannot be
+/// typed; `ENOENT` for no such vCPU; `EOPNOTSUPP` as above.
+pub fn set_info_guest(
+    dom: &mut Domain,
+    mm: &mut PvMm<'_>,
+    index: usize,
+    c: &VcpuGuestContext,
+) -> Result<(), Errno> {
+    check_context(c)?;
+    let initialised = dom.vcpus.get(index).ok_or(Errno::ENOENT)?.initialised;
     let nr_gdt = usize::try_from(c.gdt_ents.div_ceil(512)).map_err(|_| Errno::EINVAL)?;
     let gdt = c.gdt_frames.get(..nr_gdt).ok_or(Errno::EINVAL)?;
-    super::mm::install_gdt(ctx, index, gdt, c.gdt_ents)?;
-    let kernel = match take_l4(ctx, c.ctrlreg[3]) {
+    if index == 0 && c.vm_assist & !VM_ASSIST_VALID != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if initialised {
+        let v = dom.vcpus.get(index).ok_or(Errno::ENOENT)?;
+        if !same_tables(v, c, gdt) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if let Some(v) = dom.vcpus.get_mut(index) {
+            apply_state(v, c);
+        }
+        return Ok(());
+    }
+    let id = dom.id;
+    let taken = super::mm::take_gdt_refs(mm, id, gdt, c.gdt_ents)?;
+    let drop_all = |mm: &mut PvMm<'_>, frames: &[Mfn]| {
+        for &m in frames {
+            mm.put_page_and_type(m);
+        }
+    };
+    let kernel = match take_l4(mm, id, c.ctrlreg[3]) {
         Ok(m) => m,
         Err(e) => {
-            drop_gdt(ctx, index);
+            drop_all(mm, &taken);
             return Err(e);
         }
     };
     let user = if c.ctrlreg[1] >> 12 != 0 {
-        match take_l4(ctx, c.ctrlreg[1]) {
+        match take_l4(mm, id, c.ctrlreg[1]) {
             Ok(m) => Some(m),
             Err(e) => {
-                ctx.mm().put_page_and_type(kernel);
-                drop_gdt(ctx, index);
+                mm.put_page_and_type(kernel);
+                drop_all(mm, &taken);
                 return Err(e);
             }
         }
     } else {
         None
     };
-
-    let mut regs: CpuUserRegs = c.user_regs;
-    regs.cs = ring3(regs.cs);
-    regs.ss = ring3(regs.ss);
-    let iopl = u32::try_from((regs.rflags & EFLAGS_IOPL) >> 12).unwrap_or(0);
-    regs.rflags = (regs.rflags & !EFLAGS_IOPL) | 2;
-    let vm_assist = c.vm_assist;
-    let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
+    let Some(v) = dom.vcpus.get_mut(index) else {
+        drop_all(mm, &taken);
+        return Err(Errno::ENOENT);
+    };
+    let old_gdt = core::mem::replace(&mut v.arch.gdt_frames, taken);
+    v.arch.gdt_ents = u32::try_from(c.gdt_ents).unwrap_or(0);
     let old = (v.arch.tables.guest_table.take(), v.arch.tables.guest_table_user.take());
     v.arch.tables.guest_table = Some(kernel);
     v.arch.tables.guest_table_user = user;
     v.arch.tables.ldt_base = c.ldt_base;
     v.arch.tables.ldt_ents = u32::try_from(c.ldt_ents).unwrap_or(0);
+    apply_state(v, c);
+    v.initialised = true;
+    if index == 0 {
+        dom.vm_assist = c.vm_assist;
+    }
+    drop_all(mm, &old_gdt);
+    for m in [old.0, old.1].into_iter().flatten() {
+        mm.put_page_and_type(m);
+    }
+    Ok(())
+}
+
+/// `VMASST_TYPE_*` bits a 64-bit PV guest may enable (Xen's
+/// `VM_ASSIST_VALID`, `arch_vm_assist_valid_mask`): types 0–5
+/// (4gb_segments, 4gb_segments_notify, writable_pagetables,
+/// pae_extended_cr3, architectural_iopl, runstate_update_flag) and
+/// m2p_strict (32).
+const VM_ASSIST_VALID: u64 = 0x3f | (1 << 32);
+
+/// The else-branch of `arch_set_info_guest`: an initialised vCPU keeps its
+/// base pointers, GDT and LDT.
+fn same_tables(v: &Vcpu, c: &VcpuGuestContext, gdt: &[u64]) -> bool {
+    let t = &v.arch.tables;
+    let cr3 = |m: Option<Mfn>| m.map_or(0, |m| m.0 << 12);
+    let mut ok = cr3(t.guest_table) == c.ctrlreg[3];
+    ok &= match t.guest_table_user {
+        None => c.ctrlreg[1] == 0 && c.flags & VGCF_in_kernel != 0,
+        Some(_) => cr3(t.guest_table_user) == c.ctrlreg[1],
+    };
+    ok &= u64::from(v.arch.gdt_ents) == c.gdt_ents;
+    ok &= v.arch.gdt_frames.iter().map(|m| m.0).eq(gdt.iter().copied());
+    ok &= u64::from(t.ldt_ents) == c.ldt_ents;
+    if t.ldt_ents != 0 {
+        ok &= t.ldt_base == c.ldt_base;
+    }
+    ok
+}
+
+/// The register, trap, callback and segment state of `c` (checked).
+fn apply_state(v: &mut Vcpu, c: &VcpuGuestContext) {
+    let mut regs: CpuUserRegs = c.user_regs;
+    regs.cs = ring3(regs.cs);
+    regs.ss = ring3(regs.ss);
+    let iopl = u32::try_from((regs.rflags & EFLAGS_IOPL) >> 12).unwrap_or(0);
+    regs.rflags = (regs.rflags & !EFLAGS_IOPL) | 2;
     v.arch.kernel_mode = c.flags & VGCF_in_kernel != 0;
     for (slot, t) in v.arch.trap_ctxt.iter_mut().zip(c.trap_ctxt.iter()) {
         *slot = TrapInfo { cs: ring3(t.cs), ..*t };
@@ -177,22 +313,57 @@ pub fn initialise(ctx: &mut Ctx<'_>, index: usize, arg: u64) -> Result<i64, Errn
     }
     v.arch.start_regs = Some(regs);
     v.arch.reload_descriptors = true;
-    v.initialised = true;
-    if index == 0 {
-        ctx.dom.vm_assist = vm_assist;
-    }
-    for m in [old.0, old.1].into_iter().flatten() {
-        ctx.mm().put_page_and_type(m);
-    }
-    Ok(0)
 }
 
-/// Drops the GDT references `initialise` took for vCPU `index`.
-fn drop_gdt(ctx: &mut Ctx<'_>, index: usize) {
-    let old = ctx.dom.vcpus.get_mut(index).map(|v| core::mem::take(&mut v.arch.gdt_frames));
-    for m in old.into_iter().flatten() {
-        ctx.mm().put_page_and_type(m);
+/// Xen's `arch_get_info_guest` for a 64-bit PV vCPU: the context
+/// `XEN_DOMCTL_getvcpucontext` returns. The registers are those the vCPU
+/// will start with (`start_regs`); a vCPU that already ran has its live
+/// registers in the machine layer's frame, which this layer does not see,
+/// and reports zeroed ones with its other state. FPU state is not kept
+/// (`VGCF_i387_valid` clear).
+#[must_use]
+pub fn get_info_guest(dom: &Domain, v: &Vcpu) -> ContextBuf {
+    let mut buf = ContextBuf::zeroed();
+    let c = buf.get_mut();
+    c.flags = if v.down { 0 } else { VGCF_online };
+    if let Some(r) = v.arch.start_regs {
+        c.user_regs = r;
     }
+    c.user_regs.rflags |= u64::from(v.arch.iopl & 3) << 12;
+    for (dst, src) in c.trap_ctxt.iter_mut().zip(v.arch.trap_ctxt.iter()) {
+        *dst = *src;
+    }
+    let t = &v.arch.tables;
+    c.ldt_base = if t.ldt_ents != 0 { t.ldt_base } else { 0 };
+    c.ldt_ents = u64::from(t.ldt_ents);
+    for (dst, m) in c.gdt_frames.iter_mut().zip(v.arch.gdt_frames.iter()) {
+        *dst = m.0;
+    }
+    c.gdt_ents = u64::from(v.arch.gdt_ents);
+    c.kernel_ss = v.arch.kernel_ss;
+    c.kernel_sp = v.arch.kernel_sp;
+    c.ctrlreg[3] = t.guest_table.map_or(0, |m| m.0 << 12);
+    c.ctrlreg[1] = t.guest_table_user.map_or(0, |m| m.0 << 12);
+    c.ctrlreg[4] = v.arch.cr4;
+    c.debugreg = v.arch.debugreg;
+    let cbs = &v.arch.callbacks;
+    c.event_callback_eip = cbs.event.address;
+    c.failsafe_callback_eip = cbs.failsafe.address;
+    c.syscall_callback_eip = cbs.syscall.address;
+    if cbs.failsafe.mask_events {
+        c.flags |= VGCF_failsafe_disables_events;
+    }
+    if cbs.syscall.mask_events {
+        c.flags |= VGCF_syscall_disables_events;
+    }
+    c.fs_base = v.arch.fs_base;
+    c.gs_base_kernel = v.arch.gs_base_kernel;
+    c.gs_base_user = v.arch.gs_base_user;
+    if v.arch.kernel_mode {
+        c.flags |= VGCF_in_kernel;
+    }
+    c.vm_assist = dom.vm_assist;
+    buf
 }
 
 /// The running vCPU is about to run on this CPU for the first time since

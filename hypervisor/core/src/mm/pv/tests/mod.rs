@@ -22,6 +22,7 @@ mod io_frames;
 mod mmu_update;
 mod mmuext;
 mod property;
+mod relinquish;
 mod validate;
 
 use alloc::vec::Vec;

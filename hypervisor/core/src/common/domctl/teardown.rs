@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `XEN_DOMCTL_destroydomain`: Xen's `domain_kill` and
+//! `domain_relinquish_resources` for a 64-bit PV domain.
+//!
+//! The domain is marked dying, then everything it holds is given back:
+//!
+//! 1. its event channels are closed (`evtchn_destroy`);
+//! 2. each vCPU drops the references its state holds ([`vcpu_release`]):
+//!    the kernel and user base pointers (`vcpu_destroy_pagetables`), the
+//!    GDT and LDT frames (`pv_destroy_gdt`, `pv_destroy_ldt`) and a
+//!    registered `vcpu_info` frame (`unmap_vcpu_info`);
+//! 3. its frames let go of one another ([`PvMm::relinquish_memory`]:
+//!    every pinned table unpinned with the `MMUEXT_UNPIN_TABLE` operation,
+//!    allocation references dropped, remaining page tables devalidated
+//!    level by level) — including the shared-info and grant-table frames,
+//!    which the domain owns like Xen's `xenpage_list`;
+//! 4. every frame freed by that is scrubbed (zeroed), its M2P entry made
+//!    invalid, the local TLB flushed, and handed to the machine's
+//!    allocator ([`Platform::free_frame`]).
+//!
+//! Then the domain is dead (`DOMDYING_dead`) and leaves the domain table,
+//! and the hardware domain gets `VIRQ_DOM_EXC`. The work is bounded by the
+//! domain's frames, so it completes in one call (Xen returns `-ERESTART`
+//! to be called again for long teardowns). Should any frame still be held
+//! from outside the domain, the dead domain stays in the table (shown as
+//! `XEN_DOMINF_dying`, its id not reused) and a later `destroydomain`
+//! tries again.
+//!
+//! [`PvMm::relinquish_memory`]: crate::mm::pv::PvMm::relinquish_memory
+//! [`Platform::free_frame`]: crate::pv::platform::Platform::free_frame
+
+use guest_abi::xen::{DomId, Errno, Virq};
+
+use crate::common::domain::{Dying, Vcpu};
+use crate::common::event_channel;
+use crate::mm::pv::{INVALID_M2P_ENTRY, PvMm};
+use crate::pv::ctx::{Ctx, TargetCtx};
+
+/// `XEN_DOMCTL_destroydomain`: `-EINVAL` for the caller itself, dom0 or a
+/// privileged domain; `-ESRCH` when there is no such domain.
+pub fn destroydomain(ctx: &mut Ctx<'_>, id: DomId) -> Result<i64, Errno> {
+    if id == ctx.dom.id || id == DomId(0) {
+        return Err(Errno::EINVAL);
+    }
+    let done = ctx.with_target(id, |t| {
+        if t.target.privileged {
+            return Err(Errno::EINVAL);
+        }
+        domain_kill(t)
+    })??;
+    if done {
+        ctx.domains.remove(id);
+        notify_dom_exc(ctx);
+    }
+    Ok(0)
+}
+
+/// Xen's `domain_kill` on the target: `Ok(true)` once every frame is back
+/// and the domain can be unlinked.
+fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
+    let d = &mut *t.target;
+    if d.dying == Dying::Alive {
+        d.dying = Dying::Dying;
+        // `evtchn_destroy`: every port closed.
+        let id = d.id;
+        let _ = event_channel::ops::reset(d, t.mem, id);
+        let mut mm = PvMm::new(t.frames, t.mem, t.m2p, t.hooks);
+        for v in &mut d.vcpus {
+            vcpu_release(&mut mm, v, true);
+        }
+    }
+    let id = d.id;
+    let left = PvMm::new(t.frames, t.mem, t.m2p, t.hooks).relinquish_memory(id)?;
+    let freed = t.frames.take_freed();
+    if !freed.is_empty() {
+        for &f in &freed {
+            t.m2p.set_gpfn_from_mfn(f, INVALID_M2P_ENTRY);
+            t.mem.zero_frame(f);
+        }
+        // Nothing maps them any more, but a CPU may still cache a
+        // translation: flush before anyone else can get them.
+        t.platform.flush_tlb_local();
+        for f in freed {
+            t.platform.free_frame(f);
+        }
+    }
+    let d = &mut *t.target;
+    d.grant_frames.clear();
+    d.tot_pages = 0;
+    d.dying = Dying::Dead;
+    Ok(left == 0)
+}
+
+/// Drops the references vCPU `v`'s state holds: base pointers, GDT and
+/// LDT frames and, with `vcpu_info`, a registered `vcpu_info` frame; the
+/// vCPU is then down and without a context (Xen's `vcpu_reset` keeps the
+/// `vcpu_info`, domain teardown drops it too).
+pub fn vcpu_release(mm: &mut PvMm<'_>, v: &mut Vcpu, vcpu_info: bool) {
+    mm.vcpu_destroy_pagetables(&mut v.arch.tables);
+    for m in core::mem::take(&mut v.arch.gdt_frames) {
+        mm.put_page_and_type(m);
+    }
+    v.arch.gdt_ents = 0;
+    for m in core::mem::take(&mut v.arch.ldt_frames).into_iter().flatten() {
+        mm.put_page_and_type(m);
+    }
+    v.arch.tables.ldt_base = 0;
+    v.arch.tables.ldt_ents = 0;
+    if vcpu_info && let Some(vi) = v.vcpu_info.take() {
+        mm.put_page_and_type(vi.frame);
+    }
+    v.arch.start_regs = None;
+    v.arch.reload_descriptors = false;
+    v.down = true;
+    v.initialised = false;
+    v.blocked = false;
+    v.evtchn.poll = Default::default();
+}
+
+/// `send_global_virq(VIRQ_DOM_EXC)`: the hardware domain (dom0) hears of
+/// the change.
+fn notify_dom_exc(ctx: &mut Ctx<'_>) {
+    let dom0 = DomId(0);
+    if ctx.dom.id == dom0 {
+        let _ = event_channel::send_global_virq(ctx.dom, ctx.mem, Virq::DomExc);
+    } else if let Some(cell) = ctx.domains.get(dom0) {
+        let mut d = cell.lock();
+        let _ = event_channel::send_global_virq(&mut d, ctx.mem, Virq::DomExc);
+    }
+}
