@@ -111,6 +111,12 @@ pub struct DomainConfig<'a> {
     pub console_backend: Option<DomId>,
     /// The xenstore domain: as `console_backend`, for `store_evtchn`.
     pub store_backend: Option<DomId>,
+    /// Build anyway when the hypervisor refuses `EVTCHNOP_alloc_unbound`
+    /// for the domain: the port stays 0 and
+    /// [`BuiltDomain::evtchn_refused`] says so (for hypervisors without
+    /// interdomain event channels yet). Off by default: a refusal fails
+    /// the build, as in Xen's toolstack.
+    pub evtchns_optional: bool,
 }
 
 impl<'a> DomainConfig<'a> {
@@ -127,6 +133,7 @@ impl<'a> DomainConfig<'a> {
             ssidref: 0,
             console_backend: Some(DomId(0)),
             store_backend: Some(DomId(0)),
+            evtchns_optional: false,
         }
     }
 }
@@ -152,6 +159,9 @@ pub struct BuiltDomain {
     pub initrd_pfn: Option<u64>,
     /// The P2M list (PFN → MFN).
     pub p2m: Vec<u64>,
+    /// The hypervisor refused the console or xenstore event channel and
+    /// [`DomainConfig::evtchns_optional`] let the build go on without.
+    pub evtchn_refused: bool,
 }
 
 /// Everything checked and computed before the domain exists.
@@ -401,15 +411,18 @@ fn populate_and_load<C: DomCtl>(
     let console_mfn = g.mfn(pfn_of(lay, lay.console.0))?;
     drop(g);
 
-    let evtchn =
-        |ctl: &mut C, backend: Option<DomId>| -> Result<EvtchnPort, BuildError<C::Error>> {
-            match backend {
-                Some(remote) => ctl
-                    .evtchn_alloc_unbound(domid, remote)
-                    .map_err(BuildError::ctl(CtlOp::EvtchnAllocUnbound)),
-                None => Ok(EvtchnPort(0)),
+    let mut evtchn_refused = false;
+    let mut evtchn = |ctl: &mut C, backend: Option<DomId>| {
+        let Some(remote) = backend else { return Ok(EvtchnPort(0)) };
+        match ctl.evtchn_alloc_unbound(domid, remote) {
+            Ok(port) => Ok(port),
+            Err(_) if cfg.evtchns_optional => {
+                evtchn_refused = true;
+                Ok(EvtchnPort(0))
             }
-        };
+            Err(error) => Err(BuildError::Ctl { op: CtlOp::EvtchnAllocUnbound, error }),
+        }
+    };
     let console_evtchn = evtchn(ctl, cfg.console_backend)?;
     let store_evtchn = evtchn(ctl, cfg.store_backend)?;
 
@@ -471,6 +484,7 @@ fn populate_and_load<C: DomCtl>(
         hypercall_mfn,
         initrd_pfn: plan.initrd_pfn,
         p2m,
+        evtchn_refused,
     })
 }
 

@@ -231,6 +231,23 @@ fn without_backends_the_event_channels_are_zero() {
 }
 
 #[test]
+fn optional_event_channels_survive_a_refusal() {
+    let b = presets::xtf();
+    let image = b.image();
+    let mut cfg = DomainConfig::new(image.bytes(), b"", 16);
+    cfg.evtchns_optional = true;
+    let mut xen = FakeXen::new();
+    xen.fail = Some((CtlOp::EvtchnAllocUnbound, 1));
+    let built = build(&mut xen, &cfg).unwrap();
+    assert!(built.evtchn_refused);
+    assert_eq!(built.start_info.console.domu().evtchn.0, 0);
+    assert_eq!(built.start_info.store_evtchn.0, 1, "the second allocation worked");
+    let (xen, built) = build_ok(&cfg);
+    assert!(!built.evtchn_refused);
+    check_domain(&xen, &built, &cfg);
+}
+
+#[test]
 fn a_long_command_line_is_cut_to_1023_bytes() {
     let b = presets::xtf();
     let image = b.image();

@@ -95,7 +95,11 @@ fn check(out: &Outcome, n: u16) {
 fn one_domu_direct() {
     let out = boot(&[("hello", "first domU")], BootPath::Direct);
     check(&out, 1);
-    assert!(out.serial.contains("cmdline: \"first domU\""), "domU command line\n{out}");
+    let cmdline = |l: &&str| l.starts_with("(d1) ") && l.contains("cmd_line:");
+    assert!(
+        serial_lines(&out).iter().any(|l| cmdline(l) && l.ends_with("\"first domU\"")),
+        "the domU's command line\n{out}"
+    );
 }
 
 #[test]

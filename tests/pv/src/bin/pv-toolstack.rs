@@ -23,7 +23,7 @@
 //! Options on dom0's command line: `domu_mem=<MiB>` (default 32) for every
 //! domU. If the hypervisor refuses `EVTCHNOP_alloc_unbound` for another
 //! domain, the domUs are built without console and xenstore event channels
-//! (a note says so). The builder's memory comes from a heap in `.bss`
+//! (`DomainConfig::evtchns_optional`; a note says so). The builder's memory comes from a heap in `.bss`
 //! ([`HEAP_SIZE`]).
 #![no_std]
 #![no_main]
@@ -50,7 +50,7 @@ use pv_tests::hypercall::{hypercall2, hypercall4};
 use pv_tests::ops::{XenError, result};
 use pv_tests::pt::{DATA_RW, InitialMapping, maddr};
 use pv_tests::{StartInfo, check, fail, println, shinfo, skip};
-use xen_domain_builder::{BuildError, CtlOp, DomCtl, DomainConfig};
+use xen_domain_builder::{DomCtl, DomainConfig};
 
 pv_tests::test_kernel!(name: "toolstack", main: test_main);
 
@@ -450,7 +450,6 @@ fn test_main(si: &StartInfo) {
     };
 
     let mem = domu_mem(si);
-    let mut evtchns = true;
     let mut running: Vec<Running> = Vec::new();
     for image in &found {
         let Some(kernel) = image.kernel else {
@@ -458,28 +457,20 @@ fn test_main(si: &StartInfo) {
             continue;
         };
         let mut cfg = DomainConfig::new(kernel, image.cmdline, mem);
-        if !evtchns {
-            cfg.console_backend = None;
-            cfg.store_backend = None;
-        }
-        let mut built = xen_domain_builder::build(&mut hv, &cfg);
-        if let Err(BuildError::Ctl { op: CtlOp::EvtchnAllocUnbound, error }) = &built {
-            println!(
-                "note: EVTCHNOP_alloc_unbound for a domU: {error}; building without console \
-                 and xenstore event channels"
-            );
-            evtchns = false;
-            cfg.console_backend = None;
-            cfg.store_backend = None;
-            built = xen_domain_builder::build(&mut hv, &cfg);
-        }
-        let built = match built {
+        cfg.evtchns_optional = true;
+        let built = match xen_domain_builder::build(&mut hv, &cfg) {
             Ok(built) => built,
             Err(e) => {
                 fail(format_args!("domU-{}: build failed: {e}", image.n));
                 continue;
             }
         };
+        if built.evtchn_refused {
+            println!(
+                "note: EVTCHNOP_alloc_unbound refused for d{}: no console/xenstore event channel",
+                built.domid.0
+            );
+        }
         let d = built.domid.0;
         println!(
             "domU d{d}: domU-{}.kernel, {mem} MiB, entry {:#x}, cmdline \"{}\"",
