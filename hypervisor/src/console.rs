@@ -29,6 +29,7 @@ use hv_arch_x86_64::acpi::Platform;
 use hv_arch_x86_64::serial::{Serial, SerialConfig};
 use hv_arch_x86_64::{apic, ioapic, traps};
 use hv_core::cmdline::{BootOptions, ConsoleTarget};
+use hv_core::console::GuestLines;
 use hv_core::console::loglvl::{LogLevel, LogThresholds, RateLimiter};
 use hv_core::console::ring::ConsoleRing;
 use hv_core::console::rx::RxRing;
@@ -59,6 +60,8 @@ struct Console {
     irqs: [u8; 2],
     /// Received bytes waiting for dom0.
     rx: RxRing,
+    /// DomUs' partial lines (`(d<N>) ` prefix).
+    guest_lines: GuestLines,
 }
 
 static CONSOLE: spin::Mutex<Option<Console>> = spin::Mutex::new(None);
@@ -84,6 +87,7 @@ pub fn init_early() {
         line_start: true,
         irqs: [4, 3],
         rx: RxRing::new(),
+        guest_lines: GuestLines::new(),
     });
     // Ignoring the error: a second logger cannot be installed, and there is none.
     let _ = log::set_logger(&LOGGER);
@@ -305,22 +309,37 @@ pub fn printk_force(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Guest console output (`CONSOLEIO_write`): straight to the serial
-/// ports, with `\n` sent as `\r\n`; into the ring only with
-/// `console_to_ring`, as in Xen.
-pub fn guest_write(bytes: &[u8], to_ring: bool) {
+/// Guest console output (`CONSOLEIO_write`) of domain `dom`: dom0's
+/// straight to the serial ports, a domU's a line at a time with a
+/// `(d<N>) ` prefix (Xen's `guest_console_write`); `\n` is sent as `\r\n`;
+/// into the ring only with `console_to_ring`, as in Xen.
+pub fn guest_write(dom: u16, bytes: &[u8], to_ring: bool) {
     let mut guard = CONSOLE.lock();
     let Some(con) = guard.as_mut() else { return };
-    if to_ring {
-        con.ring.write(bytes);
+    if dom != 0 {
+        let mut lines = core::mem::take(&mut con.guest_lines);
+        lines.write(dom, bytes, |line| con.guest_emit(line, to_ring));
+        con.guest_lines = lines;
+        return;
     }
-    for piece in bytes.split_inclusive(|&b| b == b'\n') {
-        match piece.strip_suffix(b"\n") {
-            Some(line) => {
-                con.emit_serial(line);
-                con.emit_serial(b"\r\n");
+    con.guest_emit(bytes, to_ring);
+}
+
+impl Console {
+    /// Guest text to the ring (with `console_to_ring`) and the serial ports.
+    fn guest_emit(&mut self, bytes: &[u8], to_ring: bool) {
+        let con = self;
+        if to_ring {
+            con.ring.write(bytes);
+        }
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            match piece.strip_suffix(b"\n") {
+                Some(line) => {
+                    con.emit_serial(line);
+                    con.emit_serial(b"\r\n");
+                }
+                None => con.emit_serial(piece),
             }
-            None => con.emit_serial(piece),
         }
     }
 }

@@ -206,8 +206,9 @@ pub struct MachinePlatform {
 }
 
 impl Platform for MachinePlatform {
-    fn console_write(&mut self, _dom: DomId, bytes: &[u8]) {
+    fn console_write(&mut self, dom: DomId, bytes: &[u8]) {
         crate::console::guest_write(
+            dom.0,
             bytes,
             CONSOLE_TO_RING.load(core::sync::atomic::Ordering::Relaxed),
         );

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::initramfs::{self, InitAction};
-use crate::{BootPath, Machine, ModuleSpec, Result, RunConfig, image};
+use crate::{BootPath, Machine, ModuleSpec, Result, RunConfig, domu, image};
 
 /// Exit status of `hvrun` when it fails before QEMU runs (bad arguments, build or ISO failure).
 pub const RUNNER_ERROR: u8 = 6;
@@ -124,6 +124,13 @@ pub struct RunArgs {
     /// Command line and modules.
     #[command(flatten)]
     pub media: MediaArgs,
+    /// A domU: its kernel FILE, then its command line ARGS unless the next word starts with
+    /// `--` (repeatable). The domUs are packed into a cpio archive that the PV test kernel
+    /// pv-toolstack, booted as dom0, builds and runs them from. Adds `dom0_mem=64M` unless
+    /// --append has a `dom0_mem=`.
+    #[arg(long = "domu", value_names = ["FILE", "ARGS"], num_args = 2, allow_hyphen_values = true,
+        conflicts_with_all = ["modules", "no_dom0", "linux_dom0"])]
+    pub domus: Vec<String>,
     /// Boot Debian's Linux (cached by qemu/fetch-debian) as dom0 with `console=hvc0` and a
     /// busybox initramfs that shows what it sees of Xen and runs an interactive shell on the
     /// console (`exit` powers off). Adds `dom0_mem=512M` unless --append has a `dom0_mem=`.
@@ -177,6 +184,17 @@ pub struct IsoArgs {
 }
 
 impl RunArgs {
+    /// The domUs given with `--domu`, in order.
+    pub fn domu_specs(&self) -> Vec<ModuleSpec> {
+        self.domus
+            .chunks(2)
+            .filter_map(|pair| {
+                let (file, args) = pair.split_first()?;
+                Some(ModuleSpec::new(file, args.first().cloned().unwrap_or_default()))
+            })
+            .collect()
+    }
+
     /// The timeout in seconds (0: none), defaults applied.
     pub fn timeout_secs(&self, interactive: bool) -> u64 {
         match (self.timeout, self.linux_dom0, interactive) {
@@ -188,27 +206,39 @@ impl RunArgs {
     }
 
     /// The hypervisor command line: `--append`, with [`initramfs::LINUX_DOM0_APPEND`] in
-    /// front for `--linux-dom0` when it has no `dom0_mem=`.
+    /// front for `--linux-dom0` (or [`domu::DOMU_APPEND`] for `--domu`) when it has no
+    /// `dom0_mem=`.
     pub fn append(&self) -> String {
         let given = self.media.append.trim();
-        if !self.linux_dom0 || given.split_whitespace().any(|w| w.starts_with("dom0_mem=")) {
-            return self.media.append.clone();
-        }
-        if given.is_empty() {
-            initramfs::LINUX_DOM0_APPEND.to_owned()
+        let extra = if self.linux_dom0 {
+            initramfs::LINUX_DOM0_APPEND
+        } else if !self.domus.is_empty() {
+            domu::DOMU_APPEND
         } else {
-            format!("{} {given}", initramfs::LINUX_DOM0_APPEND)
+            return self.media.append.clone();
+        };
+        if given.split_whitespace().any(|w| w.starts_with("dom0_mem=")) {
+            self.media.append.clone()
+        } else if given.is_empty() {
+            extra.to_owned()
+        } else {
+            format!("{extra} {given}")
         }
     }
 
     /// The [`RunConfig`] these options describe (building the hypervisor if needed). With
-    /// `--linux-dom0`, the initramfs is written to `initrd` (required then).
+    /// `--linux-dom0` the initramfs, with `--domu` the domUs' archive, is written to
+    /// `initrd` (required then).
     pub fn to_config(&self, initrd: Option<&std::path::Path>) -> Result<RunConfig> {
         let interactive = std::io::stdin().is_terminal();
-        let modules = match (self.linux_dom0, initrd) {
-            (true, Some(initrd)) => initramfs::linux_dom0_modules(InitAction::Shell, initrd)?,
-            (true, None) => anyhow::bail!("--linux-dom0 needs a file for the initramfs"),
-            (false, _) => self.media.modules()?,
+        let domus = self.domu_specs();
+        let modules = match (self.linux_dom0, domus.is_empty(), initrd) {
+            (true, _, Some(initrd)) => initramfs::linux_dom0_modules(InitAction::Shell, initrd)?,
+            (false, false, Some(initrd)) => domu::modules(&domus, initrd, self.media.no_build)?,
+            (true, _, None) | (false, false, None) => {
+                anyhow::bail!("--linux-dom0 and --domu need a file for the initrd")
+            }
+            (false, true, _) => self.media.modules()?,
         };
         let timeout = self.timeout_secs(interactive);
         Ok(RunConfig {
@@ -238,8 +268,9 @@ impl RunArgs {
     }
 }
 
-/// Rewrites `--module FILE [ARGS]` so clap always sees two values: ARGS becomes an empty
-/// word when the word after FILE is missing or starts with `--`; `--module=FILE` is split.
+/// Rewrites `--module FILE [ARGS]` (and `--domu FILE [ARGS]`) so clap always sees two
+/// values: ARGS becomes an empty word when the word after FILE is missing or starts with
+/// `--`; `--module=FILE` is split.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
     let mut rest = args.into_iter().peekable();
@@ -250,7 +281,7 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
             out.extend(rest);
             break;
         }
-        let file = if text == "--module" {
+        let file = if text == "--module" || text == "--domu" {
             out.push(arg);
             match rest.next() {
                 Some(file) => file,
@@ -258,6 +289,9 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
             }
         } else if let Some(file) = text.strip_prefix("--module=") {
             out.push("--module".into());
+            file.into()
+        } else if let Some(file) = text.strip_prefix("--domu=") {
+            out.push("--domu".into());
             file.into()
         } else {
             out.push(arg);
@@ -314,8 +348,8 @@ fn execute(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Cmd::Run(args) => {
-            // The initramfs of --linux-dom0 lives as long as the run.
-            let initrd = if args.linux_dom0 {
+            // The initramfs of --linux-dom0 (the archive of --domu) lives as long as the run.
+            let initrd = if args.linux_dom0 || !args.domus.is_empty() {
                 let runs = crate::target_dir().join("hv-runs");
                 std::fs::create_dir_all(&runs)
                     .with_context(|| format!("creating {}", runs.display()))?;
@@ -391,6 +425,24 @@ mod tests {
         let extra = parse(&["--qemu-arg", "-s", "--qemu-arg", "-S", "--boot", "direct"]);
         assert_eq!(extra.qemu_args, ["-s", "-S"]);
         assert_eq!(extra.boot, BootPath::Direct);
+    }
+
+    #[test]
+    fn domus() {
+        let args = parse(&["--domu", "a", "x=1", "--domu", "b", "--smp", "2", "--domu=c"]);
+        assert_eq!(
+            args.domu_specs(),
+            [ModuleSpec::new("a", "x=1"), ModuleSpec::new("b", ""), ModuleSpec::new("c", "")]
+        );
+        assert_eq!(args.append(), "dom0_mem=64M");
+        let args = parse(&["--domu", "a", "--append", "loglvl=all"]);
+        assert_eq!(args.append(), "dom0_mem=64M loglvl=all");
+        let args = parse(&["--domu", "a", "--append", "dom0_mem=128M"]);
+        assert_eq!(args.append(), "dom0_mem=128M");
+        for clash in [&["--domu", "a", "--module", "k"][..], &["--domu", "a", "--linux-dom0"]] {
+            let argv = ["hvrun", "run"].iter().chain(clash).map(OsString::from);
+            assert!(Cli::try_parse_from(normalize_args(argv)).is_err(), "{clash:?}");
+        }
     }
 
     #[test]

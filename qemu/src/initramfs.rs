@@ -93,6 +93,16 @@ pub fn write_initramfs(busybox: &Path, action: InitAction, out: &Path) -> Result
         .with_context(|| format!("writing {}", out.display()))
 }
 
+/// A `newc` cpio archive of regular files (mode 0644, inodes from 1) and the trailer.
+pub fn newc_archive(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let mut cpio = Vec::new();
+    for (ino, (name, data)) in (1u32..).zip(files) {
+        cpio_entry(&mut cpio, ino, name, 0o100_644, data)?;
+    }
+    cpio_entry(&mut cpio, 0, "TRAILER!!!", 0, &[])?;
+    Ok(cpio)
+}
+
 /// Pads `out` with zero bytes to a multiple of 4.
 fn pad4(out: &mut Vec<u8>) {
     while !out.len().is_multiple_of(4) {
@@ -189,6 +199,9 @@ pub fn linux_dom0_modules(action: InitAction, initrd: &Path) -> Result<Vec<Modul
 }
 
 #[cfg(test)]
+pub(crate) use tests::parse_cpio as parse_newc;
+
+#[cfg(test)]
 mod tests {
     #![allow(
         clippy::indexing_slicing,
@@ -201,7 +214,7 @@ mod tests {
     use super::*;
 
     /// Reads back a `newc` archive: (name, mode, data) per entry, trailer excluded.
-    fn parse_cpio(mut a: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+    pub(crate) fn parse_cpio(mut a: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
         let mut out = Vec::new();
         let mut off = 0usize;
         loop {

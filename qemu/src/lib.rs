@@ -12,12 +12,15 @@
 //!   and everything the hypervisor printed on its serial console.
 //! - [`make_iso`] builds the GRUB rescue ISO used by the [`BootPath::Grub`] path.
 //! - [`console`] has helpers to pick `(XEN) ` lines out of the serial text.
+//! - [`domu`] packs domU kernels into the cpio initrd of the toolstack test kernel
+//!   (`qemu/run --domu`).
 //! - [`initramfs`] builds the busybox initramfs a Linux dom0 boots to (Debian's kernel
 //!   and busybox as cached by `qemu/fetch-debian`).
 
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod domu;
 pub mod grub;
 pub mod image;
 pub mod initramfs;

@@ -6,8 +6,9 @@
 //!
 //! * [`cmdline`]: Xen's boot command line, cooked and parsed into one typed
 //!   [`cmdline::BootOptions`] with warnings instead of failures;
-//! * [`bzimage`]: Linux bzImage kernels unwrapped to their ELF payload
-//!   (XZ with the x86 BCJ filter, gzip), as Xen's `bzimage_parse`;
+//! * [`libelf`] and [`bzimage`]: PV kernel images (Xen's `libelf`) and
+//!   Linux bzImages unwrapped to their ELF payload, re-exported from the one
+//!   loader crate `hv-libelf`, which the domain builder shares;
 //! * [`dom0_build`]: dom0's initial virtual layout (Xen's `dom0_construct`);
 //! * [`dom0_mem`]: Xen's `compute_dom0_nr_pages` sizing of domain 0;
 //! * [`mm`]: the sanitised e820 memory map and the physical frame allocator;
@@ -31,22 +32,23 @@
 extern crate alloc;
 
 pub mod acpi_sleep;
-pub mod bzimage;
 pub mod cmdline;
 pub mod common;
 pub mod console;
 pub mod dom0_build;
 pub mod dom0_mem;
-pub mod libelf;
 pub mod mm;
 pub mod nmi;
 pub mod pv;
 pub mod sched;
 #[cfg(test)]
-mod test_prereq;
-#[cfg(test)]
 mod test_rng;
 pub mod time;
+
+/// Xen's `libelf` for 64-bit PV kernels (the crate `hv-libelf`).
+pub use hv_libelf as libelf;
+/// Linux bzImages as PV kernels (`hv-libelf`'s `bzimage`).
+pub use hv_libelf::bzimage;
 
 /// Size in bytes of a machine page (x86 4 KiB pages).
 pub const PAGE_SIZE: u64 = 4096;

@@ -7,5 +7,9 @@
 //! unmodified PV kernel finds what it expects. The machine side (allocating
 //! frames, writing page tables) uses this plan. [`hypercall_page`] is the
 //! page of `SYSCALL` stubs written at the kernel's `HYPERCALL_PAGE` address.
+//!
+//! The layout arithmetic lives in the domain builder crate
+//! (`xen-domain-builder`), which lays out domUs the same way; it is
+//! re-exported here so that there is one copy.
 pub mod hypercall_page;
-pub mod layout;
+pub use xen_domain_builder::layout;

@@ -4,7 +4,9 @@
 //! The default dom0 of `qemu/run`. Prints every start_info field a dom0
 //! cares about and the hypervisor's version, extraversion, capabilities,
 //! feature submap 0 and page size; then checks that the magic is the
-//! 64-bit PV one and that the domain is the initial domain.
+//! 64-bit PV one and, as dom0, that the domain is the initial domain, or as
+//! a domU (booted by `pv-toolstack`: no `SIF_INITDOMAIN`), that its builder
+//! gave it a console and a xenstore page.
 #![no_std]
 #![no_main]
 
@@ -39,7 +41,21 @@ fn test_main(si: &StartInfo) {
             Escaped(START_INFO_MAGIC_X86_64)
         ),
     );
-    check(si.flags & SIF_INITDOMAIN != 0, "start_info.flags has SIF_INITDOMAIN");
+    if si.flags & SIF_INITDOMAIN != 0 {
+        println!("domain: the initial domain (dom0)");
+        check(si.flags & SIF_PRIVILEGED != 0, "dom0 has SIF_PRIVILEGED");
+    } else {
+        let console = si.console.domu();
+        println!(
+            "domain: a domU (console mfn {:#x} evtchn {}, xenstore mfn {:#x} evtchn {})",
+            console.mfn.0, console.evtchn.0, si.store_mfn.0, si.store_evtchn.0
+        );
+        check(si.flags & SIF_PRIVILEGED == 0, "a domU has no SIF_PRIVILEGED");
+        check(
+            console.mfn.0 != 0 && si.store_mfn.0 != 0,
+            "the domU's builder gave it console and xenstore pages",
+        );
+    }
 }
 
 fn print_start_info(si: &StartInfo) {

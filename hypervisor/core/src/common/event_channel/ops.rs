@@ -39,15 +39,29 @@ fn bind(dom: &mut Domain, port: EvtchnPort, state: ChannelState, notify: VcpuId)
     }
 }
 
-/// `EVTCHNOP_alloc_unbound`: a port of `dom` that `remote_dom` may bind to.
+/// `EVTCHNOP_alloc_unbound` within one domain: a port of `dom` that
+/// `remote_dom` may bind to, where both name `dom` (the lookup of other
+/// domains is the hypercall layer's, see [`alloc_unbound_in`]).
 #[doc(alias = "EVTCHNOP_alloc_unbound")]
 #[doc(alias = "evtchn_alloc_unbound")]
 pub fn alloc_unbound(dom: &mut Domain, arg: &mut EvtchnAllocUnbound) -> Result<(), Errno> {
     check_domain(dom, arg.dom)?;
-    let port = dom.evtchn.get_free_port()?;
     let remote = if arg.remote_dom == DomId::SELF { dom.id } else { arg.remote_dom };
     // Xen with FLASK refuses a remote domain that does not exist.
     check_domain(dom, remote)?;
+    alloc_unbound_in(dom, remote, arg)
+}
+
+/// The port allocation of `EVTCHNOP_alloc_unbound` in domain `dom` (the
+/// one the caller named, already looked up and allowed) for domain
+/// `remote` (already resolved and known to exist): stores the port in
+/// `arg.port`.
+pub fn alloc_unbound_in(
+    dom: &mut Domain,
+    remote: DomId,
+    arg: &mut EvtchnAllocUnbound,
+) -> Result<(), Errno> {
+    let port = dom.evtchn.get_free_port()?;
     bind(dom, port, ChannelState::Unbound { remote_domid: remote }, VcpuId(0));
     arg.port = port;
     Ok(())

@@ -29,7 +29,7 @@ use guest_abi::event_channel::{
     EvtchnBindVirq, EvtchnClose, EvtchnExpandArray, EvtchnInitControl, EvtchnOp, EvtchnOpCompat,
     EvtchnReset, EvtchnSend, EvtchnSetPriority, EvtchnStatus, EvtchnUnmask,
 };
-use guest_abi::xen::Errno;
+use guest_abi::xen::{DomId, Errno};
 
 use crate::PAGE_SIZE;
 use crate::common::event_channel::ops;
@@ -78,15 +78,32 @@ fn in_out<T: AbiBytes>(
     Ok(0)
 }
 
+/// `EVTCHNOP_alloc_unbound` (Xen's `evtchn_alloc_unbound`): a port of
+/// domain `dom` (the caller's own, or with access control's consent
+/// another's: the toolstack allocating a new domain's console and xenstore
+/// channels) that `remote_dom` (`DOMID_SELF`: the caller) may bind to.
+/// Either domain missing is `-ESRCH`, a refusal `-EPERM`.
+fn alloc_unbound(ctx: &mut Ctx<'_>, a: &mut EvtchnAllocUnbound) -> Result<(), Errno> {
+    let caller = ctx.dom.id;
+    let remote = if a.remote_dom == DomId::SELF { caller } else { a.remote_dom };
+    let target = if a.dom == DomId::SELF { caller } else { a.dom };
+    // Xen with FLASK refuses a remote domain that does not exist.
+    if remote != caller && remote != target && !ctx.domains.contains(remote) {
+        return Err(Errno::ESRCH);
+    }
+    ctx.with_target(a.dom, |t| {
+        t.xsm.evtchn_unbound(t.caller, t.target.subject(), remote)?;
+        ops::alloc_unbound_in(t.target, remote, a)
+    })?
+}
+
 /// `event_channel_op(cmd, arg)`.
 pub fn event_channel_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
     let Some(op) = u32::try_from(cmd).ok().and_then(|c| EvtchnOp::try_from(c).ok()) else {
         return Err(Errno::ENOSYS);
     };
     match op {
-        EvtchnOp::AllocUnbound => {
-            in_out(ctx, arg, |c, a: &mut EvtchnAllocUnbound| ops::alloc_unbound(c.dom, a))
-        }
+        EvtchnOp::AllocUnbound => in_out(ctx, arg, alloc_unbound),
         EvtchnOp::BindInterdomain => in_out(ctx, arg, |c, a: &mut EvtchnBindInterdomain| {
             ops::bind_interdomain(c.dom, c.mem, a)
         }),

@@ -673,3 +673,37 @@ fn remote_shutdown_and_dom_exc() {
     assert_eq!(hc(&mut f, 29, [4, BUF, 0, 0, 0]), err(Errno::EPERM));
     assert_eq!(d6.lock().shutdown, None);
 }
+
+#[test]
+fn alloc_unbound_in_another_domain() {
+    use crate::common::domain::Domain;
+    use crate::common::event_channel::ChannelState;
+    use crate::mm::Mfn;
+    use guest_abi::xen::{DomId, EvtchnPort};
+    let mut f = Fixture::new();
+    let du = f.domains.insert(Domain::new(DomId(3), false, Mfn(47))).unwrap();
+    // evtchn_alloc_unbound_t: dom, remote_dom, port (hypercall 32, cmd 6).
+    let arg = |dom: u16, remote: u16| {
+        let mut v = Vec::new();
+        v.extend_from_slice(&dom.to_le_bytes());
+        v.extend_from_slice(&remote.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v
+    };
+    // dom0 makes a port in d3 for itself (DOMID_SELF as remote).
+    f.poke(BUF, &arg(3, 0x7ff0));
+    assert_eq!(hc(&mut f, 32, [6, BUF, 0, 0, 0]), 0);
+    let port = EvtchnPort(u32::from_le_bytes(f.peek(BUF + 4, 4).try_into().unwrap()));
+    let state = du.lock().evtchn.get(port).map(|c| c.state);
+    assert_eq!(state, Some(ChannelState::Unbound { remote_domid: DomId(0) }));
+    assert!(f.dom.evtchn.get(port).is_none_or(|c| c.state != state.unwrap()));
+    // A remote or target that does not exist.
+    f.poke(BUF, &arg(3, 9));
+    assert_eq!(hc(&mut f, 32, [6, BUF, 0, 0, 0]), err(Errno::ESRCH));
+    f.poke(BUF, &arg(9, 0));
+    assert_eq!(hc(&mut f, 32, [6, BUF, 0, 0, 0]), err(Errno::ESRCH));
+    // An unprivileged caller may not.
+    f.dom.privileged = false;
+    f.poke(BUF, &arg(3, 0));
+    assert_eq!(hc(&mut f, 32, [6, BUF, 0, 0, 0]), err(Errno::EPERM));
+}

@@ -13,9 +13,7 @@
 )]
 
 mod accept;
-mod builder;
 mod fuzz;
-mod presets;
 mod refuse;
 mod units;
 
@@ -23,6 +21,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use crate::testing::{builder, presets};
 use builder::Builder;
 
 /// Parses `b`, panicking with the error message on failure.

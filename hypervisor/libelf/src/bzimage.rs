@@ -408,7 +408,7 @@ impl BzImage<'_> {
 }
 
 /// A decompressed ELF in an 8-byte-aligned buffer, as
-/// [`crate::libelf::parse`] requires.
+/// [`crate::parse`] requires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElfBuf {
     words: Vec<u64>,

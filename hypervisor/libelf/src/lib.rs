@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! PV kernel images: Xen's `libelf` for 64-bit x86 PV kernels.
+//! PV kernel images: Xen's `libelf` for 64-bit x86 PV kernels, and Linux
+//! bzImages unwrapped to their ELF payload ([`bzimage`]).
+//!
+//! The one kernel-image loader of the tree: the hypervisor's dom0 builder
+//! (through the `hv_core::libelf` and `hv_core::bzimage` re-exports) and the
+//! domain builder (`xen-domain-builder`, the toolstack's `xc_dom_*`) both
+//! use it. `no_std` + `alloc`, no `unsafe`, and no panic on image data.
 //!
 //! [`parse`] validates an ELF64 little-endian x86-64 image, collects its
 //! Xen notes and checks them the way `xen/common/libelf/libelf-dominfo.c`
@@ -22,15 +28,26 @@
 //! offsets are checked before slicing.
 //!
 //! Modules: `image` (ELF structure on `xmas-elf`), `notes`, `features`,
-//! `legacy` (`__xen_guest`), `checks` (Xen's note and address checks) and
-//! `error`.
+//! `legacy` (`__xen_guest`), `checks` (Xen's note and address checks),
+//! `error`, and [`bzimage`].
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
+extern crate alloc;
+
+pub mod bzimage;
 mod checks;
 mod error;
 mod features;
 mod image;
 mod legacy;
 mod notes;
+#[cfg(test)]
+mod test_prereq;
+#[cfg(test)]
+mod test_rng;
+#[cfg(any(test, feature = "test-images"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 
@@ -43,7 +60,11 @@ use xmas_elf::ElfFile;
 pub use error::ElfError;
 pub use features::{FEATURE_NAMES, FeatureMap, feature_bit, feature_name, feature_test};
 
-use crate::{PAGE_SHIFT, PAGE_SIZE};
+/// Size in bytes of a page (x86 4 KiB pages).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = 12;
 
 /// The hypervisor's reserved virtual range, from the public ABI.
 pub use guest_abi::xen::{HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START};

@@ -12,7 +12,7 @@
 use std::string::String;
 
 use super::*;
-use crate::libelf;
+use crate as libelf;
 
 #[test]
 fn debian_12_vmlinuz_unwraps_to_a_xen_pv_elf() {

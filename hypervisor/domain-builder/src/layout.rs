@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Dom0's initial virtual layout, as Xen's 64-bit PV dom0 builder lays it out.
+//! A PV domain's initial virtual layout, as Xen's 64-bit PV builder lays it out.
+//!
+//! The one copy of this arithmetic: the hypervisor's dom0 builder uses it
+//! (re-exported as `hv_core::dom0_build::layout`) and so does the domain
+//! builder of this crate for domUs.
 //!
 //! From `v_start` (the kernel's `VIRT_BASE`) upwards, each piece page-aligned:
 //! `[kernel][initrd][P2M list: nr_pages × 8][start_info + VGA info]
@@ -12,6 +16,12 @@
 //! With an `INIT_P2M` note the P2M list moves to its own address instead, and
 //! with `MOD_START_PFN` support an initrd may be left unmapped; both follow
 //! Xen.
+//!
+//! A domU ([`Kind::DomU`], [`compute_for`]) has no VGA console info after its
+//! start_info; instead a xenstore page and a console page follow it, before
+//! the page tables: Xen's `dom0_construct` lays out its PV shim this way
+//! (`vxenstore_start`, `vconsole_start`), and the toolstack's
+//! `alloc_magic_pages_pv` allocates the same three pages in the same order.
 
 use guest_abi::xen::{HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, StartInfo};
 
@@ -29,6 +39,16 @@ pub const VGA_CONSOLE_INFO_SIZE: u64 = 40;
 const P2M_ENTRY: u64 = 8;
 /// Largest number of bootstrap page-table pages tried before giving up.
 const MAX_PT_PAGES: u64 = 1 << 20;
+
+/// Which builder's layout: Xen's dom0 builder, or a domU's (toolstack).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Dom0: `[start_info + VGA console info]` then the page tables.
+    #[default]
+    Dom0,
+    /// DomU: `[start_info][xenstore page][console page]` then the page tables.
+    DomU,
+}
 
 /// What the layout is computed from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,9 +69,12 @@ pub struct LayoutInput {
     pub p2m_base: Option<u64>,
 }
 
+/// Dom0's layout (the name of [`Layout`] before domUs shared it).
+pub type Dom0Layout = Layout;
+
 /// The computed layout. All addresses are guest virtual; ranges are `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dom0Layout {
+pub struct Layout {
     /// Start of the initial mapping.
     pub v_start: u64,
     /// Kernel.
@@ -60,8 +83,12 @@ pub struct Dom0Layout {
     pub initrd: (u64, u64),
     /// P2M list (`start_info.mfn_list`).
     pub p2m: (u64, u64),
-    /// start_info followed by the VGA console info.
+    /// start_info (followed by the VGA console info for dom0).
     pub start_info: (u64, u64),
+    /// The xenstore ring page (domU only; empty for dom0).
+    pub xenstore: (u64, u64),
+    /// The console ring page (domU only; empty for dom0).
+    pub console: (u64, u64),
     /// Bootstrap page tables (`start_info.pt_base`).
     pub page_tables: (u64, u64),
     /// Number of bootstrap page-table pages (`start_info.nr_pt_frames`).
@@ -118,7 +145,12 @@ fn blocks(lo: u64, hi: u64, shift: u32) -> Option<u64> {
 }
 
 /// Compute dom0's layout.
-pub fn compute(input: &LayoutInput) -> Result<Dom0Layout, LayoutError> {
+pub fn compute(input: &LayoutInput) -> Result<Layout, LayoutError> {
+    compute_for(input, Kind::Dom0)
+}
+
+/// Compute the layout of a dom0 or a domU.
+pub fn compute_for(input: &LayoutInput, kind: Kind) -> Result<Layout, LayoutError> {
     let v_start = input.virt_base;
     if input.virt_kstart < v_start || input.virt_kend <= input.virt_kstart {
         return Err(LayoutError::BadKernelRange);
@@ -140,8 +172,20 @@ pub fn compute(input: &LayoutInput) -> Result<Dom0Layout, LayoutError> {
         }
     };
     let si_start = ovf(round_up(after_p2m, PAGE_SIZE))?;
-    let si_end = ovf(si_start.checked_add(START_INFO_SIZE + VGA_CONSOLE_INFO_SIZE))?;
-    let pt_start = ovf(round_up(si_end, PAGE_SIZE))?;
+    let (si_end, xenstore, console, pt_start) = match kind {
+        Kind::Dom0 => {
+            let si_end = ovf(si_start.checked_add(START_INFO_SIZE + VGA_CONSOLE_INFO_SIZE))?;
+            let pt_start = ovf(round_up(si_end, PAGE_SIZE))?;
+            (si_end, (pt_start, pt_start), (pt_start, pt_start), pt_start)
+        }
+        Kind::DomU => {
+            let si_end = ovf(si_start.checked_add(START_INFO_SIZE))?;
+            let xs = ovf(round_up(si_end, PAGE_SIZE))?;
+            let xs_end = ovf(xs.checked_add(PAGE_SIZE))?;
+            let con_end = ovf(xs_end.checked_add(PAGE_SIZE))?;
+            (si_end, (xs, xs_end), (xs_end, con_end), con_end)
+        }
+    };
 
     let mut nr_pt_pages = 2u64;
     loop {
@@ -163,12 +207,14 @@ pub fn compute(input: &LayoutInput) -> Result<Dom0Layout, LayoutError> {
             if mapped_pages > input.nr_pages {
                 return Err(LayoutError::TooSmall(mapped_pages, input.nr_pages));
             }
-            return Ok(Dom0Layout {
+            return Ok(Layout {
                 v_start,
                 kernel: (input.virt_kstart, input.virt_kend),
                 initrd: (initrd_start, initrd_end),
                 p2m,
                 start_info: (si_start, si_end),
+                xenstore,
+                console,
                 page_tables: (pt_start, pt_end),
                 nr_pt_pages,
                 stack: (pt_end, stack_end),
@@ -301,6 +347,20 @@ mod tests {
             p2m_base: None,
         };
         assert_eq!(compute(&i), Err(LayoutError::HitsHypervisor));
+    }
+
+    #[test]
+    fn domu_has_xenstore_and_console_pages_before_the_tables() {
+        let d0 = compute(&xtf(16384)).expect("dom0 layout");
+        let du = compute_for(&xtf(16384), Kind::DomU).expect("domU layout");
+        assert_eq!(du.start_info, (d0.start_info.0, d0.start_info.0 + START_INFO_SIZE));
+        assert_eq!(du.xenstore, (du.start_info.0 + 0x1000, du.start_info.0 + 0x2000));
+        assert_eq!(du.console, (du.xenstore.1, du.xenstore.1 + 0x1000));
+        assert_eq!(du.page_tables.0, du.console.1);
+        assert_eq!(du.page_tables.0, d0.page_tables.0 + 0x2000);
+        assert_eq!(du.stack.0, du.page_tables.1);
+        assert_eq!(d0.xenstore.0, d0.xenstore.1);
+        assert_eq!(d0.console.0, d0.console.1);
     }
 
     #[test]

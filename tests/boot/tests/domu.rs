@@ -1,0 +1,126 @@
+//! DomUs: the PV test kernel `pv-toolstack` as dom0 builds PV test kernels as domUs with
+//! the domain builder, runs them and reports their shutdown (needs the `domctl`
+//! hypercall).
+//!
+//! Each boot packs the domUs into dom0's initrd as `qemu/run --domu` does
+//! (`hv_runner::domu`), with `dom0_mem=64M`, and passes when the serial output has, for
+//! each domU `d<N>`: its console lines prefixed `(d<N>) ` with `(d<N>) Test result:
+//! SUCCESS`, the toolstack's `domU d<N>: shutdown poweroff`; then dom0's own
+//! `Test result: SUCCESS` as its last result line, and a power-off.
+#![allow(clippy::indexing_slicing, reason = "test assertions on our own output")]
+
+use std::time::Duration;
+
+use boot_tests::{BootPath, ExitKind, Outcome, RunConfig};
+use hv_runner::ModuleSpec;
+
+/// Per-boot timeout: two domUs and dom0 under TCG.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The built PV test kernel `name`; panics with the build error.
+fn kernel(name: &str) -> std::path::PathBuf {
+    match hv_runner::pv_test_kernel(name) {
+        Ok(path) => path,
+        Err(e) => panic!("cannot build PV test kernel {name:?}: {e:#}"),
+    }
+}
+
+/// Boots `pv-toolstack` with `domus` (PV test kernel names and command lines) through
+/// `path`.
+fn boot(domus: &[(&str, &str)], path: BootPath) -> Outcome {
+    let specs: Vec<ModuleSpec> =
+        domus.iter().map(|(name, args)| ModuleSpec::new(kernel(name), *args)).collect();
+    let runs = hv_runner::target_dir().join("hv-runs");
+    if let Err(e) = std::fs::create_dir_all(&runs) {
+        panic!("creating {}: {e}", runs.display());
+    }
+    let initrd = match tempfile::Builder::new().prefix("domus-").suffix(".cpio").tempfile_in(&runs)
+    {
+        Ok(file) => file.into_temp_path(),
+        Err(e) => panic!("creating the domU archive: {e}"),
+    };
+    let modules = match hv_runner::domu::toolstack_modules(
+        &kernel(hv_runner::domu::TOOLSTACK),
+        &specs,
+        &initrd,
+    ) {
+        Ok(modules) => modules,
+        Err(e) => panic!("packing the domUs: {e:#}"),
+    };
+    let cfg = RunConfig {
+        append: hv_runner::domu::DOMU_APPEND.to_owned(),
+        modules,
+        boot: path,
+        timeout: Some(TIMEOUT),
+        ..RunConfig::default()
+    };
+    match hv_runner::run(&cfg) {
+        Ok(out) => out,
+        Err(e) => panic!("cannot boot pv-toolstack through {path}: {e:#}"),
+    }
+}
+
+/// The serial lines (raw, with their prefixes).
+fn serial_lines(out: &Outcome) -> Vec<&str> {
+    out.serial.lines().map(str::trim_end).collect()
+}
+
+/// Checks one boot that ran `n` domUs, numbered 1..=n.
+fn check(out: &Outcome, n: u16) {
+    let lines = serial_lines(out);
+    let pos = |pred: &dyn Fn(&str) -> bool| lines.iter().position(|l| pred(l));
+    for d in 1..=n {
+        let prefix = format!("(d{d}) ");
+        let banner = pos(&|l| l.starts_with(&prefix) && l.contains("--- PV test kernel: hello"));
+        let result = pos(&|l| l.starts_with(&prefix) && l.contains("Test result: SUCCESS"));
+        let shutdown = pos(&|l| l.contains(&format!("domU d{d}: shutdown poweroff")));
+        assert!(banner.is_some(), "no `{prefix}--- PV test kernel: hello` line\n{out}");
+        assert!(result.is_some(), "no `{prefix}Test result: SUCCESS` line\n{out}");
+        assert!(shutdown.is_some(), "no `domU d{d}: shutdown poweroff` line\n{out}");
+        assert!(result < shutdown, "d{d} reported its result after its shutdown\n{out}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&prefix) && l.contains("domain: a domU")),
+            "d{d} does not see itself as a domU\n{out}"
+        );
+    }
+    let last_result = lines.iter().rev().find(|l| l.contains("Test result: "));
+    assert!(
+        last_result.is_some_and(|l| !l.starts_with("(d") && l.contains("Test result: SUCCESS")),
+        "dom0's `Test result: SUCCESS` is not the last result line\n{out}"
+    );
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a power-off\n{out}");
+}
+
+#[test]
+fn one_domu_direct() {
+    let out = boot(&[("hello", "first domU")], BootPath::Direct);
+    check(&out, 1);
+    let cmdline = |l: &&str| l.starts_with("(d1) ") && l.contains("cmd_line:");
+    assert!(
+        serial_lines(&out).iter().any(|l| cmdline(l) && l.ends_with("\"first domU\"")),
+        "the domU's command line\n{out}"
+    );
+}
+
+#[test]
+fn two_domus_grub() {
+    let out = boot(&[("hello", "one"), ("hello", "two")], BootPath::Grub);
+    check(&out, 2);
+}
+
+/// Without domU images the toolstack has nothing to do and says SKIP.
+#[test]
+fn no_domus_skips() {
+    let cfg = RunConfig {
+        modules: vec![ModuleSpec::new(kernel(hv_runner::domu::TOOLSTACK), "")],
+        boot: BootPath::Direct,
+        timeout: Some(TIMEOUT),
+        ..RunConfig::default()
+    };
+    let out = match hv_runner::run(&cfg) {
+        Ok(out) => out,
+        Err(e) => panic!("cannot boot pv-toolstack: {e:#}"),
+    };
+    assert!(out.serial.contains("Test result: SKIP"), "expected SKIP\n{out}");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a power-off\n{out}");
+}
