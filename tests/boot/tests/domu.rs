@@ -28,6 +28,11 @@ fn kernel(name: &str) -> std::path::PathBuf {
 /// Boots `pv-toolstack` with `domus` (PV test kernel names and command lines) through
 /// `path`.
 fn boot(domus: &[(&str, &str)], path: BootPath) -> Outcome {
+    boot_on(domus, path, 1)
+}
+
+/// As [`boot`], on `smp` CPUs.
+fn boot_on(domus: &[(&str, &str)], path: BootPath, smp: u32) -> Outcome {
     let specs: Vec<ModuleSpec> =
         domus.iter().map(|(name, args)| ModuleSpec::new(kernel(name), *args)).collect();
     let runs = hv_runner::target_dir().join("hv-runs");
@@ -51,6 +56,7 @@ fn boot(domus: &[(&str, &str)], path: BootPath) -> Outcome {
         append: hv_runner::domu::DOMU_APPEND.to_owned(),
         modules,
         boot: path,
+        smp,
         timeout: Some(TIMEOUT),
         ..RunConfig::default()
     };
@@ -123,4 +129,14 @@ fn no_domus_skips() {
     };
     assert!(out.serial.contains("Test result: SKIP"), "expected SKIP\n{out}");
     assert_eq!(out.status, ExitKind::PowerOff, "expected a power-off\n{out}");
+}
+
+/// Eight domUs at once on two CPUs: each is built, scheduled beside the others and dom0,
+/// shuts down and is destroyed; the toolstack sees all eight go.
+#[test]
+fn eight_domus_on_two_cpus() {
+    let domus: Vec<(&str, String)> = (1..=8).map(|i| ("hello", format!("domU {i}"))).collect();
+    let specs: Vec<(&str, &str)> = domus.iter().map(|(k, a)| (*k, a.as_str())).collect();
+    let out = boot_on(&specs, BootPath::Direct, 2);
+    check(&out, 8);
 }
