@@ -99,6 +99,9 @@ pub struct Machine {
     pub xsm: alloc::boxed::Box<dyn Xsm>,
     /// What each CPU runs.
     pub sched: SchedCore,
+    /// Per CPU: the domain of the vCPU it runs (what `with_ctx` locks on
+    /// every guest entry, without a table lookup).
+    pub curr_dom: alloc::vec::Vec<Option<DomainRef>>,
     /// Frame accounting.
     pub frames: FrameTable,
     /// Machine memory.
@@ -135,6 +138,7 @@ impl Machine {
             dom0,
             xsm: alloc::boxed::Box::new(DummyXsm),
             sched,
+            curr_dom: alloc::vec::Vec::new(),
             frames,
             mem,
             m2p,
@@ -194,6 +198,14 @@ pub fn set_scheduler(kind: hv_core::sched::SchedulerKind) {
 pub fn configure(console_to_ring: bool, cmdline: &str) {
     CONSOLE_TO_RING.store(console_to_ring, core::sync::atomic::Ordering::Relaxed);
     XEN_CMDLINE.call_once(|| String::from(cmdline));
+}
+
+/// One consistent reading of the TSC, system time and scale.
+#[must_use]
+pub fn clock_sample() -> ClockSample {
+    let (tsc, system_time) = time::sample();
+    let scale = time::time_scale().unwrap_or(TimeScale { shift: 0, mul_frac: 0 });
+    ClockSample { tsc, system_time, scale }
 }
 
 /// The machine services, acting on CPU `cpu` (the calling one) for a
@@ -261,9 +273,7 @@ impl Platform for MachinePlatform {
     }
 
     fn clock_sample(&self) -> ClockSample {
-        let (tsc, system_time) = time::sample();
-        let scale = time::time_scale().unwrap_or(TimeScale { shift: 0, mul_frac: 0 });
-        ClockSample { tsc, system_time, scale }
+        clock_sample()
     }
 
     fn xen_commandline(&self) -> String {
@@ -582,9 +592,17 @@ fn load_debugregs(ctx: &Ctx<'_>, cpu: u32) {
     let Some(loaded) = LOADED_DEBUGREGS.get(usize::try_from(cpu).unwrap_or(usize::MAX)) else {
         return;
     };
+    // The common case: no breakpoint wanted, none armed.
+    if ctx.v_ref().arch.debugreg.get(7).copied().unwrap_or(0) & 0xff == 0
+        && loaded.get(4).is_some_and(|dr7| dr7.load(core::sync::atomic::Ordering::Relaxed) == 0)
+    {
+        return;
+    }
     let want = traps::hardware_debugregs(&ctx.v_ref().arch);
     for (reg, (slot, value)) in [0u8, 1, 2, 3, 7].into_iter().zip(loaded.iter().zip(want)) {
-        if slot.swap(value, core::sync::atomic::Ordering::Relaxed) != value {
+        // Only this CPU touches its slots: a plain load and store will do.
+        if slot.load(core::sync::atomic::Ordering::Relaxed) != value {
+            slot.store(value, core::sync::atomic::Ordering::Relaxed);
             cpu::write_dr(reg, value);
         }
     }
@@ -642,7 +660,12 @@ pub fn init_guest_time(m: &mut Machine) {
 /// return (false); otherwise its timers run (the CPU's timer is armed for
 /// them and for `sched_next`, the scheduler's next event), pending events
 /// are delivered and the state `iretq` will load is checked.
-pub fn exit_to_guest(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>) -> bool {
+pub fn exit_to_guest(
+    ctx: &mut Ctx<'_>,
+    cpu: u32,
+    sched_next: Option<u64>,
+    sample: &ClockSample,
+) -> bool {
     if let Some(reason) = ctx.dom.shutdown {
         if ctx.dom.id == DomId(0) {
             domain_shutdown(ctx, reason);
@@ -657,7 +680,7 @@ pub fn exit_to_guest(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>) -> bo
         ctx.v().arch.reload_descriptors = false;
         descriptor::reload_descriptor_tables(ctx);
     }
-    crate::schedule::run_timers(ctx, cpu, sched_next);
+    crate::schedule::run_timers(ctx, cpu, sched_next, sample);
     if traps::deliver_pending_events(ctx).is_err() {
         ctx.crash();
     }

@@ -35,7 +35,7 @@ use hv_core::common::xsm::Xsm;
 use hv_core::mm::pv::FrameTable;
 use hv_core::pv::context_switch;
 use hv_core::pv::ctx::Ctx;
-use hv_core::pv::time as guest_time;
+use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::sched::{CpuMask, SchedUnit};
 use hv_core::time::NSEC_PER_SEC;
 
@@ -133,6 +133,7 @@ fn send_ipis(mask: CpuMask, me: u32) {
 /// The parts of the machine a context is built from.
 struct Parts<'a> {
     domains: &'a mut DomainTable,
+    curr_dom: &'a mut alloc::vec::Vec<Option<hv_core::common::domain_table::DomainRef>>,
     xsm: &'a dyn Xsm,
     frames: &'a mut FrameTable,
     mem: &'a mut DirectMem,
@@ -165,8 +166,8 @@ impl Parts<'_> {
 }
 
 fn split(m: &mut Machine) -> (Parts<'_>, &mut hv_core::common::schedule::SchedCore) {
-    let Machine { domains, xsm, frames, mem, m2p, hooks, sched, .. } = m;
-    (Parts { domains, xsm: &**xsm, frames, mem, m2p, hooks }, sched)
+    let Machine { domains, xsm, frames, mem, m2p, hooks, sched, curr_dom, .. } = m;
+    (Parts { domains, curr_dom, xsm: &**xsm, frames, mem, m2p, hooks }, sched)
 }
 
 fn vcpu_index(u: SchedUnit) -> usize {
@@ -186,10 +187,18 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         drop(guard);
         idle_loop(cpu)
     };
-    let now = hv_arch_x86_64::time::now_ns();
+    // One clock reading for the scheduler checks and the vCPU's timers.
+    let sample = crate::guest::clock_sample();
+    let now = sample.system_time;
     let mut ipis = CpuMask::EMPTY;
+    let cached = m
+        .curr_dom
+        .get(cpu_index(cpu))
+        .and_then(Option::as_ref)
+        .filter(|d| d.id() == unit.dom)
+        .cloned();
     let (mut parts, sched) = split(m);
-    if let Some(cell) = parts.domains.get(unit.dom) {
+    if let Some(cell) = cached.or_else(|| parts.domains.get(unit.dom)) {
         let mut dom = cell.lock();
         let idx = vcpu_index(unit);
         let was_shut = dom.shutdown.is_some();
@@ -206,29 +215,38 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
                 event_channel::vcpu_unblock(ctx.v());
             }
             let kicks = core::mem::take(&mut ctx.dom.kick_mask);
-            // The fast path: nothing changed for the scheduler, no softirq
-            // work: return to the same vCPU under the same lock.
-            if kicks == 0
+            let own = 1u64.checked_shl(unit.vcpu.0).unwrap_or(0);
+            // The fast path: nothing changed for the scheduler (a kick of
+            // the running vCPU itself only means events to deliver, which
+            // the return does), no softirq work: return to the same vCPU
+            // under the same lock.
+            if kicks & !own == 0
                 && !resync
                 && ctx.dom.shutdown.is_none()
                 && !sched.need_resched(cpu, now)
                 && !softirq_pending(cpu, now)
-                && hv_core::common::schedule::vcpu_runnable(ctx.dom, ctx.v_ref())
             {
+                // (`exit_to_guest` refuses a vCPU that may not run.)
                 let next = sched.next_event(cpu);
-                if crate::guest::exit_to_guest(&mut ctx, cpu, next) && ctx.dom.shutdown.is_none() {
+                if crate::guest::exit_to_guest(&mut ctx, cpu, next, &sample)
+                    && ctx.dom.shutdown.is_none()
+                {
                     return;
                 }
             }
-            kicks | 1u64.checked_shl(unit.vcpu.0).unwrap_or(0)
+            kicks | own
         };
         let newly_shut = !was_shut && dom.shutdown.is_some();
         // A shutdown stops every vCPU of the domain.
         let sync = if newly_shut { u64::MAX } else { kicks };
         ipis = ipis.or(sync_kicked(sched, &dom, sync, kicks, cpu, now));
         drop(dom);
-        // Events this work sent to other domains (`VIRQ_DOM_EXC` to dom0).
-        ipis = ipis.or(other_kicks(&mut parts, sched, unit.dom, cpu, now));
+        // Events this work sent to other domains: today only a shutdown's
+        // `VIRQ_DOM_EXC` to dom0 and the toolstack's operations (resync);
+        // interdomain event channels will need a list of kicked domains.
+        if newly_shut || resync {
+            ipis = ipis.or(other_kicks(&mut parts, sched, unit.dom, cpu, now));
+        }
     } else {
         // The domain went away under its running vCPU.
         ipis = ipis.or(sched.remove_domain(unit.dom, 64));
@@ -491,6 +509,14 @@ fn switch(
     if let Some(c) = CURRENT.get(cpu_index(cpu)) {
         c.store(encode(next), Ordering::Release);
     }
+    let next_dom = next.and_then(|u| parts.domains.get(u.dom));
+    let i = cpu_index(cpu);
+    if parts.curr_dom.len() <= i {
+        parts.curr_dom.resize(i.saturating_add(1), None);
+    }
+    if let Some(slot) = parts.curr_dom.get_mut(i) {
+        *slot = next_dom;
+    }
     // Nothing of the previous vCPU may stay in this CPU's TLB.
     // SAFETY: the idle table maps the hypervisor exactly as every guest
     // L4 does (its slots are copied into each).
@@ -520,7 +546,8 @@ fn prepare_return(m: &mut Machine, cpu: u32, u: SchedUnit, regs: &mut GuestRegs)
     let idx = vcpu_index(u);
     let mut platform = MachinePlatform { cpu, dom: u.dom };
     let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
-    crate::guest::exit_to_guest(&mut ctx, cpu, sched_next)
+    let sample = crate::guest::clock_sample();
+    crate::guest::exit_to_guest(&mut ctx, cpu, sched_next, &sample)
 }
 
 /// Runs the current vCPU's due timers, republishes its pvclock once per
@@ -528,12 +555,11 @@ fn prepare_return(m: &mut Machine, cpu: u32, u: SchedUnit, regs: &mut GuestRegs)
 /// vCPU's timers and poll timeout, the scheduler's slice and tick, the
 /// timers of vCPUs not running) unless an interrupt at or before it is
 /// already coming.
-pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>) {
-    let sample = ctx.platform.clock_sample();
+pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: &ClockSample) {
     let now = sample.system_time;
     let last = ctx.v_ref().arch.pvclock_stamp;
     if last == 0 || now.saturating_sub(last) >= PVCLOCK_EPOCH_NS {
-        guest_time::update_vcpu_system_time(ctx.dom, ctx.mem, ctx.vcpu, &sample);
+        guest_time::update_vcpu_system_time(ctx.dom, ctx.mem, ctx.vcpu, sample);
         ctx.v().arch.pvclock_stamp = now.max(1);
     }
     let timers = guest_time::vcpu_timer_softirq(ctx.dom, ctx.mem, ctx.vcpu, now);
