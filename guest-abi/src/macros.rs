@@ -145,3 +145,53 @@ macro_rules! c_string {
         abi_layout!($name: size $len);
     };
 }
+
+/// The methods the `domctl` and `sysctl` envelopes share: decoding the
+/// command, checking the interface version, and the 128-byte union read
+/// and written as an argument struct.
+macro_rules! control_envelope {
+    ($ty:ident, $cmd:ident, $version:ident) => {
+        impl $ty {
+            /// Decodes `cmd`; `Err` carries an unknown command number.
+            pub fn op(&self) -> Result<$cmd, crate::Unknown<u32>> {
+                $cmd::try_from(self.cmd)
+            }
+
+            #[doc = concat!("Whether `interface_version` is [`", stringify!($version), "`].")]
+            #[must_use]
+            pub const fn version_ok(&self) -> bool {
+                self.interface_version == $version
+            }
+
+            /// `Ok` if the caller was built for this interface; otherwise
+            /// `Err` with the version it gave (Xen answers `-EACCES`).
+            pub const fn check_version(&self) -> Result<(), crate::Unknown<u32>> {
+                if self.version_ok() { Ok(()) } else { Err(crate::Unknown(self.interface_version)) }
+            }
+
+            /// Reads the union as the argument struct `T` (its leading
+            /// bytes); `None` if `T` does not fit.
+            #[must_use]
+            pub fn payload<T: crate::AbiBytes>(&self) -> Option<T> {
+                crate::union_payload(&self.u)
+            }
+
+            /// Writes `value` into the leading bytes of the union, leaving
+            /// the rest untouched; `false` if `T` does not fit.
+            pub fn set_payload<T: crate::AbiBytes>(&mut self, value: &T) -> bool {
+                crate::set_union_payload(&mut self.u, value)
+            }
+
+            /// The union's 128 bytes.
+            #[must_use]
+            pub fn payload_bytes(&self) -> &[u8] {
+                bytemuck::bytes_of(&self.u)
+            }
+
+            /// The union's 128 bytes, writable.
+            pub fn payload_bytes_mut(&mut self) -> &mut [u8] {
+                bytemuck::bytes_of_mut(&mut self.u)
+            }
+        }
+    };
+}

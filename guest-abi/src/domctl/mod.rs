@@ -360,48 +360,9 @@ impl XenDomctl {
         let mut op = Self::new(cmd, domain);
         op.set_payload(payload).then_some(op)
     }
-
-    /// Decodes `cmd`; `Err` carries an unknown command number.
-    pub fn op(&self) -> Result<DomctlCmd, crate::Unknown<u32>> {
-        DomctlCmd::try_from(self.cmd)
-    }
-
-    /// Whether `interface_version` is [`XEN_DOMCTL_INTERFACE_VERSION`].
-    #[must_use]
-    pub const fn version_ok(&self) -> bool {
-        self.interface_version == XEN_DOMCTL_INTERFACE_VERSION
-    }
-
-    /// `Ok` if the caller was built for this interface; otherwise `Err`
-    /// with the version it gave (Xen answers `-EACCES`).
-    pub const fn check_version(&self) -> Result<(), crate::Unknown<u32>> {
-        if self.version_ok() { Ok(()) } else { Err(crate::Unknown(self.interface_version)) }
-    }
-
-    /// Reads the union as the argument struct `T` (its leading bytes);
-    /// `None` if `T` does not fit.
-    #[must_use]
-    pub fn payload<T: AbiBytes>(&self) -> Option<T> {
-        crate::union_payload(&self.u)
-    }
-
-    /// Writes `value` into the leading bytes of the union, leaving the rest
-    /// untouched; `false` if `T` does not fit.
-    pub fn set_payload<T: AbiBytes>(&mut self, value: &T) -> bool {
-        crate::set_union_payload(&mut self.u, value)
-    }
-
-    /// The union's 128 bytes.
-    #[must_use]
-    pub fn payload_bytes(&self) -> &[u8] {
-        bytemuck::bytes_of(&self.u)
-    }
-
-    /// The union's 128 bytes, writable.
-    pub fn payload_bytes_mut(&mut self) -> &mut [u8] {
-        bytemuck::bytes_of_mut(&mut self.u)
-    }
 }
+
+control_envelope!(XenDomctl, DomctlCmd, XEN_DOMCTL_INTERFACE_VERSION);
 
 /// Asserts at compile time that each argument struct fits the union.
 macro_rules! fits_payload {

@@ -44,8 +44,10 @@ mod legacy;
 mod notes;
 #[cfg(test)]
 mod test_prereq;
-#[cfg(test)]
-mod test_rng;
+/// The deterministic PRNG of the randomised tests (also hv-core's, with
+/// the `test-images` feature).
+#[cfg(any(test, feature = "test-images"))]
+pub mod test_rng;
 #[cfg(any(test, feature = "test-images"))]
 pub mod testing;
 #[cfg(test)]

@@ -6,7 +6,8 @@
 #![allow(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
-    clippy::cast_possible_truncation
+    clippy::cast_possible_truncation,
+    clippy::should_implement_trait
 )]
 
 /// xorshift64* state; seed with any non-zero value.
