@@ -140,3 +140,41 @@ fn eight_domus_on_two_cpus() {
     let out = boot_on(&specs, BootPath::Direct, 2);
     check(&out, 8);
 }
+
+/// A domU that crashes (an undeliverable `#UD`) ends alone: its neighbours run to
+/// completion, the toolstack sees `shutdown crash` for it and powers off cleanly.
+#[test]
+fn a_crashing_domu_ends_alone() {
+    let out =
+        boot_on(&[("hello", "before"), ("crash", ""), ("hello", "after")], BootPath::Direct, 2);
+    let lines = serial_lines(&out);
+    assert!(
+        lines.iter().any(|l| l.starts_with("(d2) ") && l.contains("crashing on purpose")),
+        "the crashing domU did not start\n{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("domU d2: shutdown crash")),
+        "no `domU d2: shutdown crash` line\n{out}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("(d2) ") && l.contains("Test result")),
+        "the crashed domU kept running\n{out}"
+    );
+    for d in [1, 3] {
+        let prefix = format!("(d{d}) ");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&prefix) && l.contains("Test result: SUCCESS")),
+            "d{d} did not finish\n{out}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains(&format!("domU d{d}: shutdown poweroff"))),
+            "no `domU d{d}: shutdown poweroff` line\n{out}"
+        );
+    }
+    let last_result = lines.iter().rev().find(|l| l.contains("Test result: "));
+    assert!(
+        last_result.is_some_and(|l| !l.starts_with("(d") && l.contains("Test result: SUCCESS")),
+        "dom0's `Test result: SUCCESS` is not the last result line\n{out}"
+    );
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a power-off\n{out}");
+}

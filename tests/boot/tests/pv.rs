@@ -76,8 +76,9 @@ pv_kernels! {
 }
 
 /// Kernels booted by other test files, not as a lone dom0 here: `toolstack` needs domU
-/// images in its initrd (`tests/domu.rs`). Their images are checked like the others.
-const ELSEWHERE: &[&str] = &["toolstack"];
+/// images in its initrd, `crash` crashes its domain on purpose (both in `tests/domu.rs`).
+/// Their images are checked like the others.
+const ELSEWHERE: &[&str] = &["toolstack", "crash"];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.
 const PV_TIMEOUT: Duration = Duration::from_secs(60);
