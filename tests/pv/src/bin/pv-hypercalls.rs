@@ -187,7 +187,11 @@ fn multicall_iret() {
     let rax = unsafe { pv_multicall_iret(list.as_mut_ptr().addr() as u64, list.len() as u64) };
     let place = PV_MC_WHERE.load(Ordering::SeqCst);
     check_eq(place, 1, "multicall with an iret entry resumes at the iret frame's RIP (1)");
-    check_eq(rax, FRAME_RAX, "... with the frame's RAX as the multicall's result");
+    // Xen 4.17 returns the entry's result as its `int rc`: the low 32 bits
+    // of the frame's RAX, sign-extended.
+    let low = u32::try_from(FRAME_RAX & 0xffff_ffff).unwrap_or(0);
+    let as_int = i64::from(low.cast_signed()).cast_unsigned();
+    check_eq(rax, as_int, "... with the frame's RAX (as an int) as the multicall's result");
     check_eq(
         (PV_MC_RCX.load(Ordering::SeqCst), PV_MC_R11.load(Ordering::SeqCst)),
         (FRAME_RCX, FRAME_R11),

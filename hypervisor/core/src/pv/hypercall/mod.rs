@@ -127,7 +127,10 @@ fn multicall(ctx: &mut Ctx<'_>, list: u64, nr: u64) -> Result<i64, Errno> {
         if e.op == u64::from(Hypercall::Iret.raw()) {
             // Best effort only, as in Xen.
             let _ = ctx.write(va.wrapping_add(8), &e.result);
-            return Ok(e.result.cast_signed());
+            // The multicall's own return value is that result as Xen's
+            // `int rc`: its low 32 bits, sign-extended (seen on Xen 4.17).
+            let low = u32::try_from(e.result & 0xffff_ffff).unwrap_or(0);
+            return Ok(i64::from(low.cast_signed()));
         }
         ctx.write(va.wrapping_add(8), &e.result)?;
         if ctx.dom.shutdown.is_some() {

@@ -258,7 +258,7 @@ fn iret_in_a_multicall_returns_to_the_frame_and_ends_the_batch() {
     }
     // The iret frame at the guest's RSP when it issues the multicall.
     let frame = guest_abi::xen::IretContext {
-        rax: 0x1234_5678,
+        rax: 0x1234_5678_9abc_def0,
         r11: 0x111,
         rcx: 0x222,
         flags: 0,
@@ -273,7 +273,10 @@ fn iret_in_a_multicall_returns_to_the_frame_and_ends_the_batch() {
     f.regs.rsp = at;
     f.ctx().set_upcall_mask(1);
     let rax = hc(&mut f, 13, [BUF, 3, 0, 0, 0]);
-    assert_eq!(rax, 0x1234_5678, "the multicall returns the frame's RAX");
+    assert_eq!(
+        rax as u64, 0xffff_ffff_9abc_def0,
+        "the multicall returns the frame's RAX as an int (low 32 bits, sign-extended), as Xen"
+    );
     assert!(f.dom.shutdown.is_none(), "the guest is not crashed");
     assert_eq!(f.regs.rip, GUEST_BASE + 0x500);
     assert_eq!(f.regs.rsp, GUEST_BASE + 0x6000);
@@ -285,7 +288,7 @@ fn iret_in_a_multicall_returns_to_the_frame_and_ends_the_batch() {
         u64::from_le_bytes(f.peek(BUF + 64 * i + 8, 8).try_into().unwrap()) as i64
     };
     assert_ne!(result(&f, 0), 0xdead, "the entry before it ran");
-    assert_eq!(result(&f, 1), 0x1234_5678, "the iret's result is stored");
+    assert_eq!(result(&f, 1), 0x1234_5678_9abc_def0, "the iret's result is stored whole");
     assert_eq!(result(&f, 2), 0xdead, "the entry after it did not run");
 }
 
