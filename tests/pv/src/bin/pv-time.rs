@@ -11,8 +11,10 @@
 //!   its deadline and well within a second, with one `VIRQ_TIMER` upcall;
 //!   so does `set_timer_op`. `VCPU_SSHOTTMR_future` with a past deadline is
 //!   `-ETIME`.
-//! * A 5 ms periodic timer gives about 20 upcalls over 100 ms of system
-//!   time with events enabled; periods under 1 ms are `-EINVAL`.
+//! * A 5 ms periodic timer keeps firing over 100 ms of system time with
+//!   events enabled, never more often than its period (about 20 upcalls on
+//!   a quiet host; late ticks are dropped, as in Xen); periods under 1 ms
+//!   are `-EINVAL`.
 //! * `SCHEDOP_poll` on a quiet port returns at its timeout, not before.
 //! * `VCPUOP_is_up` is 1 for vCPU 0 and `-ENOENT` past the last vCPU.
 #![no_std]
@@ -268,8 +270,18 @@ fn periodic(port: EvtchnPort) {
         Ok(0),
         "VCPUOP_stop_periodic_timer",
     );
-    println!("periodic: {ticks} ticks in {blocks} blocks over 100 ms");
-    check((12..=21).contains(&ticks), format_args!("5 ms ticks over 100 ms: {ticks} (~20)"));
+    let elapsed = now().wrapping_sub(start);
+    println!("periodic: {ticks} ticks in {blocks} blocks over {} us", elapsed / 1000);
+    // Xen drops the ticks a busy host made late (the next one is due a
+    // period after the late one), so only the bounds are certain: at most
+    // one tick per period (+1 for the one already due), and a timer that
+    // keeps firing. About 20 on a quiet host; under TCG on a loaded host
+    // (parallel boot tests) as few as 6 have been seen.
+    let most = elapsed / (5 * MS) + 1;
+    check(
+        (4..=most).contains(&u64::from(ticks)),
+        format_args!("5 ms ticks over {} ms: {ticks} (4..={most}, ~20 unloaded)", elapsed / MS),
+    );
 }
 
 fn poll_timeout() {
