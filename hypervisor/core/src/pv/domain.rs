@@ -134,7 +134,7 @@ impl Default for PvVcpu {
             iopl: 0,
             fpu_ts: false,
             cr2: 0,
-            debugreg: [0; 8],
+            debugreg: super::debugreg::INITIAL,
             cr4: 0,
             gdt_frames: Vec::new(),
             gdt_ents: 0,

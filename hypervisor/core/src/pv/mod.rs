@@ -21,6 +21,7 @@
 
 pub mod context_switch;
 pub mod ctx;
+pub mod debugreg;
 pub mod descriptor;
 pub mod domain;
 pub mod emulate;

@@ -262,8 +262,7 @@ pub fn bounce_syscall(ctx: &mut Ctx<'_>) -> Result<(), BounceError> {
     create_bounce_frame(ctx, &tb)
 }
 
-/// `X86_DR6_DEFAULT`: DR6 with no debug condition recorded.
-pub const DR6_DEFAULT: u64 = 0xffff_0ff0;
+pub use super::debugreg::DR6_DEFAULT;
 
 /// What the CPU's DR0–DR3 and DR7 must hold while the vCPU runs (Xen's
 /// `activate_debugregs`): its virtual DR0–DR3, and its DR7 without the

@@ -12,8 +12,9 @@
 //!   the entry before it ran and the one after it did not.
 //! * `set_debugreg`/`get_debugreg`: DR0–DR3 take guest addresses and read
 //!   back; an address in the hypervisor's range is `-EPERM`; DR6 reads with
-//!   its always-one bits; DR7 and DR6 with upper bits set are `-EPERM`;
-//!   register 4 (and 8) is `-EINVAL`.
+//!   its always-one bits; DR7 and DR6 with upper bits set are `-EINVAL`,
+//!   DR7.GD `-EPERM`; DR4/DR5 alias DR6/DR7 (CR4.DE clear); register 8 is
+//!   `-ENODEV` (all as Debian's Xen 4.17 answers).
 //! * a data breakpoint (DR0 on a variable, DR7 write-watch) is loaded
 //!   into the CPU: reading the variable does not trap, writing it raises
 //!   `#DB` in the guest after the store, with B0 in `get_debugreg(6)`;
@@ -222,6 +223,7 @@ fn get_debugreg(reg: u64) -> i64 {
 fn debugregs() {
     let eperm = i64::from(Errno::EPERM.raw()).wrapping_neg();
     let einval = i64::from(Errno::EINVAL.raw()).wrapping_neg();
+    let enodev = i64::from(Errno::ENODEV.raw()).wrapping_neg();
     for (reg, addr) in
         [(0u64, 0x1000u64), (1, 0x7fff_ffff_f000), (2, 0xffff_ffff_8010_0000), (3, 8)]
     {
@@ -232,11 +234,15 @@ fn debugregs() {
     check_eq(get_debugreg(0), 0x1000, "DR0 unchanged after the refusal");
     check_eq(set_debugreg(6, 0), 0, "set_debugreg(6, 0)");
     check_eq(get_debugreg(6), 0xffff_0ff0, "DR6 reads with its always-one bits");
-    check_eq(set_debugreg(6, 1 << 32), eperm, "DR6 with upper bits");
-    check_eq(set_debugreg(7, 1 << 40), eperm, "DR7 with upper bits");
+    check_eq(set_debugreg(6, 1 << 32), einval, "DR6 with upper bits");
+    check_eq(set_debugreg(7, 1 << 40), einval, "DR7 with upper bits");
+    check_eq(set_debugreg(7, 1 << 13), eperm, "DR7.GD");
     check_eq(set_debugreg(7, 0), 0, "set_debugreg(7, 0)");
-    check_eq(set_debugreg(4, 0), einval, "register 4");
-    check_eq(get_debugreg(8), einval, "get_debugreg(8)");
+    check_eq(get_debugreg(7), 0x400, "DR7 reads with bit 10 set");
+    check_eq(set_debugreg(4, 0), 0, "register 4 (DR6 while CR4.DE is clear)");
+    check_eq(get_debugreg(5), 0x400, "register 5 reads DR7");
+    check_eq(set_debugreg(8, 0), enodev, "set_debugreg(8)");
+    check_eq(get_debugreg(8), enodev, "get_debugreg(8)");
 }
 
 /// The variable [`watchpoint`] watches.

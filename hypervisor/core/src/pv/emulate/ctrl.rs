@@ -17,23 +17,23 @@
 //!   (`pv_fixup_guest_cr4`), and the machine layer is asked to load the
 //!   matching real CR4.
 //! * Other control registers (CR8 included): not emulated (`#GP`).
-//! * DR0–DR3 must be guest addresses; DR6/DR7 get their reserved bits
-//!   fixed; DR7.GD is refused; I/O breakpoints need CR4.DE and are emulated
-//!   (kept in `debugreg[5]`, Xen's `dr7_emul`); DR4/DR5 alias DR6/DR7
-//!   unless CR4.DE (then `#UD`), as do DR8–DR15.
+//! * Debug registers go through [`crate::pv::debugreg`] (the same checks as
+//!   the `set_debugreg` hypercall): `-ENODEV` is `#UD` (DR4/DR5 with
+//!   CR4.DE, DR8–DR15), any other refusal `#GP(0)`.
 //! * `xsetbv`: `#UD` with a `66`/`f2`/`f3` prefix or virtual CR4.OSXSAVE
 //!   clear, `#GP` from user mode, for an XCR other than 0, for bits outside
 //!   the PV XCR0 policy, for an architecturally invalid XCR0, or when the
 //!   hardware refuses.
 
-use guest_abi::xen::{MmuextCmd, MmuextOp, xen_cr3_to_pfn, xen_pfn_to_cr3};
+use guest_abi::xen::{Errno, MmuextCmd, MmuextOp, xen_cr3_to_pfn, xen_pfn_to_cr3};
 
-use super::cpuid::{FEAT_DE, FEAT_FSGSBASE, FEAT_RTM, FEAT_TSC, FEAT_XSAVE, pv_cpuid};
+use super::cpuid::{FEAT_DE, FEAT_FSGSBASE, FEAT_TSC, FEAT_XSAVE, pv_cpuid};
 use super::cpuid::{XCR0_BNDCSR, XCR0_BNDREGS, XCR0_FP, XCR0_HI_ZMM, XCR0_OPMASK, XCR0_SSE};
 use super::cpuid::{XCR0_TILE_CFG, XCR0_TILE_DATA, XCR0_YMM, XCR0_ZMM, pv_xcr0_max};
 use super::{EmulEnv, EmulOutcome};
-use crate::mm::pv::{MmuEffect, PvMm, addr_ok};
+use crate::mm::pv::{MmuEffect, PvMm};
 use crate::pv::ctx::Ctx;
+use crate::pv::debugreg;
 
 /// CR0.TS.
 pub const CR0_TS: u64 = 1 << 3;
@@ -58,25 +58,6 @@ pub const CR4_OSXSAVE: u64 = 1 << 18;
 pub const PV_CR4_GUEST_MASK: u64 = CR4_TSD | CR4_DE | CR4_FSGSBASE | CR4_OSXSAVE;
 /// `PV_CR4_GUEST_VISIBLE_MASK`: the hypervisor's CR4 bits a guest sees.
 pub const PV_CR4_GUEST_VISIBLE_MASK: u64 = CR4_PAE | CR4_MCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-
-/// DR6 bits that read as 1 (`X86_DR6_DEFAULT`).
-const DR6_DEFAULT: u64 = 0xffff_0ff0;
-/// DR6 bits that read as 0 (`X86_DR6_ZEROS`).
-const DR6_ZEROS: u64 = 0x1000;
-/// DR7 bits that read as 0 (`X86_DR7_ZEROS`, bit 11 unless RTM).
-const DR7_ZEROS: u64 = 0xd000;
-/// DR7.RTM.
-const DR7_RTM: u64 = 1 << 11;
-/// DR7 bits that read as 1 (`X86_DR7_DEFAULT`).
-const DR7_DEFAULT: u64 = 0x400;
-/// DR7.GD (`DR_GENERAL_DETECT`).
-const DR7_GD: u64 = 1 << 13;
-/// DR7 local/global enables (`DR7_ACTIVE_MASK`).
-const DR7_ACTIVE_MASK: u64 = 0xff;
-/// DR7 R/W value of an I/O breakpoint (`DR_IO`).
-const DR_IO: u64 = 2;
-/// Slot of the emulated I/O-breakpoint enables in `PvVcpu::debugreg`.
-pub const DR7_EMUL_SLOT: usize = 5;
 
 /// The guest's virtual CR4.
 pub fn guest_cr4(ctx: &Ctx<'_>, env: &dyn EmulEnv) -> u64 {
@@ -179,90 +160,27 @@ fn new_guest_cr3(ctx: &mut Ctx<'_>, val: u64) -> Result<(), EmulOutcome> {
     Ok(())
 }
 
-/// `mov %drN, reg` (`x86emul_read_dr`).
+/// `mov %drN, reg` (`x86emul_read_dr`; `-ENODEV` is `#UD`).
 pub fn read_dr(ctx: &Ctx<'_>, dr: u8) -> Result<u64, EmulOutcome> {
-    let v = ctx.v_ref();
-    let de = v.arch.cr4 & CR4_DE != 0;
-    let get = |i: usize| v.arch.debugreg.get(i).copied().unwrap_or(0);
-    match dr {
-        0..=3 => Ok(get(usize::from(dr))),
-        4 | 6 if dr == 6 || !de => Ok(get(6)),
-        5 | 7 if dr == 7 || !de => Ok(get(7) | get(DR7_EMUL_SLOT)),
-        _ => Err(EmulOutcome::UD),
-    }
+    debugreg::read_debugreg(&ctx.v_ref().arch, u64::from(dr)).map_err(|_| EmulOutcome::UD)
 }
 
-/// `mov reg, %drN` (`set_debugreg` with `x86emul_write_dr`'s mapping:
-/// `-ENODEV` → `#UD`, other failures → `#GP`).
+/// `mov reg, %drN` (`x86emul_write_dr`: `set_debugreg`, `-ENODEV` → `#UD`,
+/// other failures → `#GP`), loading the hardware register written.
 pub fn write_dr(
     ctx: &mut Ctx<'_>,
     env: &mut dyn EmulEnv,
     dr: u8,
     val: u64,
 ) -> Result<(), EmulOutcome> {
-    let de = ctx.v_ref().arch.cr4 & CR4_DE != 0;
-    match dr {
-        0..=3 => {
-            if !addr_ok(val) {
-                return Err(EmulOutcome::GP0);
-            }
-            store_dr(ctx, usize::from(dr), val);
-            env.set_debugreg(dr, val);
+    match debugreg::set_debugreg(&mut ctx.v().arch, u64::from(dr), val) {
+        Ok(slot) => {
+            let stored = ctx.v_ref().arch.debugreg.get(slot).copied().unwrap_or(0);
+            env.set_debugreg(u8::try_from(slot).unwrap_or(7), stored);
             Ok(())
         }
-        4 | 6 if dr == 6 || !de => {
-            if val >> 32 != 0 {
-                return Err(EmulOutcome::GP0);
-            }
-            let val = (val | DR6_DEFAULT) & !DR6_ZEROS;
-            store_dr(ctx, 6, val);
-            env.set_debugreg(6, val);
-            Ok(())
-        }
-        5 | 7 if dr == 7 || !de => write_dr7(ctx, env, val, de),
-        _ => Err(EmulOutcome::UD),
-    }
-}
-
-/// DR7 (`set_debugreg(7)`).
-fn write_dr7(
-    ctx: &mut Ctx<'_>,
-    env: &mut dyn EmulEnv,
-    val: u64,
-    de: bool,
-) -> Result<(), EmulOutcome> {
-    if val >> 32 != 0 {
-        return Err(EmulOutcome::GP0);
-    }
-    let rtm = pv_cpuid(ctx.dom, 7, 0, env)[1] & FEAT_RTM != 0;
-    let zeros = DR7_ZEROS | if rtm { 0 } else { DR7_RTM };
-    let mut val = (val & !zeros) | DR7_DEFAULT;
-    if val & DR7_GD != 0 {
-        return Err(EmulOutcome::GP0);
-    }
-    let mut io_enable = 0u64;
-    if val & DR7_ACTIVE_MASK != 0 {
-        for i in 0..4u32 {
-            let rw_shift = 16u32.saturating_add(i.saturating_mul(4));
-            if (val >> rw_shift) & 3 == DR_IO {
-                if !de {
-                    return Err(EmulOutcome::GP0);
-                }
-                io_enable |= val & (3u64 << i.saturating_mul(2));
-            }
-        }
-        val &= !io_enable;
-    }
-    store_dr(ctx, DR7_EMUL_SLOT, io_enable);
-    store_dr(ctx, 7, val);
-    env.set_debugreg(7, val);
-    Ok(())
-}
-
-/// Sets `debugreg[i]`.
-fn store_dr(ctx: &mut Ctx<'_>, i: usize, val: u64) {
-    if let Some(slot) = ctx.v().arch.debugreg.get_mut(i) {
-        *slot = val;
+        Err(Errno::ENODEV) => Err(EmulOutcome::UD),
+        Err(_) => Err(EmulOutcome::GP0),
     }
 }
 

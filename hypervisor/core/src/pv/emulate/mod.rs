@@ -211,10 +211,7 @@ const EFLAGS_TF: u64 = 1 << 8;
 const EFLAGS_RF: u64 = 1 << 16;
 /// `DR_STEP` in DR6.
 const DR6_BS: u64 = 1 << 14;
-/// `X86_DR6_DEFAULT`: the DR6 bits that read as 1.
-const DR6_DEFAULT: u64 = 0xffff_0ff0;
-/// `X86_DR6_ZEROS`: the DR6 bit that reads as 0.
-const DR6_ZEROS: u64 = 0x1000;
+use crate::pv::debugreg::{DR6_DEFAULT, DR6_ZEROS};
 /// `X86_DR6_BP_MASK`: breakpoint match bits B0-B3.
 const DR6_BP_MASK: u64 = 0xf;
 

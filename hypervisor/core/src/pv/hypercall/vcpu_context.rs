@@ -6,7 +6,7 @@
 //! The caller (any vCPU of the domain) hands a full `vcpu_guest_context`.
 //! Everything is checked before anything changes: addresses the vCPU will
 //! run at or be called back on must be canonical, the LDT page-aligned and
-//! at most 8192 entries, debug registers as `set_debugreg` checks them.
+//! at most 8192 entries, debug registers through `set_debugreg`, a refused value leaving its default (as 4.17).
 //! Then the GDT frames take their `SegDesc` references and the kernel (and
 //! optional user) L4 its `L4` type reference — a failure there is `-EINVAL`
 //! with every reference taken so far dropped again. Selectors get RPL 3
@@ -33,11 +33,12 @@ use guest_abi::xen::{
     VGCF_online, VGCF_syscall_disables_events, VcpuGuestContext,
 };
 
-use super::vcpu_state::{check_debugreg, is_canonical};
+use super::vcpu_state::is_canonical;
 use crate::common::domain::{Domain, Vcpu};
 use crate::mm::Mfn;
 use crate::mm::pv::{PageType, PvMm, addr_ok};
 use crate::pv::ctx::Ctx;
+use crate::pv::debugreg;
 use crate::pv::descriptor;
 use crate::pv::domain::Callback;
 use crate::pv::platform::SegBaseReg;
@@ -89,10 +90,6 @@ fn check_context(c: &VcpuGuestContext) -> Result<(), Errno> {
         || c.ldt_ents > MAX_LDT_ENTS
     {
         return Err(Errno::EINVAL);
-    }
-    for idx in [0usize, 1, 2, 3, 6, 7] {
-        let value = c.debugreg.get(idx).copied().unwrap_or(0);
-        check_debugreg(idx, value).map_err(|_| Errno::EINVAL)?;
     }
     Ok(())
 }
@@ -303,11 +300,8 @@ fn apply_state(v: &mut Vcpu, c: &VcpuGuestContext) {
     v.arch.fs_base = c.fs_base;
     v.arch.gs_base_kernel = c.gs_base_kernel;
     v.arch.gs_base_user = c.gs_base_user;
-    for (i, slot) in v.arch.debugreg.iter_mut().enumerate() {
-        let value = c.debugreg.get(i).copied().unwrap_or(0);
-        *slot = check_debugreg(i, value).unwrap_or(0);
-    }
     v.arch.cr4 = 0;
+    debugreg::load_context(&mut v.arch, &c.debugreg);
     let event = Callback { address: c.event_callback_eip, mask_events: true };
     let failsafe = Callback {
         address: c.failsafe_callback_eip,
@@ -360,7 +354,7 @@ pub fn get_info_guest(dom: &Domain, v: &Vcpu) -> ContextBuf {
     c.ctrlreg[3] = t.guest_table.map_or(0, |m| m.0 << 12);
     c.ctrlreg[1] = t.guest_table_user.map_or(0, |m| m.0 << 12);
     c.ctrlreg[4] = v.arch.cr4;
-    c.debugreg = v.arch.debugreg;
+    c.debugreg = debugreg::save_context(&v.arch);
     let cbs = &v.arch.callbacks;
     c.event_callback_eip = cbs.event.address;
     c.failsafe_callback_eip = cbs.failsafe.address;

@@ -5,9 +5,10 @@
 
 use guest_abi::callback::{CallbackOp, CallbackRegister, CallbackType, CallbackUnregister};
 use guest_abi::physdev::{PhysdevOp, PhysdevSetIopl};
-use guest_abi::xen::{Errno, HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, SegBase, TrapInfo};
+use guest_abi::xen::{Errno, SegBase, TrapInfo};
 
 use crate::pv::ctx::Ctx;
+use crate::pv::debugreg;
 use crate::pv::domain::Callback;
 use crate::pv::platform::SegBaseReg;
 
@@ -156,53 +157,14 @@ pub fn set_segment_base(ctx: &mut Ctx<'_>, which: u64, base: u64) -> Result<i64,
     Ok(0)
 }
 
-/// `set_debugreg(reg, value)`: the virtual debug registers, with Xen's
-/// checks (addresses in guest space, no upper bits in DR6/DR7).
+/// `set_debugreg(reg, value)` (Xen's `int reg`: the low 32 bits count).
 pub fn set_debugreg(ctx: &mut Ctx<'_>, reg: u64, value: u64) -> Result<i64, Errno> {
-    let idx = usize::try_from(reg).map_err(|_| Errno::EINVAL)?;
-    let value = check_debugreg(idx, value)?;
-    if let Some(slot) = ctx.v().arch.debugreg.get_mut(idx) {
-        *slot = value;
-    }
-    Ok(0)
+    debugreg::set_debugreg(&mut ctx.v().arch, reg & 0xffff_ffff, value).map(|_| 0)
 }
 
-/// Xen's checks on debug register `idx` (0–3, 6, 7) taking `value`;
-/// returns the value as stored (DR6 with its always-one bits).
-pub fn check_debugreg(idx: usize, value: u64) -> Result<u64, Errno> {
-    match idx {
-        0..=3 => {
-            let end = value.checked_add(8).ok_or(Errno::EPERM)?;
-            let ok = end <= HYPERVISOR_VIRT_START
-                || (value >= HYPERVISOR_VIRT_END && is_canonical(value));
-            if !ok {
-                return Err(Errno::EPERM);
-            }
-        }
-        6 => {
-            if value >> 32 != 0 {
-                return Err(Errno::EPERM);
-            }
-        }
-        7 => {
-            if value >> 32 != 0 {
-                return Err(Errno::EPERM);
-            }
-        }
-        _ => return Err(Errno::EINVAL),
-    }
-    Ok(if idx == 6 { value | 0xffff_0ff0 } else { value })
-}
-
-/// `get_debugreg(reg)`.
+/// `get_debugreg(reg)`: the value as a `long` (Xen's `int reg`).
 pub fn get_debugreg(ctx: &mut Ctx<'_>, reg: u64) -> Result<i64, Errno> {
-    match reg {
-        0..=3 | 6 | 7 => {
-            let idx = usize::try_from(reg).map_err(|_| Errno::EINVAL)?;
-            Ok(ctx.v_ref().arch.debugreg.get(idx).copied().unwrap_or(0) as i64)
-        }
-        _ => Err(Errno::EINVAL),
-    }
+    debugreg::read_debugreg(&ctx.v_ref().arch, reg & 0xffff_ffff).map(u64::cast_signed)
 }
 
 /// `vm_assist(cmd, type)`.
