@@ -88,12 +88,14 @@ pub fn set_debugreg(v: &mut PvVcpu, reg: u64, value: u64) -> Result<usize, Errno
             }
             let mut io_enable = 0;
             if value & DR7_ACTIVE_MASK != 0 {
-                for i in 0..4u64 {
-                    if (value >> (16 + 4 * i)) & 3 == DR_IO {
+                // (R/W field shift, enable bits) of DR0..DR3.
+                for (rw_shift, enable) in [(16u32, 3u64), (20, 3 << 2), (24, 3 << 4), (28, 3 << 6)]
+                {
+                    if (value >> rw_shift) & 3 == DR_IO {
                         if v.cr4 & CR4_DE == 0 {
                             return Err(Errno::EPERM);
                         }
-                        io_enable |= value & (3 << (2 * i));
+                        io_enable |= value & enable;
                     }
                 }
                 value &= !io_enable;
