@@ -286,7 +286,7 @@ fn periodic(port: EvtchnPort) {
     // one tick per period (+1 for the one already due), and a timer that
     // keeps firing. About 20 on a quiet host; under TCG on a loaded host
     // (parallel boot tests) as few as 6 have been seen.
-    let most = elapsed / (5 * MS) + 1;
+    let most = (elapsed / (5 * MS)).saturating_add(1);
     check(
         (4..=most).contains(&u64::from(ticks)),
         format_args!("5 ms ticks over {} ms: {ticks} (4..={most}, ~20 unloaded)", elapsed / MS),
@@ -338,7 +338,7 @@ fn l1e(si: &StartInfo, va: u64) -> Option<(u64, u64)> {
         table = map.next(table, va, shift)?;
     }
     let index = (va >> PAGE_SHIFT) & 511;
-    Some((pt::maddr(table) | (index * 8), map.entry(table, index)?))
+    Some((pt::maddr(table) | index.wrapping_mul(8), map.entry(table, index)?))
 }
 
 /// The long hypercalls under a running 5 ms periodic timer: their results,
@@ -350,8 +350,11 @@ fn long_hypercalls(si: &StartInfo, port: EvtchnPort) {
     };
     // Alternately read-only and writable, ending as it was (writable).
     // SAFETY: only this function uses the request and call buffers, on one vCPU.
-    let (reqs, calls, done) =
-        unsafe { (&mut *(&raw mut REQS), &mut *(&raw mut CALL_LIST), &mut *(&raw mut DONE)) };
+    let (Some(reqs), Some(calls), Some(done)) = (unsafe {
+        ((&raw mut REQS).as_mut(), (&raw mut CALL_LIST).as_mut(), (&raw mut DONE).as_mut())
+    }) else {
+        return;
+    };
     for (i, r) in reqs.iter_mut().enumerate() {
         *r = [ptr, if i % 2 == 0 { pte & !PTE_RW } else { pte | PTE_RW }];
     }
@@ -394,7 +397,7 @@ fn long_hypercalls(si: &StartInfo, port: EvtchnPort) {
     );
     check_long_run(si, pte, elapsed, ticks, "multicall");
 
-    let last = done.len() - 1;
+    let last = CALLS;
     let pdone = done.get_mut(last).map_or(0, |d| core::ptr::from_mut(d).addr() as u64);
     let before = evtchn::handled(port);
     shinfo::set_upcall_mask(0);
@@ -415,7 +418,11 @@ fn long_hypercalls(si: &StartInfo, port: EvtchnPort) {
     check_eq(vcpu_op::<()>(VcpuOp::StopPeriodicTimer, 0, None), Ok(0), "stop the ticker");
     println!("continuations: mmu_update of {LONG_REQS}: {} us, {ticks} ticks", elapsed / 1000);
     check_eq(rc, 0, "the long mmu_update returns 0");
-    check_eq(done.get(last).copied(), Some(LONG_REQS as u32), "its pdone counts every request");
+    check_eq(
+        done.get(last).copied(),
+        u32::try_from(LONG_REQS).ok(),
+        "its pdone counts every request",
+    );
     check_long_run(si, pte, elapsed, ticks, "mmu_update");
 }
 
