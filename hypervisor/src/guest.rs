@@ -16,8 +16,10 @@
 
 use alloc::string::String;
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use guest_abi::memory::E820Entry;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
+
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{cpu, gdt, power, rtc, smp, time};
 use hv_core::common::domain::{Domain, ShutdownReason};
@@ -218,6 +220,10 @@ pub struct MachinePlatform {
 }
 
 impl Platform for MachinePlatform {
+    fn softirq_pending(&mut self) -> bool {
+        crate::schedule::hypercall_preempt_pending(self.cpu)
+    }
+
     fn console_write(&mut self, dom: DomId, bytes: &[u8]) {
         crate::console::guest_write(
             dom.0,
@@ -477,17 +483,35 @@ impl emulate::EmulEnv for MachineEmul {
 /// Takes the machine lock. While another CPU holds it, interrupts are
 /// taken: the holder may be waiting for this CPU to answer a TLB shootdown
 /// (`smp::flush_tlb_mask`), and the handlers never take the lock.
+///
+/// A CPU that has to wait is counted in [`LOCK_WAITERS`] meanwhile, so the
+/// holder's long hypercalls make way ([`machine_lock_contended`]).
 pub(crate) fn lock_machine() -> spin::MutexGuard<'static, Option<Machine>> {
+    if let Some(guard) = MACHINE.try_lock() {
+        return guard;
+    }
+    LOCK_WAITERS.fetch_add(1, Ordering::Relaxed);
     loop {
-        if let Some(guard) = MACHINE.try_lock() {
-            return guard;
-        }
         x86_64::instructions::interrupts::enable();
         for _ in 0..64 {
             core::hint::spin_loop();
         }
         x86_64::instructions::interrupts::disable();
+        if let Some(guard) = MACHINE.try_lock() {
+            LOCK_WAITERS.fetch_sub(1, Ordering::Relaxed);
+            return guard;
+        }
     }
+}
+
+/// CPUs waiting in [`lock_machine`].
+static LOCK_WAITERS: AtomicU32 = AtomicU32::new(0);
+
+/// Whether another CPU waits for the machine lock: with one lock for all
+/// the hypervisor's work, the holder's long hypercall holds up every other
+/// CPU's guest entries, so it is softirq work for the preemption check.
+pub fn machine_lock_contended() -> bool {
+    LOCK_WAITERS.load(Ordering::Relaxed) != 0
 }
 
 /// `SYSCALL` from the guest.

@@ -121,6 +121,28 @@ pub fn timer_interrupt() {
     }
 }
 
+/// Whether CPU `cpu`, busy in a hypercall with interrupts off, has work
+/// that should preempt it (the softirq half of Xen's
+/// `hypercall_preempt_check`, see
+/// [`hv_core::pv::hypercall::continuation`]): its timer fired or is due
+/// (the interrupt waits, masked, for the hypercall to end: a vCPU timer,
+/// the scheduler's slice or tick), the timers of the vCPUs not running are
+/// due, serial input waits, or another CPU waits for the machine lock.
+/// Atomic loads and, when a deadline is set, one TSC read.
+pub fn hypercall_preempt_pending(cpu: u32) -> bool {
+    let c = cpu_index(cpu);
+    if TIMER_FIRED.get(c).is_some_and(|f| f.load(Ordering::Relaxed))
+        || crate::guest::machine_lock_contended()
+        || crate::console::rx_pending()
+    {
+        return true;
+    }
+    let armed = ARMED_DEADLINE.get(c).map_or(0, |a| a.load(Ordering::Relaxed));
+    let scan = SCAN_DEADLINE.load(Ordering::Relaxed);
+    let due = if armed == 0 { scan } else { armed.min(scan) };
+    due != u64::MAX && hv_arch_x86_64::time::now_ns() >= due
+}
+
 /// Interrupts the CPUs in `mask` but `me`.
 fn send_ipis(mask: CpuMask, me: u32) {
     for c in mask.iter() {
@@ -187,9 +209,10 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         drop(guard);
         idle_loop(cpu)
     };
-    // One clock reading for the scheduler checks and the vCPU's timers.
-    let sample = crate::guest::clock_sample();
-    let now = sample.system_time;
+    // One clock reading for the scheduler checks and the vCPU's timers
+    // (taken again after a hypercall that was preempted: it ran long).
+    let mut sample = crate::guest::clock_sample();
+    let mut now = sample.system_time;
     let mut ipis = CpuMask::EMPTY;
     let cached = m
         .curr_dom
@@ -207,6 +230,11 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let kicks = {
             let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
             f(&mut ctx);
+            if from_syscall && ctx.v_ref().hcall_preempted {
+                // A continuation: the work that preempted it is due now.
+                sample = crate::guest::clock_sample();
+                now = sample.system_time;
+            }
             if ctx.dom.shutdown.is_some() && ctx.dom.id == DomId(0) {
                 hardware_domain_shutdown(&mut ctx);
             }

@@ -57,6 +57,11 @@ pub struct Vcpu {
     pub affinity_soft: CpuMask,
     /// The x86 PV state (Xen's `v->arch`).
     pub arch: PvVcpu,
+    /// The running hypercall is to be issued again (Xen's
+    /// `v->hcall_preempted`, see [`crate::pv::hypercall::continuation`]).
+    pub hcall_preempted: bool,
+    /// The multicall state (Xen's `v->mc_state`).
+    pub mc_state: crate::pv::hypercall::continuation::McState,
 }
 
 impl Vcpu {
@@ -78,6 +83,8 @@ impl Vcpu {
             affinity_hard: CpuMask::ALL,
             affinity_soft: CpuMask::ALL,
             arch: PvVcpu::default(),
+            hcall_preempted: false,
+            mc_state: crate::pv::hypercall::continuation::McState::default(),
         }
     }
 

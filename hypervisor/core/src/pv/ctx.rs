@@ -75,6 +75,17 @@ pub struct TargetCtx<'a> {
     pub xsm: &'a dyn Xsm,
     /// The caller's current page table, for its arguments.
     caller_l4: Option<Mfn>,
+    /// The calling vCPU's `vcpu_info`, for the preemption check.
+    caller_vcpu_info: Option<VcpuInfoRef>,
+}
+
+/// Xen's `local_events_need_delivery`: `evtchn_upcall_pending` set and
+/// `evtchn_upcall_mask` clear in the `vcpu_info` at `vi`.
+fn local_events_need_delivery(mem: &dyn PhysMem, vi: Option<VcpuInfoRef>) -> bool {
+    let Some(vi) = vi else { return false };
+    let mut b = [0u8; 2];
+    mem.read_bytes(vi.frame, vi.offset, &mut b);
+    b[UPCALL_PENDING] != 0 && b[UPCALL_MASK] == 0
 }
 
 impl TargetCtx<'_> {
@@ -113,6 +124,13 @@ impl TargetCtx<'_> {
     /// The PV MMU over this context's machine state.
     pub fn mm(&mut self) -> PvMm<'_> {
         PvMm::new(self.frames, self.mem, self.m2p, self.hooks)
+    }
+
+    /// Xen's `hypercall_preempt_check` for the calling vCPU (see
+    /// [`Ctx::hypercall_preempt_check`]).
+    pub fn hypercall_preempt_check(&mut self) -> bool {
+        self.platform.softirq_pending()
+            || local_events_need_delivery(self.mem, self.caller_vcpu_info)
     }
 }
 
@@ -185,6 +203,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// Xen's `hypercall_preempt_check`: whether a long hypercall should
+    /// stop here and continue later, because this CPU has softirq work
+    /// ([`Platform::softirq_pending`]) or the calling vCPU has events to be
+    /// sent (`local_events_need_delivery`: an upcall pending and not
+    /// masked).
+    pub fn hypercall_preempt_check(&mut self) -> bool {
+        self.platform.softirq_pending() || local_events_need_delivery(self.mem, self.vcpu_info())
+    }
+
     /// `vcpu_info->evtchn_upcall_mask`.
     #[must_use]
     pub fn upcall_mask(&self) -> u8 {
@@ -254,6 +281,7 @@ impl Ctx<'_> {
     ) -> Result<R, Errno> {
         let caller = self.dom.subject();
         let caller_l4 = self.v_ref().current_table();
+        let caller_vcpu_info = self.vcpu_info();
         if id == DomId::SELF || id == self.dom.id {
             return Ok(f(&mut TargetCtx {
                 target: self.dom,
@@ -265,6 +293,7 @@ impl Ctx<'_> {
                 platform: self.platform,
                 xsm: self.xsm,
                 caller_l4,
+                caller_vcpu_info,
             }));
         }
         let cell = self.domains.get(id).ok_or(Errno::ESRCH)?;
@@ -279,6 +308,7 @@ impl Ctx<'_> {
             platform: self.platform,
             xsm: self.xsm,
             caller_l4,
+            caller_vcpu_info,
         }))
     }
 

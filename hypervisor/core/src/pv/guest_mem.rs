@@ -21,6 +21,18 @@ pub const fn guest_va_ok(va: u64) -> bool {
     crate::mm::pv::addr_ok(va)
 }
 
+/// Xen's `guest_handle_okay(hnd, nr)` for a 64-bit PV guest
+/// (`array_access_ok`): the array's byte size does not overflow and its
+/// start lies in guest space (the accesses themselves are checked one by
+/// one).
+#[must_use]
+pub const fn guest_handle_okay(va: u64, nr: u64, size: u64) -> bool {
+    match u64::MAX.checked_div(size) {
+        Some(max) => nr < max && guest_va_ok(va),
+        None => false,
+    }
+}
+
 /// The machine frame backing guest address `va` through L4 table `l4`.
 pub fn translate(mem: &dyn PhysMem, l4: Mfn, va: u64, write: bool) -> Result<Mfn, Errno> {
     if !guest_va_ok(va) {

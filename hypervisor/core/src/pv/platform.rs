@@ -67,6 +67,17 @@ pub trait Platform {
     /// number of bytes stored.
     fn console_read(&mut self, buf: &mut [u8]) -> usize;
 
+    /// Whether this CPU has work more urgent than the hypercall it runs
+    /// (the softirq half of Xen's `hypercall_preempt_check`: a timer or
+    /// scheduler deadline passed, an interrupt waiting, another CPU waiting
+    /// for the hypervisor). Asked between the units of work of long
+    /// hypercalls, which then continue later (see
+    /// [`crate::pv::hypercall::continuation`]); it must be cheap. Default:
+    /// never.
+    fn softirq_pending(&mut self) -> bool {
+        false
+    }
+
     /// The live value of segment base `reg`.
     fn segment_base(&self, reg: SegBaseReg) -> u64;
 

@@ -67,6 +67,11 @@ pub struct FakePlatform {
     pub conring: crate::console::ring::ConsoleRing,
     /// `free_frame` also puts the frame back into [`FakePlatform::pool`].
     pub recycle: bool,
+    /// `softirq_pending` says yes at every this-many-th question (0:
+    /// never): a long hypercall is preempted that often.
+    pub preempt_every: u32,
+    /// Questions `softirq_pending` was asked.
+    pub preempt_checks: u32,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -80,6 +85,10 @@ fn record_page(pages: &mut Vec<Option<[u64; 512]>>, page: usize, descs: Option<&
 }
 
 impl Platform for FakePlatform {
+    fn softirq_pending(&mut self) -> bool {
+        self.preempt_checks = self.preempt_checks.saturating_add(1);
+        self.preempt_every != 0 && self.preempt_checks.is_multiple_of(self.preempt_every)
+    }
     fn console_write(&mut self, _dom: DomId, bytes: &[u8]) {
         self.console.extend_from_slice(bytes);
     }

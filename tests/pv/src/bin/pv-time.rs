@@ -17,6 +17,13 @@
 //!   are `-EINVAL`.
 //! * `SCHEDOP_poll` on a quiet port returns at its timeout, not before.
 //! * `VCPUOP_is_up` is 1 for vCPU 0 and `-ENOENT` past the last vCPU.
+//! * Long hypercalls are preempted (continuations): with the 5 ms periodic
+//!   timer running and events enabled, a `multicall` of 512 `mmu_update`s
+//!   of 256 requests each (flipping the RW bit of one PTE) gets every
+//!   entry's result 0 and `*pdone` 256, leaves the PTE as the last request
+//!   set it, and `VIRQ_TIMER` upcalls arrive while it runs (without
+//!   preemption one tick at most could be delivered, after it); so does
+//!   a plain `mmu_update` of 4096 requests (`*pdone` 4096).
 #![no_std]
 #![no_main]
 
@@ -29,11 +36,12 @@ use pv_tests::guest_abi::vcpu::{
     VCPU_SSHOTTMR_future, VcpuOp, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
 };
 use pv_tests::guest_abi::xen::{
-    DomId, Errno, EvtchnPort, Hypercall, SharedInfo, VcpuInfo, VcpuTimeInfo, Virq,
-    XEN_PVCLOCK_TSC_STABLE_BIT,
+    DOMID_SELF, DomId, Errno, EvtchnPort, Hypercall, MulticallEntry, SharedInfo, VcpuInfo,
+    VcpuTimeInfo, Virq, XEN_PVCLOCK_TSC_STABLE_BIT,
 };
 use pv_tests::hypercall;
 use pv_tests::ops::{XenError, result};
+use pv_tests::pt::{self, PAGE_SHIFT, PTE_RW};
 use pv_tests::{StartInfo, check, check_eq, println, shinfo};
 
 pv_tests::test_kernel!(name: "time", main: test_main);
@@ -126,6 +134,7 @@ fn test_main(si: &StartInfo) {
     singleshot(port);
     periodic(port);
     poll_timeout();
+    long_hypercalls(si, port);
     check_eq(vcpu_op::<()>(VcpuOp::IsUp, 0, None), Ok(1), "VCPUOP_is_up(0)");
     for id in [1u32, 31, 4096, u32::MAX] {
         check_eq(
@@ -300,4 +309,141 @@ fn poll_timeout() {
         format_args!("SCHEDOP_poll with a 30 ms timeout: {r:?} after {elapsed} ns"),
     );
     let _ = evtchn::close(port);
+}
+
+/// Requests of one `mmu_update` in the long multicall.
+const REQS_PER_CALL: usize = 256;
+/// Entries of the long multicall.
+const CALLS: usize = 512;
+/// Requests of the long plain `mmu_update`.
+const LONG_REQS: usize = 4096;
+
+/// A page whose PTE the long hypercalls flip.
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+static mut SCRATCH: Page = Page([0; 4096]);
+/// `mmu_update` requests (`ptr`, `val`).
+static mut REQS: [[u64; 2]; LONG_REQS] = [[0; 2]; LONG_REQS];
+/// The long multicall.
+static mut CALL_LIST: [MulticallEntry; CALLS] =
+    [MulticallEntry { op: 0, result: 0, args: [0; 6] }; CALLS];
+/// Each entry's `*pdone`, then the plain call's.
+static mut DONE: [u32; CALLS + 1] = [0; CALLS + 1];
+
+/// Machine address of the L1 entry mapping `va` and the entry's value.
+fn l1e(si: &StartInfo, va: u64) -> Option<(u64, u64)> {
+    let map = pt::InitialMapping::new(si)?;
+    let mut table = map.l4_mfn;
+    for shift in [39u32, 30, 21] {
+        table = map.next(table, va, shift)?;
+    }
+    let index = (va >> PAGE_SHIFT) & 511;
+    Some((pt::maddr(table) | index.wrapping_mul(8), map.entry(table, index)?))
+}
+
+/// The long hypercalls under a running 5 ms periodic timer: their results,
+/// and the ticks that arrived meanwhile.
+fn long_hypercalls(si: &StartInfo, port: EvtchnPort) {
+    let Some((ptr, pte)) = l1e(si, (&raw const SCRATCH).addr() as u64) else {
+        check(false, "the PTE of the scratch page");
+        return;
+    };
+    // Alternately read-only and writable, ending as it was (writable).
+    // SAFETY: only this function uses the request and call buffers, on one vCPU.
+    let (Some(reqs), Some(calls), Some(done)) = (unsafe {
+        ((&raw mut REQS).as_mut(), (&raw mut CALL_LIST).as_mut(), (&raw mut DONE).as_mut())
+    }) else {
+        return;
+    };
+    for (i, r) in reqs.iter_mut().enumerate() {
+        *r = [ptr, if i % 2 == 0 { pte & !PTE_RW } else { pte | PTE_RW }];
+    }
+    let reqs_va = reqs.as_ptr().addr() as u64;
+    for (c, d) in calls.iter_mut().zip(done.iter_mut()) {
+        *d = u32::MAX;
+        let pdone = core::ptr::from_mut(d).addr() as u64;
+        *c = MulticallEntry {
+            op: u64::from(Hypercall::MmuUpdate.raw()),
+            result: 1,
+            args: [reqs_va, REQS_PER_CALL as u64, pdone, u64::from(DOMID_SELF.0), 0, 0],
+        };
+    }
+    let set = VcpuSetPeriodicTimer { period_ns: 5 * MS };
+    check_eq(vcpu_op(VcpuOp::SetPeriodicTimer, 0, Some(&set)), Ok(0), "5 ms periodic timer");
+    shinfo::set_upcall_mask(0);
+    let before = evtchn::handled(port);
+    let start = now();
+    // SAFETY: the list and every entry's buffers are live and sized as given.
+    let rc = unsafe {
+        hypercall::hypercall2(
+            Hypercall::Multicall.raw(),
+            calls.as_ptr().addr() as u64,
+            CALLS as u64,
+        )
+    };
+    let elapsed = now().wrapping_sub(start);
+    let ticks = evtchn::handled(port).wrapping_sub(before);
+    shinfo::set_upcall_mask(1);
+    println!(
+        "continuations: multicall of {CALLS} mmu_updates x {REQS_PER_CALL}: {} us, {ticks} \
+         ticks",
+        elapsed / 1000
+    );
+    check_eq(rc, 0, "the long multicall returns 0");
+    check(calls.iter().all(|c| c.result == 0), "every mmu_update entry returned 0");
+    check(
+        done.iter().take(CALLS).all(|&d| d as usize == REQS_PER_CALL),
+        "every entry's pdone counts all its requests",
+    );
+    check_long_run(si, pte, elapsed, ticks, "multicall");
+
+    let last = CALLS;
+    let pdone = done.get_mut(last).map_or(0, |d| core::ptr::from_mut(d).addr() as u64);
+    let before = evtchn::handled(port);
+    shinfo::set_upcall_mask(0);
+    let start = now();
+    // SAFETY: `reqs` and the pdone word are live buffers of the sizes given.
+    let rc = unsafe {
+        hypercall::hypercall4(
+            Hypercall::MmuUpdate.raw(),
+            reqs_va,
+            LONG_REQS as u64,
+            pdone,
+            u64::from(DOMID_SELF.0),
+        )
+    };
+    let elapsed = now().wrapping_sub(start);
+    let ticks = evtchn::handled(port).wrapping_sub(before);
+    shinfo::set_upcall_mask(1);
+    check_eq(vcpu_op::<()>(VcpuOp::StopPeriodicTimer, 0, None), Ok(0), "stop the ticker");
+    println!("continuations: mmu_update of {LONG_REQS}: {} us, {ticks} ticks", elapsed / 1000);
+    check_eq(rc, 0, "the long mmu_update returns 0");
+    check_eq(
+        done.get(last).copied(),
+        u32::try_from(LONG_REQS).ok(),
+        "its pdone counts every request",
+    );
+    check_long_run(si, pte, elapsed, ticks, "mmu_update");
+}
+
+/// After a long run of `elapsed` ns that saw `ticks` timer upcalls: the
+/// PTE is back to `pte`, and if the run spanned several periods, ticks
+/// arrived during it.
+fn check_long_run(si: &StartInfo, pte: u64, elapsed: u64, ticks: u32, what: &str) {
+    let now_pte = l1e(si, (&raw const SCRATCH).addr() as u64).map(|(_, v)| v);
+    // Accessed, dirty and global may differ.
+    let flags = pt::PTE_ACCESSED | 0x40 | 0x100;
+    check_eq(
+        now_pte.map(|v| v & !flags),
+        Some(pte & !flags),
+        format_args!("the {what} left the PTE as its last request set it"),
+    );
+    // Without preemption the pending bit could carry one tick at most,
+    // delivered after the hypercall.
+    if elapsed >= 30 * MS {
+        check(
+            ticks >= 3,
+            format_args!("timer upcalls during the {} ms {what}: {ticks}", elapsed / MS),
+        );
+    }
 }

@@ -8,10 +8,13 @@
 //! * `increase_reservation`, `decrease_reservation`, `populate_physmap`
 //!   return the number of extents done; every failure (unreadable
 //!   argument, foreign domain, allocation limit, bad frame, unwritable
-//!   list) just stops the loop, as Xen does. The start extent in the bits
-//!   of `cmd` above `MEMOP_EXTENT_SHIFT` is honoured (a guest replaying
-//!   a continuation); this hypervisor never creates one itself: the work
-//!   is bounded by `max_pages` (allocations) or by the first bad extent.
+//!   list) just stops the loop, as Xen does. They are preemptible before
+//!   every extent but the first of a run: the continuation is the same
+//!   command with the extents done so far in the bits of `cmd` above
+//!   `MEMOP_EXTENT_SHIFT` (Xen's `op | (nr_done << MEMOP_EXTENT_SHIFT)`),
+//!   and a run starts from there; lists longer than Xen can encode
+//!   (`nr_extents > UINT_MAX >> MEMOP_EXTENT_SHIFT`) do nothing. The other
+//!   commands Xen's common code handles refuse a start extent (`-EINVAL`).
 //! * For PV the extent list of `decrease_reservation` holds MFNs, that of
 //!   `populate_physmap` GPFNs in and MFNs out (the M2P is set; the guest
 //!   updates its own P2M).
@@ -58,25 +61,27 @@
 //!   reservations. A dying domain gets no new memory.
 //! * `XENMEM_machine_memory_map` from an unprivileged domain is `-EPERM`
 //!   (XSM's answer in later Xen; Xen 3.4's `IS_PRIV` check gave `-EINVAL`).
-//! * `XENMEM_exchange` never preempts itself (the work is bounded by the
-//!   caller's own frames); it takes the input frames only once the whole
-//!   chunk was checked and the output allocated, so a failed chunk needs
-//!   no reassignment.
+//! * `XENMEM_exchange` takes the input frames only once the whole chunk
+//!   was checked and the output allocated, so a failed chunk needs no
+//!   reassignment. It is preemptible between chunks as in Xen: the chunks
+//!   done go into `nr_exchanged` and the continuation is `XENMEM_exchange`
+//!   with the same argument.
 
 use alloc::vec::Vec;
 
 use guest_abi::memory::{
-    E820Entry, MemoryOp, XENMEMF_populate_on_demand, XenMachphysMapping, XenMachphysMfnList,
-    XenMemoryDomain, XenMemoryExchange, XenMemoryMap, XenMemoryReservation, memop_split,
-    xenmemf_get_address_bits,
+    E820Entry, MEMOP_EXTENT_SHIFT, MemoryOp, XENMEMF_populate_on_demand, XenMachphysMapping,
+    XenMachphysMfnList, XenMemoryDomain, XenMemoryExchange, XenMemoryMap, XenMemoryReservation,
+    memop_split, xenmemf_get_address_bits,
 };
 use guest_abi::xen::{
-    ArchSharedInfo, Errno, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START,
-    SharedInfo,
+    ArchSharedInfo, Errno, Hypercall, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END,
+    MACH2PHYS_VIRT_START, SharedInfo,
 };
 
 use super::super::ctx::{Ctx, TargetCtx};
 use super::super::guest_mem::guest_va_ok;
+use super::continuation::create_continuation;
 use crate::PAGE_SHIFT;
 use crate::mm::Mfn;
 use crate::mm::pv::INVALID_M2P_ENTRY;
@@ -101,7 +106,24 @@ pub fn memory_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
     match op {
         MemoryOp::IncreaseReservation
         | MemoryOp::DecreaseReservation
-        | MemoryOp::PopulatePhysmap => Ok(to_i64(reservation(ctx, op, start, arg))),
+        | MemoryOp::PopulatePhysmap => {
+            let (done, preempted) = reservation(ctx, op, start, arg);
+            if preempted {
+                let cmd = u64::from(op.raw()) | (done << MEMOP_EXTENT_SHIFT);
+                return Ok(create_continuation(ctx, Hypercall::MemoryOp, &[cmd, arg]));
+            }
+            Ok(to_i64(done))
+        }
+        // Xen's common code takes no start extent for these.
+        MemoryOp::MaximumRamPage
+        | MemoryOp::CurrentReservation
+        | MemoryOp::MaximumReservation
+        | MemoryOp::MaximumGpfn
+        | MemoryOp::Exchange
+            if start != 0 =>
+        {
+            Err(Errno::EINVAL)
+        }
         MemoryOp::MaximumRamPage => Ok(to_i64(ctx.frames.max_page())),
         MemoryOp::CurrentReservation | MemoryOp::MaximumReservation | MemoryOp::MaximumGpfn => {
             domain_query(ctx, op, arg)
@@ -189,23 +211,47 @@ fn order_from_pages(n: u64) -> u32 {
 }
 
 /// The three reservation commands; returns the extents done (counting the
-/// `start` already done before a continuation).
-fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> u64 {
+/// `start` already done before a continuation) and whether the run was
+/// preempted before the end.
+fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> (u64, bool) {
+    let done = reservation_extents(ctx, op, start, arg);
+    (done.extents, done.preempted)
+}
+
+/// How far a reservation run got.
+#[derive(Clone, Copy)]
+struct Progress {
+    /// Extents done, counting those of earlier runs.
+    extents: u64,
+    /// Stopped by preemption (more work left).
+    preempted: bool,
+}
+
+impl Progress {
+    const fn stopped(extents: u64) -> Self {
+        Self { extents, preempted: false }
+    }
+}
+
+/// The body of [`reservation`].
+fn reservation_extents(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> Progress {
+    let stop = Progress::stopped(start);
     let Ok(r) = ctx.read::<XenMemoryReservation>(arg) else {
-        return start;
+        return stop;
     };
-    // Too large to encode a continuation, or a bogus restart point.
-    if r.nr_extents > u64::MAX >> guest_abi::memory::MEMOP_EXTENT_SHIFT || start > r.nr_extents {
-        return start;
+    // Too large to encode a continuation (Xen's limit, for a 32-bit
+    // `cmd`), or a restart point at or past the end.
+    if r.nr_extents > u64::from(u32::MAX >> MEMOP_EXTENT_SHIFT) || start >= r.nr_extents {
+        return stop;
     }
     if r.extent_order > MAX_ORDER {
-        return start;
+        return stop;
     }
     let bits = xenmemf_get_address_bits(r.mem_flags);
     let mut below = None;
     if bits != 0 && bits < order_from_pages(ctx.frames.max_page()).saturating_add(PAGE_SHIFT) {
         if bits <= PAGE_SHIFT {
-            return start;
+            return stop;
         }
         below = Some(1u64 << bits);
     }
@@ -215,20 +261,20 @@ fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> u64 {
     if !(op == MemoryOp::IncreaseReservation && list == 0)
         && !list_range_ok(list, start, r.nr_extents)
     {
-        return start;
+        return stop;
     }
     // `multipage_allocation_permitted`: I/O-capable (privileged) callers.
     if allocating
         && r.extent_order != 0
         && !(ctx.dom.privileged || ctx.hooks.has_iomem_caps(ctx.dom.id))
     {
-        return start;
+        return stop;
     }
     let done = ctx.with_target(r.domid, |t| {
         if t.xsm.memory_adjust_reservation(t.caller, t.target.subject()).is_err()
             || t.target.is_dying()
         {
-            return start;
+            return stop;
         }
         match op {
             MemoryOp::IncreaseReservation => increase(t, &r, start, below),
@@ -236,14 +282,14 @@ fn reservation(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) -> u64 {
             _ => {
                 if r.mem_flags & XENMEMF_populate_on_demand != 0 {
                     // Populate-on-demand needs a translated guest.
-                    return start;
+                    return stop;
                 }
                 populate(t, &r, start, below)
             }
         }
     });
     // No such domain: nothing done.
-    done.unwrap_or(start)
+    done.unwrap_or(stop)
 }
 
 /// Whether extents `start..nr` of the list at `va` lie in guest space.
@@ -321,9 +367,12 @@ fn increase(
     r: &XenMemoryReservation,
     start: u64,
     below: Option<u64>,
-) -> u64 {
+) -> Progress {
     let mut i = start;
     while i < r.nr_extents {
+        if i != start && ctx.hypercall_preempt_check() {
+            return Progress { extents: i, preempted: true };
+        }
         let Some(mfn) = alloc_extent(ctx, r.extent_order, below) else { break };
         // As in Xen, an extent whose MFN cannot be reported stays allocated.
         if r.extent_start != 0 && ctx.write(slot(r.extent_start, i), &mfn.0).is_err() {
@@ -331,7 +380,7 @@ fn increase(
         }
         i = i.saturating_add(1);
     }
-    i
+    Progress::stopped(i)
 }
 
 /// `populate_physmap` for PV: allocate at each GPFN, set the M2P, report
@@ -341,9 +390,12 @@ fn populate(
     r: &XenMemoryReservation,
     start: u64,
     below: Option<u64>,
-) -> u64 {
+) -> Progress {
     let mut i = start;
     while i < r.nr_extents {
+        if i != start && ctx.hypercall_preempt_check() {
+            return Progress { extents: i, preempted: true };
+        }
         let Ok(gpfn) = ctx.read::<u64>(slot(r.extent_start, i)) else { break };
         let Some(mfn) = alloc_extent(ctx, r.extent_order, below) else { break };
         for j in 0..1u64 << r.extent_order {
@@ -354,14 +406,19 @@ fn populate(
         }
         i = i.saturating_add(1);
     }
-    i
+    Progress::stopped(i)
 }
 
 /// `decrease_reservation` for PV: the list holds MFNs.
-fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> u64 {
+fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> Progress {
     let mut i = start;
+    let mut preempted = false;
     let mut freed = Vec::new();
     'extents: while i < r.nr_extents {
+        if i != start && ctx.hypercall_preempt_check() {
+            preempted = true;
+            break;
+        }
         let Ok(gmfn) = ctx.read::<u64>(slot(r.extent_start, i)) else { break };
         for j in 0..1u64 << r.extent_order {
             let Some(mfn) = gmfn.checked_add(j).map(Mfn) else { break 'extents };
@@ -379,7 +436,7 @@ fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> u6
             ctx.platform.free_frame(mfn);
         }
     }
-    i
+    Progress { extents: i, preempted }
 }
 
 /// Releases one frame of the calling domain that nothing else uses and
@@ -430,7 +487,21 @@ fn exchange(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
     let rc = exchange_chunks(ctx, &mut exch);
     // Xen's final `copy_field_to_guest`: a fault here wins.
     ctx.write(arg.wrapping_add(NR_EXCHANGED), &exch.nr_exchanged)?;
-    rc.map(|()| 0)
+    match rc? {
+        Exchanged::All => Ok(0),
+        Exchanged::Preempted => {
+            let cmd = u64::from(MemoryOp::Exchange.raw());
+            Ok(create_continuation(ctx, Hypercall::MemoryOp, &[cmd, arg]))
+        }
+    }
+}
+
+/// How an exchange run ended without error.
+enum Exchanged {
+    /// Every chunk was exchanged.
+    All,
+    /// Preempted: `nr_exchanged` says where to continue.
+    Preempted,
 }
 
 /// Pages covered by `nr` extents of `2^order` pages, if that fits.
@@ -440,7 +511,7 @@ fn extent_pages(nr: u64, order: u32) -> Option<u64> {
 
 /// The checks and the chunk loop of `memory_exchange`; sets
 /// `exch.nr_exchanged` to the input extents done.
-fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<(), Errno> {
+fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<Exchanged, Errno> {
     let (input, output) = (exch.input, exch.output);
     if exch.nr_exchanged > input.nr_extents
         || input.domid != output.domid
@@ -474,7 +545,10 @@ fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<()
 }
 
 /// The chunk loop of `memory_exchange` over the target domain.
-fn exchange_domain(ctx: &mut TargetCtx<'_>, exch: &mut XenMemoryExchange) -> Result<(), Errno> {
+fn exchange_domain(
+    ctx: &mut TargetCtx<'_>,
+    exch: &mut XenMemoryExchange,
+) -> Result<Exchanged, Errno> {
     let (input, output) = (exch.input, exch.output);
     // One chunk: `2^in_chunk` input extents for `2^out_chunk` output ones
     // (one of the two is 0).
@@ -490,9 +564,16 @@ fn exchange_domain(ctx: &mut TargetCtx<'_>, exch: &mut XenMemoryExchange) -> Res
     let plan = Chunks { input, output, in_chunk, out_chunk, below };
     let mut freed = Vec::new();
     let mut rc = Ok(());
-    let mut i = exch.nr_exchanged >> in_chunk;
+    let first = exch.nr_exchanged >> in_chunk;
+    let mut i = first;
     let end = input.nr_extents >> in_chunk;
+    let mut preempted = false;
     while i < end {
+        // Between chunks, as Xen (which only gets here without an error).
+        if i != first && rc.is_ok() && ctx.hypercall_preempt_check() {
+            preempted = true;
+            break;
+        }
         match exchange_chunk(ctx, &plan, i, &mut freed) {
             Ok(late) => rc = rc.and(late),
             Err(e) => {
@@ -503,6 +584,7 @@ fn exchange_domain(ctx: &mut TargetCtx<'_>, exch: &mut XenMemoryExchange) -> Res
         i = i.saturating_add(1);
     }
     exch.nr_exchanged = if i >= end { input.nr_extents } else { i << in_chunk };
+    let rc = rc.map(|()| if preempted { Exchanged::Preempted } else { Exchanged::All });
     if !freed.is_empty() {
         // As for decrease_reservation: flush before the frames are reused.
         ctx.platform.flush_tlb_local();

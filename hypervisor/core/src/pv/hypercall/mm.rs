@@ -13,6 +13,15 @@
 //! not flushed after an update (as for the caller's own tables, the TLB
 //! work is the caller's to ask for).
 //!
+//! `mmu_update` and `mmuext_op` are preemptible before every request but
+//! the first, continued as Xen 4.17 does (see [`super::continuation`]):
+//! the request pointer advanced, the count of requests left flagged
+//! [`MMU_UPDATE_PREEMPTED`], `*pdone` accumulating over the runs (read
+//! back when the flag is set; an unreadable or unwritable `pdone` is
+//! ignored, as in Xen). Each run re-checks its arguments (the request
+//! array must start in guest space, `guest_handle_okay`: `-EFAULT`), the
+//! owners and access control.
+//!
 //! TLB work the MMU core asks for is carried out on this CPU for the
 //! calling vCPU; the `MULTI` and `ALL` variants (and `update_va_mapping`'s
 //! `UVMF_ALL` and vCPU bitmaps) also flush the other vCPUs' CPUs,
@@ -24,10 +33,11 @@
 use alloc::vec::Vec;
 
 use guest_abi::xen::{
-    DOMID_FIRST_RESERVED, DomId, Errno, FIRST_RESERVED_GDT_ENTRY, MmuUpdate, MmuUpdateCmd,
-    MmuextOp, UVMF_ALL, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH,
+    DOMID_FIRST_RESERVED, DomId, Errno, FIRST_RESERVED_GDT_ENTRY, Hypercall, MmuUpdate,
+    MmuUpdateCmd, MmuextOp, UVMF_ALL, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH,
 };
 
+use super::continuation::{MMU_UPDATE_PREEMPTED, create_continuation};
 use crate::common::xsm::XsmSubject;
 use crate::mm::Mfn;
 pub use crate::mm::pv::fixup_descriptor_dpl;
@@ -35,6 +45,7 @@ use crate::mm::pv::types::{PAGE_PRESENT, PageType, pte_mfn};
 use crate::mm::pv::{MmuEffect, MmuOwners, PvMm, addr_ok};
 use crate::pv::ctx::Ctx;
 use crate::pv::descriptor;
+use crate::pv::guest_mem::guest_handle_okay;
 
 /// A domain `foreigndom` named, as far as the MMU hypercalls need it.
 #[derive(Clone, Copy, Debug)]
@@ -115,13 +126,47 @@ fn get_pt_owner(ctx: &mut Ctx<'_>, pt_dom: u64) -> Result<Owner, Errno> {
     Ok(owner)
 }
 
-fn report_done(ctx: &mut Ctx<'_>, pdone: u64, done: u64) -> Result<(), Errno> {
+/// Adds the requests done to `*pdone` (Xen: "add incremental work we have
+/// done to the @done output parameter"); as in Xen, a `pdone` that cannot
+/// be written is ignored.
+fn report_done(ctx: &mut Ctx<'_>, pdone: u64, done: u32) {
     if pdone != 0 {
-        // Xen's `done` counters are `unsigned int`.
-        let d = u32::try_from(done).unwrap_or(u32::MAX);
-        ctx.write(pdone, &d)?;
+        let _ = ctx.write(pdone, &done);
     }
-    Ok(())
+}
+
+/// What a continued `mmu_update`/`mmuext_op` starts from: the count
+/// without [`MMU_UPDATE_PREEMPTED`] and the requests done by the earlier
+/// runs, read back from `*pdone` (0 if it cannot be read, as in Xen).
+fn resume_count(ctx: &Ctx<'_>, count: u32, pdone: u64) -> (u32, u32) {
+    if count & MMU_UPDATE_PREEMPTED == 0 {
+        return (count, 0);
+    }
+    let done = if pdone == 0 { 0 } else { ctx.read::<u32>(pdone).unwrap_or(0) };
+    (count & !MMU_UPDATE_PREEMPTED, done)
+}
+
+/// The form Xen continues with to return a final result after dropping an
+/// old guest table (count [`MMU_UPDATE_PREEMPTED`], no requests: the
+/// result is `foreigndom`, as an `int`). This hypervisor never creates it
+/// (validation is not preemptible), but a guest may issue it.
+fn final_result_form(reqs: u64, count: u32, foreigndom: u32) -> Option<i64> {
+    (count == MMU_UPDATE_PREEMPTED && reqs == 0).then_some(i64::from(foreigndom.cast_signed()))
+}
+
+/// The continuation of an `mmu_update`/`mmuext_op` preempted after `i` of
+/// its `count` requests of `size` bytes at `reqs`.
+fn continue_mmu(
+    ctx: &mut Ctx<'_>,
+    op: Hypercall,
+    [reqs, pdone, foreigndom]: [u64; 3],
+    size: u64,
+    count: u32,
+    i: u32,
+) -> i64 {
+    let next = reqs.wrapping_add(u64::from(i).wrapping_mul(size));
+    let left = count.wrapping_sub(i) | MMU_UPDATE_PREEMPTED;
+    create_continuation(ctx, op, &[next, u64::from(left), pdone, foreigndom])
 }
 
 /// The access-control check `mmu_update` makes before the first request of
@@ -161,6 +206,11 @@ fn mmu_update_xsm(
 
 /// `mmu_update(reqs, count, pdone, foreigndom)`: page-table owner in the
 /// upper 16 bits of `foreigndom` (plus one), page owner in the lower.
+///
+/// Preemptible before every request but the first (Xen's
+/// `hypercall_preempt_check` in `do_mmu_update`): the continuation carries
+/// the requests left, flagged [`MMU_UPDATE_PREEMPTED`], and the request
+/// pointer advanced; `*pdone` accumulates over the runs.
 pub fn mmu_update(
     ctx: &mut Ctx<'_>,
     reqs: u64,
@@ -168,31 +218,43 @@ pub fn mmu_update(
     pdone: u64,
     foreigndom: u64,
 ) -> Result<i64, Errno> {
-    // Xen's `foreigndom` is an `unsigned int`.
-    let foreigndom = foreigndom & 0xffff_ffff;
-    let pt = match get_pt_owner(ctx, foreigndom >> 16) {
+    // Xen's `count` and `foreigndom` are `unsigned int`.
+    let count = (count & 0xffff_ffff) as u32;
+    let foreigndom = (foreigndom & 0xffff_ffff) as u32;
+    if let Some(rc) = final_result_form(reqs, count, foreigndom) {
+        return Ok(rc);
+    }
+    let (count, done) = resume_count(ctx, count, pdone);
+    let size = core::mem::size_of::<MmuUpdate>() as u64;
+    if !guest_handle_okay(reqs, u64::from(count), size) {
+        return Err(Errno::EFAULT);
+    }
+    let pt = match get_pt_owner(ctx, u64::from(foreigndom >> 16)) {
         Ok(pt) => pt,
         Err(Errno::ESRCH) => return Err(Errno::ESRCH),
         Err(e) => {
-            report_done(ctx, pdone, 0)?;
+            report_done(ctx, pdone, done);
             return Err(e);
         }
     };
     let pg = match get_pg_owner(ctx, (foreigndom & 0xffff) as u16) {
         Ok(pg) => pg,
         Err(e) => {
-            report_done(ctx, pdone, 0)?;
+            report_done(ctx, pdone, done);
             return Err(e);
         }
     };
     let owners = MmuOwners { caller: ctx.dom.id, pt: pt.id(), pg: pg.id(), pg_dying: pg.dying };
-    let count = count & 0xffff_ffff;
-    let size = core::mem::size_of::<MmuUpdate>() as u64;
     let mut checked = [false; 2];
-    let mut done = 0u64;
+    let mut i = 0u32;
     let mut result = Ok(0);
-    while done < count {
-        let req: MmuUpdate = match ctx.read(reqs.wrapping_add(done.wrapping_mul(size))) {
+    while i < count {
+        if i != 0 && ctx.hypercall_preempt_check() {
+            let args = [reqs, pdone, u64::from(foreigndom)];
+            result = Ok(continue_mmu(ctx, Hypercall::MmuUpdate, args, size, count, i));
+            break;
+        }
+        let req: MmuUpdate = match ctx.read(reqs.wrapping_add(u64::from(i).wrapping_mul(size))) {
             Ok(r) => r,
             Err(e) => {
                 result = Err(e);
@@ -208,9 +270,9 @@ pub fn mmu_update(
             result = Err(e);
             break;
         }
-        done = done.saturating_add(1);
+        i = i.wrapping_add(1);
     }
-    report_done(ctx, pdone, done)?;
+    report_done(ctx, pdone, done.wrapping_add(i));
     result
 }
 
@@ -276,7 +338,8 @@ fn apply_effects(ctx: &mut Ctx<'_>, effects: &[MmuEffect]) {
 }
 
 /// `mmuext_op(ops, count, pdone, foreigndom)`: page owner in the lower 16
-/// bits of `foreigndom`.
+/// bits of `foreigndom`. Preemptible as [`mmu_update`] (Xen's
+/// `do_mmuext_op`).
 pub fn mmuext_op(
     ctx: &mut Ctx<'_>,
     ops: u64,
@@ -284,16 +347,29 @@ pub fn mmuext_op(
     pdone: u64,
     foreigndom: u64,
 ) -> Result<i64, Errno> {
+    let count = (count & 0xffff_ffff) as u32;
+    let foreigndom = (foreigndom & 0xffff_ffff) as u32;
+    if let Some(rc) = final_result_form(ops, count, foreigndom) {
+        return Ok(rc);
+    }
+    let (count, done) = resume_count(ctx, count, pdone);
+    let size = core::mem::size_of::<MmuextOp>() as u64;
+    if !guest_handle_okay(ops, u64::from(count), size) {
+        return Err(Errno::EFAULT);
+    }
     let pg = get_pg_owner(ctx, (foreigndom & 0xffff) as u16)?;
     ctx.xsm.mmuext_op(ctx.dom.subject(), pg.subject)?;
     let owners = MmuOwners::foreign(ctx.dom.id, pg.id(), pg.dying);
-    let count = count & 0xffff_ffff;
-    let size = core::mem::size_of::<MmuextOp>() as u64;
-    let mut done = 0u64;
+    let mut i = 0u32;
     let mut result = Ok(0);
     let mut effects = Vec::new();
-    while done < count {
-        let op: MmuextOp = match ctx.read(ops.wrapping_add(done.wrapping_mul(size))) {
+    while i < count {
+        if i != 0 && ctx.hypercall_preempt_check() {
+            let args = [ops, pdone, u64::from(foreigndom)];
+            result = Ok(continue_mmu(ctx, Hypercall::MmuextOp, args, size, count, i));
+            break;
+        }
+        let op: MmuextOp = match ctx.read(ops.wrapping_add(u64::from(i).wrapping_mul(size))) {
             Ok(o) => o,
             Err(e) => {
                 result = Err(e);
@@ -310,9 +386,9 @@ pub fn mmuext_op(
             result = Err(e);
             break;
         }
-        done = done.saturating_add(1);
+        i = i.wrapping_add(1);
     }
-    report_done(ctx, pdone, done)?;
+    report_done(ctx, pdone, done.wrapping_add(i));
     result
 }
 

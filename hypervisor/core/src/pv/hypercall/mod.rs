@@ -8,6 +8,7 @@
 //! are `-ENOSYS`, bad guest pointers `-EFAULT`.
 
 mod console;
+pub mod continuation;
 mod evtchn;
 mod grant;
 pub mod memory;
@@ -19,6 +20,8 @@ mod vcpu_state;
 pub mod version;
 
 #[cfg(test)]
+mod continuation_tests;
+#[cfg(test)]
 mod memory_tests;
 #[cfg(test)]
 mod tests;
@@ -28,9 +31,6 @@ use alloc::vec::Vec;
 use guest_abi::xen::{Errno, Hypercall, MulticallEntry};
 
 use super::ctx::Ctx;
-
-/// Most entries one `multicall` may carry (bounds the work per call).
-pub const MAX_MULTICALL_ENTRIES: u64 = 4096;
 
 /// The six hypercall argument registers, in order.
 #[must_use]
@@ -48,12 +48,18 @@ pub fn encode(r: Result<i64, Errno>) -> u64 {
     }
 }
 
-/// Handles the hypercall in `ctx.regs` and stores its result in RAX.
+/// Handles the hypercall in `ctx.regs` and stores its result in RAX
+/// (Xen's `pv_hypercall`). A hypercall that created a continuation is
+/// issued again: `SYSCALL` has trap semantics, so RIP is rewound over it.
 pub fn do_hypercall(ctx: &mut Ctx<'_>) {
+    ctx.v().hcall_preempted = false;
     let nr = ctx.regs.rax;
     let a = args(ctx);
     let r = call(ctx, nr, a, false);
     ctx.regs.rax = encode(r);
+    if ctx.v_ref().hcall_preempted {
+        ctx.regs.rip = ctx.regs.rip.wrapping_sub(continuation::SYSCALL_INSN_LEN);
+    }
 }
 
 /// Calls hypercall `nr` with arguments `a`. `in_multicall` refuses the
@@ -106,8 +112,19 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
     }
 }
 
-/// `multicall(entries, nr_calls)`: run each entry, store its result, stop
-/// at the first entry that cannot be read or written back (`-EFAULT`).
+/// `multicall(entries, nr_calls)` (Xen's `do_multicall`): run each entry,
+/// store its result, stop at the first entry that cannot be read or
+/// written back (`-EFAULT`).
+///
+/// Preemption: before every entry but the first the CPU is asked whether
+/// it has more urgent work ([`Ctx::hypercall_preempt_check`]); if so the
+/// multicall continues later with the rest of the list. An entry that
+/// itself created a continuation (a long `mmu_update`, say) has its
+/// arguments rewritten in the guest's list (the whole entry is written
+/// back) and the multicall continues from that entry; if the entry cannot
+/// be written the continuation is cancelled and the multicall fails with
+/// `-EFAULT`. `nr_calls` is a 32-bit count with no other limit, as in Xen
+/// 4.17.
 ///
 /// An `iret` entry ends the batch (Xen's `mc_exit` from
 /// `pv_do_multicall_call`): the vCPU has been sent to the iret frame, its
@@ -115,13 +132,47 @@ pub fn call(ctx: &mut Ctx<'_>, nr: u64, a: [u64; 6], in_multicall: bool) -> Resu
 /// becomes the multicall's own return value, so the guest resumes with it
 /// in RAX; the entries after it do not run.
 fn multicall(ctx: &mut Ctx<'_>, list: u64, nr: u64) -> Result<i64, Errno> {
-    if nr > MAX_MULTICALL_ENTRIES {
+    if ctx.v_ref().mc_state.in_multicall {
         return Err(Errno::EINVAL);
     }
+    // Xen's `nr_calls` is a `uint32_t`.
+    let nr = nr & 0xffff_ffff;
     let size = core::mem::size_of::<MulticallEntry>() as u64;
+    if !super::guest_mem::guest_handle_okay(list, nr, size) {
+        return Err(Errno::EFAULT);
+    }
+    ctx.v().mc_state.in_multicall = true;
+    let r = multicall_entries(ctx, list, nr, size);
+    ctx.v().mc_state = continuation::McState::default();
+    match r {
+        McEnd::Done(rc) => rc,
+        McEnd::Preempted { at, left } => {
+            Ok(continuation::create_continuation(ctx, Hypercall::Multicall, &[at, left]))
+        }
+    }
+}
+
+/// How a multicall's loop ended.
+enum McEnd {
+    /// Every entry ran, or the batch stopped with this result.
+    Done(Result<i64, Errno>),
+    /// To be continued with the `left` entries at `at`.
+    Preempted { at: u64, left: u64 },
+}
+
+/// The loop of [`multicall`], with `mc_state.in_multicall` set.
+fn multicall_entries(ctx: &mut Ctx<'_>, list: u64, nr: u64, size: u64) -> McEnd {
     for i in 0..nr {
         let va = list.wrapping_add(i.wrapping_mul(size));
-        let mut e: MulticallEntry = ctx.read(va)?;
+        let left = nr.wrapping_sub(i);
+        if i != 0 && ctx.hypercall_preempt_check() {
+            return McEnd::Preempted { at: va, left };
+        }
+        let mut e: MulticallEntry = match ctx.read(va) {
+            Ok(e) => e,
+            Err(err) => return McEnd::Done(Err(err)),
+        };
+        ctx.v().mc_state.args = e.args;
         let r = call(ctx, e.op, e.args, true);
         e.result = encode(r);
         if e.op == u64::from(Hypercall::Iret.raw()) {
@@ -130,14 +181,26 @@ fn multicall(ctx: &mut Ctx<'_>, list: u64, nr: u64) -> Result<i64, Errno> {
             // The multicall's own return value is that result as Xen's
             // `int rc`: its low 32 bits, sign-extended (seen on Xen 4.17).
             let low = u32::try_from(e.result & 0xffff_ffff).unwrap_or(0);
-            return Ok(i64::from(low.cast_signed()));
+            return McEnd::Done(Ok(i64::from(low.cast_signed())));
         }
-        ctx.write(va.wrapping_add(8), &e.result)?;
+        if let Err(err) = ctx.write(va.wrapping_add(8), &e.result) {
+            continuation::cancel_continuation(ctx);
+            return McEnd::Done(Err(err));
+        }
+        if ctx.v_ref().hcall_preempted {
+            // The entry continues with the arguments it left.
+            e.args = ctx.v_ref().mc_state.args;
+            if ctx.write(va, &e).is_ok() {
+                return McEnd::Preempted { at: va, left };
+            }
+            continuation::cancel_continuation(ctx);
+            return McEnd::Done(Err(Errno::EFAULT));
+        }
         if ctx.dom.shutdown.is_some() {
             break;
         }
     }
-    Ok(0)
+    McEnd::Done(Ok(0))
 }
 
 /// Reads `count` items of `T` from guest array `va` (`copy_from_guest`).
