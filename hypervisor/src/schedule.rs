@@ -591,12 +591,17 @@ pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: 
         ctx.v().arch.pvclock_stamp = now.max(1);
     }
     let timers = guest_time::vcpu_timer_softirq(ctx.dom, ctx.mem, ctx.vcpu, now);
-    // SCHEDOP_poll timeouts need the interrupt too (Xen's `poll_timer`).
+    // SCHEDOP_poll timeouts need the interrupt too (Xen's `poll_timer`);
+    // no deadline at all is u64::MAX (the scan's "none").
     let poll = ctx.v_ref().evtchn.poll.and_then(|p| p.timeout_ns);
-    let scan = Some(SCAN_DEADLINE.load(Ordering::Relaxed)).filter(|&d| d != u64::MAX);
-    let Some(deadline) = timers.into_iter().chain(poll).chain(sched_next).chain(scan).min() else {
+    let deadline = SCAN_DEADLINE
+        .load(Ordering::Relaxed)
+        .min(timers.unwrap_or(u64::MAX))
+        .min(poll.unwrap_or(u64::MAX))
+        .min(sched_next.unwrap_or(u64::MAX));
+    if deadline == u64::MAX {
         return;
-    };
+    }
     let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
     let at = armed.load(Ordering::Relaxed);
     if at > now && at <= deadline {

@@ -35,6 +35,7 @@ impl DomainCell {
     }
 
     /// Locks the domain.
+    #[inline]
     pub fn lock(&self) -> spin::MutexGuard<'_, Domain> {
         self.inner.lock()
     }

@@ -141,6 +141,7 @@ impl Ctx<'_> {
     /// Never for a context built by the machine layer (its vCPU index is
     /// valid); an invalid index is a hypervisor bug.
     #[allow(clippy::indexing_slicing, reason = "the vCPU index is established by the caller")]
+    #[inline]
     pub fn v(&mut self) -> &mut Vcpu {
         &mut self.dom.vcpus[self.vcpu]
     }
@@ -148,6 +149,7 @@ impl Ctx<'_> {
     /// The calling vCPU, shared.
     #[allow(clippy::indexing_slicing, reason = "the vCPU index is established by the caller")]
     #[must_use]
+    #[inline]
     pub fn v_ref(&self) -> &Vcpu {
         &self.dom.vcpus[self.vcpu]
     }
@@ -190,11 +192,7 @@ impl Ctx<'_> {
     }
 
     fn vcpu_info_byte(&self, field: usize) -> u8 {
-        let mut b = [0u8];
-        if let Some(vi) = self.vcpu_info() {
-            self.mem.read_bytes(vi.frame, vi.offset.saturating_add(field), &mut b);
-        }
-        b[0]
+        self.vcpu_info().map_or(0, |vi| self.mem.read_u8(vi.frame, vi.offset.saturating_add(field)))
     }
 
     fn set_vcpu_info_byte(&mut self, field: usize, value: u8) {

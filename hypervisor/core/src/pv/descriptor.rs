@@ -26,7 +26,7 @@
 
 use alloc::vec::Vec;
 
-use guest_abi::xen::FIRST_RESERVED_GDT_ENTRY;
+use guest_abi::xen::{FIRST_RESERVED_GDT_ENTRY, FLAT_RING3_CS64, FLAT_RING3_SS64};
 
 use super::ctx::Ctx;
 use super::guest_mem;
@@ -162,7 +162,22 @@ pub fn cs_is_long_mode(ctx: &Ctx<'_>) -> bool {
 /// `ctx.regs`, in the order it checks them; `Ok` when the return is clean.
 /// A selector with an RPL other than 3 is refused too: the hypervisor
 /// never returns to ring 0–2 on a guest's behalf.
+#[inline]
 pub fn check_return_state(ctx: &Ctx<'_>) -> Result<(), SegFault> {
+    let cs = ctx.regs.cs;
+    let ss = ctx.regs.ss;
+    if cs == FLAT_RING3_CS64 && ss == FLAT_RING3_SS64 {
+        // The usual case (every hypercall return): the hypervisor's own
+        // 64-bit ring-3 code and stack descriptors, which always pass; only
+        // RIP can be wrong.
+        let top = ctx.regs.rip >> 47;
+        return if top == 0 || top == (u64::MAX >> 47) { Ok(()) } else { Err(SegFault::gp(0)) };
+    }
+    check_return_descriptors(ctx)
+}
+
+/// [`check_return_state`] through the descriptors the selectors name.
+fn check_return_descriptors(ctx: &Ctx<'_>) -> Result<(), SegFault> {
     let cs = ctx.regs.cs;
     let ss = ctx.regs.ss;
     if cs & 0xfffc == 0 {

@@ -69,6 +69,14 @@ pub trait PhysMem {
         }
     }
 
+    /// Byte `offset` of frame `mfn` (0 beyond the frame): the hot path's
+    /// `vcpu_info` flags. The default goes through
+    /// [`read_u64`](Self::read_u64).
+    fn read_u8(&self, mfn: Mfn, offset: usize) -> u8 {
+        let word = self.read_u64(mfn, offset / 8);
+        word.to_le_bytes().get(offset % 8).copied().unwrap_or(0)
+    }
+
     /// Reads `buf.len()` bytes of frame `mfn` from byte `offset`; bytes
     /// beyond the frame read as 0. The default goes through
     /// [`read_u64`](Self::read_u64); the machine layer copies directly.

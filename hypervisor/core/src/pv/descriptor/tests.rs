@@ -205,3 +205,17 @@ fn unusable_ldt_pages_read_as_not_present() {
     assert_eq!(read_descriptor(&ctx, 0x07), Some(0));
     assert!(f.platform.ldt_pages[0].is_none());
 }
+
+#[test]
+fn the_flat_selector_shortcut_agrees_with_the_descriptors() {
+    let mut f = with_gdt(&[]);
+    for rip in
+        [0, 0x7fff_ffff_ffff, 1 << 47, 0xffff_7fff_ffff_ffff, 0xffff_8000_0000_0000, u64::MAX]
+    {
+        f.regs.cs = FLAT_KERNEL_CS;
+        f.regs.ss = FLAT_KERNEL_SS;
+        f.regs.rip = rip;
+        let ctx = f.ctx();
+        assert_eq!(check_return_state(&ctx), check_return_descriptors(&ctx), "rip {rip:#x}");
+    }
+}
