@@ -131,6 +131,16 @@ pub struct RunArgs {
     #[arg(long = "domu", value_names = ["FILE", "ARGS"], num_args = 2, allow_hyphen_values = true,
         conflicts_with_all = ["modules", "no_dom0", "linux_dom0"])]
     pub domus: Vec<String>,
+    /// Dom0's command line in a `--domu` boot (pv-toolstack's options, e.g. `domu_mem=64` or
+    /// `bench=10`).
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        allow_hyphen_values = true,
+        requires = "domus"
+    )]
+    pub toolstack_args: String,
     /// Boot Debian's Linux (cached by qemu/fetch-debian) as dom0 with `console=hvc0` and a
     /// busybox initramfs that shows what it sees of Xen and runs an interactive shell on the
     /// console (`exit` powers off). Adds `dom0_mem=512M` unless --append has a `dom0_mem=`.
@@ -234,7 +244,9 @@ impl RunArgs {
         let domus = self.domu_specs();
         let modules = match (self.linux_dom0, domus.is_empty(), initrd) {
             (true, _, Some(initrd)) => initramfs::linux_dom0_modules(InitAction::Shell, initrd)?,
-            (false, false, Some(initrd)) => domu::modules(&domus, initrd, self.media.no_build)?,
+            (false, false, Some(initrd)) => {
+                domu::modules(&domus, &self.toolstack_args, initrd, self.media.no_build)?
+            }
             (true, _, None) | (false, false, None) => {
                 anyhow::bail!("--linux-dom0 and --domu need a file for the initrd")
             }

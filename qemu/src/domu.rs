@@ -46,14 +46,24 @@ pub fn toolstack_modules(
     Ok(vec![ModuleSpec::new(toolstack, ""), ModuleSpec::new(initrd, "")])
 }
 
-/// [`toolstack_modules`] with `pv-toolstack` built (or, with `no_build`, as already built).
-pub fn modules(domus: &[ModuleSpec], initrd: &Path, no_build: bool) -> Result<Vec<ModuleSpec>> {
+/// [`toolstack_modules`] with `pv-toolstack` built (or, with `no_build`, as already built) and
+/// given the command line `toolstack_args`.
+pub fn modules(
+    domus: &[ModuleSpec],
+    toolstack_args: &str,
+    initrd: &Path,
+    no_build: bool,
+) -> Result<Vec<ModuleSpec>> {
     let toolstack = if no_build {
         image::prebuilt_pv_test_kernel(TOOLSTACK)?
     } else {
         image::pv_test_kernel(TOOLSTACK)?
     };
-    toolstack_modules(&toolstack, domus, initrd)
+    let mut modules = toolstack_modules(&toolstack, domus, initrd)?;
+    if let Some(dom0) = modules.first_mut() {
+        toolstack_args.clone_into(&mut dom0.args);
+    }
+    Ok(modules)
 }
 
 #[cfg(test)]

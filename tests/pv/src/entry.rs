@@ -23,8 +23,11 @@ use core::arch::global_asm;
 
 use guest_abi::elfnote::XenElfNote;
 
-/// Size of the framework's own stack in `.bss`.
-pub const STACK_SIZE: usize = 16 * 1024;
+/// Size of the framework's own stack in `.bss`. There is no guard page:
+/// an overflow silently overwrites the `.bss` below (it did at 16 KiB, when
+/// `pv-toolstack` called the domain builder, whose frame alone is some
+/// 15.6 KiB with its page buffers, and cleared `shinfo`'s state).
+pub const STACK_SIZE: usize = 64 * 1024;
 
 /// `VIRT_BASE` and `PADDR_OFFSET`: the start of the top 2 GiB, as for Linux.
 pub const VIRT_BASE: u64 = 0xFFFF_FFFF_8000_0000;

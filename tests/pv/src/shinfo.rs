@@ -177,3 +177,22 @@ pub fn pvclock_ns(t: &VcpuTimeInfo, tsc: u64) -> u64 {
     let scaled = u128::from(shifted).wrapping_mul(u128::from(t.tsc_to_system_mul)) >> 32;
     t.system_time.wrapping_add(u64::try_from(scaled).unwrap_or(u64::MAX))
 }
+
+/// The time-stamp counter (`rdtsc` after an `lfence`, so that earlier
+/// instructions are done).
+#[must_use]
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: lfence and rdtsc only order execution and read the counter.
+    unsafe {
+        core::arch::asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nostack));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// The hypervisor's system time now (ns since boot, the running vCPU's
+/// pvclock record applied to the TSC); `None` if shared_info is not mapped.
+#[must_use]
+pub fn now() -> Option<u64> {
+    time_info().map(|t| pvclock_ns(&t, rdtsc()))
+}

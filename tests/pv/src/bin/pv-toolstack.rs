@@ -24,7 +24,8 @@
 //! domU. If the hypervisor refuses `EVTCHNOP_alloc_unbound` for another
 //! domain, the domUs are built without console and xenstore event channels
 //! (`DomainConfig::evtchns_optional`; a note says so). The builder's memory comes from a heap in `.bss`
-//! ([`HEAP_SIZE`]).
+//! ([`HEAP_SIZE`]). `bench=<secs>` runs the scheduler and domain-creation
+//! benchmark ([`bench`]) with the first domU image instead.
 #![no_std]
 #![no_main]
 
@@ -53,6 +54,9 @@ use pv_tests::{StartInfo, check, fail, println, shinfo, skip};
 use xen_domain_builder::{DomCtl, DomainConfig};
 
 pv_tests::test_kernel!(name: "toolstack", main: test_main);
+
+#[path = "../toolstack/bench.rs"]
+mod bench;
 
 /// Size of the builder's heap.
 const HEAP_SIZE: usize = 4 << 20;
@@ -449,6 +453,13 @@ fn test_main(si: &StartInfo) {
         }
     };
 
+    if let Some(secs) = bench::seconds(si) {
+        match found.first().and_then(|i| i.kernel) {
+            Some(kernel) => bench::run(&mut hv, exc, kernel, secs),
+            None => fail("bench: the first domU image has no kernel"),
+        }
+        return;
+    }
     let mem = domu_mem(si);
     let mut running: Vec<Running> = Vec::new();
     for image in &found {
