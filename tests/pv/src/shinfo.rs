@@ -177,3 +177,20 @@ pub fn pvclock_ns(t: &VcpuTimeInfo, tsc: u64) -> u64 {
     let scaled = u128::from(shifted).wrapping_mul(u128::from(t.tsc_to_system_mul)) >> 32;
     t.system_time.wrapping_add(u64::try_from(scaled).unwrap_or(u64::MAX))
 }
+
+/// System time now (ns), through the running vCPU's pvclock; `None` if
+/// shared_info is not mapped.
+#[must_use]
+pub fn now() -> Option<u64> {
+    let t = time_info()?;
+    // SAFETY: RDTSC has no side effects (CR4.TSD is clear for PV guests).
+    let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+    Some(pvclock_ns(&t, tsc))
+}
+
+/// The value of `key=<value>` among the words of `cmdline`, if present.
+#[must_use]
+pub fn cmdline_value<'a>(cmdline: &'a [u8], key: &str) -> Option<&'a str> {
+    let line = core::str::from_utf8(cmdline).ok()?;
+    line.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
