@@ -67,6 +67,8 @@ pub struct FakePlatform {
     pub conring: crate::console::ring::ConsoleRing,
     /// `free_frame` also puts the frame back into [`FakePlatform::pool`].
     pub recycle: bool,
+    /// Domains another CPU still runs (`runs_elsewhere`).
+    pub running_elsewhere: Vec<guest_abi::xen::DomId>,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -113,6 +115,9 @@ impl Platform for FakePlatform {
     }
     fn flush_tlb_vcpus(&mut self, vcpus: u64) {
         self.remote_flushes.push(vcpus);
+    }
+    fn runs_elsewhere(&self, dom: guest_abi::xen::DomId) -> bool {
+        self.running_elsewhere.contains(&dom)
     }
     fn set_cr0_ts(&mut self, ts: bool) {
         self.ts = ts;

@@ -2,7 +2,8 @@
 //! (`mode=pause`), 20 create/destroy cycles give back every page (`mode=cycles`),
 //! domUs whose exceptions cannot be delivered (`pv-triple-fault`) end alone, a domU
 //! that feeds garbage to every hypercall (`pv-fuzz`) survives beside a healthy one, and
-//! fuzzed domUs give back every page when destroyed.
+//! fuzzed domUs give back every page when destroyed, and a domU destroyed while it runs
+//! is gone with all its pages.
 
 use std::time::Duration;
 
@@ -228,5 +229,40 @@ fn fuzzed_domus_give_back_every_page() {
             "d{d} did not fuzz to the end\n{out}"
         );
     }
+    dom0_succeeded(&out);
+}
+
+/// The toolstack destroys a domU while it runs on the other CPU (repeating the call on
+/// `-EAGAIN` until that CPU switched away): it is gone, its neighbour finishes, and
+/// every page comes back.
+#[test]
+fn destroying_a_running_domu() {
+    let out = boot_with(
+        &[("heartbeat", "beats=100000"), ("hello", "beside")],
+        BootPath::Direct,
+        2,
+        "mode=destroy",
+        super::TIMEOUT,
+    );
+    let lines = serial_lines(&out);
+    let destroyed = lines.iter().position(|l| l.contains("destroy: d1 destroyed while running"));
+    let Some(destroyed) = destroyed else { panic!("no `destroy: d1 destroyed` line\n{out}") };
+    assert!(
+        lines[..destroyed].iter().any(|l| l.starts_with("(d1) ") && l.contains("beat ")),
+        "d1 never ran before its destruction\n{out}"
+    );
+    assert!(
+        !lines[destroyed..].iter().any(|l| l.starts_with("(d1) ")),
+        "d1 printed after its destruction\n{out}"
+    );
+    for needle in [
+        "ok: d1 is still running when destroyed",
+        "ok: destroydomain of running d1",
+        "ok: getdomaininfo of destroyed d1",
+        "ok: free pages after destroying a running domU",
+    ] {
+        assert!(lines.iter().any(|l| l.contains(needle)), "no `{needle}` line\n{out}");
+    }
+    finished(&out, 2);
     dom0_succeeded(&out);
 }

@@ -19,6 +19,12 @@
 //!   that the domain is gone (`getdomaininfo`: `-ESRCH`) and reads
 //!   `XEN_SYSCTL_physinfo`'s `free_pages`: after every cycle it must equal
 //!   the count before the first.
+//! * `destroy`: builds and starts every domU, destroys the first one (a
+//!   long `pv-heartbeat`) once it has run [`RUN_BEFORE_PAUSE_NS`] of CPU
+//!   time, while it runs (repeating `XEN_DOMCTL_destroydomain` on
+//!   `-EAGAIN`, as libxc does), checks that it is gone, waits for the
+//!   others and checks that `free_pages` is back to its count before the
+//!   first build. It prints `destroy: d<N> destroyed while running`.
 
 use alloc::vec;
 
@@ -56,6 +62,8 @@ pub enum Mode {
     Pause,
     /// Create and destroy domUs, counting free memory.
     Cycles(u32),
+    /// Destroy a domU while it runs.
+    Destroy,
 }
 
 impl Mode {
@@ -64,6 +72,7 @@ impl Mode {
         let line = si.cmd_line_bytes();
         match shinfo::cmdline_value(line, "mode")? {
             "pause" => Some(Self::Pause),
+            "destroy" => Some(Self::Destroy),
             "cycles" => Some(Self::Cycles(
                 shinfo::cmdline_value(line, "cycles")
                     .and_then(|v| v.parse().ok())
@@ -89,6 +98,7 @@ pub fn run(
     match mode {
         Mode::Pause => pause(hv, exc, images, mem),
         Mode::Cycles(n) => cycles(hv, exc, images, mem, n),
+        Mode::Destroy => destroy_running(hv, exc, images, mem),
     }
 }
 
@@ -297,4 +307,55 @@ fn cycles(hv: &mut Hypervisor, exc: Option<EvtchnPort>, images: &[Image<'_>], me
     println!("cycles: free pages after: {after:?}");
     check_eq(after, Ok(before), format_args!("free pages after {n} create/destroy cycles"));
     check(leaks == 0, format_args!("no cycle of {n} leaked memory"));
+}
+
+fn destroy_running(hv: &mut Hypervisor, exc: Option<EvtchnPort>, images: &[Image<'_>], mem: u64) {
+    let before = match free_pages() {
+        Ok(f) => f,
+        Err(e) => {
+            fail(format_args!("sysctl physinfo: {e}"));
+            return;
+        }
+    };
+    let mut running = alloc::vec::Vec::new();
+    for image in images {
+        if let Some(domid) = build(hv, image, mem) {
+            println!("domU d{}: domU-{}.kernel, {mem} MiB", domid.0, image.n);
+            running.push(Running { domid, n: image.n });
+        }
+    }
+    for r in &running {
+        if let Err(e) = hv.unpause(r.domid) {
+            fail(format_args!("domU d{}: unpause: {e}", r.domid.0));
+        }
+    }
+    let Some(target) = running.first().map(|r| r.domid) else {
+        fail("no domU to destroy");
+        return;
+    };
+    let d = target.0;
+    if !wait_for_progress(hv, exc, target, RUN_BEFORE_PAUSE_NS) {
+        fail(format_args!("d{d} did not run before its destruction"));
+    }
+    let flags = state(hv, target).map(|s| s.0);
+    check(
+        flags.is_ok_and(|f| f & XEN_DOMINF_shutdown == 0),
+        format_args!("d{d} is still running when destroyed ({flags:?})"),
+    );
+    let mut calls = 0u32;
+    let destroyed = loop {
+        calls = calls.saturating_add(1);
+        match domctl_plain(DomctlCmd::Destroydomain, target) {
+            Err(e) if e.errno() == Some(Errno::EAGAIN) && calls < 1000 => {}
+            other => break other,
+        }
+    };
+    println!("destroy: d{d} destroyed while running ({calls} call(s))");
+    check(destroyed.is_ok(), format_args!("destroydomain of running d{d}: {destroyed:?}"));
+    let gone = hv.get_domain_info(target).map(drop).map_err(|e| e.errno());
+    check_eq(gone, Err(Some(Errno::ESRCH)), format_args!("getdomaininfo of destroyed d{d}"));
+    running.retain(|r| r.domid != target);
+    wait(hv, exc, &mut running);
+    check(running.is_empty(), "the other domUs finished");
+    check_eq(free_pages(), Ok(before), "free pages after destroying a running domU");
 }
