@@ -24,7 +24,7 @@
 //! domU. If the hypervisor refuses `EVTCHNOP_alloc_unbound` for another
 //! domain, the domUs are built without console and xenstore event channels
 //! (`DomainConfig::evtchns_optional`; a note says so). The builder's memory comes from a heap in `.bss`
-//! ([`HEAP_SIZE`]). `mode=pause` and `mode=cycles` run the lifecycle checks
+//! ([`HEAP_SIZE`]). `mode=pause`, `mode=cycles` and `mode=destroy` run the lifecycle checks
 //! of [`lifecycle`] instead of running the domUs side by side.
 #![no_std]
 #![no_main]
