@@ -270,6 +270,11 @@ impl Platform for MachinePlatform {
         smp::flush_tlb_mask(crate::schedule::cpus_running(self.dom, vcpus), self.cpu);
     }
 
+    fn runs_elsewhere(&self, dom: DomId) -> bool {
+        let me = 1u64.checked_shl(self.cpu).unwrap_or(0);
+        crate::schedule::cpus_running(dom, u64::MAX) & !me != 0
+    }
+
     fn set_cr0_ts(&mut self, ts: bool) {
         cpu::set_cr0_ts(ts);
     }

@@ -284,10 +284,53 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
     }
     ipis = ipis.or(softirq(m, cpu, now));
     let resume = reschedule(m, cpu, Some(unit), regs, now, &mut ipis);
+    // A toolstack operation that stopped vCPUs running elsewhere (a pause)
+    // returns once they are off their CPUs, as Xen's `vcpu_sleep_sync`.
+    let waits = if from_syscall && nr == DOMCTL {
+        sleep_sync_targets(m, cpu)
+    } else {
+        alloc::vec::Vec::new()
+    };
     drop(guard);
     send_ipis(ipis, cpu);
+    sleep_sync(&waits);
     if !resume {
         idle_loop(cpu)
+    }
+}
+
+/// `HYPERVISOR_domctl`.
+const DOMCTL: u64 = 36;
+
+/// The vCPUs that may no longer run but that another CPU than `me` still
+/// runs, as `(cpu, encoded unit)` ([`SchedCore::sleep_sync_targets`] of
+/// every domain).
+///
+/// [`SchedCore::sleep_sync_targets`]: hv_core::common::schedule::SchedCore::sleep_sync_targets
+fn sleep_sync_targets(m: &mut Machine, me: u32) -> alloc::vec::Vec<(u32, u64)> {
+    let (parts, sched) = split(m);
+    let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
+    let mut out = alloc::vec::Vec::new();
+    for cell in cells {
+        let dom = cell.lock();
+        for (c, u) in sched.sleep_sync_targets(&dom, me) {
+            out.push((c, encode(Some(u))));
+        }
+    }
+    out
+}
+
+/// Waits until each CPU of `waits` no longer runs its vCPU (it was
+/// interrupted and switches once it gets the machine lock), with
+/// interrupts enabled so that this CPU still answers TLB shootdowns.
+fn sleep_sync(waits: &[(u32, u64)]) {
+    for &(c, code) in waits {
+        let Some(slot) = CURRENT.get(cpu_index(c)) else { continue };
+        while slot.load(Ordering::Acquire) == code {
+            x86_64::instructions::interrupts::enable();
+            core::hint::spin_loop();
+            x86_64::instructions::interrupts::disable();
+        }
     }
 }
 

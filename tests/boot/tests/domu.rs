@@ -7,6 +7,10 @@
 //! each domU `d<N>`: its console lines prefixed `(d<N>) ` with `(d<N>) Test result:
 //! SUCCESS`, the toolstack's `domU d<N>: shutdown poweroff`; then dom0's own
 //! `Test result: SUCCESS` as its last result line, and a power-off.
+//!
+//! The lifecycle tests (`domu/lifecycle.rs`) pause and unpause a running domU, create
+//! and destroy domUs 20 times counting free memory, crash domUs whose exceptions cannot
+//! be delivered, and fuzz the hypercalls from a domU.
 #![allow(clippy::indexing_slicing, reason = "test assertions on our own output")]
 
 use std::time::Duration;
@@ -14,8 +18,11 @@ use std::time::Duration;
 use boot_tests::{BootPath, ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
 
+#[path = "domu/lifecycle.rs"]
+mod lifecycle;
+
 /// Per-boot timeout: two domUs and dom0 under TCG.
-const TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The built PV test kernel `name`; panics with the build error.
 fn kernel(name: &str) -> std::path::PathBuf {
@@ -33,6 +40,17 @@ fn boot(domus: &[(&str, &str)], path: BootPath) -> Outcome {
 
 /// As [`boot`], on `smp` CPUs.
 fn boot_on(domus: &[(&str, &str)], path: BootPath, smp: u32) -> Outcome {
+    boot_with(domus, path, smp, "", TIMEOUT)
+}
+
+/// As [`boot_on`], with `dom0_args` on the toolstack's command line and `timeout`.
+pub(crate) fn boot_with(
+    domus: &[(&str, &str)],
+    path: BootPath,
+    smp: u32,
+    dom0_args: &str,
+    timeout: Duration,
+) -> Outcome {
     let specs: Vec<ModuleSpec> =
         domus.iter().map(|(name, args)| ModuleSpec::new(kernel(name), *args)).collect();
     let runs = hv_runner::target_dir().join("hv-runs");
@@ -44,7 +62,7 @@ fn boot_on(domus: &[(&str, &str)], path: BootPath, smp: u32) -> Outcome {
         Ok(file) => file.into_temp_path(),
         Err(e) => panic!("creating the domU archive: {e}"),
     };
-    let modules = match hv_runner::domu::toolstack_modules(
+    let mut modules = match hv_runner::domu::toolstack_modules(
         &kernel(hv_runner::domu::TOOLSTACK),
         &specs,
         &initrd,
@@ -52,12 +70,15 @@ fn boot_on(domus: &[(&str, &str)], path: BootPath, smp: u32) -> Outcome {
         Ok(modules) => modules,
         Err(e) => panic!("packing the domUs: {e:#}"),
     };
+    if let Some(dom0) = modules.first_mut() {
+        dom0_args.clone_into(&mut dom0.args);
+    }
     let cfg = RunConfig {
         append: hv_runner::domu::DOMU_APPEND.to_owned(),
         modules,
         boot: path,
         smp,
-        timeout: Some(TIMEOUT),
+        timeout: Some(timeout),
         ..RunConfig::default()
     };
     match hv_runner::run(&cfg) {
@@ -67,7 +88,7 @@ fn boot_on(domus: &[(&str, &str)], path: BootPath, smp: u32) -> Outcome {
 }
 
 /// The serial lines (raw, with their prefixes).
-fn serial_lines(out: &Outcome) -> Vec<&str> {
+pub(crate) fn serial_lines(out: &Outcome) -> Vec<&str> {
     out.serial.lines().map(str::trim_end).collect()
 }
 

@@ -76,9 +76,11 @@ pv_kernels! {
 }
 
 /// Kernels booted by other test files, not as a lone dom0 here: `toolstack` needs domU
-/// images in its initrd, `crash` crashes its domain on purpose (both in `tests/domu.rs`).
-/// Their images are checked like the others.
-const ELSEWHERE: &[&str] = &["toolstack", "crash"];
+/// images in its initrd, `crash` and `triple-fault` crash their domain on purpose,
+/// `heartbeat` is what the toolstack pauses, `fuzz` feeds garbage to the hypercalls
+/// beside a healthy neighbour (all in `tests/domu.rs`). Their images are checked like
+/// the others.
+const ELSEWHERE: &[&str] = &["toolstack", "crash", "triple-fault", "heartbeat", "fuzz"];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.
 const PV_TIMEOUT: Duration = Duration::from_secs(60);

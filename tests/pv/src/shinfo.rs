@@ -196,3 +196,10 @@ pub fn rdtsc() -> u64 {
 pub fn now() -> Option<u64> {
     time_info().map(|t| pvclock_ns(&t, rdtsc()))
 }
+
+/// The value of `key=<value>` among the words of `cmdline`, if present.
+#[must_use]
+pub fn cmdline_value<'a>(cmdline: &'a [u8], key: &str) -> Option<&'a str> {
+    let line = core::str::from_utf8(cmdline).ok()?;
+    line.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}

@@ -117,6 +117,28 @@ impl SchedCore {
         self.pcpus.iter().position(|p| p.curr == Some(unit)).and_then(|i| u32::try_from(i).ok())
     }
 
+    /// Xen's `vcpu_sleep_sync`, the selection: the vCPUs of `d` that may no
+    /// longer run but that a CPU other than `me` has not switched away from
+    /// yet, as `(cpu, unit)`. [`Self::sync_vcpu`] tickled those CPUs; the
+    /// caller waits, without the machine lock, until each has switched, so
+    /// that a paused domain is off every CPU when `pausedomain` returns.
+    #[must_use]
+    pub fn sleep_sync_targets(&self, d: &Domain, me: u32) -> Vec<(u32, SchedUnit)> {
+        let mut out = Vec::new();
+        for (i, v) in d.vcpus.iter().enumerate() {
+            let unit = unit_of(d.id, i);
+            if vcpu_runnable(d, v) {
+                continue;
+            }
+            if let Some(c) = self.running_on(unit)
+                && c != me
+            {
+                out.push((c, unit));
+            }
+        }
+        out
+    }
+
     /// Gives every vCPU of `d` to the policy with `params` and `affinity`
     /// (per vCPU; missing entries mean every CPU), asleep; then
     /// [`Self::sync_domain`] wakes the runnable ones.
@@ -416,6 +438,31 @@ mod tests {
         assert!(s.remove_domain(DomId(1), 1).contains(Cpu(1)));
         assert_eq!(s.schedule(1, 7).next, None);
         assert_eq!(s.running_on(u(0, 0)), Some(0));
+    }
+
+    /// Found by the `pause` boot test: `pausedomain` returned while the paused
+    /// domU still ran on the other CPU (its CPU time kept growing). The vCPUs a
+    /// pause stopped but that another CPU still runs are what the caller must
+    /// wait for (Xen's `vcpu_sleep_sync`); none once that CPU rescheduled.
+    #[test]
+    fn a_paused_vcpu_running_elsewhere_is_waited_for() {
+        let mut s = SchedCore::new(2).unwrap();
+        let d0 = domain(0, 1);
+        let mut d1 = domain(1, 1);
+        s.insert_domain(&d0, CreditParams::default(), &[CpuMask::only(Cpu(0))]).unwrap();
+        s.insert_domain(&d1, CreditParams::default(), &[CpuMask::only(Cpu(1))]).unwrap();
+        s.sync_domain(&d0, 0);
+        s.sync_domain(&d1, 0);
+        assert_eq!(s.schedule(0, 0).next, Some(u(0, 0)));
+        assert_eq!(s.schedule(1, 0).next, Some(u(1, 0)));
+        assert!(s.sleep_sync_targets(&d1, 0).is_empty(), "runnable: nothing to wait for");
+        d1.pause_count = 1;
+        assert!(s.sync_domain(&d1, 5).contains(Cpu(1)));
+        assert_eq!(s.sleep_sync_targets(&d1, 0), vec![(1, u(1, 0))]);
+        assert!(s.sleep_sync_targets(&d1, 1).is_empty(), "its own CPU does not wait");
+        assert!(s.sleep_sync_targets(&d0, 0).is_empty());
+        assert_eq!(s.schedule(1, 6).next, None);
+        assert!(s.sleep_sync_targets(&d1, 0).is_empty(), "switched away");
     }
 
     #[test]

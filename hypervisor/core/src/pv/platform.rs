@@ -100,6 +100,14 @@ pub trait Platform {
         let _ = vcpus;
     }
 
+    /// Whether a CPU other than the calling one still runs a vCPU of
+    /// `dom` (one told to stop may not have switched away yet). Default:
+    /// no (one CPU).
+    fn runs_elsewhere(&self, dom: DomId) -> bool {
+        let _ = dom;
+        false
+    }
+
     /// Sets or clears the hardware CR0.TS of the CPU (lazy FPU switching).
     fn set_cr0_ts(&mut self, ts: bool);
 

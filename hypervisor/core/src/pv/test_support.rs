@@ -72,6 +72,8 @@ pub struct FakePlatform {
     pub preempt_every: u32,
     /// Questions `softirq_pending` was asked.
     pub preempt_checks: u32,
+    /// Domains another CPU still runs (`runs_elsewhere`).
+    pub running_elsewhere: Vec<guest_abi::xen::DomId>,
 }
 
 /// Stores `descs` as page `page` of a recorded descriptor table.
@@ -122,6 +124,9 @@ impl Platform for FakePlatform {
     }
     fn flush_tlb_vcpus(&mut self, vcpus: u64) {
         self.remote_flushes.push(vcpus);
+    }
+    fn runs_elsewhere(&self, dom: guest_abi::xen::DomId) -> bool {
+        self.running_elsewhere.contains(&dom)
     }
     fn set_cr0_ts(&mut self, ts: bool) {
         self.ts = ts;

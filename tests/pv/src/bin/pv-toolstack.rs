@@ -25,11 +25,16 @@
 //! domain, the domUs are built without console and xenstore event channels
 //! (`DomainConfig::evtchns_optional`; a note says so). The builder's memory comes from a heap in `.bss`
 //! ([`HEAP_SIZE`]). `bench=<secs>` runs the scheduler and domain-creation
-//! benchmark ([`bench`]) with the first domU image instead.
+//! benchmark ([`bench`]) with the first domU image instead; `mode=pause`,
+//! `mode=cycles` and `mode=destroy` run the lifecycle checks of
+//! [`lifecycle`] instead of running the domUs side by side.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
+
+#[path = "pv-toolstack/lifecycle.rs"]
+mod lifecycle;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -461,6 +466,10 @@ fn test_main(si: &StartInfo) {
         return;
     }
     let mem = domu_mem(si);
+    if let Some(mode) = lifecycle::Mode::from_cmdline(si) {
+        lifecycle::run(mode, &mut hv, exc, &found, mem);
+        return;
+    }
     let mut running: Vec<Running> = Vec::new();
     for image in &found {
         let Some(kernel) = image.kernel else {

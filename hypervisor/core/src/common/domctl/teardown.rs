@@ -2,7 +2,10 @@
 //! `XEN_DOMCTL_destroydomain`: Xen's `domain_kill` and
 //! `domain_relinquish_resources` for a 64-bit PV domain.
 //!
-//! The domain is marked dying, then everything it holds is given back:
+//! The domain is marked dying (no vCPU of it may run), and while another
+//! CPU still runs one of its vCPUs the call returns `-EAGAIN` (Xen pauses
+//! the domain synchronously first; libxc repeats a destroy on `EAGAIN`).
+//! Then everything it holds is given back:
 //!
 //! 1. its event channels are closed (`evtchn_destroy`);
 //! 2. each vCPU drops the references its state holds ([`vcpu_release`]):
@@ -60,16 +63,27 @@ pub fn destroydomain(ctx: &mut Ctx<'_>, id: DomId) -> Result<i64, Errno> {
 fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
     let d = &mut *t.target;
     if d.dying == Dying::Alive {
+        // Dying: no vCPU may run any more; the kicks stop those running.
         d.dying = Dying::Dying;
-        // `evtchn_destroy`: every port closed.
-        let id = d.id;
-        let _ = event_channel::ops::reset(d, t.mem, id);
-        let mut mm = PvMm::new(t.frames, t.mem, t.m2p, t.hooks);
-        for v in &mut d.vcpus {
-            vcpu_release(&mut mm, v, true);
+        for i in 0..d.vcpus.len() {
+            d.kick(i);
         }
     }
+    // Xen's `domain_pause` in `domain_kill`: nothing is torn down while
+    // another CPU still runs one of its vCPUs (on its page tables, with its
+    // frames in the TLB). That CPU switches away once it sees the kick; the
+    // caller repeats the call, as for Xen's continuation.
+    if t.platform.runs_elsewhere(d.id) {
+        return Err(Errno::EAGAIN);
+    }
+    // `evtchn_destroy`: every port closed; the vCPUs' references dropped
+    // (both idempotent, for a teardown that takes several calls).
     let id = d.id;
+    let _ = event_channel::ops::reset(d, t.mem, id);
+    let mut mm = PvMm::new(t.frames, t.mem, t.m2p, t.hooks);
+    for v in &mut d.vcpus {
+        vcpu_release(&mut mm, v, true);
+    }
     let left = PvMm::new(t.frames, t.mem, t.m2p, t.hooks).relinquish_memory(id)?;
     let freed = t.frames.take_freed();
     if !freed.is_empty() {

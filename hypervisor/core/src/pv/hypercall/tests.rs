@@ -179,6 +179,46 @@ fn trap_table_callbacks_and_stack() {
     assert_eq!(f.dom.vcpus[0].arch.kernel_sp, 0x40_8000);
 }
 
+/// Found reviewing the fuzzer's results against Xen: a non-canonical trap handler or
+/// callback address was accepted (Xen's `do_set_trap_table` and
+/// `register_guest_callback` refuse it with `-EINVAL`); the bounce to it could only
+/// fail later, on the way back to the guest.
+#[test]
+fn non_canonical_handlers_and_callbacks_are_refused() {
+    let mut f = Fixture::new();
+    let entries = [
+        TrapInfo { vector: 6, flags: 0, cs: FLAT_KERNEL_CS, pad0: 0, address: 0x40_1000 },
+        TrapInfo { vector: 14, flags: 0, cs: FLAT_KERNEL_CS, pad0: 0, address: 1 << 47 },
+        TrapInfo { vector: 13, flags: 0, cs: FLAT_KERNEL_CS, pad0: 0, address: 0x40_3000 },
+        TrapInfo { vector: 0, flags: 0, cs: 0, pad0: 0, address: 0 },
+    ];
+    for (i, e) in entries.iter().enumerate() {
+        f.poke(BUF + 16 * i as u64, bytemuck::bytes_of(e));
+    }
+    assert_eq!(hc(&mut f, 0, [BUF, 0, 0, 0, 0]), err(Errno::EINVAL));
+    let v = &f.dom.vcpus[0];
+    assert_eq!(v.arch.trap_ctxt[6].address, 0x40_1000, "entries before the bad one stay");
+    assert_eq!(v.arch.trap_ctxt[14].address, 0);
+    assert_eq!(v.arch.trap_ctxt[13].address, 0, "nothing after the bad one is read");
+
+    // set_callbacks registers each on its own and returns 0, as Xen's does.
+    let bad = 0x8000_0000_0000_0000;
+    assert_eq!(hc(&mut f, 4, [0x40_1000, bad, 0x40_3000, 0, 0]), 0);
+    let cb = &f.dom.vcpus[0].arch.callbacks;
+    assert_eq!((cb.event.address, cb.failsafe.address), (0x40_1000, 0));
+    assert_eq!(cb.syscall.address, 0x40_3000);
+    let mut reg = Vec::new();
+    reg.extend_from_slice(&0u16.to_le_bytes());
+    reg.extend_from_slice(&[0; 6]);
+    reg.extend_from_slice(&(1u64 << 47).to_le_bytes());
+    f.poke(BUF, &reg);
+    assert_eq!(hc(&mut f, 30, [0, BUF, 0, 0, 0]), err(Errno::EINVAL));
+    assert_eq!(f.dom.vcpus[0].arch.callbacks.event.address, 0x40_1000);
+    // The top half is canonical.
+    assert_eq!(hc(&mut f, 4, [0xffff_ffff_8010_0000, 0, 0, 0, 0]), 0);
+    assert_eq!(f.dom.vcpus[0].arch.callbacks.event.address, 0xffff_ffff_8010_0000);
+}
+
 #[test]
 fn segment_bases_fpu_debugregs_vm_assist_iopl() {
     let mut f = Fixture::new();

@@ -27,7 +27,8 @@ pub const fn is_canonical(va: u64) -> bool {
 }
 
 /// `set_trap_table(traps)`: a NULL pointer clears the table; otherwise
-/// entries are read up to one with a zero address.
+/// entries are read up to one with a zero address; a non-canonical
+/// handler address is `-EINVAL`.
 pub fn set_trap_table(ctx: &mut Ctx<'_>, traps: u64) -> Result<i64, Errno> {
     if traps == 0 {
         let empty = TrapInfo { vector: 0, flags: 0, cs: 0, pad0: 0, address: 0 };
@@ -39,6 +40,11 @@ pub fn set_trap_table(ctx: &mut Ctx<'_>, traps: u64) -> Result<i64, Errno> {
         let t: TrapInfo = ctx.read(traps.wrapping_add(i.wrapping_mul(size)))?;
         if t.address == 0 {
             break;
+        }
+        // Xen: a non-canonical handler is refused (the entries before it
+        // stay installed).
+        if !is_canonical(t.address) {
+            return Err(Errno::EINVAL);
         }
         let mut t = t;
         // Xen's fixup_guest_code_selector: a 64-bit guest's selectors get RPL 3.
@@ -60,23 +66,30 @@ pub fn stack_switch(ctx: &mut Ctx<'_>, ss: u64, sp: u64) -> Result<i64, Errno> {
     Ok(0)
 }
 
+/// Xen's `register_guest_callback`: a non-canonical address is `-EINVAL`.
 fn register(ctx: &mut Ctx<'_>, ty: CallbackType, address: u64, flags: u16) -> Result<i64, Errno> {
+    if !is_canonical(address) {
+        return Err(Errno::EINVAL);
+    }
     let mask = flags & guest_abi::callback::CALLBACKF_mask_events != 0;
     let slot = ctx.v().arch.callbacks.slot_mut(ty).ok_or(Errno::ENOSYS)?;
     *slot = Callback { address, mask_events: mask };
     Ok(0)
 }
 
-/// Legacy `set_callbacks(event, failsafe, syscall)`.
+/// Legacy `set_callbacks(event, failsafe, syscall)`: as in Xen, each is
+/// registered on its own, one that is refused (non-canonical) leaves that
+/// callback as it was, and the call returns 0.
 pub fn set_callbacks(
     ctx: &mut Ctx<'_>,
     event: u64,
     failsafe: u64,
     syscall: u64,
 ) -> Result<i64, Errno> {
-    register(ctx, CallbackType::Event, event, 0)?;
-    register(ctx, CallbackType::Failsafe, failsafe, 0)?;
-    register(ctx, CallbackType::Syscall, syscall, 0)
+    let _ = register(ctx, CallbackType::Event, event, 0);
+    let _ = register(ctx, CallbackType::Failsafe, failsafe, 0);
+    let _ = register(ctx, CallbackType::Syscall, syscall, 0);
+    Ok(0)
 }
 
 /// `callback_op(cmd, arg)`.

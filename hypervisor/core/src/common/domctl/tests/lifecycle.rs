@@ -432,3 +432,29 @@ fn a_frame_held_from_outside_keeps_the_dead_domain_until_released() {
     assert_eq!(domctl(&mut f, &bare(DomctlCmd::Destroydomain, id.0)).0, Ok(0));
     assert!(!f.domains.contains(id));
 }
+
+/// Found while adding the lifecycle boot tests (destroying a running domU): the
+/// teardown scrubbed and freed a domain's frames while another CPU still ran its vCPU
+/// on them (Xen's `domain_kill` pauses the domain synchronously first). Now the domain
+/// is made unrunnable and kicked, and the call is `-EAGAIN` (libxc repeats it) until no
+/// other CPU runs it; nothing is freed before.
+#[test]
+fn destroying_a_domain_another_cpu_runs_waits_for_it() {
+    let mut f = fixture();
+    let id = create(&mut f, 0, 1);
+    with_dom(&f, id, |d| d.pause_count = 0);
+    f.platform.running_elsewhere.push(id);
+    assert_eq!(domctl(&mut f, &bare(DomctlCmd::Destroydomain, id.0)).0, Err(Errno::EAGAIN));
+    assert!(f.domains.contains(id), "still there");
+    assert!(f.platform.freed.is_empty(), "nothing freed while it runs");
+    assert!(with_dom(&f, id, |d| {
+        d.kick_mask & 1 != 0
+            && !crate::common::schedule::vcpu_runnable(d, &d.vcpus[0])
+            && d.is_dying()
+    }));
+    assert_eq!(domctl(&mut f, &bare(DomctlCmd::Destroydomain, id.0)).0, Err(Errno::EAGAIN));
+    f.platform.running_elsewhere.clear();
+    assert_eq!(domctl(&mut f, &bare(DomctlCmd::Destroydomain, id.0)).0, Ok(0));
+    assert!(!f.domains.contains(id));
+    assert!(!f.platform.freed.is_empty());
+}
