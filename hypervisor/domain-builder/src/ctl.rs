@@ -43,6 +43,8 @@ pub enum CtlOp {
     GetDomainInfo,
     /// `XEN_DOMCTL_max_mem`.
     MaxMem,
+    /// `XEN_DOMCTL_max_vcpus`.
+    MaxVcpus,
     /// `XENMEM_populate_physmap`.
     PopulatePhysmap,
     /// `MMU_MACHPHYS_UPDATE` requests.
@@ -71,6 +73,7 @@ impl CtlOp {
             Self::CreateDomain => "XEN_DOMCTL_createdomain",
             Self::GetDomainInfo => "XEN_DOMCTL_getdomaininfo",
             Self::MaxMem => "XEN_DOMCTL_max_mem",
+            Self::MaxVcpus => "XEN_DOMCTL_max_vcpus",
             Self::PopulatePhysmap => "XENMEM_populate_physmap",
             Self::MachphysUpdate => "MMU_MACHPHYS_UPDATE",
             Self::WriteForeign => "foreign mapping write",
@@ -112,6 +115,14 @@ pub trait DomCtl {
     /// # Errors
     /// The hypervisor's refusal.
     fn get_domain_info(&mut self, dom: DomId) -> Result<XenDomctlGetdomaininfo, Self::Error>;
+
+    /// `XEN_DOMCTL_max_vcpus`: allocates `dom`'s vCPUs; `max` must equal
+    /// `createdomain`'s `max_vcpus`. Xen 4.17 still needs it before any
+    /// vCPU context can be set (`setvcpucontext` is `-EINVAL` until then).
+    ///
+    /// # Errors
+    /// The hypervisor's refusal.
+    fn max_vcpus(&mut self, dom: DomId, max: u32) -> Result<(), Self::Error>;
 
     /// `XEN_DOMCTL_max_mem`: `dom` may hold at most `max_memkb` KiB.
     ///

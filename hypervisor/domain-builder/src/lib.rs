@@ -83,6 +83,9 @@ pub const MAX_MEM_MIB: u64 = 1 << 20;
 /// `start_info.magic` of a 64-bit PV guest.
 pub const START_INFO_MAGIC: &[u8] = b"xen-3.0-x86_64";
 
+/// vCPUs of a built domain (`createdomain`'s and `max_vcpus`' count).
+const MAX_VCPUS: u32 = 1;
+
 /// `max_evtchn_port` given to `createdomain` (libxl's default).
 pub const MAX_EVTCHN_PORT: u32 = 1023;
 
@@ -332,7 +335,7 @@ pub fn build<C: DomCtl>(
     let mut config: XenDomctlCreatedomain = bytemuck::Zeroable::zeroed();
     config.ssidref = cfg.ssidref;
     config.handle = cfg.handle;
-    config.max_vcpus = 1;
+    config.max_vcpus = MAX_VCPUS;
     config.max_evtchn_port = MAX_EVTCHN_PORT;
     config.max_grant_frames = -1;
     config.max_maptrack_frames = -1;
@@ -357,6 +360,7 @@ fn populate_and_load<C: DomCtl>(
     domid: DomId,
 ) -> Result<BuiltDomain, BuildError<C::Error>> {
     let (lay, parms, nr_pages) = (&plan.layout, &plan.parms, plan.nr_pages);
+    ctl.max_vcpus(domid, MAX_VCPUS).map_err(BuildError::ctl(CtlOp::MaxVcpus))?;
     let info = ctl.get_domain_info(domid).map_err(BuildError::ctl(CtlOp::GetDomainInfo))?;
     ctl.max_mem(domid, nr_pages.saturating_mul(PAGE_SIZE / 1024))
         .map_err(BuildError::ctl(CtlOp::MaxMem))?;

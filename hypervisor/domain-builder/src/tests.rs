@@ -333,6 +333,7 @@ fn every_hypervisor_refusal_is_reported_and_the_domain_destroyed() {
     let image = b.image();
     let cfg = DomainConfig::new(image.bytes(), b"", 16);
     for op in [
+        CtlOp::MaxVcpus,
         CtlOp::GetDomainInfo,
         CtlOp::MaxMem,
         CtlOp::PopulatePhysmap,

@@ -39,6 +39,8 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, FakeError> {
 pub struct FakeDom {
     pub config: Option<XenDomctlCreatedomain>,
     pub max_kb: Option<u64>,
+    /// `XEN_DOMCTL_max_vcpus` given (Xen 4.17 creates the vCPUs then).
+    pub max_vcpus: Option<u32>,
     pub tot_pages: u64,
     pub shared_info: u64,
     pub pause_count: u32,
@@ -226,6 +228,15 @@ impl DomCtl for FakeXen {
         Ok(info)
     }
 
+    fn max_vcpus(&mut self, dom: DomId, max: u32) -> Result<(), FakeError> {
+        self.enter(CtlOp::MaxVcpus)?;
+        if max != 1 {
+            return refuse("EINVAL: not createdomain's max_vcpus");
+        }
+        self.dom(dom)?.max_vcpus = Some(max);
+        Ok(())
+    }
+
     fn max_mem(&mut self, dom: DomId, max_memkb: u64) -> Result<(), FakeError> {
         self.enter(CtlOp::MaxMem)?;
         self.dom(dom)?.max_kb = Some(max_memkb);
@@ -320,8 +331,8 @@ impl DomCtl for FakeXen {
         ctx: &VcpuGuestContext,
     ) -> Result<(), FakeError> {
         self.enter(CtlOp::SetVcpuContext)?;
-        if vcpu.0 != 0 {
-            return refuse("ENOENT: one vCPU");
+        if vcpu.0 != 0 || self.dom(dom)?.max_vcpus.is_none() {
+            return refuse("EINVAL: no such vCPU (before XEN_DOMCTL_max_vcpus there is none)");
         }
         let cr3_mfn = ctx.ctrlreg[3] >> 12;
         if self.dom(dom)?.pinned_l4 != Some(cr3_mfn) {

@@ -44,7 +44,8 @@ use pv_tests::console::Escaped;
 use pv_tests::evtchn;
 use pv_tests::guest_abi::domctl::{
     DomctlCmd, XEN_DOMINF_dying, XEN_DOMINF_shutdown, XenDomctl, XenDomctlCreatedomain,
-    XenDomctlGetdomaininfo, XenDomctlHypercallInit, XenDomctlMaxMem, XenDomctlVcpucontext,
+    XenDomctlGetdomaininfo, XenDomctlHypercallInit, XenDomctlMaxMem, XenDomctlMaxVcpus,
+    XenDomctlVcpucontext,
 };
 use pv_tests::guest_abi::memory::{MemoryOp, XenMemoryReservation};
 use pv_tests::guest_abi::sched::ShutdownReason;
@@ -214,6 +215,10 @@ impl DomCtl for Hypervisor {
             return Err(XenError::from(Errno::ESRCH));
         }
         Ok(info)
+    }
+
+    fn max_vcpus(&mut self, dom: DomId, max: u32) -> Result<(), XenError> {
+        domctl_with(DomctlCmd::MaxVcpus, dom, &XenDomctlMaxVcpus { max }).map(drop)
     }
 
     fn max_mem(&mut self, dom: DomId, max_memkb: u64) -> Result<(), XenError> {
