@@ -517,11 +517,11 @@ fn switch(
     if let Some(slot) = parts.curr_dom.get_mut(i) {
         *slot = next_dom;
     }
-    // Nothing of the previous vCPU may stay in this CPU's TLB.
+    // Nothing of the previous vCPU may stay in this CPU's TLB: a full
+    // flush, global entries included, which ticks the TLB-flush clock.
     // SAFETY: the idle table maps the hypervisor exactly as every guest
     // L4 does (its slots are copied into each).
-    unsafe { cpu::write_cr3(parts.hooks.idle_cr3) };
-    cpu::flush_tlb_global();
+    unsafe { cpu::write_ptbase(parts.hooks.idle_cr3) };
     let Some(u) = next else { return };
     let Some(cell) = parts.domains.get(u.dom) else { return };
     let mut dom = cell.lock();

@@ -15,8 +15,9 @@
 //!    level by level) — including the shared-info and grant-table frames,
 //!    which the domain owns like Xen's `xenpage_list`;
 //! 4. every frame freed by that is scrubbed (zeroed), its M2P entry made
-//!    invalid, the local TLB flushed, and handed to the machine's
-//!    allocator ([`Platform::free_frame`]).
+//!    invalid, and handed to the machine's allocator
+//!    ([`Platform::free_frame`]), which stamps it with the TLB-flush clock
+//!    so that the CPUs that may still cache it are flushed before reuse.
 //!
 //! Then the domain is dead (`DOMDYING_dead`) and leaves the domain table,
 //! and the hardware domain gets `VIRQ_DOM_EXC`. The work is bounded by the
@@ -71,18 +72,12 @@ fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
     }
     let id = d.id;
     let left = PvMm::new(t.frames, t.mem, t.m2p, t.hooks).relinquish_memory(id)?;
-    let freed = t.frames.take_freed();
-    if !freed.is_empty() {
-        for &f in &freed {
-            t.m2p.set_gpfn_from_mfn(f, INVALID_M2P_ENTRY);
-            t.mem.zero_frame(f);
-        }
-        // Nothing maps them any more, but a CPU may still cache a
-        // translation: flush before anyone else can get them.
-        t.platform.flush_tlb_local();
-        for f in freed {
-            t.platform.free_frame(f);
-        }
+    // Nothing maps them any more, but a CPU may still cache a translation:
+    // the allocator has it flushed before anyone else gets the frame.
+    for f in t.frames.take_freed() {
+        t.m2p.set_gpfn_from_mfn(f, INVALID_M2P_ENTRY);
+        t.mem.zero_frame(f);
+        t.platform.free_frame(f);
     }
     let d = &mut *t.target;
     d.grant_frames.clear();

@@ -44,10 +44,11 @@
 //!   a frame still in use (unpinning it) and frees it at the last
 //!   reference; that needs `tot_pages` accounting in `put_page`, which the
 //!   frame table does not have.
-//! * Released frames are scrubbed (zeroed), their M2P entries set invalid
-//!   and the local TLB flushed before they go back to the machine
-//!   allocator (Xen defers the flush with TLB-flush timestamps; one flush
-//!   suffices while a domain runs on one CPU at a time).
+//! * Released frames are scrubbed (zeroed) and their M2P entries set
+//!   invalid before they go back to the machine allocator, which stamps
+//!   them with the TLB-flush clock: the CPUs that may still cache them are
+//!   flushed when they are handed out again (Xen's TLB-flush timestamps,
+//!   `crate::mm::tlbflush`).
 //! * A domain may name itself by its id (Xen 3.4 required `DOMID_SELF`
 //!   for an unprivileged caller; later Xen allows both). Another domain is
 //!   looked up in the domain table (none: `ESRCH` for queries, nothing done
@@ -371,13 +372,10 @@ fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> u6
         }
         i = i.saturating_add(1);
     }
-    if !freed.is_empty() {
-        // Nothing maps the frames any more, but the CPU may still cache old
-        // translations: flush before anyone else can get them.
-        ctx.platform.flush_tlb_local();
-        for mfn in freed {
-            ctx.platform.free_frame(mfn);
-        }
+    // Nothing maps the frames any more, but CPUs may still cache old
+    // translations: the allocator has them flushed before reuse.
+    for mfn in freed {
+        ctx.platform.free_frame(mfn);
     }
     i
 }
@@ -503,12 +501,9 @@ fn exchange_domain(ctx: &mut TargetCtx<'_>, exch: &mut XenMemoryExchange) -> Res
         i = i.saturating_add(1);
     }
     exch.nr_exchanged = if i >= end { input.nr_extents } else { i << in_chunk };
-    if !freed.is_empty() {
-        // As for decrease_reservation: flush before the frames are reused.
-        ctx.platform.flush_tlb_local();
-        for mfn in freed {
-            ctx.platform.free_frame(mfn);
-        }
+    // As for decrease_reservation: flushed before the frames are reused.
+    for mfn in freed {
+        ctx.platform.free_frame(mfn);
     }
     rc
 }
