@@ -277,7 +277,7 @@ fn periodic(port: EvtchnPort) {
     // one tick per period (+1 for the one already due), and a timer that
     // keeps firing. About 20 on a quiet host; under TCG on a loaded host
     // (parallel boot tests) as few as 6 have been seen.
-    let most = elapsed / (5 * MS) + 1;
+    let most = (elapsed / (5 * MS)).saturating_add(1);
     check(
         (4..=most).contains(&u64::from(ticks)),
         format_args!("5 ms ticks over {} ms: {ticks} (4..={most}, ~20 unloaded)", elapsed / MS),
