@@ -20,11 +20,13 @@ use guest_abi::memory::E820Entry;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{cpu, flushtlb, gdt, power, rtc, smp, time};
+use hv_core::common::claims::Claims;
 use hv_core::common::domain::{Domain, ShutdownReason};
 use hv_core::common::domain_table::{DomainRef, DomainTable};
 use hv_core::common::schedule::SchedCore;
 use hv_core::common::xsm::{DummyXsm, Xsm};
 use hv_core::mm::Mfn;
+use hv_core::mm::frame_alloc::FrameAllocator;
 use hv_core::mm::pv::{FrameTable, PvHooks};
 use hv_core::mm::tlbflush::{TlbStamp, TlbflushNeed};
 use hv_core::pv::context_switch::FpuArea;
@@ -112,6 +114,8 @@ pub struct Machine {
     pub curr_dom: alloc::vec::Vec<Option<DomainRef>>,
     /// Frame accounting.
     pub frames: FrameTable,
+    /// Memory claims.
+    pub claims: Claims,
     /// Machine memory.
     pub mem: DirectMem,
     /// The M2P.
@@ -148,6 +152,7 @@ impl Machine {
             sched,
             curr_dom: alloc::vec::Vec::new(),
             frames,
+            claims: Claims::new(),
             mem,
             m2p,
             hooks,
@@ -330,6 +335,10 @@ impl Platform for MachinePlatform {
             )
         };
         Some(mfn)
+    }
+
+    fn free_pages(&self) -> u64 {
+        FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames)
     }
 
     fn free_frame(&mut self, mfn: Mfn) {

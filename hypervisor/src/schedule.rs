@@ -27,6 +27,7 @@ use guest_abi::vcpu::RunState;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, smp};
+use hv_core::common::claims::Claims;
 use hv_core::common::domain::Domain;
 use hv_core::common::domain_table::DomainTable;
 use hv_core::common::event_channel;
@@ -136,6 +137,7 @@ struct Parts<'a> {
     curr_dom: &'a mut alloc::vec::Vec<Option<hv_core::common::domain_table::DomainRef>>,
     xsm: &'a dyn Xsm,
     frames: &'a mut FrameTable,
+    claims: &'a mut Claims,
     mem: &'a mut DirectMem,
     m2p: &'a mut MachineM2p,
     hooks: &'a mut Hooks,
@@ -155,6 +157,7 @@ impl Parts<'_> {
             vcpu,
             regs,
             frames: self.frames,
+            claims: self.claims,
             mem: self.mem,
             m2p: self.m2p,
             hooks: self.hooks,
@@ -166,8 +169,8 @@ impl Parts<'_> {
 }
 
 fn split(m: &mut Machine) -> (Parts<'_>, &mut hv_core::common::schedule::SchedCore) {
-    let Machine { domains, xsm, frames, mem, m2p, hooks, sched, curr_dom, .. } = m;
-    (Parts { domains, curr_dom, xsm: &**xsm, frames, mem, m2p, hooks }, sched)
+    let Machine { domains, xsm, frames, claims, mem, m2p, hooks, sched, curr_dom, .. } = m;
+    (Parts { domains, curr_dom, xsm: &**xsm, frames, claims, mem, m2p, hooks }, sched)
 }
 
 fn vcpu_index(u: SchedUnit) -> usize {

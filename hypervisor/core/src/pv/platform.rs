@@ -135,6 +135,13 @@ pub trait Platform {
         if order == 0 && below.is_none() { self.alloc_frame() } else { None }
     }
 
+    /// Frames free in the machine's allocator now (Xen's
+    /// `total_avail_pages`), for the claim checks. Default: what
+    /// [`Platform::host_info`] reports.
+    fn free_pages(&self) -> u64 {
+        self.host_info().free_pages
+    }
+
     /// Returns a frame a domain owned (already scrubbed and owned by no one
     /// any more) to the machine's allocator, stamped with the TLB-flush
     /// clock: whoever gets it next first flushes the CPUs that may still

@@ -2,7 +2,8 @@
 //! `XEN_DOMCTL_destroydomain`: Xen's `domain_kill` and
 //! `domain_relinquish_resources` for a 64-bit PV domain.
 //!
-//! The domain is marked dying, then everything it holds is given back:
+//! The domain is marked dying and its memory claim cancelled, then
+//! everything it holds is given back:
 //!
 //! 1. its event channels are closed (`evtchn_destroy`);
 //! 2. each vCPU drops the references its state holds ([`vcpu_release`]):
@@ -62,6 +63,8 @@ fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
     let d = &mut *t.target;
     if d.dying == Dying::Alive {
         d.dying = Dying::Dying;
+        // `domain_set_outstanding_pages(d, 0)`.
+        t.claims.cancel(d);
         // `evtchn_destroy`: every port closed.
         let id = d.id;
         let _ = event_channel::ops::reset(d, t.mem, id);

@@ -109,6 +109,9 @@ impl Platform for MemPlatform {
     fn free_frame(&mut self, mfn: Mfn) {
         self.freed.push(mfn);
     }
+    fn free_pages(&self) -> u64 {
+        POOL_END.saturating_sub(self.next)
+    }
     fn machine_memory_map(&self) -> Vec<E820Entry> {
         self.e820.clone()
     }
@@ -135,6 +138,7 @@ impl T {
             vcpu: 0,
             regs: &mut self.f.regs,
             frames: &mut self.f.frames,
+            claims: &mut self.f.claims,
             mem: &mut self.f.mem,
             m2p: &mut self.f.m2p,
             hooks: &mut self.f.hooks,
@@ -813,3 +817,5 @@ fn a_dying_domain_gets_no_memory() {
     assert_eq!(t.reservation(POPULATE, 1, 0, 0, DomId(3)), 0);
     assert_eq!(du.lock().tot_pages, 0);
 }
+
+mod claims;
