@@ -24,17 +24,17 @@ pub fn current_time() -> TlbStamp {
     CLOCK.current()
 }
 
-/// Flushes CPU masks: the calling CPU locally, the others by a shootdown.
-struct Shootdown {
-    this: u32,
-}
+/// Flushes CPU masks: the calling CPU locally, the others by a shootdown
+/// (the calling CPU's number is looked up only when a flush is needed).
+struct Shootdown;
 
 impl FlushTlbMask for Shootdown {
     fn flush_tlb_mask(&mut self, mask: u64) {
-        if mask & 1u64.checked_shl(self.this).unwrap_or(0) != 0 {
+        let this = smp::this_cpu();
+        if mask & 1u64.checked_shl(this).unwrap_or(0) != 0 {
             cpu::flush_tlb_local();
         }
-        smp::flush_tlb_mask(mask, self.this);
+        smp::flush_tlb_mask(mask, this);
     }
 }
 
@@ -43,8 +43,7 @@ impl FlushTlbMask for Shootdown {
 /// have. Returns the CPUs flushed. Callers hold no lock another CPU may
 /// spin on with interrupts disabled (the targets must take the IPI).
 pub fn filtered_flush_mask(mask: u64, need: TlbflushNeed) -> u64 {
-    let mut target = Shootdown { this: smp::this_cpu() };
-    tlbflush::filtered_flush_tlb_mask(&CLOCK, mask, need, &mut target)
+    tlbflush::filtered_flush_tlb_mask(&CLOCK, mask, need, &mut Shootdown)
 }
 
 /// Xen's `filtered_flush_tlb_mask`: flushes every online CPU that may
