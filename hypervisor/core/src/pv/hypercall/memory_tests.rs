@@ -35,7 +35,8 @@ const POOL: u64 = 32;
 const POOL_END: u64 = 48;
 
 /// A platform with a bump allocator over [`POOL`, `POOL_END`) that records
-/// frees, and a fixed E820 and M2P chunk list.
+/// frees, and a fixed E820 and M2P chunk list; or, with `heap`, the
+/// machine's allocator and TLB-flush clock over the same frames.
 struct MemPlatform {
     inner: FakePlatform,
     next: u64,
@@ -43,6 +44,7 @@ struct MemPlatform {
     e820: Vec<E820Entry>,
     chunks: Vec<Mfn>,
     last_below: Option<u64>,
+    heap: Option<tlbflush::Heap>,
 }
 
 impl MemPlatform {
@@ -58,6 +60,7 @@ impl MemPlatform {
             ],
             chunks: alloc::vec![Mfn(0x1000), Mfn(0x1200)],
             last_below: None,
+            heap: None,
         }
     }
 }
@@ -98,6 +101,9 @@ impl Platform for MemPlatform {
     }
     fn alloc_frames(&mut self, order: u32, below: Option<u64>) -> Option<Mfn> {
         self.last_below = below;
+        if let Some(heap) = &mut self.heap {
+            return heap.alloc(order);
+        }
         let n = 1u64 << order;
         let start = self.next.next_multiple_of(n);
         if start + n > POOL_END || below.is_some_and(|b| (start + n) << 12 > b) {
@@ -108,6 +114,9 @@ impl Platform for MemPlatform {
     }
     fn free_frame(&mut self, mfn: Mfn) {
         self.freed.push(mfn);
+        if let Some(heap) = &mut self.heap {
+            heap.free(mfn);
+        }
     }
     fn free_pages(&self) -> u64 {
         POOL_END.saturating_sub(self.next)
@@ -819,3 +828,4 @@ fn a_dying_domain_gets_no_memory() {
 }
 
 mod claims;
+mod tlbflush;
