@@ -26,6 +26,7 @@ use guest_abi::xen::{
     CpuUserRegs as GuestRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS, MmuextCmd, MmuextOp,
     SIF_INITDOMAIN, SIF_PRIVILEGED, StartInfo, XEN_LEGACY_MAX_VCPUS,
 };
+use hv_arch_x86_64::flushtlb;
 use hv_arch_x86_64::pvmem::DirectMem;
 use hv_boot::Module;
 use hv_core::common::domain::Domain;
@@ -34,6 +35,7 @@ use hv_core::libelf::{self, ElfError, LoadTarget};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::types::{PAGE_ACCESSED, PAGE_DIRTY, PAGE_PRESENT, PAGE_RW, PAGE_USER};
 use hv_core::mm::pv::{M2p, PhysMem, PvMm};
+use hv_core::mm::tlbflush::TlbflushNeed;
 
 use crate::mm::{FRAMES, MachineMemory};
 use crate::printk;
@@ -170,22 +172,30 @@ pub fn construct(
     // Dom0's own memory; the machine-wide state (frame table, I/O frames,
     // M2P) was built at boot (`crate::mm::init_machine_memory`).
     let MachineMemory { frames, mem, m2p, hooks } = machine;
+    // No domain has freed a frame yet, so nothing needs a TLB flush; the
+    // allocations' needs are honoured all the same, with the allocator
+    // unlocked.
     let shared_info = {
         let mut guard = FRAMES.lock();
         let fa = guard.as_mut().ok_or("no frame allocator")?;
         fa.alloc().ok_or("out of memory for shared_info")?
     };
+    flushtlb::filtered_flush_tlb_mask(shared_info.tlbflush);
+    let shared_info = shared_info.mfn;
 
     // Dom0's pages.
     let mut p2m: Vec<u64> = Vec::with_capacity(usize::try_from(nr_pages).unwrap_or(0));
+    let mut need = TlbflushNeed::NONE;
     {
         let mut guard = FRAMES.lock();
         let fa = guard.as_mut().ok_or("no frame allocator")?;
         for _ in 0..nr_pages {
             let m = fa.alloc().ok_or("out of memory allocating dom0's pages")?;
-            p2m.push(m.0);
+            need = need.merge(m.tlbflush);
+            p2m.push(m.mfn.0);
         }
     }
+    flushtlb::filtered_flush_tlb_mask(need);
     for (pfn, &m) in (0u64..).zip(p2m.iter()) {
         let mfn = Mfn(m);
         frames.assign(mfn, DOM0).map_err(|e| format!("cannot assign frame {m:#x}: {e:?}"))?;

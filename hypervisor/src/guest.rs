@@ -21,13 +21,16 @@ use guest_abi::memory::E820Entry;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId};
 
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
-use hv_arch_x86_64::{cpu, gdt, power, rtc, smp, time};
+use hv_arch_x86_64::{cpu, flushtlb, gdt, power, rtc, smp, time};
+use hv_core::common::claims::Claims;
 use hv_core::common::domain::{Domain, ShutdownReason};
 use hv_core::common::domain_table::{DomainRef, DomainTable};
 use hv_core::common::schedule::SchedCore;
 use hv_core::common::xsm::{DummyXsm, Xsm};
 use hv_core::mm::Mfn;
+use hv_core::mm::frame_alloc::FrameAllocator;
 use hv_core::mm::pv::{FrameTable, PvHooks};
+use hv_core::mm::tlbflush::{TlbStamp, TlbflushNeed};
 use hv_core::pv::context_switch::FpuArea;
 use hv_core::pv::ctx::Ctx;
 use hv_core::pv::descriptor;
@@ -63,10 +66,17 @@ impl PvHooks for Hooks {
         }
     }
 
-    fn flush_tlb_for_type_change(&mut self, _owner: DomId, _mfn: Mfn) {
-        cpu::flush_tlb_local();
-        // Idle CPUs run on the idle table with a flushed TLB.
-        smp::flush_tlb_mask(crate::schedule::busy_cpus(), self.cpu);
+    fn tlbflush_current_time(&self) -> TlbStamp {
+        flushtlb::current_time()
+    }
+
+    fn flush_tlb_for_type_change(&mut self, _owner: DomId, _mfn: Mfn, since: TlbStamp) {
+        // The CPUs that may hold the old use (Xen's `d->dirty_cpumask`):
+        // this one and every CPU running a vCPU; idle CPUs run on the idle
+        // table and flushed when they went idle. Of those, only the ones
+        // that have not flushed since the last type reference went.
+        let mask = crate::schedule::busy_cpus() | 1u64.checked_shl(self.cpu).unwrap_or(0);
+        flushtlb::filtered_flush_mask(mask, TlbflushNeed::since(since));
     }
 
     /// Dom0 (the hardware domain) may map every I/O frame except the
@@ -106,6 +116,8 @@ pub struct Machine {
     pub curr_dom: alloc::vec::Vec<Option<DomainRef>>,
     /// Frame accounting.
     pub frames: FrameTable,
+    /// Memory claims.
+    pub claims: Claims,
     /// Machine memory.
     pub mem: DirectMem,
     /// The M2P.
@@ -142,6 +154,7 @@ impl Machine {
             sched,
             curr_dom: alloc::vec::Vec::new(),
             frames,
+            claims: Claims::new(),
             mem,
             m2p,
             hooks,
@@ -256,6 +269,11 @@ impl Platform for MachinePlatform {
         unsafe { cpu::write_cr3(l4.0 << 12) };
     }
 
+    fn write_ptbase(&mut self, l4: Mfn) {
+        // SAFETY: as for `load_cr3`.
+        unsafe { cpu::write_ptbase(l4.0 << 12) };
+    }
+
     fn flush_tlb_local(&mut self) {
         cpu::flush_tlb_local();
     }
@@ -292,9 +310,10 @@ impl Platform for MachinePlatform {
     }
 
     fn alloc_frame(&mut self) -> Option<Mfn> {
-        let mut guard = FRAMES.lock();
-        let fa = guard.as_mut()?;
-        let mfn = fa.alloc()?;
+        let got = FRAMES.lock().as_mut()?.alloc()?;
+        // With the allocator unlocked: no stale translation may survive.
+        flushtlb::filtered_flush_tlb_mask(got.tlbflush);
+        let mfn = got.mfn;
         let pa = mfn.to_addr();
         // SAFETY: a frame just taken from the allocator, in the direct map.
         unsafe {
@@ -305,7 +324,7 @@ impl Platform for MachinePlatform {
 
     fn alloc_frames(&mut self, order: u32, below: Option<u64>) -> Option<Mfn> {
         let count = 1u64.checked_shl(order)?;
-        let mfn = {
+        let got = {
             let mut guard = FRAMES.lock();
             let fa = guard.as_mut()?;
             if order == 0 && below.is_none() {
@@ -314,6 +333,9 @@ impl Platform for MachinePlatform {
                 fa.alloc_contiguous(count, count, below)?
             }
         };
+        // With the allocator unlocked: no stale translation may survive.
+        flushtlb::filtered_flush_tlb_mask(got.tlbflush);
+        let mfn = got.mfn;
         let len = usize::try_from(count.checked_mul(4096)?).ok()?;
         // SAFETY: frames just taken from the allocator, in the direct map.
         unsafe {
@@ -326,9 +348,13 @@ impl Platform for MachinePlatform {
         Some(mfn)
     }
 
+    fn free_pages(&self) -> u64 {
+        FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames)
+    }
+
     fn free_frame(&mut self, mfn: Mfn) {
         if let Some(fa) = FRAMES.lock().as_mut()
-            && let Err(e) = fa.free(mfn)
+            && let Err(e) = fa.free_stamped(mfn, flushtlb::current_time())
         {
             log::warn!("memory_op: cannot free frame {:#x}: {e:?}", mfn.0);
         }

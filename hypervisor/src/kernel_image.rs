@@ -17,6 +17,7 @@
 use alloc::format;
 use alloc::string::String;
 
+use hv_arch_x86_64::flushtlb;
 use hv_arch_x86_64::layout::maddr_to_virt;
 use hv_boot::Module;
 use hv_core::PAGE_SIZE;
@@ -36,8 +37,10 @@ impl Frames {
     /// `bytes` rounded up to whole frames, or `None` when memory is short.
     fn alloc(bytes: usize) -> Option<Self> {
         let count = u64::try_from(bytes).ok()?.div_ceil(PAGE_SIZE).max(1);
-        let first = FRAMES.lock().as_mut()?.alloc_contiguous(count, 1, None)?;
-        Some(Self { first, count })
+        let got = FRAMES.lock().as_mut()?.alloc_contiguous(count, 1, None)?;
+        // Boot time: no domain freed a frame yet; honoured all the same.
+        flushtlb::filtered_flush_tlb_mask(got.tlbflush);
+        Some(Self { first: got.mfn, count })
     }
 
     fn len(&self) -> usize {

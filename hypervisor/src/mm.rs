@@ -27,6 +27,7 @@ use hv_core::common::domain::Domain;
 use hv_core::mm::e820::E820Map;
 use hv_core::mm::frame_alloc::FrameAllocator;
 use hv_core::mm::pv::FrameTable;
+use hv_core::mm::tlbflush::TlbflushNeed;
 
 use crate::guest::{Hooks, Machine};
 use crate::{heap, printk};
@@ -44,8 +45,9 @@ const TWO_MIB: u64 = 2 * MIB;
 
 impl FrameSource for ArchFrames<'_> {
     fn alloc_frames(&mut self, count: u64, align: u64) -> Option<u64> {
-        let mfn = self.0.alloc_contiguous(count, align.max(1), Some(FOUR_GIB))?;
-        zeroed(mfn.to_addr(), count)
+        let got = self.0.alloc_contiguous(count, align.max(1), Some(FOUR_GIB))?;
+        boot_flush(got.tlbflush);
+        zeroed(got.mfn.to_addr(), count)
     }
 }
 
@@ -55,9 +57,18 @@ pub struct DirectFrames<'a>(pub &'a mut FrameAllocator);
 
 impl FrameSource for DirectFrames<'_> {
     fn alloc_frames(&mut self, count: u64, align: u64) -> Option<u64> {
-        let mfn = self.0.alloc_contiguous(count, align.max(1), None)?;
-        zeroed(mfn.to_addr(), count)
+        let got = self.0.alloc_contiguous(count, align.max(1), None)?;
+        boot_flush(got.tlbflush);
+        zeroed(got.mfn.to_addr(), count)
     }
+}
+
+/// The TLB flush frames taken at boot need, run with the allocator still
+/// locked: at boot no domain has freed a frame, so there is none, and no
+/// other CPU takes that lock (a shootdown target spinning on it with
+/// interrupts off would never answer).
+fn boot_flush(need: TlbflushNeed) {
+    hv_arch_x86_64::flushtlb::filtered_flush_tlb_mask(need);
 }
 
 fn zeroed(pa: u64, count: u64) -> Option<u64> {

@@ -27,6 +27,7 @@ use guest_abi::vcpu::RunState;
 use guest_abi::xen::{CpuUserRegs as GuestRegs, DomId, Virq};
 use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, smp};
+use hv_core::common::claims::Claims;
 use hv_core::common::domain::Domain;
 use hv_core::common::domain_table::DomainTable;
 use hv_core::common::event_channel;
@@ -158,6 +159,7 @@ struct Parts<'a> {
     curr_dom: &'a mut alloc::vec::Vec<Option<hv_core::common::domain_table::DomainRef>>,
     xsm: &'a dyn Xsm,
     frames: &'a mut FrameTable,
+    claims: &'a mut Claims,
     mem: &'a mut DirectMem,
     m2p: &'a mut MachineM2p,
     hooks: &'a mut Hooks,
@@ -177,6 +179,7 @@ impl Parts<'_> {
             vcpu,
             regs,
             frames: self.frames,
+            claims: self.claims,
             mem: self.mem,
             m2p: self.m2p,
             hooks: self.hooks,
@@ -188,8 +191,8 @@ impl Parts<'_> {
 }
 
 fn split(m: &mut Machine) -> (Parts<'_>, &mut hv_core::common::schedule::SchedCore) {
-    let Machine { domains, xsm, frames, mem, m2p, hooks, sched, curr_dom, .. } = m;
-    (Parts { domains, curr_dom, xsm: &**xsm, frames, mem, m2p, hooks }, sched)
+    let Machine { domains, xsm, frames, claims, mem, m2p, hooks, sched, curr_dom, .. } = m;
+    (Parts { domains, curr_dom, xsm: &**xsm, frames, claims, mem, m2p, hooks }, sched)
 }
 
 fn vcpu_index(u: SchedUnit) -> usize {
@@ -588,11 +591,11 @@ fn switch(
     if let Some(slot) = parts.curr_dom.get_mut(i) {
         *slot = next_dom;
     }
-    // Nothing of the previous vCPU may stay in this CPU's TLB.
+    // Nothing of the previous vCPU may stay in this CPU's TLB: a full
+    // flush, global entries included, which ticks the TLB-flush clock.
     // SAFETY: the idle table maps the hypervisor exactly as every guest
     // L4 does (its slots are copied into each).
-    unsafe { cpu::write_cr3(parts.hooks.idle_cr3) };
-    cpu::flush_tlb_global();
+    unsafe { cpu::write_ptbase(parts.hooks.idle_cr3) };
     let Some(u) = next else { return };
     let Some(cell) = parts.domains.get(u.dom) else { return };
     let mut dom = cell.lock();

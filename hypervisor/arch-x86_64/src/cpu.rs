@@ -277,11 +277,55 @@ pub unsafe fn write_cr3(maddr: u64) {
     unsafe { asm!("mov {}, %cr3", in(reg) maddr, options(att_syntax, nostack)) };
 }
 
-/// Flushes the non-global TLB entries (reloads CR3).
+/// CR4.PGE.
+const CR4_PGE: u64 = 1 << 7;
+
+/// Flushes the whole TLB, global entries included: CR4.PGE toggled when it
+/// is on, a CR3 reload otherwise. Does not tick the TLB-flush clock.
+fn flush_all_entries() {
+    let cr4 = Cr4::read_raw();
+    if cr4 & CR4_PGE == 0 {
+        let cr3 = read_cr3();
+        // SAFETY: reloading the current CR3 changes no mapping.
+        unsafe { write_cr3(cr3) };
+        return;
+    }
+    // SAFETY: clearing and setting PGE again only drops TLB entries.
+    unsafe {
+        Cr4::write_raw(cr4 & !CR4_PGE);
+        Cr4::write_raw(cr4);
+    }
+}
+
+/// Xen's `flush_tlb_local` (`do_tlb_flush`): flushes the whole TLB, global
+/// entries (a PV guest's user mappings) included, and ticks the TLB-flush
+/// clock: the clock before the flush, this CPU's time after it.
 pub fn flush_tlb_local() {
-    let cr3 = read_cr3();
-    // SAFETY: reloading the current CR3 changes no mapping.
-    unsafe { write_cr3(cr3) };
+    let t = crate::flushtlb::CLOCK.pre_flush();
+    flush_all_entries();
+    crate::flushtlb::CLOCK.post_flush(crate::smp::this_cpu(), t);
+}
+
+/// Xen's `write_ptbase` (`switch_cr3_cr4`): loads CR3 with the page table
+/// at `maddr` as a full flush, global entries included, ticking the
+/// TLB-flush clock.
+///
+/// # Safety
+/// As for [`write_cr3`].
+pub unsafe fn write_ptbase(maddr: u64) {
+    let t = crate::flushtlb::CLOCK.pre_flush();
+    let cr4 = Cr4::read_raw();
+    if cr4 & CR4_PGE != 0 {
+        // SAFETY: clearing PGE only drops TLB entries.
+        unsafe { Cr4::write_raw(cr4 & !CR4_PGE) };
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_cr3(maddr) };
+    if cr4 & CR4_PGE != 0 {
+        // SAFETY: PGE back as it was.
+        unsafe { Cr4::write_raw(cr4) };
+    }
+    crate::flushtlb::CLOCK.post_flush(crate::smp::this_cpu(), t);
 }
 
 /// Flushes one linear address from the TLB.
@@ -308,22 +352,6 @@ pub fn read_msr_safe(msr: u32) -> Option<u64> {
     };
     // SAFETY: only architectural MSRs present on every supported CPU.
     ok.then(|| unsafe { rdmsr(msr) })
-}
-
-/// Flushes the whole TLB, global entries included (toggles CR4.PGE when
-/// it is on; a CR3 reload otherwise).
-pub fn flush_tlb_global() {
-    let cr4 = Cr4::read_raw();
-    const PGE: u64 = 1 << 7;
-    if cr4 & PGE == 0 {
-        flush_tlb_local();
-        return;
-    }
-    // SAFETY: clearing and setting PGE again only drops TLB entries.
-    unsafe {
-        Cr4::write_raw(cr4 & !PGE);
-        Cr4::write_raw(cr4);
-    }
 }
 
 /// The DS, ES, FS and GS selectors.

@@ -14,6 +14,7 @@ pub mod apic;
 pub mod bench;
 pub mod cpu;
 pub mod entry;
+pub mod flushtlb;
 pub mod gdt;
 pub mod idt;
 pub mod io;

@@ -75,6 +75,18 @@ pub fn this_cpu() -> u32 {
         .unwrap_or(0)
 }
 
+/// The online CPUs (bit per CPU number; Xen's `cpu_online_map`).
+#[must_use]
+pub fn online_mask() -> u64 {
+    let mut mask = 0u64;
+    for (cpu, id) in CPU_APIC_ID.iter().enumerate().take(64) {
+        if id.load(Ordering::Relaxed) != NO_CPU {
+            mask |= 1u64 << cpu;
+        }
+    }
+    mask
+}
+
 /// Number of CPUs online.
 #[must_use]
 pub fn num_online() -> u32 {
@@ -240,7 +252,8 @@ pub fn flush_tlb_mask(mask: u64, this: u32) {
     }
 }
 
-/// The `INVALIDATE_TLB_VECTOR` handler: flush, then tell the initiator.
+/// The `INVALIDATE_TLB_VECTOR` handler: a full flush (ticking the TLB-flush
+/// clock, as Xen's `flush_area_local`), then tell the initiator.
 pub fn on_flush_ipi() {
     cpu::flush_tlb_local();
     let me = this_cpu();

@@ -127,6 +127,15 @@ fn one_domu_direct() {
         serial_lines(&out).iter().any(|l| cmdline(l) && l.ends_with("\"first domU\"")),
         "the domU's command line\n{out}"
     );
+    // The toolstack's XENMEM_claim_pages checks ran (on a scratch domain
+    // before the domU was built).
+    for line in [
+        "ok: XENMEM_claim_pages of 256 pages",
+        "ok: claim consumed by populate: (Some((16, 240)), Some(240))",
+        "ok: claim over the free memory: Some(ENOMEM)",
+    ] {
+        assert!(out.serial.contains(line), "missing `{line}`\n{out}");
+    }
 }
 
 #[test]

@@ -192,6 +192,9 @@ pub struct Domain {
     pub tot_pages: u64,
     /// Allocation limit (`max_pages`).
     pub max_pages: u64,
+    /// Pages claimed for the domain and not yet allocated
+    /// (`outstanding_pages`, [`crate::common::claims`]).
+    pub outstanding_pages: u64,
     /// `VMASST_*` bits enabled by `vm_assist`.
     pub vm_assist: u64,
     /// Set once the domain shut down or crashed.
@@ -250,6 +253,7 @@ impl Domain {
             shared_info,
             tot_pages: 0,
             max_pages: 0,
+            outstanding_pages: 0,
             vm_assist: 0,
             shutdown: None,
             grant_frames: Vec::new(),

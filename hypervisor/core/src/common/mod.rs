@@ -4,6 +4,7 @@
 //! * [`domain`]: [`Domain`](domain::Domain) and [`Vcpu`](domain::Vcpu)
 //!   with their architecture parts, shutdown reasons, lifecycle state;
 //! * [`domain_table`]: the domains by id, counted references;
+//! * [`claims`]: memory claims (`XENMEM_claim_pages`, outstanding pages);
 //! * [`xsm`]: the access-control hook layer and Xen's default policy;
 //! * [`event_channel`]: the domain's event-channel ports, the 2-level
 //!   bitmaps in shared_info, VIRQs, block and poll wake-ups;
@@ -17,6 +18,7 @@
 //! The x86 PV code (traps, emulation, the PV MMU hypercalls, descriptors,
 //! writable page tables) is in [`crate::pv`].
 
+pub mod claims;
 pub mod domain;
 pub mod domain_table;
 pub mod domctl;

@@ -18,7 +18,8 @@
 //!   from [`Platform::host_info`]; capabilities PV and grant tables v1;
 //!   one NUMA node, `max_node_id` Xen's `MAX_NUMNODES - 1` (63), as 4.17
 //!   reports it; `max_cpu_id` the last CPU; `max_mfn` the last frame the
-//!   frame table covers; nothing to scrub, nothing outstanding.
+//!   frame table covers; nothing to scrub; `outstanding_pages` the claims
+//!   not yet allocated ([`crate::common::claims`]).
 //! * `sched_id`: credit (5), or sEDF (4) when booted with `sched=sedf`.
 //! * `getdomaininfolist`: `getdomaininfo` of the domains from
 //!   `first_domain` up, at most `max_domains` (and never more than exist).
@@ -131,7 +132,7 @@ fn physinfo(ctx: &mut Ctx<'_>, op: &mut XenSysctl) -> Result<i64, Errno> {
     pi.total_pages = h.total_pages;
     pi.free_pages = h.free_pages;
     pi.scrub_pages = 0;
-    pi.outstanding_pages = 0;
+    pi.outstanding_pages = ctx.claims.outstanding();
     pi.max_mfn = ctx.frames.max_page().saturating_sub(1);
     pi.hw_cap = h.hw_cap;
     set(op, &pi);

@@ -104,12 +104,21 @@ pub trait Xsm: Send + Sync {
 
     /// Growing or shrinking `target`'s memory (`xsm_memory_adjust_reservation`:
     /// `increase_reservation`, `decrease_reservation`, `populate_physmap`,
-    /// `XENMEM_exchange`, `XENMEM_claim_pages`).
+    /// `XENMEM_exchange`).
     ///
     /// # Errors
     /// `EPERM` when refused.
     fn memory_adjust_reservation(&self, src: XsmSubject, target: XsmSubject) -> Result<(), Errno> {
         default_action(XsmAction::Target, src, Some(target))
+    }
+
+    /// Staking or cancelling a claim on free memory for `target`
+    /// (`xsm_claim_pages`, `XENMEM_claim_pages`): the privileged domain's.
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn claim_pages(&self, src: XsmSubject, target: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Priv, src, Some(target))
     }
 
     /// Reading `target`'s reservation (`xsm_memory_stat_reservation`).
@@ -287,6 +296,9 @@ mod tests {
         assert_eq!(x.memory_adjust_reservation(d1, d1), Ok(()));
         assert_eq!(x.memory_adjust_reservation(d1, d2), Err(Errno::EPERM));
         assert_eq!(x.memory_adjust_reservation(d0, d2), Ok(()));
+        assert_eq!(x.claim_pages(d1, d1), Err(Errno::EPERM), "not even for itself");
+        assert_eq!(x.claim_pages(d0, d2), Ok(()));
+        assert_eq!(x.claim_pages(d0, d0), Ok(()));
         assert_eq!(x.mmu_update(d1, d2), Err(Errno::EPERM));
         assert_eq!(x.mmu_update(d0, d2), Ok(()));
         let io = XsmSubject { id: DomId::IO, privileged: false, ssidref: 0 };

@@ -13,12 +13,24 @@
 //! Allocation is first fit in address order starting from a rotating hint
 //! (the word where the last allocation succeeded). Every error, including a
 //! double free, is reported as a value; nothing here panics.
+//!
+//! A frame a domain gave back ([`FrameAllocator::free_stamped`]) keeps the
+//! TLB-flush time it was freed at (Xen's `tlbflush_timestamp` of a free
+//! page, `need_tlbflush` set); an [`Allocation`] carries the newest such
+//! stamp of its frames, and the caller must flush the CPUs that may still
+//! cache them before using the frames ([`super::tlbflush`]). To keep the
+//! bookkeeping at three bits per frame (it lives in the early heap below
+//! 4 GiB), a stamp is kept per bitmap word: the newest stamp of the 64
+//! frames' frees, dropped once the word has no free frame left. A frame can
+//! so inherit a newer stamp than its own, which only asks for a flush that
+//! was not needed, never skips one.
 
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use super::e820::E820Map;
+use super::tlbflush::{TlbStamp, TlbflushNeed};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
 
 /// A machine frame number: a physical address divided by 4 KiB.
@@ -63,6 +75,18 @@ impl fmt::Display for FreeError {
     }
 }
 
+/// Frames just taken from the allocator: the first of the run, and the TLB
+/// flush needed before they may be used (some were freed by a domain whose
+/// mappings may still sit in a TLB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "the frames may still sit in a TLB: flush before using them"]
+pub struct Allocation {
+    /// The first frame.
+    pub mfn: Mfn,
+    /// The flush the frames need (Xen's `accumulate_tlbflush` over them).
+    pub tlbflush: TlbflushNeed,
+}
+
 /// Word index and bit mask of frame offset `i` in a bitmap.
 fn bit(i: u64) -> Option<(usize, u64)> {
     Some((usize::try_from(i >> 6).ok()?, 1u64 << (i & 63)))
@@ -79,6 +103,9 @@ struct Zone {
     managed: Vec<u64>,
     /// Bit set: frame is free now (implies managed).
     free: Vec<u64>,
+    /// Per bitmap word: the newest TLB-flush time a domain freed one of its
+    /// frames at, 0 when none of its free frames needs a flush.
+    stamps: Vec<u64>,
 }
 
 impl Zone {
@@ -89,7 +116,7 @@ impl Zone {
         if let (Some(last), true) = (bits.last_mut(), tail != 0) {
             *last = (1u64 << tail).wrapping_sub(1);
         }
-        Some(Self { base, frames, managed: bits.clone(), free: bits })
+        Some(Self { base, frames, managed: bits.clone(), free: bits, stamps: vec![0u64; words] })
     }
 
     fn end(&self) -> u64 {
@@ -109,6 +136,27 @@ impl Zone {
             && let Some(word) = map.get_mut(w)
         {
             if on { *word |= m } else { *word &= !m }
+        }
+    }
+
+    /// Adds the stamp of the word of frame offset `i`, just allocated, to
+    /// `need`; forgets it once the word has no free frame left.
+    fn take_stamp(&mut self, i: u64, need: &mut TlbflushNeed) {
+        let Some((w, _)) = bit(i) else { return };
+        let empty = self.free.get(w).is_none_or(|&word| word == 0);
+        if let Some(s) = self.stamps.get_mut(w) {
+            need.accumulate((*s != 0).then_some(TlbStamp(*s)));
+            if empty {
+                *s = 0;
+            }
+        }
+    }
+
+    /// Records that frame offset `i` was freed at TLB-flush time `stamp`
+    /// (0: needs no flush).
+    fn add_stamp(&mut self, i: u64, stamp: u64) {
+        if let Some(s) = bit(i).and_then(|(w, _)| self.stamps.get_mut(w)) {
+            *s = (*s).max(stamp);
         }
     }
 }
@@ -160,15 +208,16 @@ impl FrameAllocator {
         alloc
     }
 
-    /// Bytes of bookkeeping (two bitmaps per RAM region, and the region
-    /// list) an allocator over `map` takes on the heap: the boot code sets
-    /// that much memory aside before building it.
+    /// Bytes of bookkeeping (two bitmaps and a TLB-flush stamp per bitmap
+    /// word for each RAM region, and the region list) an allocator over `map`
+    /// takes on the heap: the boot code sets that much memory aside before
+    /// building it.
     #[must_use]
     pub fn bookkeeping_bytes(map: &E820Map) -> u64 {
         map.ram_regions().fold(0u64, |sum, e| {
             let frames = (e.end() >> PAGE_SHIFT).saturating_sub(e.addr.div_ceil(PAGE_SIZE));
             let bitmap = frames.div_ceil(64).saturating_mul(8);
-            sum.saturating_add(bitmap.saturating_mul(2))
+            sum.saturating_add(bitmap.saturating_mul(3))
                 .saturating_add(core::mem::size_of::<Zone>() as u64)
         })
     }
@@ -211,7 +260,7 @@ impl FrameAllocator {
     }
 
     /// Allocates one frame; `None` when memory is exhausted.
-    pub fn alloc(&mut self) -> Option<Mfn> {
+    pub fn alloc(&mut self) -> Option<Allocation> {
         let (hz, hw) = self.hint;
         let found = self.find_word(hz, hw, None).or_else(|| self.find_word(0, 0, Some((hz, hw))));
         let (zi, wi) = found?;
@@ -222,7 +271,9 @@ impl FrameAllocator {
         self.free = self.free.saturating_sub(1);
         self.hint = (zi, wi);
         let offset = u64::try_from(wi).ok()?.checked_mul(64)?.checked_add(u64::from(b))?;
-        Some(Mfn(zone.base.checked_add(offset)?))
+        let mut tlbflush = TlbflushNeed::NONE;
+        zone.take_stamp(offset, &mut tlbflush);
+        Some(Allocation { mfn: Mfn(zone.base.checked_add(offset)?), tlbflush })
     }
 
     /// First (zone, word) at or after `(zi, wi)` with a free bit, stopping
@@ -255,7 +306,7 @@ impl FrameAllocator {
         count: u64,
         align_frames: u64,
         below: Option<u64>,
-    ) -> Option<Mfn> {
+    ) -> Option<Allocation> {
         if count == 0 {
             return None;
         }
@@ -275,18 +326,34 @@ impl FrameAllocator {
                     cand = frame.checked_add(1)?.checked_next_multiple_of(align)?;
                     continue;
                 }
+                let mut tlbflush = TlbflushNeed::NONE;
                 for frame in cand..end {
-                    Zone::set(&mut zone.free, frame.saturating_sub(zone.base), false);
+                    let i = frame.saturating_sub(zone.base);
+                    Zone::set(&mut zone.free, i, false);
+                    zone.take_stamp(i, &mut tlbflush);
                 }
                 self.free = self.free.saturating_sub(count);
-                return Some(Mfn(cand));
+                return Some(Allocation { mfn: Mfn(cand), tlbflush });
             }
         }
         None
     }
 
-    /// Returns an allocated frame.
+    /// Returns an allocated frame that no domain had (boot modules, the
+    /// hypervisor's own frames): it needs no TLB flush when reused.
     pub fn free(&mut self, mfn: Mfn) -> Result<(), FreeError> {
+        self.free_with(mfn, 0)
+    }
+
+    /// Returns a frame a domain owned, freed at TLB-flush time `stamp`
+    /// (Xen's `free_heap_pages` for a page with an owner): whoever gets it
+    /// next must first flush the CPUs whose last flush is not newer.
+    pub fn free_stamped(&mut self, mfn: Mfn, stamp: TlbStamp) -> Result<(), FreeError> {
+        // Clock values start at 1; a 0 stamp would read as "no flush".
+        self.free_with(mfn, stamp.0.max(1))
+    }
+
+    fn free_with(&mut self, mfn: Mfn, stamp: u64) -> Result<(), FreeError> {
         let (zone, i) = self.locate_mut(mfn.0).ok_or(FreeError::NotManaged(mfn))?;
         if !Zone::test(&zone.managed, i) {
             return Err(FreeError::NotManaged(mfn));
@@ -295,6 +362,7 @@ impl FrameAllocator {
             return Err(FreeError::DoubleFree(mfn));
         }
         Zone::set(&mut zone.free, i, true);
+        zone.add_stamp(i, stamp);
         self.free = self.free.saturating_add(1);
         Ok(())
     }

@@ -13,6 +13,7 @@ use guest_abi::xen::{CpuUserRegs, DomId, Errno};
 
 use super::guest_mem;
 use super::platform::{Platform, SegBaseReg};
+use crate::common::claims::Claims;
 use crate::common::domain::{Domain, Vcpu};
 use crate::common::domain_table::DomainTable;
 use crate::common::event_channel::two_level::VcpuInfoRef;
@@ -37,6 +38,8 @@ pub struct Ctx<'a> {
     pub regs: &'a mut CpuUserRegs,
     /// Frame accounting.
     pub frames: &'a mut FrameTable,
+    /// The machine's memory claims.
+    pub claims: &'a mut Claims,
     /// Machine memory.
     pub mem: &'a mut dyn PhysMem,
     /// Machine-to-physical table.
@@ -63,6 +66,8 @@ pub struct TargetCtx<'a> {
     pub caller: XsmSubject,
     /// Frame accounting.
     pub frames: &'a mut FrameTable,
+    /// The machine's memory claims.
+    pub claims: &'a mut Claims,
     /// Machine memory.
     pub mem: &'a mut dyn PhysMem,
     /// Machine-to-physical table.
@@ -285,6 +290,7 @@ impl Ctx<'_> {
                 target: self.dom,
                 caller,
                 frames: self.frames,
+                claims: self.claims,
                 mem: self.mem,
                 m2p: self.m2p,
                 hooks: self.hooks,
@@ -300,6 +306,7 @@ impl Ctx<'_> {
             target: &mut target,
             caller,
             frames: self.frames,
+            claims: self.claims,
             mem: self.mem,
             m2p: self.m2p,
             hooks: self.hooks,

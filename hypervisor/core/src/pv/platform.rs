@@ -84,10 +84,22 @@ pub trait Platform {
     /// Loads segment base `reg` (the caller checked it is canonical).
     fn set_segment_base(&mut self, reg: SegBaseReg, value: u64);
 
-    /// Switches the CPU to guest page table `l4` (`write_ptbase`).
+    /// Switches the CPU to guest page table `l4` without a full flush: the
+    /// guest's global (user) mappings stay, and the TLB-flush clock does
+    /// not tick (Xen's `toggle_guest_pt` between a vCPU's kernel and user
+    /// tables).
     fn load_cr3(&mut self, l4: Mfn);
 
-    /// Flushes the CPU's guest TLB entries.
+    /// Switches the CPU to guest page table `l4` for a new base pointer
+    /// (Xen's `write_ptbase`): a full flush, global mappings included, that
+    /// ticks the TLB-flush clock. Default: [`Platform::load_cr3`] (host
+    /// tests).
+    fn write_ptbase(&mut self, l4: Mfn) {
+        self.load_cr3(l4);
+    }
+
+    /// Flushes the CPU's whole TLB, global entries included, ticking the
+    /// TLB-flush clock (Xen's `flush_tlb_local`).
     fn flush_tlb_local(&mut self);
 
     /// Flushes guest address `va` from the CPU's TLB.
@@ -142,8 +154,18 @@ pub trait Platform {
         if order == 0 && below.is_none() { self.alloc_frame() } else { None }
     }
 
-    /// Returns a frame (already scrubbed and no longer owned by any domain)
-    /// to the machine's allocator. Default: nothing (host tests).
+    /// Frames free in the machine's allocator now (Xen's
+    /// `total_avail_pages`), for the claim checks. Default: what
+    /// [`Platform::host_info`] reports.
+    fn free_pages(&self) -> u64 {
+        self.host_info().free_pages
+    }
+
+    /// Returns a frame a domain owned (already scrubbed and owned by no one
+    /// any more) to the machine's allocator, stamped with the TLB-flush
+    /// clock: whoever gets it next first flushes the CPUs that may still
+    /// cache it (Xen's `free_heap_pages`; no flush is needed now). Default:
+    /// nothing (host tests).
     fn free_frame(&mut self, mfn: Mfn) {
         let _ = mfn;
     }

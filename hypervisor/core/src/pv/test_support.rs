@@ -8,6 +8,7 @@ use guest_abi::xen::{CpuUserRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS};
 
 use super::ctx::Ctx;
 use super::platform::{Platform, SegBaseReg};
+use crate::common::claims::Claims;
 use crate::common::domain::Domain;
 use crate::common::domain_table::DomainTable;
 use crate::common::xsm::DummyXsm;
@@ -260,6 +261,8 @@ pub struct Fixture {
     pub mem: EmulatedMem,
     /// Frame table.
     pub frames: FrameTable,
+    /// Memory claims.
+    pub claims: Claims,
     /// M2P.
     pub m2p: M2pTable,
     /// Hooks.
@@ -306,6 +309,7 @@ impl Fixture {
         Self {
             mem,
             frames: FrameTable::new(total),
+            claims: Claims::new(),
             m2p: M2pTable::new(total),
             hooks: NoHooks,
             platform: FakePlatform::default(),
@@ -322,6 +326,7 @@ impl Fixture {
             vcpu: 0,
             regs: &mut self.regs,
             frames: &mut self.frames,
+            claims: &mut self.claims,
             mem: &mut self.mem,
             m2p: &mut self.m2p,
             hooks: &mut self.hooks,

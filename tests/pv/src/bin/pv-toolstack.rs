@@ -20,6 +20,13 @@
 //! `mmu_update` (page owner: the domU) to write into a domU frame, as
 //! privcmd's foreign mappings do.
 //!
+//! Before building, it checks `XENMEM_claim_pages` on a scratch domain
+//! ([`claim_checks`]): Xen's refusals (`-EINVAL` for an extent order,
+//! memory flags, `DOMID_SELF`, an unknown domain, a target above
+//! `max_pages`, a second claim; `-ENOMEM` for more than is free), a claim
+//! shown in `getdomaininfo` and sysctl `physinfo` as `outstanding_pages`
+//! and consumed by `populate_physmap`, and a claim of 0 cancelling it.
+//!
 //! Options on dom0's command line: `domu_mem=<MiB>` (default 32) for every
 //! domU. If the hypervisor refuses `EVTCHNOP_alloc_unbound` for another
 //! domain, the domUs are built without console and xenstore event channels
@@ -49,6 +56,7 @@ use pv_tests::guest_abi::domctl::{
 };
 use pv_tests::guest_abi::memory::{MemoryOp, XenMemoryReservation};
 use pv_tests::guest_abi::sched::ShutdownReason;
+use pv_tests::guest_abi::sysctl::{SysctlCmd, XenSysctl, XenSysctlPhysinfo};
 use pv_tests::guest_abi::xen::{
     DOMID_SELF, DomId, Errno, EvtchnPort, Hypercall, Mfn, MmuUpdate, MmuextCmd, MmuextOp,
     VcpuGuestContext, VcpuId, Virq,
@@ -56,7 +64,7 @@ use pv_tests::guest_abi::xen::{
 use pv_tests::hypercall::{hypercall2, hypercall4};
 use pv_tests::ops::{XenError, result};
 use pv_tests::pt::{DATA_RW, InitialMapping, maddr};
-use pv_tests::{StartInfo, check, fail, println, shinfo, skip};
+use pv_tests::{StartInfo, check, check_eq, fail, println, shinfo, skip};
 use xen_domain_builder::{DomCtl, DomainConfig};
 
 pv_tests::test_kernel!(name: "toolstack", main: test_main);
@@ -132,6 +140,32 @@ fn domctl_with<T: pv_tests::guest_abi::AbiBytes>(
 /// A domctl without payload on `dom`.
 fn domctl_plain(cmd: DomctlCmd, dom: DomId) -> Result<(), XenError> {
     domctl(&mut XenDomctl::new(cmd, dom))
+}
+
+/// `HYPERVISOR_sysctl(XEN_SYSCTL_physinfo)`.
+fn physinfo() -> Result<XenSysctlPhysinfo, XenError> {
+    let mut op = XenSysctl::new(SysctlCmd::Physinfo);
+    // SAFETY: sysctl reads and writes only the envelope.
+    let ret = unsafe {
+        hypercall2(Hypercall::Sysctl.raw(), core::ptr::from_mut(&mut op).addr() as u64, 0)
+    };
+    result(ret)?;
+    op.payload().ok_or(XenError::from(Errno::EINVAL))
+}
+
+/// `XENMEM_claim_pages` of `pages` for `dom`, with `order` and `flags` in
+/// the reservation (Xen wants both 0).
+fn claim_pages(pages: u64, order: u32, flags: u32, dom: DomId) -> Result<(), XenError> {
+    let mut r = XenMemoryReservation::new(0, pages, order, flags, dom);
+    // SAFETY: the hypervisor only reads `r`.
+    let ret = unsafe {
+        hypercall2(
+            Hypercall::MemoryOp.raw(),
+            u64::from(MemoryOp::ClaimPages.raw()),
+            core::ptr::from_mut(&mut r).addr() as u64,
+        )
+    };
+    result(ret).map(drop)
 }
 
 /// `HYPERVISOR_mmu_update(reqs, n, NULL, foreigndom)`.
@@ -470,6 +504,8 @@ fn test_main(si: &StartInfo) {
         }
         return;
     }
+    claim_checks(&mut hv);
+
     let mem = domu_mem(si);
     if let Some(mode) = lifecycle::Mode::from_cmdline(si) {
         lifecycle::run(mode, &mut hv, exc, &found, mem);
@@ -512,6 +548,66 @@ fn test_main(si: &StartInfo) {
     }
     wait(&mut hv, exc, &mut running);
     check(running.is_empty(), format_args!("all {} domU(s) ran and are gone", found.len()));
+}
+
+/// The scratch domain of [`claim_checks`].
+const CLAIM_DOMID: DomId = DomId(0x7000);
+
+/// The errno of `r`, `None` for success or an unknown value.
+fn errno_of(r: Result<(), XenError>) -> Option<Errno> {
+    r.err().and_then(XenError::errno)
+}
+
+/// `XENMEM_claim_pages` on a scratch domain, as a toolstack claims memory
+/// for a domain before populating it (see the module notes).
+fn claim_checks(hv: &mut Hypervisor) {
+    let mut config: XenDomctlCreatedomain = bytemuck::Zeroable::zeroed();
+    config.max_vcpus = 1;
+    config.max_evtchn_port = 1023;
+    config.max_grant_frames = -1;
+    config.max_maptrack_frames = -1;
+    config.grant_opts = pv_tests::guest_abi::domctl::xen_domctl_grant_version(1);
+    // An id of its own, so that the domUs still get d1, d2, ...
+    let d = match domctl_with(DomctlCmd::Createdomain, CLAIM_DOMID, &config) {
+        Ok(op) => op.domain,
+        Err(e) => {
+            fail(format_args!("claim: createdomain: {e}"));
+            return;
+        }
+    };
+    // 1024 pages at most.
+    if let Err(e) = hv.max_mem(d, 4096) {
+        fail(format_args!("claim: max_mem: {e}"));
+    }
+    let einval = Some(Errno::EINVAL);
+    check_eq(errno_of(claim_pages(16, 1, 0, d)), einval, "claim with extent order 1");
+    check_eq(errno_of(claim_pages(16, 0, 1, d)), einval, "claim with memory flags");
+    check_eq(errno_of(claim_pages(16, 0, 0, DOMID_SELF)), einval, "claim for DOMID_SELF");
+    check_eq(errno_of(claim_pages(16, 0, 0, DomId(0x7fef))), einval, "claim for no domain");
+    check_eq(errno_of(claim_pages(1025, 0, 0, d)), einval, "claim above max_pages");
+    let outstanding = |hv: &mut Hypervisor| {
+        let dom = hv.get_domain_info(d).map(|i| (i.tot_pages, i.outstanding_pages)).ok();
+        (dom, physinfo().map(|p| p.outstanding_pages).ok())
+    };
+    check_eq(claim_pages(256, 0, 0, d).ok(), Some(()), "XENMEM_claim_pages of 256 pages");
+    check_eq(outstanding(hv), (Some((0, 256)), Some(256)), "claim: (tot, outstanding), physinfo");
+    check_eq(errno_of(claim_pages(300, 0, 0, d)), einval, "a second claim");
+    let mut extents: Vec<u64> = (0..16).collect();
+    check_eq(hv.populate_physmap(d, &mut extents).ok(), Some(16), "claim: populate 16 pages");
+    check_eq(outstanding(hv), (Some((16, 240)), Some(240)), "claim consumed by populate");
+    check_eq(claim_pages(0, 0, 0, d).ok(), Some(()), "a claim of 0 cancels");
+    check_eq(outstanding(hv), (Some((16, 0)), Some(0)), "claim cancelled");
+    // More than is free: -ENOMEM.
+    if let Err(e) = hv.max_mem(d, u64::MAX) {
+        fail(format_args!("claim: max_mem: {e}"));
+    }
+    let free = physinfo().map_or(0, |p| p.free_pages);
+    let over = claim_pages(free.saturating_add(17), 0, 0, d);
+    check_eq(errno_of(over), Some(Errno::ENOMEM), "claim over the free memory");
+    check_eq(outstanding(hv), (Some((16, 0)), Some(0)), "nothing claimed");
+    if let Err(e) = hv.destroy(d) {
+        fail(format_args!("claim: destroy d{}: {e}", d.0));
+    }
 }
 
 /// Waits until every domU in `running` has shut down and is destroyed.

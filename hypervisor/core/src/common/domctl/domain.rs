@@ -172,6 +172,10 @@ fn check_rest(ctx: &Ctx<'_>, cfg: &XenDomctlCreatedomain) -> Result<(u32, u32), 
 /// A zeroed frame for the new domain's shared info, owned by it
 /// (`alloc_xenheap_page` + `share_xen_page_with_guest`).
 fn alloc_shared_info(ctx: &mut Ctx<'_>, id: DomId) -> Result<Mfn, Errno> {
+    // A xenheap page: never from claimed memory.
+    if !ctx.claims.may_allocate(|| ctx.platform.free_pages(), 1, None) {
+        return Err(Errno::ENOMEM);
+    }
     let mfn = ctx.platform.alloc_frame().ok_or(Errno::ENOMEM)?;
     if ctx.frames.assign(mfn, id).is_err() {
         ctx.platform.free_frame(mfn);
@@ -293,6 +297,7 @@ pub fn domaininfo(d: &Domain, now: u64, paddr_bits: u8) -> XenDomctlGetdomaininf
     info.ssidref = d.ssidref;
     info.tot_pages = d.tot_pages;
     info.max_pages = d.max_pages;
+    info.outstanding_pages = d.outstanding_pages;
     // PV: not translated, the frame is the machine frame.
     info.shared_info_frame = d.shared_info.0;
     info.cpupool = 0;

@@ -2,10 +2,10 @@
 //! `XEN_DOMCTL_destroydomain`: Xen's `domain_kill` and
 //! `domain_relinquish_resources` for a 64-bit PV domain.
 //!
-//! The domain is marked dying (no vCPU of it may run), and while another
-//! CPU still runs one of its vCPUs the call returns `-EAGAIN` (Xen pauses
-//! the domain synchronously first; libxc repeats a destroy on `EAGAIN`).
-//! Then everything it holds is given back:
+//! The domain is marked dying (no vCPU of it may run) and its memory
+//! claim cancelled; while another CPU still runs one of its vCPUs the call
+//! returns `-EAGAIN` (Xen pauses the domain synchronously first; libxc
+//! repeats a destroy on `EAGAIN`). Then everything it holds is given back:
 //!
 //! 1. its event channels are closed (`evtchn_destroy`);
 //! 2. each vCPU drops the references its state holds ([`vcpu_release`]):
@@ -18,8 +18,9 @@
 //!    level by level) — including the shared-info and grant-table frames,
 //!    which the domain owns like Xen's `xenpage_list`;
 //! 4. every frame freed by that is scrubbed (zeroed), its M2P entry made
-//!    invalid, the local TLB flushed, and handed to the machine's
-//!    allocator ([`Platform::free_frame`]).
+//!    invalid, and handed to the machine's allocator
+//!    ([`Platform::free_frame`]), which stamps it with the TLB-flush clock
+//!    so that the CPUs that may still cache it are flushed before reuse.
 //!
 //! Then the domain is dead (`DOMDYING_dead`) and leaves the domain table,
 //! and the hardware domain gets `VIRQ_DOM_EXC`. The work is bounded by the
@@ -65,6 +66,8 @@ fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
     if d.dying == Dying::Alive {
         // Dying: no vCPU may run any more; the kicks stop those running.
         d.dying = Dying::Dying;
+        // `domain_set_outstanding_pages(d, 0)`.
+        t.claims.cancel(d);
         for i in 0..d.vcpus.len() {
             d.kick(i);
         }
@@ -85,18 +88,12 @@ fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
         vcpu_release(&mut mm, v, true);
     }
     let left = PvMm::new(t.frames, t.mem, t.m2p, t.hooks).relinquish_memory(id)?;
-    let freed = t.frames.take_freed();
-    if !freed.is_empty() {
-        for &f in &freed {
-            t.m2p.set_gpfn_from_mfn(f, INVALID_M2P_ENTRY);
-            t.mem.zero_frame(f);
-        }
-        // Nothing maps them any more, but a CPU may still cache a
-        // translation: flush before anyone else can get them.
-        t.platform.flush_tlb_local();
-        for f in freed {
-            t.platform.free_frame(f);
-        }
+    // Nothing maps them any more, but a CPU may still cache a translation:
+    // the allocator has it flushed before anyone else gets the frame.
+    for f in t.frames.take_freed() {
+        t.m2p.set_gpfn_from_mfn(f, INVALID_M2P_ENTRY);
+        t.mem.zero_frame(f);
+        t.platform.free_frame(f);
     }
     let d = &mut *t.target;
     d.grant_frames.clear();

@@ -154,6 +154,13 @@ fn physinfo_and_sched_id() {
     assert_eq!(pi.max_mfn, f.frames.max_page() - 1);
     assert_eq!(pi.hw_cap, [1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(pi.arch_capabilities, 0);
+    // Outstanding claims of all domains.
+    let mut d =
+        crate::common::domain::Domain::new(guest_abi::xen::DomId(3), false, crate::mm::Mfn(0));
+    d.max_pages = 0x1000;
+    f.claims.set(&mut d, 0x123, 0x6_0000).unwrap();
+    let (_, back) = sysctl(&mut f, &XenSysctl::new(SysctlCmd::Physinfo));
+    assert_eq!(back.payload::<XenSysctlPhysinfo>().unwrap().outstanding_pages, 0x123);
 
     let (r, back) = sysctl(&mut f, &XenSysctl::new(SysctlCmd::SchedId));
     assert_eq!(r, Ok(0));

@@ -25,6 +25,7 @@ use guest_abi::xen::{DomId, Errno};
 
 use super::types::{PageInfo, TypeInfo};
 use crate::mm::Mfn;
+use crate::mm::tlbflush::TlbStamp;
 
 /// Largest general or type count a frame may reach; the top values are
 /// reserved so that no increment can wrap (Xen reserves them in
@@ -143,6 +144,7 @@ impl FrameTable {
             allocated: true,
             type_info: TypeInfo::default(),
             linear_pt_count: 0,
+            tlbflush_timestamp: TlbStamp::default(),
         };
         Ok(())
     }
@@ -201,9 +203,11 @@ impl FrameTable {
     }
 
     /// Frames freed since the last call, for the frame allocator. A freed
-    /// frame may still sit in TLBs of its last owner's CPUs: the allocator
-    /// must flush them before handing the frame out again (Xen's
-    /// `tlbflush_timestamp` check in `alloc_heap_pages`).
+    /// frame may still sit in TLBs of its last owner's CPUs: it goes back
+    /// through `Platform::free_frame`, which stamps it with the TLB-flush
+    /// clock, and the allocator has the CPUs that have not flushed since
+    /// flush before handing it out again (Xen's `free_heap_pages` and
+    /// `alloc_heap_pages`, [`crate::mm::tlbflush`]).
     pub fn take_freed(&mut self) -> Vec<Mfn> {
         core::mem::take(&mut self.freed)
     }

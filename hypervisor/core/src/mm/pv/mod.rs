@@ -75,7 +75,8 @@
 //!   after rewriting their DPL);
 //! * TLB and cache flushes requested by `mmuext_op` are returned as
 //!   [`MmuEffect`]s; only the type-change flush is synchronous
-//!   ([`PvHooks::flush_tlb_for_type_change`]).
+//!   ([`PvHooks::flush_tlb_for_type_change`], filtered by the time the
+//!   frame's type count dropped to 0, as Xen's `tlbflush_filter`).
 //!
 //! Xen behaviours kept on purpose, although they may look surprising:
 //! `mmu_update` on a frame that is not an in-use page table writes it as
@@ -123,6 +124,7 @@ pub use types::{Level, PageInfo, PageType, TypeInfo};
 use guest_abi::xen::DomId;
 
 use crate::mm::Mfn;
+use crate::mm::tlbflush::TlbStamp;
 
 /// What the machine layer provides to the PV MMU.
 pub trait PvHooks {
@@ -162,13 +164,22 @@ pub trait PvHooks {
         check_descriptor_conservative(desc)
     }
 
-    /// A frame of `owner` is changing type away from a previous use: stale
-    /// TLB entries of the old use (e.g. a just-dropped writable mapping of
-    /// a frame about to become a page table) must be flushed on every CPU
-    /// that ran `owner` before validation proceeds (`_get_page_type`'s
-    /// `flush_tlb_mask`, XSA-401). Default: nothing (host tests).
-    fn flush_tlb_for_type_change(&mut self, owner: DomId, mfn: Mfn) {
-        let _ = (owner, mfn);
+    /// The TLB-flush clock's current time (`tlbflush_current_time`), which
+    /// a frame is stamped with when its type count drops to 0. Default: 0
+    /// (host tests).
+    fn tlbflush_current_time(&self) -> TlbStamp {
+        TlbStamp(0)
+    }
+
+    /// A frame of `owner` is changing type away from a previous use whose
+    /// last reference went at TLB-flush time `since`: stale TLB entries of
+    /// the old use (e.g. a just-dropped writable mapping of a frame about
+    /// to become a page table) must be flushed, before validation proceeds,
+    /// on every CPU that ran `owner` and has not fully flushed since
+    /// (`_get_page_type`: `d->dirty_cpumask` through `tlbflush_filter`,
+    /// then `flush_mask`; XSA-401). Default: nothing (host tests).
+    fn flush_tlb_for_type_change(&mut self, owner: DomId, mfn: Mfn, since: TlbStamp) {
+        let _ = (owner, mfn, since);
     }
 }
 

@@ -44,9 +44,12 @@ impl PvMm<'_> {
         if old.count == 0 {
             if old.ty != ty {
                 // A previous use may still sit in some TLB; the hypervisor
-                // must not let it survive the type change.
+                // must not let it survive the type change. A frame with no
+                // type since it was assigned had no writable mapping and
+                // was handed out with its TLB flush done (Xen filters with
+                // the free-time stamp, which then leaves no CPU).
                 if let (false, Some(owner)) = (old.ty == PageType::None, page.owner) {
-                    self.hooks.flush_tlb_for_type_change(owner, mfn);
+                    self.hooks.flush_tlb_for_type_change(owner, mfn, page.tlbflush_timestamp);
                 }
                 // Writable and untyped frames need no scan.
                 new = TypeInfo { ty, count: 0, validated: !ty.is_protected(), pinned: false };
@@ -113,10 +116,13 @@ impl PvMm<'_> {
             self.dec_linear_uses(mfn);
             self.dec_linear_entries(pt);
         }
+        let now = self.hooks.tlbflush_current_time();
         if let Some(p) = self.frames.get_mut(mfn) {
             p.type_info.count = p.type_info.count.saturating_sub(1);
             if p.type_info.count == 0 {
                 p.type_info.pinned = false;
+                // `set_tlbflush_timestamp`: the last use ended now.
+                p.tlbflush_timestamp = now;
             }
         }
     }

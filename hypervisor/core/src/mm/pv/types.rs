@@ -16,6 +16,7 @@
 use guest_abi::xen::DomId;
 
 use crate::mm::Mfn;
+use crate::mm::tlbflush::TlbStamp;
 
 /// Entries per page-table page (`L1_PAGETABLE_ENTRIES` etc.).
 pub const PT_ENTRIES: usize = 512;
@@ -296,4 +297,9 @@ pub struct PageInfo {
     /// table holds, < 0 counts linear entries elsewhere pointing at it. A
     /// table is never both, which bounds de-typing recursion (XSA-240).
     pub linear_pt_count: i16,
+    /// Xen's `tlbflush_timestamp` of an in-use frame: the TLB-flush time
+    /// its type count last dropped to 0 (a writable mapping, or its use as
+    /// a page table, may live on in TLBs until every CPU flushed after it).
+    /// 0 for a frame that had no typed use since it was assigned.
+    pub tlbflush_timestamp: TlbStamp,
 }

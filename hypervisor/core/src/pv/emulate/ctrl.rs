@@ -155,7 +155,7 @@ fn new_guest_cr3(ctx: &mut Ctx<'_>, val: u64) -> Result<(), EmulOutcome> {
     vcpu.arch.tables = tables;
     rc.map_err(|_| EmulOutcome::Unhandled)?;
     if let (true, Some(l4)) = (effects.contains(&MmuEffect::WritePtbase), tables.guest_table) {
-        ctx.platform.load_cr3(l4);
+        ctx.platform.write_ptbase(l4);
     }
     Ok(())
 }

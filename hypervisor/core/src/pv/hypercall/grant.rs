@@ -51,6 +51,10 @@ fn setup_frames(t: &mut TargetCtx<'_>, s: &mut GnttabSetupTable) -> Result<(), E
     }
     let Ok(want) = usize::try_from(s.nr_frames) else { return Ok(()) };
     while t.target.grant_frames.len() < want {
+        // A xenheap page: never from claimed memory.
+        if !t.claims.may_allocate(|| t.platform.free_pages(), 1, None) {
+            return Ok(());
+        }
         let Some(mfn) = t.platform.alloc_frame() else { return Ok(()) };
         // Shared with the guest like a xenheap page: owned by it, not counted.
         if t.frames.assign(mfn, t.target.id).is_err() {

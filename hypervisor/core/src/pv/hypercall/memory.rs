@@ -35,6 +35,17 @@
 //!   consulted (`MEMF_no_refcount`). `nr_exchanged` says how far it got; a
 //!   faulting output entry is reported as `-EFAULT` after the fact, as in
 //!   Xen.
+//! * `XENMEM_claim_pages` (Xen 4.17's checks, in its order): `-EINVAL` for
+//!   a restart point, an extent list, an extent order or memory flags, and
+//!   for a domain id that names no domain (looked up by id: `DOMID_SELF`
+//!   names none); `-EPERM` unless the caller is privileged
+//!   (`xsm_claim_pages`); then `domain_set_outstanding_pages`
+//!   ([`crate::common::claims`]): `nr_extents` is the domain's target
+//!   total, 0 cancels. Once memory is claimed, allocations for a domain
+//!   without a covering claim, and those counted against no domain
+//!   (`XENMEM_exchange` outputs, `MEMF_no_refcount`), may not use it;
+//!   allocations and releases adjust the domain's claim
+//!   (`domain_adjust_tot_pages`).
 //! * `XENMEM_memory_map` is `-ENOSYS`: Xen answers so for a PV domain
 //!   whose toolstack set no map (`d->arch.nr_e820 == 0`), and Linux then
 //!   assumes one RAM region; `set_memory_map` is not implemented.
@@ -47,10 +58,11 @@
 //!   a frame still in use (unpinning it) and frees it at the last
 //!   reference; that needs `tot_pages` accounting in `put_page`, which the
 //!   frame table does not have.
-//! * Released frames are scrubbed (zeroed), their M2P entries set invalid
-//!   and the local TLB flushed before they go back to the machine
-//!   allocator (Xen defers the flush with TLB-flush timestamps; one flush
-//!   suffices while a domain runs on one CPU at a time).
+//! * Released frames are scrubbed (zeroed) and their M2P entries set
+//!   invalid before they go back to the machine allocator, which stamps
+//!   them with the TLB-flush clock: the CPUs that may still cache them are
+//!   flushed when they are handed out again (Xen's TLB-flush timestamps,
+//!   `crate::mm::tlbflush`).
 //! * A domain may name itself by its id (Xen 3.4 required `DOMID_SELF`
 //!   for an unprivileged caller; later Xen allows both). Another domain is
 //!   looked up in the domain table (none: `ESRCH` for queries, nothing done
@@ -75,7 +87,7 @@ use guest_abi::memory::{
     memop_split, xenmemf_get_address_bits,
 };
 use guest_abi::xen::{
-    ArchSharedInfo, Errno, Hypercall, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END,
+    ArchSharedInfo, DomId, Errno, Hypercall, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END,
     MACH2PHYS_VIRT_START, SharedInfo,
 };
 
@@ -140,6 +152,7 @@ pub fn memory_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
         }
         MemoryOp::MachphysMfnList => machphys_mfn_list(ctx, arg),
         MemoryOp::Exchange => exchange(ctx, arg),
+        MemoryOp::ClaimPages => claim_pages(ctx, start, arg),
         // No toolstack-set map (see the module notes).
         _ => Err(Errno::ENOSYS),
     }
@@ -202,6 +215,29 @@ fn machphys_mfn_list(ctx: &mut Ctx<'_>, arg: u64) -> Result<i64, Errno> {
     }
     list.nr_extents = done;
     ctx.write(arg, &list)?;
+    Ok(0)
+}
+
+/// `XENMEM_claim_pages`: stake, or with 0 cancel, a claim on free memory
+/// for a domain (see the module notes).
+fn claim_pages(ctx: &mut Ctx<'_>, start: u64, arg: u64) -> Result<i64, Errno> {
+    if start != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let r: XenMemoryReservation = ctx.read(arg)?;
+    if r.extent_start != 0 || r.extent_order != 0 || r.mem_flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // `rcu_lock_domain_by_id`: a real id only, and none is -EINVAL.
+    if r.domid == DomId::SELF {
+        return Err(Errno::EINVAL);
+    }
+    let free = ctx.platform.free_pages();
+    ctx.with_target(r.domid, |t| {
+        t.xsm.claim_pages(t.caller, t.target.subject())?;
+        t.claims.set(t.target, r.nr_extents, free)
+    })
+    .map_err(|_| Errno::EINVAL)??;
     Ok(0)
 }
 
@@ -312,21 +348,33 @@ fn slot(va: u64, i: u64) -> u64 {
 }
 
 /// Allocates one extent of `2^order` frames to the calling domain
-/// (`alloc_domheap_pages` + `assign_pages`), within `max_pages`.
+/// (`alloc_domheap_pages` + `assign_pages`), within `max_pages` and
+/// outside memory others claimed.
 fn alloc_extent(ctx: &mut TargetCtx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
     let n = 1u64 << order;
     if ctx.target.tot_pages.checked_add(n)? > ctx.target.max_pages {
         return None;
     }
-    let base = alloc_assigned(ctx, order, below)?;
-    ctx.target.tot_pages = ctx.target.tot_pages.saturating_add(n);
+    let base = alloc_assigned(ctx, order, below, true)?;
+    ctx.claims.add_tot_pages(ctx.target, n);
     Some(base)
 }
 
 /// Allocates `2^order` zeroed frames and gives them to the calling domain
-/// in the frame table, leaving `tot_pages` to the caller.
-fn alloc_assigned(ctx: &mut TargetCtx<'_>, order: u32, below: Option<u64>) -> Option<Mfn> {
+/// in the frame table, leaving `tot_pages` to the caller. `refcount`: the
+/// frames will count in the domain's `tot_pages`, so its claim may cover
+/// them (otherwise `MEMF_no_refcount`: only unclaimed memory).
+fn alloc_assigned(
+    ctx: &mut TargetCtx<'_>,
+    order: u32,
+    below: Option<u64>,
+    refcount: bool,
+) -> Option<Mfn> {
     let n = 1u64 << order;
+    let claimant = refcount.then_some(&*ctx.target);
+    if !ctx.claims.may_allocate(|| ctx.platform.free_pages(), n, claimant) {
+        return None;
+    }
     let base = ctx.platform.alloc_frames(order, below)?;
     let dom = ctx.target.id;
     for k in 0..n {
@@ -425,29 +473,27 @@ fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> Pr
             if !guest_remove_page(ctx, mfn, &mut freed) {
                 break 'extents;
             }
+            ctx.claims.sub_tot_pages(ctx.target, 1);
         }
         i = i.saturating_add(1);
     }
-    if !freed.is_empty() {
-        // Nothing maps the frames any more, but the CPU may still cache old
-        // translations: flush before anyone else can get them.
-        ctx.platform.flush_tlb_local();
-        for mfn in freed {
-            ctx.platform.free_frame(mfn);
-        }
+    // Nothing maps the frames any more, but CPUs may still cache old
+    // translations: the allocator has them flushed before reuse.
+    for mfn in freed {
+        ctx.platform.free_frame(mfn);
     }
     Progress { extents: i, preempted }
 }
 
 /// Releases one frame of the calling domain that nothing else uses and
 /// appends it to `freed`, scrubbed and with its M2P entry invalidated,
-/// ready for the allocator. `false` (nothing done) for any other frame.
+/// ready for the allocator, leaving `tot_pages` to the caller. `false`
+/// (nothing done) for any other frame.
 fn guest_remove_page(ctx: &mut TargetCtx<'_>, mfn: Mfn, freed: &mut Vec<Mfn>) -> bool {
     let dom = ctx.target.id;
     if !only_allocated(ctx, mfn) || ctx.frames.release(mfn, dom).is_err() {
         return false;
     }
-    ctx.target.tot_pages = ctx.target.tot_pages.saturating_sub(1);
     // The count was 1, so the release freed the frame. Only releases free
     // frames, so the frame table's queue holds nothing else; whatever it
     // holds is free and goes to the allocator the same way.
@@ -585,12 +631,9 @@ fn exchange_domain(
     }
     exch.nr_exchanged = if i >= end { input.nr_extents } else { i << in_chunk };
     let rc = rc.map(|()| if preempted { Exchanged::Preempted } else { Exchanged::All });
-    if !freed.is_empty() {
-        // As for decrease_reservation: flush before the frames are reused.
-        ctx.platform.flush_tlb_local();
-        for mfn in freed {
-            ctx.platform.free_frame(mfn);
-        }
+    // As for decrease_reservation: flushed before the frames are reused.
+    for mfn in freed {
+        ctx.platform.free_frame(mfn);
     }
     rc
 }
@@ -650,7 +693,7 @@ fn exchange_chunk(
     out.try_reserve_exact(usize::try_from(n_out).map_err(|_| Errno::ENOMEM)?)
         .map_err(|_| Errno::ENOMEM)?;
     for _ in 0..n_out {
-        let Some(base) = alloc_assigned(ctx, c.output.extent_order, c.below) else {
+        let Some(base) = alloc_assigned(ctx, c.output.extent_order, c.below, false) else {
             unassign(ctx, &out, c.output.extent_order);
             return Err(Errno::ENOMEM);
         };
@@ -660,9 +703,9 @@ fn exchange_chunk(
     for &mfn in &frames {
         let _ = guest_remove_page(ctx, mfn, freed);
     }
-    // ...and hand over the outputs at the guest's GPFNs.
+    // ...and hand over the outputs at the guest's GPFNs. As many pages go
+    // as come (`MEMF_no_refcount`): `tot_pages` and the claim stay.
     let per_out = 1u64 << c.output.extent_order;
-    ctx.target.tot_pages = ctx.target.tot_pages.saturating_add(n_out.saturating_mul(per_out));
     let mut rc = Ok(());
     for (j, base) in (0u64..).zip(out) {
         let at = slot(c.output.extent_start, (i << c.out_chunk).saturating_add(j));

@@ -324,7 +324,7 @@ fn apply_effects(ctx: &mut Ctx<'_>, effects: &[MmuEffect]) {
             MmuEffect::FlushCache | MmuEffect::FlushCacheGlobal => {}
             MmuEffect::WritePtbase => {
                 if let Some(t) = ctx.v_ref().current_table() {
-                    ctx.platform.load_cr3(t);
+                    ctx.platform.write_ptbase(t);
                 }
                 // Xen drops the LDT shadow mappings here and lets them fault
                 // back in through the new tables; resolve them again now.

@@ -394,7 +394,7 @@ pub fn start_on_cpu(ctx: &mut Ctx<'_>) -> Option<CpuUserRegs> {
         ctx.platform.set_segment_base(SegBaseReg::Fs, fs);
         ctx.platform.set_segment_base(SegBaseReg::Gs, gs);
         if let Some(t) = table {
-            ctx.platform.load_cr3(t);
+            ctx.platform.write_ptbase(t);
         }
     }
     regs

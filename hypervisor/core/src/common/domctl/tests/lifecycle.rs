@@ -380,7 +380,6 @@ fn destroy_returns_exactly_what_the_domain_held() {
         assert!(f.mem.frame(*m).unwrap().iter().all(|&w| w == 0), "{m:?} scrubbed");
     }
     audit(&f.frames, &f.mem, &[]).unwrap();
-    assert!(f.platform.flushes > 0, "TLB flushed before the frames went back");
 }
 
 #[test]

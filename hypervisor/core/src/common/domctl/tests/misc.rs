@@ -286,3 +286,26 @@ fn io_permissions_are_stored_and_checked() {
         assert_eq!(domctl(&mut f, &irq(bad, 1)).0, Err(Errno::EINVAL));
     }
 }
+
+#[test]
+fn a_claim_shows_in_getdomaininfo_and_dies_with_the_domain() {
+    let mut f = fixture();
+    let id = create(&mut f, 0, 1);
+    with_dom(&f, id, |d| d.max_pages = 100);
+    f.platform.host.free_pages = 1000;
+    // Dom0 claims 40 pages for the domain (`XENMEM_claim_pages`).
+    let arg = crate::pv::test_support::GUEST_BASE + 0x100;
+    let r = guest_abi::memory::XenMemoryReservation::new(0, 40, 0, 0, id);
+    f.poke(arg, bytemuck::bytes_of(&r));
+    let rc = crate::pv::hypercall::call(
+        &mut f.ctx(),
+        u64::from(guest_abi::xen::Hypercall::MemoryOp.raw()),
+        [24, arg, 0, 0, 0, 0],
+        false,
+    );
+    assert_eq!(rc, Ok(0));
+    assert_eq!(info(&mut f, id.0).unwrap().outstanding_pages, 40);
+    assert_eq!(f.claims.outstanding(), 40);
+    assert_eq!(domctl(&mut f, &bare(DomctlCmd::Destroydomain, id.0)).0, Ok(0));
+    assert_eq!(f.claims.outstanding(), 0, "domain_kill cancels the claim");
+}

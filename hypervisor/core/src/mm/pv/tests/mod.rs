@@ -35,6 +35,7 @@ use super::{
     VcpuTables, audit,
 };
 use crate::mm::Mfn;
+use crate::mm::tlbflush::{TlbClock, TlbStamp};
 
 /// The domain under test.
 pub(super) const DOM: DomId = DomId(1);
@@ -93,6 +94,10 @@ pub(super) struct Hooks {
     pub iomem: Vec<DomId>,
     /// `flush_tlb_for_type_change` calls.
     pub flushes: Vec<(DomId, Mfn)>,
+    /// The stamps those calls filtered with, in order.
+    pub flush_stamps: Vec<TlbStamp>,
+    /// The TLB-flush clock.
+    pub clock: TlbClock,
     /// vCPU bitmap addresses that cannot be read.
     pub bad_vcpumasks: Vec<u64>,
 }
@@ -114,8 +119,13 @@ impl PvHooks for Hooks {
         !self.bad_vcpumasks.contains(&vcpumask)
     }
 
-    fn flush_tlb_for_type_change(&mut self, owner: DomId, mfn: Mfn) {
+    fn tlbflush_current_time(&self) -> TlbStamp {
+        self.clock.current()
+    }
+
+    fn flush_tlb_for_type_change(&mut self, owner: DomId, mfn: Mfn, since: TlbStamp) {
         self.flushes.push((owner, mfn));
+        self.flush_stamps.push(since);
     }
 }
 

@@ -267,3 +267,24 @@ fn type_change_from_previous_use_asks_for_a_tlb_flush() {
     assert_eq!(m.hooks.flushes, [(DOM, RW_DATA[0])]);
     m.audit();
 }
+
+#[test]
+fn a_type_change_filters_with_the_time_the_last_type_reference_went() {
+    let mut m = Machine::guest();
+    // RW_DATA[0] is mapped writable by the fixture's tables; tick the
+    // clock, then drop that mapping's type reference with the L4.
+    for _ in 0..5 {
+        let _ = m.hooks.clock.pre_flush();
+    }
+    let dropped_at = m.hooks.clock.current();
+    m.unpin(L4).unwrap();
+    assert_eq!(m.info(RW_DATA[0]).type_info.count, 0);
+    assert_eq!(m.info(RW_DATA[0]).tlbflush_timestamp, dropped_at);
+    // Later flushes do not change the frame's stamp...
+    let _ = m.hooks.clock.pre_flush();
+    m.pin(1, RW_DATA[0]).unwrap();
+    // ...and the type change asks to flush whoever has not flushed since.
+    assert_eq!(m.hooks.flushes, [(DOM, RW_DATA[0])]);
+    assert_eq!(m.hooks.flush_stamps, [dropped_at]);
+    m.audit();
+}
