@@ -182,6 +182,11 @@ pub struct Domain {
     /// Controller pauses outstanding (`controller_pause_count`): the
     /// domain's vCPUs run only while it is 0.
     pub pause_count: u32,
+    /// Whether the vCPUs exist for the toolstack (Xen 4.17's `d->vcpu[i]`
+    /// non-NULL): a domain from `createdomain` has none until
+    /// `XEN_DOMCTL_max_vcpus`, and vCPU domctls on it are `-EINVAL` until
+    /// then. The `vcpus` vector is allocated at creation all the same.
+    pub vcpus_created: bool,
     /// Destruction state.
     pub dying: Dying,
     /// The access-control label (sHype/ACM `ssidref`; 0 = none).
@@ -248,6 +253,7 @@ impl Domain {
             privileged,
             handle: [0; 16],
             pause_count: 0,
+            vcpus_created: true,
             dying: Dying::Alive,
             ssidref: 0,
             shared_info,

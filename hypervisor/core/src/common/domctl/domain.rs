@@ -86,6 +86,7 @@ pub fn createdomain(ctx: &mut Ctx<'_>, op: &mut XenDomctl) -> Result<i64, Errno>
         v.runstate.entry_time = now;
     }
     d.pause_count = 1;
+    d.vcpus_created = false;
     d.creation_finished = false;
     d.ssidref = cfg.ssidref;
     d.handle = cfg.handle.0;
@@ -257,7 +258,7 @@ pub fn domaininfo(d: &Domain, now: u64, paddr_bits: u8) -> XenDomctlGetdomaininf
     info.max_vcpu_id = XEN_INVALID_MAX_VCPU_ID;
     let mut flags = XEN_DOMINF_blocked;
     let mut cpu_time = 0u64;
-    for v in &d.vcpus {
+    for v in d.vcpus.iter().filter(|_| d.vcpus_created) {
         let rs = v.runstate.info(now);
         cpu_time = cpu_time.saturating_add(rs.time[0]);
         info.max_vcpu_id = v.id.0;

@@ -44,9 +44,10 @@
 //!   its frames: there are no foreign or grant mappings yet).
 //! * `getdomaininfo` and `getdomaininfolist` go through [`Xsm::domctl`]
 //!   only (Xen's dummy `xsm_getdomaininfo` is a pass).
-//! * `max_vcpus` must equal `createdomain`'s `max_vcpus`, as in 4.17, but
-//!   the vCPUs already exist (created, down and without a context, by
-//!   `createdomain`), so the call only checks.
+//! * `max_vcpus` must equal `createdomain`'s `max_vcpus`, as in 4.17; the
+//!   vCPU structures are allocated by `createdomain` (down, without a
+//!   context) but, as in Xen, exist for the toolstack only after
+//!   `max_vcpus` (`Domain::vcpus_created`).
 //! * Affinity bitmaps longer than the host's CPUs are zero-filled only up to
 //!   [`bitmap::MAX_BITMAP_BYTES`] (Xen writes zeroes up to any `nr_bits`).
 //!

@@ -41,14 +41,16 @@ use crate::pv::ctx::Ctx;
 use crate::pv::hypercall::vcpu_context::{get_info_guest, read_context, set_info_guest};
 use crate::sched::CpuMask;
 
-/// The index of vCPU `id` of `d`; `-EINVAL` beyond `max_vcpus`.
+/// The index of vCPU `id` of `d`; `-EINVAL` beyond `max_vcpus` or before
+/// `XEN_DOMCTL_max_vcpus` created the vCPUs.
 fn vcpu_index(d: &Domain, id: u32) -> Result<usize, Errno> {
     let i = usize::try_from(id).map_err(|_| Errno::EINVAL)?;
-    if i < d.vcpus.len() { Ok(i) } else { Err(Errno::EINVAL) }
+    if d.vcpus_created && i < d.vcpus.len() { Ok(i) } else { Err(Errno::EINVAL) }
 }
 
 /// `XEN_DOMCTL_max_vcpus`: must equal the `max_vcpus` given at creation,
-/// and not be the caller's own domain (`-EINVAL`); the vCPUs exist already.
+/// and not be the caller's own domain (`-EINVAL`); creates the vCPUs for
+/// the toolstack (Xen 4.17's `vcpu_create` loop; a repeat changes nothing).
 pub fn max_vcpus(ctx: &mut Ctx<'_>, op: &XenDomctl) -> Result<i64, Errno> {
     if op.domain == ctx.dom.id {
         return Err(Errno::EINVAL);
@@ -56,6 +58,7 @@ pub fn max_vcpus(ctx: &mut Ctx<'_>, op: &XenDomctl) -> Result<i64, Errno> {
     let arg: XenDomctlMaxVcpus = payload(op)?;
     ctx.with_target(op.domain, |t| {
         if usize::try_from(arg.max).ok() == Some(t.target.vcpus.len()) {
+            t.target.vcpus_created = true;
             Ok(0)
         } else {
             Err(Errno::EINVAL)

@@ -91,6 +91,17 @@ fn create_info_pause_unpause_destroy() {
     assert_eq!(r, Ok(0));
     let id = back.domain;
     assert_eq!(id, DomId(1), "the first free id after the rover");
+    // As Xen 4.17: no vCPU for the toolstack before XEN_DOMCTL_max_vcpus.
+    assert_eq!(info(&mut f, id.0).unwrap().max_vcpu_id, XEN_INVALID_MAX_VCPU_ID);
+    let ctx = guest_abi::domctl::XenDomctlVcpucontext {
+        vcpu: guest_abi::xen::VcpuId(0),
+        pad: 0,
+        ctxt: 0,
+    };
+    let (r, _) = domctl(&mut f, &env(DomctlCmd::Getvcpucontext, id.0, &ctx));
+    assert_eq!(r, Err(Errno::EINVAL), "getvcpucontext before max_vcpus");
+    let max = guest_abi::domctl::XenDomctlMaxVcpus { max: 3 };
+    assert_eq!(domctl(&mut f, &env(DomctlCmd::MaxVcpus, id.0, &max)).0, Ok(0));
     // The shared-info frame is the domain's, zeroed, not charged.
     let si = with_dom(&f, id, |d| d.shared_info);
     assert_eq!(owned(&f, id), BTreeSet::from([si]));

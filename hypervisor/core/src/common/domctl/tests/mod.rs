@@ -92,9 +92,13 @@ pub(super) fn config(vcpus: u32) -> XenDomctlCreatedomain {
     c
 }
 
-/// Creates a domain (`want` 0: any id) and returns its id.
+/// Creates a domain (`want` 0: any id) and its vCPUs (`createdomain`,
+/// then `max_vcpus`, as a toolstack does) and returns its id.
 pub(super) fn create(f: &mut Fixture, want: u16, vcpus: u32) -> DomId {
     let (r, back) = domctl(f, &env(DomctlCmd::Createdomain, want, &config(vcpus)));
+    assert_eq!(r, Ok(0));
+    let max = guest_abi::domctl::XenDomctlMaxVcpus { max: vcpus };
+    let (r, _) = domctl(f, &env(DomctlCmd::MaxVcpus, back.domain.0, &max));
     assert_eq!(r, Ok(0));
     back.domain
 }
