@@ -270,7 +270,7 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let newly_shut = !was_shut && dom.shutdown.is_some();
         // A shutdown stops every vCPU of the domain.
         let sync = if newly_shut { u64::MAX } else { kicks };
-        ipis = ipis.or(sync_kicked(sched, &dom, sync, kicks, cpu, now));
+        ipis = ipis.or(sync_kicked(sched, &mut dom, sync, kicks, cpu, now));
         drop(dom);
         // Events this work sent to other domains: today only a shutdown's
         // `VIRQ_DOM_EXC` to dom0 and the toolstack's operations (resync);
@@ -343,7 +343,7 @@ fn sleep_sync(waits: &[(u32, u64)]) {
 /// is interrupted so that it sees its events.
 fn sync_kicked(
     sched: &mut hv_core::common::schedule::SchedCore,
-    dom: &Domain,
+    dom: &mut Domain,
     sync: u64,
     kicks: u64,
     me: u32,
@@ -352,19 +352,39 @@ fn sync_kicked(
     let mut ipis = CpuMask::EMPTY;
     for idx in 0..dom.vcpus.len().min(64) {
         let bit = 1u64 << idx;
+        let u = SchedUnit {
+            dom: dom.id,
+            vcpu: guest_abi::xen::VcpuId(u32::try_from(idx).unwrap_or(u32::MAX)),
+        };
         if sync & bit != 0 {
             ipis = ipis.or(sched.sync_vcpu(dom, idx, now));
-        }
-        if kicks & bit != 0 {
-            let u = SchedUnit {
-                dom: dom.id,
-                vcpu: guest_abi::xen::VcpuId(u32::try_from(idx).unwrap_or(u32::MAX)),
-            };
-            if let Some(c) = sched.running_on(u)
-                && c != me
-            {
-                ipis = ipis.with(hv_core::sched::Cpu(c));
+            // A vCPU that is not on a CPU changes runstate here, as Xen's
+            // `vcpu_sleep_nosync` (a runnable one that may no longer run
+            // becomes offline, whatever the reason) and `vcpu_wake` (a
+            // blocked or offline one that may run becomes runnable); a
+            // running one changes when its CPU switches away.
+            if sched.running_on(u).is_none() {
+                let runnable = dom
+                    .vcpus
+                    .get(idx)
+                    .is_some_and(|v| hv_core::common::schedule::vcpu_runnable(dom, v));
+                if let Some(v) = dom.vcpus.get_mut(idx) {
+                    let want = match (v.runstate.state, runnable) {
+                        (RunState::Runnable, false) => Some(RunState::Offline),
+                        (RunState::Blocked | RunState::Offline, true) => Some(RunState::Runnable),
+                        _ => None,
+                    };
+                    if let Some(state) = want {
+                        runstate::change(v, state, now);
+                    }
+                }
             }
+        }
+        if kicks & bit != 0
+            && let Some(c) = sched.running_on(u)
+            && c != me
+        {
+            ipis = ipis.with(hv_core::sched::Cpu(c));
         }
     }
     ipis
@@ -393,7 +413,7 @@ fn sync_all(
         let mut dom = cell.lock();
         let kicks = core::mem::take(&mut dom.kick_mask);
         ipis = ipis.or(sched.reconcile_domain(&dom, now));
-        ipis = ipis.or(sync_kicked(sched, &dom, 0, kicks, u32::MAX, now));
+        ipis = ipis.or(sync_kicked(sched, &mut dom, 0, kicks, u32::MAX, now));
     }
     let domains = &*parts.domains;
     ipis.or(sched.forget_missing(|id| domains.contains(id)))
@@ -417,7 +437,7 @@ fn other_kicks(
         let mut dom = cell.lock();
         let kicks = core::mem::take(&mut dom.kick_mask);
         if kicks != 0 {
-            ipis = ipis.or(sync_kicked(sched, &dom, kicks, kicks, cpu, now));
+            ipis = ipis.or(sync_kicked(sched, &mut dom, kicks, kicks, cpu, now));
         }
     }
     ipis
@@ -448,7 +468,7 @@ fn softirq(m: &mut Machine, cpu: u32, now: u64) -> CpuMask {
             let mut d0 = d0.lock();
             event_channel::send_global_virq(&mut d0, parts.mem, Virq::Console);
             let kicks = core::mem::take(&mut d0.kick_mask);
-            ipis = ipis.or(sync_kicked(sched, &d0, kicks, kicks, cpu, now));
+            ipis = ipis.or(sync_kicked(sched, &mut d0, kicks, kicks, cpu, now));
         }
     }
     ipis
@@ -486,7 +506,7 @@ fn scan_timers(m: &mut Machine, now: u64) -> CpuMask {
             }
         }
         let kicks = core::mem::take(&mut dom.kick_mask);
-        ipis = ipis.or(sync_kicked(sched, &dom, u64::MAX, kicks, u32::MAX, now));
+        ipis = ipis.or(sync_kicked(sched, &mut dom, u64::MAX, kicks, u32::MAX, now));
     }
     SCAN_DEADLINE.store(next, Ordering::Relaxed);
     ipis

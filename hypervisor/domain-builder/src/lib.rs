@@ -83,8 +83,8 @@ pub const MAX_MEM_MIB: u64 = 1 << 20;
 /// `start_info.magic` of a 64-bit PV guest.
 pub const START_INFO_MAGIC: &[u8] = b"xen-3.0-x86_64";
 
-/// vCPUs of a built domain (`createdomain`'s and `max_vcpus`' count).
-const MAX_VCPUS: u32 = 1;
+/// Most vCPUs a built domain may have (the hypervisor's per-domain limit).
+pub const MAX_VCPUS: u32 = 64;
 
 /// `max_evtchn_port` given to `createdomain` (libxl's default).
 pub const MAX_EVTCHN_PORT: u32 = 1023;
@@ -104,6 +104,10 @@ pub struct DomainConfig<'a> {
     pub cmdline: &'a [u8],
     /// Memory in MiB (1 to [`MAX_MEM_MIB`]).
     pub mem_mib: u64,
+    /// vCPUs (1 to [`MAX_VCPUS`]): `createdomain`'s and `max_vcpus`'
+    /// count. Only vCPU 0 gets a context; the kernel brings up the others
+    /// with `VCPUOP_initialise`, as with Xen's toolstack.
+    pub vcpus: u32,
     /// The domain's UUID (`createdomain`'s `handle`).
     pub handle: XenDomainHandle,
     /// Security label (`createdomain`'s `ssidref`).
@@ -132,6 +136,7 @@ impl<'a> DomainConfig<'a> {
             ramdisk: None,
             cmdline,
             mem_mib,
+            vcpus: 1,
             handle: XenDomainHandle([0; 16]),
             ssidref: 0,
             console_backend: Some(DomId(0)),
@@ -185,6 +190,9 @@ fn pfn_of(layout: &Layout, va: u64) -> u64 {
 fn plan<E>(cfg: &DomainConfig<'_>, image: &[u8]) -> Result<Plan, BuildError<E>> {
     if cfg.mem_mib == 0 || cfg.mem_mib > MAX_MEM_MIB {
         return Err(BuildError::Invalid("memory size must be 1 MiB to 1 TiB"));
+    }
+    if cfg.vcpus == 0 || cfg.vcpus > MAX_VCPUS {
+        return Err(BuildError::Invalid("vCPUs must be 1 to 64"));
     }
     let nr_pages = cfg.mem_mib.saturating_mul(256);
     let parms = hv_libelf::parse(image)?;
@@ -335,7 +343,7 @@ pub fn build<C: DomCtl>(
     let mut config: XenDomctlCreatedomain = bytemuck::Zeroable::zeroed();
     config.ssidref = cfg.ssidref;
     config.handle = cfg.handle;
-    config.max_vcpus = MAX_VCPUS;
+    config.max_vcpus = cfg.vcpus;
     config.max_evtchn_port = MAX_EVTCHN_PORT;
     config.max_grant_frames = -1;
     config.max_maptrack_frames = -1;
@@ -360,7 +368,7 @@ fn populate_and_load<C: DomCtl>(
     domid: DomId,
 ) -> Result<BuiltDomain, BuildError<C::Error>> {
     let (lay, parms, nr_pages) = (&plan.layout, &plan.parms, plan.nr_pages);
-    ctl.max_vcpus(domid, MAX_VCPUS).map_err(BuildError::ctl(CtlOp::MaxVcpus))?;
+    ctl.max_vcpus(domid, cfg.vcpus).map_err(BuildError::ctl(CtlOp::MaxVcpus))?;
     let info = ctl.get_domain_info(domid).map_err(BuildError::ctl(CtlOp::GetDomainInfo))?;
     ctl.max_mem(domid, nr_pages.saturating_mul(PAGE_SIZE / 1024))
         .map_err(BuildError::ctl(CtlOp::MaxMem))?;

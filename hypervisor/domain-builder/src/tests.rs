@@ -297,7 +297,10 @@ fn a_bzimage_is_unwrapped() {
 fn refusals_before_any_hypercall() {
     let b = presets::xtf();
     let image = b.image();
-    let cases: [(DomainConfig<'_>, &str); 4] = [
+    let vcpus = |n| DomainConfig { vcpus: n, ..DomainConfig::new(image.bytes(), b"", 16) };
+    let cases: [(DomainConfig<'_>, &str); 6] = [
+        (vcpus(0), "vCPUs"),
+        (vcpus(MAX_VCPUS + 1), "vCPUs"),
         (DomainConfig::new(image.bytes(), b"", 0), "memory size"),
         (DomainConfig::new(image.bytes(), b"", MAX_MEM_MIB + 1), "memory size"),
         (DomainConfig::new(image.bytes(), b"", 1), "layout"),
@@ -454,4 +457,18 @@ fn builds_the_real_pv_hello_when_built() {
     assert_eq!(built.entry, 0xffff_ffff_8010_0000);
     assert_eq!(built.hypercall_mfn.map(|m| m.0), Some(built.p2m[0x101]));
     let _ = DomId(0);
+}
+
+#[test]
+fn several_vcpus_are_created_and_only_vcpu0_gets_a_context() {
+    let b = presets::xtf();
+    let image = b.image();
+    let cfg = DomainConfig { vcpus: 4, ..DomainConfig::new(image.bytes(), b"", 16) };
+    let mut xen = FakeXen::new();
+    let built = build(&mut xen, &cfg).expect("built");
+    let dom = &xen.domains[&built.domid.0];
+    assert_eq!(dom.config.unwrap().max_vcpus, 4);
+    assert_eq!(dom.max_vcpus, Some(4), "XEN_DOMCTL_max_vcpus with createdomain's count");
+    assert!(dom.ctx.is_some());
+    assert_eq!(xen.log.iter().filter(|op| **op == CtlOp::SetVcpuContext).count(), 1);
 }

@@ -171,6 +171,39 @@ fn eight_domus_on_two_cpus() {
     check(&out, 8);
 }
 
+/// A domU with two vCPUs (`domu_vcpus=2`: `createdomain` and `max_vcpus` with 2, a context
+/// for vCPU 0 only) on two CPUs, dom0 waiting in `SCHEDOP_block`: `pv-smp` brings its second vCPU up with
+/// `VCPUOP_initialise` and runs its IPI, poll, TLB-shootdown and down/up checks as a domU.
+#[test]
+fn a_two_vcpu_domu_runs_pv_smp() {
+    let out =
+        boot_with(&[("smp", "")], BootPath::Direct, 2, "domu_vcpus=2", Duration::from_secs(240));
+    let lines = serial_lines(&out);
+    // (One domU only: pv-smp expects each of its vCPUs to be running while
+    // it counts, which two such domUs on two CPUs cannot all have.)
+    for d in 1..=1 {
+        let prefix = format!("(d{d}) ");
+        for want in ["--- PV test kernel: smp", "Test result: SUCCESS"] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(&prefix) && l.contains(want)),
+                "no `{prefix}{want}` line\n{out}"
+            );
+        }
+        assert!(
+            !lines.iter().any(|l| l.starts_with(&prefix) && l.contains("FAIL")),
+            "d{d} failed a check\n{out}"
+        );
+        let shutdown = format!("domU d{d}: shutdown poweroff");
+        assert!(lines.iter().any(|l| l.contains(&shutdown)), "no `{shutdown}`\n{out}");
+    }
+    let last = lines.iter().rev().find(|l| l.contains("Test result: "));
+    assert!(
+        last.is_some_and(|l| !l.starts_with("(d") && l.contains("SUCCESS")),
+        "dom0's `Test result: SUCCESS` is not the last result line\n{out}"
+    );
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a power-off\n{out}");
+}
+
 /// A domU that crashes (an undeliverable `#UD`) ends alone: its neighbours run to
 /// completion, the toolstack sees `shutdown crash` for it and powers off cleanly.
 #[test]

@@ -27,8 +27,8 @@
 //! shown in `getdomaininfo` and sysctl `physinfo` as `outstanding_pages`
 //! and consumed by `populate_physmap`, and a claim of 0 cancelling it.
 //!
-//! Options on dom0's command line: `domu_mem=<MiB>` (default 32) for every
-//! domU. If the hypervisor refuses `EVTCHNOP_alloc_unbound` for another
+//! Options on dom0's command line: `domu_mem=<MiB>` (default 32) and
+//! `domu_vcpus=<n>` (default 1) for every domU. If the hypervisor refuses `EVTCHNOP_alloc_unbound` for another
 //! domain, the domUs are built without console and xenstore event channels
 //! (`DomainConfig::evtchns_optional`; a note says so). The builder's memory comes from a heap in `.bss`
 //! ([`HEAP_SIZE`]). `bench=<secs>` runs the scheduler and domain-creation
@@ -443,6 +443,12 @@ fn initrd(si: &StartInfo) -> &'static [u8] {
 }
 
 /// `domu_mem=<MiB>` from dom0's command line.
+/// `domu_vcpus=<n>` on dom0's command line (default 1).
+fn domu_vcpus(si: &StartInfo) -> u32 {
+    let line = core::str::from_utf8(si.cmd_line_bytes()).unwrap_or("");
+    line.split_whitespace().find_map(|w| w.strip_prefix("domu_vcpus=")?.parse().ok()).unwrap_or(1)
+}
+
 fn domu_mem(si: &StartInfo) -> u64 {
     let line = core::str::from_utf8(si.cmd_line_bytes()).unwrap_or("");
     line.split_whitespace()
@@ -507,6 +513,7 @@ fn test_main(si: &StartInfo) {
     claim_checks(&mut hv);
 
     let mem = domu_mem(si);
+    let vcpus = domu_vcpus(si);
     if let Some(mode) = lifecycle::Mode::from_cmdline(si) {
         lifecycle::run(mode, &mut hv, exc, &found, mem);
         return;
@@ -518,6 +525,7 @@ fn test_main(si: &StartInfo) {
             continue;
         };
         let mut cfg = DomainConfig::new(kernel, image.cmdline, mem);
+        cfg.vcpus = vcpus;
         cfg.evtchns_optional = true;
         let built = match xen_domain_builder::build(&mut hv, &cfg) {
             Ok(built) => built,
