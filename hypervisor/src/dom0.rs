@@ -9,7 +9,12 @@
 //! `kernel_image` decompresses) and the optional second (the initrd): parse
 //! the ELF and its Xen notes, allocate dom0's pages, lay out
 //! `[kernel][initrd][P2M][start_info][page tables][stack]` from
-//! `VIRT_BASE` (see `hv_core::dom0_build::layout`), load the segments,
+//! `VIRT_BASE` (see `hv_core::dom0_build::layout`) — without the initrd
+//! when the kernel has `MOD_START_PFN` (it is then found by PFN right
+//! after the initial power-of-two allocation, `SIF_MOD_START_PFN`), and
+//! without the P2M when it has `INIT_P2M` (the list then gets a mapping of
+//! its own there, `hv_core::dom0_build::p2m_map`, in 4 KiB pages where Xen
+//! prefers superpages), as Xen's `dom0_construct_pv` does — load the segments,
 //! build the initial 4-level page tables (page-table pages mapped
 //! read-only), then pin and install the L4 through the PV MMU exactly as a
 //! guest's `MMUEXT_PIN_L4_TABLE` + `MMUEXT_NEW_BASEPTR` would, so every
@@ -23,14 +28,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use guest_abi::xen::{
-    CpuUserRegs as GuestRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS, MmuextCmd, MmuextOp,
-    SIF_INITDOMAIN, SIF_PRIVILEGED, StartInfo, XEN_LEGACY_MAX_VCPUS,
+    CpuUserRegs as GuestRegs, DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS, MmuextCmd, MmuextOp, Pfn,
+    SIF_INITDOMAIN, SIF_MOD_START_PFN, SIF_PRIVILEGED, StartInfo, XEN_LEGACY_MAX_VCPUS,
 };
 use hv_arch_x86_64::flushtlb;
 use hv_arch_x86_64::pvmem::DirectMem;
 use hv_boot::Module;
 use hv_core::common::domain::Domain;
-use hv_core::dom0_build::{hypercall_page, layout};
+use hv_core::dom0_build::{hypercall_page, layout, p2m_map};
 use hv_core::libelf::{self, ElfError, LoadTarget};
 use hv_core::mm::Mfn;
 use hv_core::mm::pv::types::{PAGE_ACCESSED, PAGE_DIRTY, PAGE_PRESENT, PAGE_RW, PAGE_USER};
@@ -101,6 +106,82 @@ fn l_index(va: u64, shift: u32) -> usize {
     ((va >> shift) & 511) as usize
 }
 
+/// The table that the entries for `va` at the level below the last of
+/// `shifts` live in, found by following present entries from `l4`.
+fn walk(mem: &DirectMem, l4: Mfn, va: u64, shifts: &[u32]) -> Option<Mfn> {
+    let mut table = l4;
+    for &shift in shifts {
+        let e = mem.read_u64(table, l_index(va, shift));
+        if e & PAGE_PRESENT == 0 {
+            return None;
+        }
+        table = Mfn((e & 0x000f_ffff_ffff_f000) >> 12);
+    }
+    Some(table)
+}
+
+/// Writes `bytes` into dom0's frames from pseudo-physical frame `first` on.
+fn copy_to_pfns(mem: &mut DirectMem, p2m: &[u64], first: u64, bytes: &[u8]) -> Result<(), String> {
+    for (chunk, pfn) in bytes.chunks(4096).zip(first..) {
+        let mfn = p2m.get(usize::try_from(pfn).unwrap_or(usize::MAX)).copied();
+        mem.write_bytes(Mfn(mfn.ok_or("initrd or P2M beyond dom0's pages")?), 0, chunk);
+    }
+    Ok(())
+}
+
+/// Which pseudo-physical frames hold what, beyond the initial mapping (as
+/// Xen's `dom0_construct_pv` numbers them): an unmapped initrd right after
+/// the initial power-of-two allocation, then the P2M list's own mapping.
+struct Pfns {
+    /// First PFN of an unmapped initrd (`SIF_MOD_START_PFN`).
+    initrd: Option<u64>,
+    /// `start_info.first_p2m_pfn`.
+    first_p2m: u64,
+    /// The P2M area's pages, in PFN order from `first_p2m` (empty without
+    /// `INIT_P2M`).
+    p2m_map: Vec<p2m_map::MapPage>,
+}
+
+impl Pfns {
+    fn plan(
+        lay: &layout::Layout,
+        parms: &libelf::ElfDomParms,
+        initrd_len: u64,
+        unmapped: bool,
+        nr_pages: u64,
+    ) -> Result<Self, String> {
+        let mapped = lay.v_end.saturating_sub(lay.v_start) / PAGE;
+        let initrd_pages = initrd_len.div_ceil(PAGE);
+        let mapped_initrd = if unmapped { 0 } else { initrd_pages };
+        let first_p2m = p2m_map::first_pfn(mapped, mapped_initrd, initrd_pages);
+        if first_p2m > nr_pages {
+            return Err(String::from("Domain 0 allocation is too small for kernel image"));
+        }
+        let initrd = unmapped.then(|| first_p2m.saturating_sub(initrd_pages));
+        let p2m_map = match parms.p2m_base {
+            Some(base) => {
+                p2m_map::check(base, lay.p2m.1, lay.v_start, lay.v_end)
+                    .map_err(|e| format!("INIT_P2M {base:#x}: {e}"))?;
+                p2m_map::pages(base, lay.p2m.1)
+            }
+            None => Vec::new(),
+        };
+        if first_p2m.saturating_add(p2m_map.len() as u64) > nr_pages {
+            return Err(String::from("Dom0 allocation too small for initial P->M table"));
+        }
+        Ok(Self { initrd, first_p2m, p2m_map })
+    }
+
+    /// The PFNs of the P2M list's data pages, in list order.
+    fn p2m_data_pfns(&self) -> Vec<u64> {
+        (self.first_p2m..)
+            .zip(&self.p2m_map)
+            .filter(|(_, p)| p.role == p2m_map::Role::Data)
+            .map(|(pfn, _)| pfn)
+            .collect()
+    }
+}
+
 /// Builds dom0 from `kernel` (and `initrd`) with `nr_pages` pages, in the
 /// machine-wide memory state `machine`.
 pub fn construct(
@@ -137,16 +218,21 @@ pub fn construct(
     );
     // SAFETY: as for the kernel image.
     let initrd_bytes = initrd.map(|m| unsafe { hv_arch_x86_64::pvmem::phys_slice(m.start, m.end) });
+    let initrd_len = initrd_bytes.map_or(0, |b| b.len() as u64);
+    // As Xen: a kernel with MOD_START_PFN gets its initrd unmapped (by PFN),
+    // one with INIT_P2M its P2M list at that address.
+    let unmapped = parms.mod_start_pfn && initrd_len != 0;
     let lay = layout::compute(&layout::LayoutInput {
         virt_base: parms.virt_base,
         virt_kstart: parms.virt_kstart,
         virt_kend: parms.virt_kend,
-        initrd_len: initrd_bytes.map_or(0, |b| b.len() as u64),
-        unmapped_initrd: false,
+        initrd_len,
+        unmapped_initrd: unmapped,
         nr_pages,
-        p2m_base: None,
+        p2m_base: parms.p2m_base,
     })
     .map_err(|e| format!("cannot lay out dom0: {e}"))?;
+    let pfns = Pfns::plan(&lay, &parms, initrd_len, unmapped, nr_pages)?;
     if parms.virt_entry < lay.kernel.0 || parms.virt_entry >= lay.kernel.1 {
         return Err(format!(
             "dom0 entry point {:#x} is outside the kernel image",
@@ -161,7 +247,9 @@ pub fn construct(
     printk!("PHYSICAL MEMORY ARRANGEMENT: {nr_pages} pages for dom0");
     printk!("VIRTUAL MEMORY ARRANGEMENT:");
     printk!(" Loaded kernel: {:016x}->{:016x}", lay.kernel.0, lay.kernel.1);
-    printk!(" Init. ramdisk: {:016x}->{:016x}", lay.initrd.0, lay.initrd.1);
+    if lay.initrd.1 > lay.initrd.0 {
+        printk!(" Init. ramdisk: {:016x}->{:016x}", lay.initrd.0, lay.initrd.1);
+    }
     printk!(" Phys-Mach map: {:016x}->{:016x}", lay.p2m.0, lay.p2m.1);
     printk!(" Start info:    {:016x}->{:016x}", lay.start_info.0, lay.start_info.1);
     printk!(" Page tables:   {:016x}->{:016x}", lay.page_tables.0, lay.page_tables.1);
@@ -221,21 +309,30 @@ pub fn construct(
         let mut target = Dom0Mem { mem: &mut *mem, p2m: &p2m, v_start };
         libelf::load(&parms, image, &mut target)
             .map_err(|e| format!("cannot load the dom0 kernel: {e}"))?;
-        if let Some(b) = initrd_bytes {
-            target
+        match (initrd_bytes, pfns.initrd) {
+            (Some(b), Some(first)) => copy_to_pfns(target.mem, &p2m, first, b)?,
+            (Some(b), None) => target
                 .fill(lay.initrd.0, b.len() as u64, Some(b))
-                .map_err(|e| format!("initrd: {e}"))?;
+                .map_err(|e| format!("initrd: {e}"))?,
+            _ => {}
         }
-        // The P2M list, a page at a time (no second copy of it on the heap).
+        // The P2M list, a page at a time (no second copy of it on the heap):
+        // in the initial mapping, or in the pages of its own mapping.
+        let data_pfns = pfns.p2m_data_pfns();
         let mut va = lay.p2m.0;
-        for chunk in p2m.chunks(512) {
+        for (i, chunk) in p2m.chunks(512).enumerate() {
             let mut page = [0u8; 4096];
             for (d, m) in page.chunks_exact_mut(8).zip(chunk) {
                 d.copy_from_slice(&m.to_le_bytes());
             }
             let bytes = page.get(..chunk.len().saturating_mul(8)).ok_or("p2m chunk")?;
             let len = bytes.len() as u64;
-            target.fill(va, len, Some(bytes)).map_err(|e| format!("p2m: {e}"))?;
+            if pfns.p2m_map.is_empty() {
+                target.fill(va, len, Some(bytes)).map_err(|e| format!("p2m: {e}"))?;
+            } else {
+                let pfn = data_pfns.get(i).copied().ok_or("p2m data page")?;
+                copy_to_pfns(target.mem, &p2m, pfn, bytes)?;
+            }
             va = va.saturating_add(len);
         }
 
@@ -250,9 +347,16 @@ pub fn construct(
         si.pt_base = lay.page_tables.0;
         si.nr_pt_frames = lay.nr_pt_pages;
         si.mfn_list = lay.p2m.0;
+        if !pfns.p2m_map.is_empty() {
+            si.first_p2m_pfn = Pfn(pfns.first_p2m);
+            si.nr_p2m_frames = pfns.p2m_map.len() as u64;
+        }
         if let Some(b) = initrd_bytes {
-            si.mod_start = lay.initrd.0;
+            si.mod_start = pfns.initrd.unwrap_or(lay.initrd.0);
             si.mod_len = b.len() as u64;
+            if pfns.initrd.is_some() {
+                si.flags |= SIF_MOD_START_PFN;
+            }
         }
         let max = si.cmd_line.len().saturating_sub(1);
         for (d, s) in si.cmd_line.iter_mut().zip(cmdline.bytes().take(max)) {
@@ -303,6 +407,21 @@ pub fn construct(
         }
         mem.write_u64(table, l_index(va, 12), (mfn.0 << 12) | flags);
         va = va.saturating_add(PAGE);
+    }
+
+    // The P2M list's own mapping (INIT_P2M), hooked into the same L4, so
+    // that pinning validates it with the rest.
+    for (page, pfn) in pfns.p2m_map.iter().zip(pfns.first_p2m..) {
+        let mfn = p2m.get(usize::try_from(pfn).unwrap_or(usize::MAX)).copied();
+        let mfn = Mfn(mfn.ok_or("P2M page outside dom0")?);
+        let (parent, shift, flags) = match page.role {
+            p2m_map::Role::L3 => (Some(l4), 39, upper),
+            p2m_map::Role::L2 => (walk(mem, l4, page.va, &[39]), 30, upper),
+            p2m_map::Role::L1 => (walk(mem, l4, page.va, &[39, 30]), 21, upper),
+            p2m_map::Role::Data => (walk(mem, l4, page.va, &[39, 30, 21]), 12, upper),
+        };
+        let parent = parent.ok_or("P2M table missing")?;
+        mem.write_u64(parent, l_index(page.va, shift), (mfn.0 << 12) | flags);
     }
 
     let mut dom = Domain::new(DOM0, true, shared_info);

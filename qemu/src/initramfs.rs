@@ -68,6 +68,13 @@ setsid cttyhack sh
 /// The gzip'd `newc` initramfs: directories `bin`, `proc`, `sys`, `dev`, then
 /// `bin/busybox` (the static busybox binary given) and `init` ([`init_script`]).
 pub fn initramfs(busybox: &[u8], action: InitAction) -> Result<Vec<u8>> {
+    initramfs_padded(busybox, action, 0)
+}
+
+/// As [`initramfs`], with a file `padding` of `pad` bytes (a pattern, stored
+/// uncompressed like everything else) making the archive that much bigger:
+/// a large initrd, as one carrying a toolstack and domU images is.
+pub fn initramfs_padded(busybox: &[u8], action: InitAction, pad: usize) -> Result<Vec<u8>> {
     let mut cpio = Vec::new();
     let mut ino = 1u32;
     for dir in ["bin", "proc", "sys", "dev"] {
@@ -82,6 +89,10 @@ pub fn initramfs(busybox: &[u8], action: InitAction) -> Result<Vec<u8>> {
         0o100_755,
         init_script(action).as_bytes(),
     )?;
+    if pad > 0 {
+        let bytes: Vec<u8> = (0..251u8).cycle().take(pad).collect();
+        cpio_entry(&mut cpio, ino.saturating_add(2), "padding", 0o100_644, &bytes)?;
+    }
     cpio_entry(&mut cpio, 0, "TRAILER!!!", 0, &[])?;
     stored_gzip(&cpio)
 }

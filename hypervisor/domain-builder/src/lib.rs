@@ -53,6 +53,7 @@ pub mod ctl;
 mod error;
 pub mod image;
 pub mod layout;
+pub mod p2m_map;
 pub mod pagetable;
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use boot_tests::{BootPath, ExitKind, Outcome, RunConfig, expect_line};
+use hv_runner::ModuleSpec;
 use hv_runner::initramfs::{self, InitAction, MARKER, SHELL_MARKER};
 
 /// Boots the cached Debian kernel with an initramfs doing `action`, sending `send_after`;
@@ -123,5 +124,48 @@ fn debian_12_dom0_four_vcpus_on_two_cpus() {
     expect_line(&out, "4 vCPUs on 2 CPUs");
     expect_guest_line(&out, MARKER);
     expect_guest_line(&out, "smp: Brought up 1 node, 4 CPUs");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off\n{out}");
+}
+
+/// Dom0 laid out by the kernel's notes as Xen lays it out (issue 14): Debian's kernel has
+/// `MOD_START_PFN` and `INIT_P2M` (0x8000000000), so a 64 MiB initramfs stays unmapped (passed
+/// by PFN) and the P2M list gets its own mapping there; the initial mapping ends just past the
+/// kernel, and Linux finds no W+X page. (With both in the initial mapping, Linux reported 263
+/// W+X pages.)
+#[test]
+fn debian_12_dom0_large_initrd_layout_as_xen() {
+    let Some((kernel, busybox)) = boot_tests::debian_prerequisites() else {
+        return;
+    };
+    let busybox = std::fs::read(&busybox).expect("busybox");
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let image =
+        initramfs::initramfs_padded(&busybox, InitAction::PowerOff, 64 << 20).expect("initramfs");
+    assert!(image.len() >= 64 << 20);
+    std::fs::write(initrd.path(), &image).expect("write initramfs");
+    let cfg = RunConfig {
+        modules: vec![
+            ModuleSpec::new(kernel, initramfs::LINUX_DOM0_ARGS),
+            ModuleSpec::new(initrd.path(), ""),
+        ],
+        boot: BootPath::Direct,
+        append: "dom0_mem=768M".to_owned(),
+        memory_mib: 2048,
+        timeout: Some(Duration::from_secs(300)),
+        ..RunConfig::default()
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    // Xen 4.17.7's lines for this kernel and dom0_mem: no ramdisk line, the P2M at INIT_P2M.
+    expect_line(&out, " Phys-Mach map: 0000008000000000->0000008000180000");
+    assert!(!out.serial.contains(" Init. ramdisk:"), "the initrd is mapped\n{out}");
+    let field = |name: &str| {
+        let line = out.serial.lines().find(|l| l.contains(name)).expect(name);
+        let end = line.rsplit("->").next().expect("range").trim();
+        u64::from_str_radix(end, 16).expect("hex")
+    };
+    let (kend, total) = (field(" Loaded kernel: "), field(" TOTAL: "));
+    assert!(total > kend && total - kend <= 4 << 20, "the mapping ends past the kernel\n{out}");
+    expect_guest_line(&out, "Checked W+X mappings: passed");
+    expect_guest_line(&out, MARKER);
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off\n{out}");
 }

@@ -12,4 +12,4 @@
 //! (`xen-domain-builder`), which lays out domUs the same way; it is
 //! re-exported here so that there is one copy.
 pub mod hypercall_page;
-pub use xen_domain_builder::layout;
+pub use xen_domain_builder::{layout, p2m_map};
