@@ -1,4 +1,5 @@
 //! The P2M area's own mapping, against Xen's `setup_pv_physmap` walk.
+#![allow(clippy::indexing_slicing, reason = "test assertions on known lists")]
 
 use super::*;
 
