@@ -180,6 +180,8 @@ struct Plan {
     nr_pages: u64,
     /// First PFN of an unmapped initrd.
     initrd_pfn: Option<u64>,
+    /// `INIT_P2M`: the first PFN of the P2M list's own pages and those pages.
+    p2m_map: Option<(u64, Vec<p2m_map::MapPage>)>,
     cmdline: [u8; MAX_GUEST_CMDLINE],
 }
 
@@ -199,6 +201,8 @@ fn plan<E>(cfg: &DomainConfig<'_>, image: &[u8]) -> Result<Plan, BuildError<E>> 
     let parms = hv_libelf::parse(image)?;
     let ramdisk_len = cfg.ramdisk.map_or(0, |r| r.len() as u64);
     let unmapped = parms.mod_start_pfn && ramdisk_len != 0;
+    // libxenguest ignores an INIT_P2M at or above VIRT_BASE or unaligned.
+    let p2m_base = parms.p2m_base.filter(|&b| b < parms.virt_base && b.is_multiple_of(PAGE_SIZE));
     let layout = layout::compute_for(
         &layout::LayoutInput {
             virt_base: parms.virt_base,
@@ -207,7 +211,7 @@ fn plan<E>(cfg: &DomainConfig<'_>, image: &[u8]) -> Result<Plan, BuildError<E>> 
             initrd_len: ramdisk_len,
             unmapped_initrd: unmapped,
             nr_pages,
-            p2m_base: None,
+            p2m_base,
         },
         layout::Kind::DomU,
     )?;
@@ -231,13 +235,30 @@ fn plan<E>(cfg: &DomainConfig<'_>, image: &[u8]) -> Result<Plan, BuildError<E>> 
     } else {
         None
     };
+    // The P2M list's own pages follow the mapping and an unmapped initrd
+    // (libxenguest allocates them last).
+    let p2m_map = match p2m_base {
+        Some(base) => {
+            let end = layout.p2m.1.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE);
+            p2m_map::check(base, end, layout.v_start, layout.v_end)
+                .map_err(|_| BuildError::Invalid("INIT_P2M address unusable"))?;
+            let map = p2m_map::pages_libxc(base, end);
+            let initrd_pages = if unmapped { ramdisk_len.div_ceil(PAGE_SIZE) } else { 0 };
+            let first = mapped_pages.saturating_add(initrd_pages);
+            if first.saturating_add(map.len() as u64) > nr_pages {
+                return Err(BuildError::Invalid("no room for the P2M list's own mapping"));
+            }
+            Some((first, map))
+        }
+        None => None,
+    };
     let mut cmdline = [0u8; MAX_GUEST_CMDLINE];
     let take =
         cfg.cmdline.iter().take_while(|&&b| b != 0).take(MAX_GUEST_CMDLINE.saturating_sub(1));
     for (d, &s) in cmdline.iter_mut().zip(take) {
         *d = s;
     }
-    Ok(Plan { parms, layout, nr_pages, initrd_pfn, cmdline })
+    Ok(Plan { parms, layout, nr_pages, initrd_pfn, p2m_map, cmdline })
 }
 
 /// The domain's memory as the builder writes it: by guest virtual address
@@ -379,7 +400,12 @@ fn populate_and_load<C: DomCtl>(
     for chunk in pairs.chunks(BATCH) {
         ctl.machphys_update(domid, chunk).map_err(BuildError::ctl(CtlOp::MachphysUpdate))?;
     }
-    let tables = pagetable::build(lay, &p2m).map_err(|_| BuildError::Hypervisor("page tables"))?;
+    let mut tables =
+        pagetable::build(lay, &p2m).map_err(|_| BuildError::Hypervisor("page tables"))?;
+    if let Some((first, map)) = &plan.p2m_map {
+        pagetable::add_p2m_mapping(&mut tables, map, *first, &p2m)
+            .map_err(|_| BuildError::Hypervisor("P2M page tables"))?;
+    }
     let l4_mfn = Mfn(*p2m
         .get(usize::try_from(pfn_of(lay, lay.page_tables.0)).unwrap_or(usize::MAX))
         .ok_or(BuildError::Hypervisor("no L4 frame"))?);
@@ -400,14 +426,24 @@ fn populate_and_load<C: DomCtl>(
         }
         (None, _) => (0, 0),
     };
-    // The P2M list, a page at a time, its last page's tail zeroed.
+    // The P2M list, a page at a time, its last page's tail zeroed: in the
+    // initial mapping, or in its own pages (INIT_P2M, data pages first).
     let mut va = lay.p2m.0;
-    for chunk in p2m.chunks(512) {
+    for (i, chunk) in (0u64..).zip(p2m.chunks(512)) {
         let mut page = [0u8; 4096];
         for (d, m) in page.chunks_exact_mut(8).zip(chunk) {
             d.copy_from_slice(&m.to_le_bytes());
         }
-        g.fill(va, PAGE_SIZE, Some(&page))?;
+        match &plan.p2m_map {
+            Some((first, _)) => {
+                g.fill_phys(
+                    first.saturating_add(i).saturating_mul(PAGE_SIZE),
+                    PAGE_SIZE,
+                    Some(&page),
+                )?;
+            }
+            None => g.fill(va, PAGE_SIZE, Some(&page))?,
+        }
         va = va.saturating_add(PAGE_SIZE);
     }
     for range in [lay.xenstore, lay.console, lay.stack] {
@@ -453,6 +489,10 @@ fn populate_and_load<C: DomCtl>(
     si.pt_base = lay.page_tables.0;
     si.nr_pt_frames = lay.nr_pt_pages;
     si.mfn_list = lay.p2m.0;
+    if let Some((first, map)) = &plan.p2m_map {
+        si.first_p2m_pfn = Pfn(*first);
+        si.nr_p2m_frames = map.len() as u64;
+    }
     si.mod_start = mod_start;
     si.mod_len = mod_len;
     si.cmd_line = plan.cmdline;

@@ -9,7 +9,9 @@
 //! the initial mapping and the initrd (`start_info.first_p2m_pfn`,
 //! `nr_p2m_frames`), and hooks the tables into the initial L4.
 //!
-//! [`pages`] lists those pages in the order Xen allocates them, walking the
+//! [`pages`] lists those pages in the order Xen's dom0 builder allocates
+//! them ([`pages_libxc`]: the order the toolstack's builder numbers them
+//! for a domU, data first, then the tables level by level), walking the
 //! list's range a page at a time: an L3 when the walk enters a new 512 GiB
 //! slot, an L2 for a new 1 GiB region, an L1 for a new 2 MiB region, then
 //! the data page. Xen maps whole 1 GiB / 2 MiB stretches with superpages
@@ -118,6 +120,19 @@ pub fn pages(base: u64, end: u64) -> Vec<MapPage> {
         if va == 0 {
             break;
         }
+    }
+    out
+}
+
+/// The same pages in the order libxenguest numbers them for a domU
+/// (`alloc_p2m_list_x86_64`: the list's data pages, then the L3 tables,
+/// then the L2s, then the L1s, each level in address order).
+#[must_use]
+pub fn pages_libxc(base: u64, end: u64) -> Vec<MapPage> {
+    let walk = pages(base, end);
+    let mut out: Vec<MapPage> = walk.iter().filter(|p| p.role == Role::Data).copied().collect();
+    for role in [Role::L3, Role::L2, Role::L1] {
+        out.extend(walk.iter().filter(|p| p.role == role).copied());
     }
     out
 }

@@ -119,3 +119,57 @@ pub fn build(layout: &Layout, p2m: &[u64]) -> Result<Vec<Table>, TableError> {
     }
     Ok(tables)
 }
+
+/// Adds the P2M list's own mapping (`INIT_P2M`, see [`crate::p2m_map`]) to
+/// the tables [`build`] made (the L4 is the first): `map[i]` is the page
+/// of PFN `first_pfn + i`; its tables are new tables hooked into the L4 and
+/// each other, its data pages mapped writable.
+///
+/// # Errors
+/// A PFN without a frame, an MFN that does not fit an entry, or a map
+/// whose tables do not precede their entries' use (not from
+/// [`crate::p2m_map`]).
+pub fn add_p2m_mapping(
+    tables: &mut Vec<Table>,
+    map: &[crate::p2m_map::MapPage],
+    first_pfn: u64,
+    p2m: &[u64],
+) -> Result<(), TableError> {
+    use crate::p2m_map::Role;
+    let mfn_of = |pfn: u64| -> Result<u64, TableError> {
+        let m = usize::try_from(pfn).ok().and_then(|i| p2m.get(i)).copied();
+        let m = m.ok_or(TableError::NoFrame(pfn))?;
+        if m.checked_shl(12).is_none_or(|a| a & !PTE_ADDR != 0) {
+            return Err(TableError::BadMfn(m));
+        }
+        Ok(m)
+    };
+    // (level shift of the region a table covers, region number) -> table.
+    let mut by_region: BTreeMap<(u32, u64), usize> = BTreeMap::new();
+    let region = |shift: u32, va: u64| (shift, va.checked_shr(shift).unwrap_or(0));
+    for (page, pfn) in map.iter().zip(first_pfn..) {
+        if !matches!(page.role, Role::Data) {
+            tables.push(Table { pfn, entries: [0; 512] });
+            let shift = match page.role {
+                Role::L3 => 39,
+                Role::L2 => 30,
+                _ => 21,
+            };
+            by_region.insert(region(shift, page.va), tables.len().saturating_sub(1));
+        }
+    }
+    for (page, pfn) in map.iter().zip(first_pfn..) {
+        // The table this page's entry goes into, and the entry's index.
+        let (parent, slot) = match page.role {
+            Role::L3 => (Some(0), index(page.va, 39)),
+            Role::L2 => (by_region.get(&region(39, page.va)).copied(), index(page.va, 30)),
+            Role::L1 => (by_region.get(&region(30, page.va)).copied(), index(page.va, 21)),
+            Role::Data => (by_region.get(&region(21, page.va)).copied(), index(page.va, 12)),
+        };
+        let parent = parent.ok_or(TableError::AreaExhausted)?;
+        let entry = (mfn_of(pfn)? << 12) | PTE_DATA;
+        let e = tables.get_mut(parent).and_then(|t| t.entries.get_mut(slot));
+        *e.ok_or(TableError::AreaExhausted)? = entry;
+    }
+    Ok(())
+}

@@ -189,6 +189,14 @@ fn builds_a_linux_like_kernel_with_an_unmapped_initrd() {
         let mfn = built.p2m[pfn as usize + k];
         assert_eq!(&xen.page(mfn)[..chunk.len()], chunk, "initrd page {k}");
     }
+    // Linux has INIT_P2M too: the list is at 0x8000000000 in pages of its
+    // own after the initrd (libxenguest: data pages, then one L3, L2, L1),
+    // and `check_domain` read it back through the guest's tables.
+    let data = (built.p2m.len() as u64 * 8).div_ceil(4096);
+    assert_eq!(si.mfn_list, 0x80_0000_0000);
+    assert_eq!(si.first_p2m_pfn.0, pfn + initrd.len().div_ceil(4096) as u64);
+    assert_eq!(si.nr_p2m_frames, data + 3);
+    assert!(built.layout.p2m.0 >= built.layout.v_end || built.layout.p2m.1 <= built.layout.v_start);
 }
 
 #[test]

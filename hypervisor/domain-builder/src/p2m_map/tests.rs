@@ -60,3 +60,13 @@ fn first_pfn_follows_xens_power_of_two_chunk() {
     assert_eq!(first_pfn(1024 + 300, 300, 300), 1024 + 300);
     assert_eq!(first_pfn(0, 0, 0), 1);
 }
+
+#[test]
+fn libxc_numbers_data_first_then_tables_by_level() {
+    let base = LINUX_P2M + (1 << 30) - 4096;
+    let p = pages_libxc(base, base + 2 * 4096);
+    let roles: Vec<Role> = p.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::Data, Role::Data, Role::L3, Role::L2, Role::L2, Role::L1, Role::L1]);
+    assert_eq!(p[3].va, base);
+    assert_eq!(p[4].va, base + 4096);
+}
