@@ -52,6 +52,8 @@ pub fn destroydomain(ctx: &mut Ctx<'_>, id: DomId) -> Result<i64, Errno> {
         }
         domain_kill(t)
     })??;
+    // `gnttab_release_mappings`: the grants it still maps are unpinned.
+    crate::pv::hypercall::grant::release_mappings(ctx, id);
     if done {
         ctx.domains.remove(id);
         notify_dom_exc(ctx);
