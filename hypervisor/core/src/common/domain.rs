@@ -208,6 +208,9 @@ pub struct Domain {
     pub grant_frames: Vec<Mfn>,
     /// Most grant-table frames the domain may set up.
     pub max_grant_frames: u32,
+    /// Active grant entries and the maptrack table
+    /// ([`super::grant_table`]).
+    pub grant: super::grant_table::GrantTable,
     /// The vCPUs.
     pub vcpus: Vec<Vcpu>,
     /// The event-channel ports (`d->evtchn`).
@@ -264,6 +267,7 @@ impl Domain {
             shutdown: None,
             grant_frames: Vec::new(),
             max_grant_frames: 32,
+            grant: super::grant_table::GrantTable::default(),
             vcpus: alloc::vec![Vcpu::new(VcpuId(0))],
             evtchn: EvtchnTable::new(),
             kick_mask: 0,

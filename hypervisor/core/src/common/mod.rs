@@ -5,6 +5,8 @@
 //!   with their architecture parts, shutdown reasons, lifecycle state;
 //! * [`domain_table`]: the domains by id, counted references;
 //! * [`claims`]: memory claims (`XENMEM_claim_pages`, outstanding pages);
+//! * [`grant_table`]: grant tables v1: active entries, pins and the
+//!   maptrack table;
 //! * [`xsm`]: the access-control hook layer and Xen's default policy;
 //! * [`event_channel`]: the domain's event-channel ports, the 2-level
 //!   bitmaps in shared_info, VIRQs, block and poll wake-ups;
@@ -23,6 +25,7 @@ pub mod domain;
 pub mod domain_table;
 pub mod domctl;
 pub mod event_channel;
+pub mod grant_table;
 pub mod rangeset;
 pub mod runstate;
 pub mod schedule;

@@ -219,6 +219,32 @@ pub trait Xsm: Send + Sync {
         default_action(XsmAction::Hook, grantee, None)
     }
 
+    /// Unmapping a grant of `granter` from `grantee`
+    /// (`xsm_grant_unmapref`).
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn grant_unmapref(&self, grantee: XsmSubject, _granter: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Hook, grantee, None)
+    }
+
+    /// `GNTTABOP_copy` from `src` to `dest` (`xsm_grant_copy`).
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn grant_copy(&self, src: XsmSubject, _dest: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Hook, src, None)
+    }
+
+    /// Reading `target`'s grant-table version or size
+    /// (`xsm_grant_query_size`).
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn grant_query_size(&self, src: XsmSubject, target: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Target, src, Some(target))
+    }
+
     /// Control operation `cmd` (`XEN_DOMCTL_*`) on `target` (`xsm_domctl`;
     /// `None` for `createdomain`, which has no target yet).
     ///

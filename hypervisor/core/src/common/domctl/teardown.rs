@@ -22,6 +22,14 @@
 //!    ([`Platform::free_frame`]), which stamps it with the TLB-flush clock
 //!    so that the CPUs that may still cache it are flushed before reuse.
 //!
+//! After that the grants the domain still maps are unpinned
+//! (`gnttab_release_mappings`, [`release_mappings`]: host mappings'
+//! references went with its page tables). Its own active grant entries
+//! stay with the [`Domain`](crate::common::domain::Domain): a frame it
+//! granted that another domain still maps keeps its references, so the
+//! domain stays dead in the table until that mapping is unmapped; the
+//! unmap then frees the frame and unlinks the domain.
+//!
 //! Then the domain is dead (`DOMDYING_dead`) and leaves the domain table,
 //! and the hardware domain gets `VIRQ_DOM_EXC`. The work is bounded by the
 //! domain's frames, so it completes in one call (Xen returns `-ERESTART`
@@ -32,6 +40,7 @@
 //!
 //! [`PvMm::relinquish_memory`]: crate::mm::pv::PvMm::relinquish_memory
 //! [`Platform::free_frame`]: crate::pv::platform::Platform::free_frame
+//! [`release_mappings`]: crate::pv::hypercall::grant::release_mappings
 
 use guest_abi::xen::{DomId, Errno, Virq};
 
@@ -52,6 +61,8 @@ pub fn destroydomain(ctx: &mut Ctx<'_>, id: DomId) -> Result<i64, Errno> {
         }
         domain_kill(t)
     })??;
+    // `gnttab_release_mappings`: the grants it still maps are unpinned.
+    crate::pv::hypercall::grant::release_mappings(ctx, id);
     if done {
         ctx.domains.remove(id);
         notify_dom_exc(ctx);

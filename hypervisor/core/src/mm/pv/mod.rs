@@ -61,7 +61,8 @@
 //! * validation is not preemptible (no `PGT_partial`, `-ERESTART` or
 //!   `old_guest_table`); recursion is bounded by the four levels plus one
 //!   linear hop, but a 512-entry L4 tree is validated in one go (XSA-45);
-//! * no grant-mapped PTEs (`_PAGE_GNTTAB`); a privileged page owner cannot
+//! * grant-mapped PTEs are not marked (`_PAGE_GNTTAB` is 0 in Xen's
+//!   release builds too, see `grant`); a privileged page owner cannot
 //!   hand on the right to map its target's frames (`xsm_priv_mapping` in
 //!   `get_page_from_l1e`: there are no stub domains);
 //! * superpages are refused (PSE is in the L2/L3 disallow mask, as for PV
@@ -105,6 +106,7 @@ pub mod mem;
 pub mod types;
 
 mod audit;
+mod grant;
 mod mmu_update;
 mod mmuext;
 mod page_type;
@@ -116,6 +118,7 @@ mod tests;
 
 pub use audit::{AuditError, audit};
 pub use frame_table::FrameTable;
+pub use grant::{GrantPte, grant_to_pte_flags};
 pub use mem::{EmulatedMem, INVALID_M2P_ENTRY, M2p, M2pTable, PhysMem};
 pub use mmu_update::PtwrResult;
 pub use mmuext::{MmuEffect, VcpuTables, addr_ok};

@@ -277,7 +277,7 @@ pub fn mmu_update(
 }
 
 /// Every vCPU of the domain, as a mask.
-fn all_vcpus(ctx: &Ctx<'_>) -> u64 {
+pub(super) fn all_vcpus(ctx: &Ctx<'_>) -> u64 {
     match u32::try_from(ctx.dom.vcpus.len()) {
         Ok(n) if n < 64 => (1u64 << n).wrapping_sub(1),
         _ => u64::MAX,
@@ -394,7 +394,7 @@ pub fn mmuext_op(
 
 /// The L1 table and entry index mapping `va` in the vCPU's current table
 /// (Xen's `guest_map_l1e`); `None` if an upper level is not present.
-fn find_l1e(ctx: &Ctx<'_>, va: u64) -> Option<(Mfn, usize)> {
+pub(super) fn find_l1e(ctx: &Ctx<'_>, va: u64) -> Option<(Mfn, usize)> {
     let mut table = ctx.v_ref().current_table()?;
     for shift in [39u32, 30, 21] {
         let idx = usize::try_from((va >> shift) & 511).ok()?;

@@ -10,7 +10,7 @@
 mod console;
 pub mod continuation;
 mod evtchn;
-mod grant;
+pub mod grant;
 pub mod memory;
 pub mod mm;
 mod sched;
