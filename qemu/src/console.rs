@@ -77,7 +77,9 @@ pub enum Event {
     BootFailed,
     /// Xen's `hwdom_shutdown` line after which it halts every CPU without powering the
     /// machine off: `Hardware Dom0 halted: halting machine` (dom0's power-off) or
-    /// `Hardware Dom0 crashed: ...` (with `noreboot`). Nothing more will come.
+    /// `Hardware Dom0 crashed: 'noreboot' set - not rebooting.`. Nothing more will come
+    /// from Xen; a hypervisor that goes on to power off or reboot is given
+    /// `HALT_LINGER` (3 s) to do so.
     Halted,
 }
 
@@ -178,7 +180,8 @@ impl Scanner {
 fn is_hwdom_halt(text: &str) -> bool {
     let Some(rest) = text.strip_prefix("Hardware Dom") else { return false };
     let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    rest.starts_with(" halted: halting machine") || rest.starts_with(" crashed:")
+    rest.starts_with(" halted: halting machine")
+        || (rest.starts_with(" crashed:") && rest.contains("'noreboot' set"))
 }
 
 #[cfg(test)]

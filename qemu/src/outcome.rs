@@ -174,8 +174,9 @@ pub fn classify(scan: &Scanner, end: &Ending, stderr: &str, serial: &str) -> (Ex
         return (ExitKind::Panic, summary);
     }
     match end.killed {
-        // Before the timeout: the halt line may come just before it.
-        _ if scan.halted.is_some() => {
+        // Killed after Xen's halt line (or by the timeout soon after it); a
+        // hypervisor that went on to power off or reboot is classified below.
+        Some(KillReason::Halted | KillReason::Timeout(_)) if scan.halted.is_some() => {
             let line = scan.halted.as_deref().unwrap_or_default();
             return if scan.hwdom_crashed() {
                 (ExitKind::Panic, format!("Xen: {line}"))

@@ -23,9 +23,11 @@ use crate::{BootPath, ExitKind, ModuleSpec, Outcome, Result, RunConfig, grub, im
 
 /// How often the run loop checks on QEMU when the serial port is quiet.
 const POLL: Duration = Duration::from_millis(50);
-/// How long QEMU may keep running after the panic's last line (or Xen's halt line) before
-/// it is killed.
+/// How long QEMU may keep running after the panic's last line before it is killed.
 const PANIC_LINGER: Duration = Duration::from_millis(500);
+/// How long QEMU may keep running after Xen's `Hardware Dom0 halted` line: Xen halts
+/// there, while ours goes on to power off or reboot within this time.
+const HALT_LINGER: Duration = Duration::from_secs(3);
 /// How long QEMU may keep running after `Powering off.` / `Rebooting.`.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -327,7 +329,7 @@ impl Session {
                 Some((later(now, SHUTDOWN_GRACE), KillReason::ShutdownStuck(SHUTDOWN_GRACE)))
             }
             Event::BootFailed => Some((now, KillReason::BootFailed)),
-            Event::Halted => Some((later(now, PANIC_LINGER), KillReason::Halted)),
+            Event::Halted => Some((later(now, HALT_LINGER), KillReason::Halted)),
             Event::None | Event::Panic => None,
         };
         if let Some((at, reason)) = kill
