@@ -287,7 +287,7 @@ fn maps() {
     let max_page = memory_op_raw(MemoryOp::MaximumRamPage, 0);
     check_eq(
         (m.v_start, m.v_end, m.max_mfn),
-        (MACH2PHYS_VIRT_START, MACH2PHYS_VIRT_END, (max_page as u64).wrapping_sub(1)),
+        (MACH2PHYS_VIRT_START, MACH2PHYS_VIRT_END, max_page.cast_unsigned().wrapping_sub(1)),
         "machphys_mapping: the read-only M2P, up to maximum_ram_page - 1",
     );
     check(m.max_mfn < MACH2PHYS_NR_ENTRIES, "within the M2P");
