@@ -75,6 +75,12 @@ pub enum Event {
     Reboot,
     /// The GRUB fallback entry's failure line ([`crate::grub::FAILURE_MARKER`]).
     BootFailed,
+    /// Xen's `hwdom_shutdown` line after which it halts every CPU without powering the
+    /// machine off: `Hardware Dom0 halted: halting machine` (dom0's power-off) or
+    /// `Hardware Dom0 crashed: 'noreboot' set - not rebooting.`. Nothing more will come
+    /// from Xen; a hypervisor that goes on to power off or reboot is given
+    /// `HALT_LINGER` (3 s) to do so.
+    Halted,
 }
 
 /// Most panic message lines kept in [`Scanner::panic_message`].
@@ -95,6 +101,9 @@ pub struct Scanner {
     pub rebooting: bool,
     /// GRUB's fallback entry ran.
     pub boot_failed: bool,
+    /// Xen's `Hardware Dom<N> halted: ...` or `Hardware Dom<N> crashed: ...` line, once
+    /// seen (see [`Event::Halted`]).
+    pub halted: Option<String>,
     /// The last non-empty line seen.
     pub last_line: Option<String>,
     in_panic: bool,
@@ -133,6 +142,10 @@ impl Scanner {
             }
             return Event::None;
         }
+        if is_hwdom_halt(text) {
+            self.halted = Some(text.trim_end().to_owned());
+            return Event::Halted;
+        }
         match text.trim() {
             "Powering off." => {
                 self.power_off = true;
@@ -146,6 +159,11 @@ impl Scanner {
         }
     }
 
+    /// Whether Xen's halt line (see [`Event::Halted`]) was about dom0's crash.
+    pub fn hwdom_crashed(&self) -> bool {
+        self.halted.as_deref().is_some_and(|line| line.contains(" crashed:"))
+    }
+
     /// `Panic on CPU 0: <message>` once a panic was seen.
     pub fn panic_summary(&self) -> Option<String> {
         let banner = self.panic_banner.as_ref()?;
@@ -155,6 +173,15 @@ impl Scanner {
             format!("{banner}: {}", self.panic_message.join(" / "))
         })
     }
+}
+
+/// Whether `text` is Xen's `hwdom_shutdown` line for dom0's power-off or crash:
+/// `Hardware Dom<N> halted: halting machine` or `Hardware Dom<N> crashed: ...`.
+fn is_hwdom_halt(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("Hardware Dom") else { return false };
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.starts_with(" halted: halting machine")
+        || (rest.starts_with(" crashed:") && rest.contains("'noreboot' set"))
 }
 
 #[cfg(test)]
@@ -201,5 +228,18 @@ mod tests {
         assert_eq!(scan.feed("(XEN) Rebooting."), Event::Reboot);
         assert_eq!(scan.feed("Powering off."), Event::None);
         assert!(scan.power_off && scan.rebooting && scan.panic_banner.is_none());
+    }
+
+    #[test]
+    fn xen_halts() {
+        let mut scan = Scanner::default();
+        assert_eq!(scan.feed("(XEN) Hardware Dom0 halted: halting machine"), Event::Halted);
+        assert!(!scan.hwdom_crashed() && !scan.power_off);
+        let mut scan = Scanner::default();
+        let crash = "(XEN) Hardware Dom0 crashed: 'noreboot' set - not rebooting.";
+        assert_eq!(scan.feed(crash), Event::Halted);
+        assert!(scan.hwdom_crashed());
+        assert_eq!(scan.feed("Hardware Dom0 halted: halting machine"), Event::None);
+        assert_eq!(scan.feed("(XEN) Hardware Domain halted"), Event::None);
     }
 }

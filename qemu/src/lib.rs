@@ -16,6 +16,8 @@
 //!   (`qemu/run --domu`).
 //! - [`initramfs`] builds the busybox initramfs a Linux dom0 boots to (Debian's kernel
 //!   and busybox as cached by `qemu/fetch-debian`).
+//! - [`oracle`] finds Debian 12's Xen 4.17 as cached by `qemu/fetch-xen`, to boot the same
+//!   kernels on the reference.
 
 pub mod cli;
 pub mod config;
@@ -24,6 +26,7 @@ pub mod domu;
 pub mod grub;
 pub mod image;
 pub mod initramfs;
+pub mod oracle;
 pub mod outcome;
 pub mod qemu;
 pub mod session;

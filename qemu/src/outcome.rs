@@ -132,6 +132,8 @@ pub enum KillReason {
     BootFailed,
     /// The user typed Ctrl-A X on the forwarded terminal.
     UserQuit,
+    /// Xen printed its `hwdom_shutdown` line and halts the machine (it never powers off).
+    Halted,
 }
 
 /// How QEMU's process ended.
@@ -172,6 +174,19 @@ pub fn classify(scan: &Scanner, end: &Ending, stderr: &str, serial: &str) -> (Ex
         return (ExitKind::Panic, summary);
     }
     match end.killed {
+        // Killed after Xen's halt line (or by the timeout soon after it); a
+        // hypervisor that went on to power off or reboot is classified below.
+        Some(KillReason::Halted | KillReason::Timeout(_)) if scan.halted.is_some() => {
+            let line = scan.halted.as_deref().unwrap_or_default();
+            return if scan.hwdom_crashed() {
+                (ExitKind::Panic, format!("Xen: {line}"))
+            } else {
+                (
+                    ExitKind::PowerOff,
+                    format!("Xen halted the machine after dom0's power-off: {line}"),
+                )
+            };
+        }
         Some(KillReason::Timeout(limit)) => {
             let msg = format!(
                 "no power-off, reboot or panic within {} s; last line: {last}",
@@ -191,7 +206,7 @@ pub fn classify(scan: &Scanner, end: &Ending, stderr: &str, serial: &str) -> (Ex
         Some(KillReason::UserQuit) => {
             return (ExitKind::QemuError, "stopped by the user (Ctrl-A X)".into());
         }
-        Some(KillReason::BootFailed | KillReason::PanicFinished) | None => {}
+        Some(KillReason::BootFailed | KillReason::PanicFinished | KillReason::Halted) | None => {}
     }
     let first_error = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     match (end.code, end.signal) {
@@ -254,6 +269,11 @@ mod tests {
         assert_eq!(kind("(XEN) x", killed(timeout), ""), ExitKind::Timeout);
         assert_eq!(kind("(XEN) Panic on CPU 0:\n(XEN) boom", killed(timeout), ""), ExitKind::Panic);
         assert_eq!(killed(timeout).exit_code(), 137);
+        let halt = "(XEN) Hardware Dom0 halted: halting machine";
+        assert_eq!(kind(halt, killed(KillReason::Halted), ""), ExitKind::PowerOff);
+        assert_eq!(kind(halt, killed(timeout), ""), ExitKind::PowerOff);
+        let crash = "(XEN) Hardware Dom0 crashed: 'noreboot' set - not rebooting.";
+        assert_eq!(kind(crash, killed(KillReason::Halted), ""), ExitKind::Panic);
     }
 
     #[test]

@@ -25,6 +25,9 @@ use crate::{BootPath, ExitKind, ModuleSpec, Outcome, Result, RunConfig, grub, im
 const POLL: Duration = Duration::from_millis(50);
 /// How long QEMU may keep running after the panic's last line before it is killed.
 const PANIC_LINGER: Duration = Duration::from_millis(500);
+/// How long QEMU may keep running after Xen's `Hardware Dom0 halted` line: Xen halts
+/// there, while ours goes on to power off or reboot within this time.
+const HALT_LINGER: Duration = Duration::from_secs(3);
 /// How long QEMU may keep running after `Powering off.` / `Rebooting.`.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -326,6 +329,7 @@ impl Session {
                 Some((later(now, SHUTDOWN_GRACE), KillReason::ShutdownStuck(SHUTDOWN_GRACE)))
             }
             Event::BootFailed => Some((now, KillReason::BootFailed)),
+            Event::Halted => Some((later(now, HALT_LINGER), KillReason::Halted)),
             Event::None | Event::Panic => None,
         };
         if let Some((at, reason)) = kill

@@ -128,6 +128,22 @@ pub fn debian_prerequisites() -> Option<(PathBuf, PathBuf)> {
     found
 }
 
+/// Debian 12's Xen 4.17 (its multiboot ELF) as `qemu/fetch-xen` caches it; `None` after
+/// [`missing_prerequisite`] (a failure under `CI=true`).
+#[track_caller]
+pub fn xen_prerequisite() -> Option<PathBuf> {
+    let found = hv_runner::oracle::cached_xen();
+    if found.is_none() {
+        let place = hv_runner::oracle::xen_cache()
+            .map_or_else(|| "$HOME/.cache/hv-xen417".to_owned(), |d| d.display().to_string());
+        missing_prerequisite(
+            &format!("Debian 12's Xen 4.17 is not cached in {place}"),
+            "run qemu/fetch-xen, or point HV_XEN_CACHE at its cache",
+        );
+    }
+    found
+}
+
 /// The decimal number at the start of `text` (after leading spaces).
 pub fn leading_number(text: &str) -> Option<u64> {
     let text = text.trim_start();

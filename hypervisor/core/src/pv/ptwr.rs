@@ -16,7 +16,11 @@
 //!
 //! * the vCPU is in guest-kernel mode;
 //! * the error code has WRITE and PRESENT and neither RSVD nor INSN_FETCH;
-//! * the domain enabled `VMASST_TYPE_writable_pagetables`;
+//! * the domain enabled `VMASST_TYPE_writable_pagetables`, or it is the
+//!   hardware domain (dom0, `Domain::privileged`): Xen's
+//!   `fixup_page_fault` also calls `pv_ro_page_fault` for the hardware
+//!   domain's present write faults (for its read-only MMIO ranges), and that
+//!   emulates a store into an L1 table without looking at the assist;
 //! * `cr2` is a guest address (not the hypervisor's range);
 //! * the L1 entry mapping `cr2` in the current page table
 //!   ([`guest_mem::guest_l1e`], Xen's `guest_get_eff_kern_l1e`) is present
@@ -92,7 +96,8 @@ pub fn pv_ro_page_fault(ctx: &mut Ctx<'_>, cr2: u64, error_code: u32) -> EmulOut
     if !ctx.v_ref().arch.kernel_mode
         || error_code & (PFEC_RESERVED | PFEC_INSN_FETCH) != 0
         || error_code & wanted != wanted
-        || !ctx.dom.vm_assist_enabled(VmAssistType::WritablePagetables.raw())
+        || !(ctx.dom.vm_assist_enabled(VmAssistType::WritablePagetables.raw())
+            || ctx.dom.privileged)
         || !guest_va_ok(cr2)
     {
         return EmulOutcome::Unhandled;

@@ -58,7 +58,8 @@ pub struct VcpuTimers {
     pub singleshot: Option<u64>,
     /// Period of the periodic timer in ns; 0 when stopped.
     pub periodic_period: u64,
-    /// When the periodic timer last fired (or was started).
+    /// When the periodic timer last fired (Xen's `periodic_last_event`,
+    /// kept while it is stopped: a new period starts from it).
     pub periodic_last: u64,
 }
 
@@ -201,12 +202,18 @@ pub fn set_timer_op(ctx: &mut Ctx<'_>, timeout: u64) -> Result<i64, Errno> {
     Ok(0)
 }
 
-/// `VCPUOP_set_singleshot_timer`: `timeout_abs_ns` with
-/// `VCPU_SSHOTTMR_future` → `-ETIME` when already past.
-pub fn set_singleshot(ctx: &mut Ctx<'_>, timeout_abs_ns: u64, flags: u32) -> Result<i64, Errno> {
-    const VCPU_SSHOTTMR_FUTURE: u32 = 1;
-    if flags & VCPU_SSHOTTMR_FUTURE != 0 && timeout_abs_ns < ctx.platform.now_ns() {
-        return Err(Errno::ETIME);
+/// `VCPUOP_set_singleshot_timer` as Xen 4.17.2 and later (stable-4.17's
+/// "xen/vcpu: ignore VCPU_SSHOTTMR_future", Debian 12's Xen): the flags
+/// are ignored (4.17.0 refused a past deadline with `-ETIME` when
+/// `VCPU_SSHOTTMR_future` was set, which old Linux mishandled); a deadline
+/// already past stops the timer and raises `VIRQ_TIMER` at once
+/// (`send_timer_event`).
+pub fn set_singleshot(ctx: &mut Ctx<'_>, timeout_abs_ns: u64) -> Result<i64, Errno> {
+    if timeout_abs_ns < ctx.platform.now_ns() {
+        ctx.v().timers.singleshot = None;
+        let id = ctx.v().id;
+        let _ = event_channel::send_virq(ctx.dom, ctx.mem, id, Virq::Timer);
+        return Ok(0);
     }
     ctx.v().timers.singleshot = Some(timeout_abs_ns);
     Ok(0)
@@ -218,9 +225,12 @@ pub fn stop_singleshot(ctx: &mut Ctx<'_>) -> Result<i64, Errno> {
     Ok(0)
 }
 
-/// `VCPUOP_set_periodic_timer` on vCPU `index`: periods below 1 ms or
-/// beyond `STIME_DELTA_MAX` are `-EINVAL`; the first tick comes one period
-/// from now.
+/// `VCPUOP_set_periodic_timer` on vCPU `index` (Xen's
+/// `vcpu_set_periodic_timer`): periods below 1 ms or beyond
+/// `STIME_DELTA_MAX` are `-EINVAL`. A tick is due at once unless the last
+/// one (of this or an earlier periodic timer) came less than a period ago:
+/// then `VIRQ_TIMER` is raised now and the next tick is a period away;
+/// otherwise the next tick is a period after the last one.
 pub fn set_periodic(ctx: &mut Ctx<'_>, index: usize, period_ns: u64) -> Result<i64, Errno> {
     if !(MIN_PERIOD_NS..=MAX_PERIOD_NS).contains(&period_ns) {
         return Err(Errno::EINVAL);
@@ -228,7 +238,11 @@ pub fn set_periodic(ctx: &mut Ctx<'_>, index: usize, period_ns: u64) -> Result<i
     let now = ctx.platform.now_ns();
     let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
     v.timers.periodic_period = period_ns;
-    v.timers.periodic_last = now;
+    if v.timers.periodic_last.saturating_add(period_ns) <= now {
+        v.timers.periodic_last = now;
+        let id = v.id;
+        let _ = event_channel::send_virq(ctx.dom, ctx.mem, id, Virq::Timer);
+    }
     // Its CPU re-arms for the new deadline.
     ctx.dom.kick(index);
     Ok(0)

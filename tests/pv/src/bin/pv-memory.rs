@@ -12,20 +12,25 @@
 //!   every frame of the domain, `maximum_gpfn` from `shared_info`'s
 //!   `max_pfn`; another domain is `-ESRCH`, an unreadable argument
 //!   `-EFAULT`.
-//! * Maps: `machphys_mapping` (the read-only M2P's range),
+//! * Maps: `machphys_mapping` (the read-only M2P's range, `max_mfn` the
+//!   machine's highest frame as in Xen without memory hotplug),
 //!   `machphys_mfn_list`, `memory_map` (`-ENOSYS`, or a map),
 //!   `machine_memory_map` (sorted, with RAM; a buffer without room for one
 //!   more entry is `-EINVAL`); bad pointers are `-EFAULT`.
 //! * Reservations: `decrease_reservation` of a spare frame (gone from the
-//!   M2P, no longer mappable, the reservation one lower), refusals of a
-//!   mapped frame, a frame not the domain's, a bad order, another domain
-//!   and bad list pointers (0 extents done); `increase_reservation` up to
-//!   `max_pages` and back; `populate_physmap` back at the PFN (M2P set, the
-//!   new frame reads as zero).
+//!   M2P, no longer mappable, the reservation one lower); a mapped kernel
+//!   frame (Xen drops its allocation, 1 done, the frame lives on while
+//!   mapped; ours refuses, 0 done: a documented deviation); refusals of a
+//!   frame not the domain's, a bad order, another domain and bad list
+//!   pointers (0 extents done); `increase_reservation` up to `max_pages` and
+//!   back; `populate_physmap` back at the PFN (M2P set, the new frame reads
+//!   as zero, or is the frame just given up with this domain's own data:
+//!   Xen scrubs only a dying domain's frames).
 //! * `XENMEM_exchange`: two order-0 frames for one order-1 extent below
 //!   4 GiB (contiguous, aligned MFNs, M2P set, the old frames gone, the
 //!   reservation unchanged), and back; refusals with Xen's error codes
-//!   (`nr_exchanged` past the end, sizes or domains that differ, bad order,
+//!   (`nr_exchanged` past the end, sizes or domains that differ, an order
+//!   beyond `max_order` (`-EPERM`),
 //!   another domain, bad pointers, frames the domain cannot give up,
 //!   a frame named twice, an impossible address limit), after which the
 //!   frames are still the domain's.
@@ -156,6 +161,17 @@ fn reads_zero(mfn: u64) -> Result<bool, i64> {
     Ok(zero)
 }
 
+/// Whether frame `mfn` holds what [`dirty`] left: [`PATTERN`] at word 7, zero elsewhere.
+fn holds_pattern(mfn: u64) -> bool {
+    if map(mfn) != 0 {
+        return false;
+    }
+    let ok =
+        (0..PAGE_SIZE / 8).all(|i| peek(slot(window(), i)) == Ok(if i == 7 { PATTERN } else { 0 }));
+    unmap();
+    ok
+}
+
 /// Writes [`PATTERN`] into `mfn` (so that a scrub shows) and unmaps it.
 fn dirty(mfn: u64) {
     let ret = map(mfn);
@@ -266,11 +282,15 @@ fn queries(si: &StartInfo, mm: &InitialMapping) {
 fn maps() {
     let mut m = XenMachphysMapping { v_start: 0, v_end: 0, max_mfn: 0 };
     check_eq(memory_op(MemoryOp::MachphysMapping, &mut m), 0, "machphys_mapping");
+    // Without memory hotplug Xen reports the machine's highest frame
+    // (`max_page - 1`), not the table's.
+    let max_page = memory_op_raw(MemoryOp::MaximumRamPage, 0);
     check_eq(
         (m.v_start, m.v_end, m.max_mfn),
-        (MACH2PHYS_VIRT_START, MACH2PHYS_VIRT_END, MACH2PHYS_NR_ENTRIES - 1),
-        "machphys_mapping: the read-only M2P",
+        (MACH2PHYS_VIRT_START, MACH2PHYS_VIRT_END, max_page.cast_unsigned().wrapping_sub(1)),
+        "machphys_mapping: the read-only M2P, up to maximum_ram_page - 1",
     );
+    check(m.max_mfn < MACH2PHYS_NR_ENTRIES, "within the M2P");
     check_eq(
         memory_op_raw(MemoryOp::MachphysMapping, HYPERVISOR_ADDRESS),
         neg(Errno::EFAULT),
@@ -356,10 +376,15 @@ fn reservations(mm: &InitialMapping, (pfn, mfn): (u64, u64)) {
     let kernel_mfn = mm.va_to_mfn(pv_tests::entry::hypercall_page_address()).unwrap_or(0);
     dirty(mfn);
 
+    // A frame still mapped: Xen drops the domain's allocation reference
+    // (1 extent done) and frees the frame only at its last reference, so
+    // the reservation stays; ours refuses it (0 done), a documented
+    // deviation (`hypervisor/core/src/pv/hypercall/memory.rs`). Either way
+    // the kernel keeps running on it.
+    let done = reserve(DECREASE, &mut [kernel_mfn], 0, DOMID_SELF);
+    check(done == 0 || done == 1, format_args!("decrease a mapped kernel frame: {done}"));
     // Refusals: nothing is done (0 extents), the frames stay.
-    for (bad, what) in [(kernel_mfn, "a mapped kernel frame"), (XEN_IMAGE_MFN, "a Xen frame")] {
-        check_eq(reserve(DECREASE, &mut [bad], 0, DOMID_SELF), 0, format_args!("decrease {what}"));
-    }
+    check_eq(reserve(DECREASE, &mut [XEN_IMAGE_MFN], 0, DOMID_SELF), 0, "decrease a Xen frame");
     check_eq(reserve(DECREASE, &mut [mfn], BAD_ORDER, DOMID_SELF), 0, "decrease, order 21");
     check_eq(reserve(DECREASE, &mut [mfn], 0, OTHER_DOMAIN), 0, "decrease for dom5");
     let mut r = res(HYPERVISOR_ADDRESS, 1, 0, 0, DOMID_SELF);
@@ -411,7 +436,13 @@ fn reservations(mm: &InitialMapping, (pfn, mfn): (u64, u64)) {
     check(new != pfn && new != INVALID, format_args!("populate reported mfn {new:#x}"));
     check_eq(pt::m2p(new), Ok(pfn), "the new frame's M2P entry is the pfn");
     check_eq(current(), start, "the reservation is back");
-    check_eq(reads_zero(new), Ok(true), "the populated frame reads as zero");
+    // Xen scrubs only a dying domain's frames: the frame this domain just
+    // gave up may come back with its own data. Ours scrubs every release.
+    let zero = reads_zero(new);
+    check(
+        zero == Ok(true) || (new == mfn && holds_pattern(new)),
+        format_args!("the populated frame reads as zero, or is the given-up one as left: {zero:?}"),
+    );
     if new != mfn {
         check(map(mfn) != 0, "the old frame is still not the domain's");
     }
@@ -508,8 +539,8 @@ fn exchange_refusals(mm: &InitialMapping, a: (u64, u64), b: (u64, u64)) {
             res(out, 2, BAD_ORDER, 0, DOMID_SELF),
             0,
         ),
-        (einval, 0),
-        "exchange with order 21",
+        (neg(Errno::EPERM), 0),
+        "exchange with order 21 (beyond max_order: -EPERM before other checks)",
     );
     check_eq(
         exchange_op(i, res(out, 1, 1, 0, DomId(0)), 0),

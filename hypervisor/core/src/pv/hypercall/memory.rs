@@ -18,11 +18,14 @@
 //! * For PV the extent list of `decrease_reservation` holds MFNs, that of
 //!   `populate_physmap` GPFNs in and MFNs out (the M2P is set; the guest
 //!   updates its own P2M).
-//! * `XENMEM_exchange` follows `memory_exchange`: `-EINVAL` for a restart
-//!   point past the end, different domain ids, an order above
-//!   [`MAX_ORDER`] or extent lists of different sizes; `-EFAULT` for a list
-//!   outside guest space; `-EPERM` for multi-page extents of an
-//!   unprivileged caller; `-ESRCH` for no such domain, `-EPERM` for one the
+//! * Extent orders are bounded by Xen 4.17's `max_order` of the caller
+//!   (9 for a domU, 12 with I/O capabilities, [`MAX_ORDER`] = 18 for the
+//!   control domain): a reservation beyond it does nothing.
+//! * `XENMEM_exchange` follows `memory_exchange`: `-EPERM` for an order
+//!   beyond the caller's `max_order` on either side; `-EINVAL` for a restart
+//!   point past the end, different domain ids or extent lists of different
+//!   sizes; `-EFAULT` for a list outside guest space; `-ESRCH` for no such
+//!   domain, `-EPERM` for one the
 //!   caller may not change. Then chunk by chunk
 //!   (the input extents that make one output extent, or the reverse), each
 //!   all or nothing: the input MFNs (PV: machine frames) must be the
@@ -87,8 +90,7 @@ use guest_abi::memory::{
     memop_split, xenmemf_get_address_bits,
 };
 use guest_abi::xen::{
-    ArchSharedInfo, DomId, Errno, Hypercall, MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END,
-    MACH2PHYS_VIRT_START, SharedInfo,
+    ArchSharedInfo, DomId, Errno, Hypercall, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, SharedInfo,
 };
 
 use super::super::ctx::{Ctx, TargetCtx};
@@ -98,9 +100,32 @@ use crate::PAGE_SHIFT;
 use crate::mm::Mfn;
 use crate::mm::pv::INVALID_M2P_ENTRY;
 
-/// Largest extent order an allocation may ask for (Xen's x86 `MAX_ORDER`):
-/// 4 GiB extents.
-pub const MAX_ORDER: u32 = 20;
+/// Largest extent order any domain may ask for (Xen's x86 `MAX_ORDER`,
+/// `CONFIG_PAGEALLOC_MAX_ORDER` = 2 × `PAGETABLE_ORDER`): 1 GiB extents.
+pub const MAX_ORDER: u32 = 18;
+
+/// Xen's default `memop-max-order` for an ordinary domU
+/// (`CONFIG_DOMU_MAX_ORDER` = `PAGETABLE_ORDER`): 2 MiB extents.
+const DOMU_MAX_ORDER: u32 = 9;
+
+/// Xen's default for the hardware domain and a domain with I/O
+/// capabilities (`CONFIG_HWDOM_MAX_ORDER`, `CONFIG_PTDOM_MAX_ORDER`).
+const HWDOM_MAX_ORDER: u32 = 12;
+
+/// Xen 4.17's `max_order(current->domain)`: the largest extent order the
+/// caller may use in a reservation or an exchange, with the default
+/// `memop-max-order`: [`DOMU_MAX_ORDER`], raised to [`HWDOM_MAX_ORDER`] for
+/// a domain with I/O capabilities (`cache_flush_permitted`) and to
+/// [`MAX_ORDER`] for the control domain (`CONFIG_CTLDOM_MAX_ORDER`).
+fn max_order(ctx: &Ctx<'_>) -> u32 {
+    if ctx.dom.privileged {
+        MAX_ORDER
+    } else if ctx.hooks.has_iomem_caps(ctx.dom.id) {
+        HWDOM_MAX_ORDER
+    } else {
+        DOMU_MAX_ORDER
+    }
+}
 
 /// Size of one `xen_pfn_t` in an extent list.
 const PFN_SIZE: u64 = 8;
@@ -142,10 +167,12 @@ pub fn memory_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
         }
         MemoryOp::MachineMemoryMap => machine_memory_map(ctx, arg),
         MemoryOp::MachphysMapping => {
+            // Without memory hotplug (no SRAT hot-pluggable ranges), Xen
+            // reports the highest frame of the machine, not of the table.
             let mapping = XenMachphysMapping {
                 v_start: MACH2PHYS_VIRT_START,
                 v_end: MACH2PHYS_VIRT_END,
-                max_mfn: MACH2PHYS_NR_ENTRIES - 1,
+                max_mfn: ctx.frames.max_page().saturating_sub(1),
             };
             ctx.write(arg, &mapping)?;
             Ok(0)
@@ -280,7 +307,7 @@ fn reservation_extents(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) ->
     if r.nr_extents > u64::from(u32::MAX >> MEMOP_EXTENT_SHIFT) || start >= r.nr_extents {
         return stop;
     }
-    if r.extent_order > MAX_ORDER {
+    if r.extent_order > max_order(ctx) {
         return stop;
     }
     let bits = xenmemf_get_address_bits(r.mem_flags);
@@ -292,17 +319,9 @@ fn reservation_extents(ctx: &mut Ctx<'_>, op: MemoryOp, start: u64, arg: u64) ->
         below = Some(1u64 << bits);
     }
     let list = r.extent_start;
-    let allocating = op != MemoryOp::DecreaseReservation;
     // `guest_handle_subrange_okay` (a NULL list is fine for increase).
     if !(op == MemoryOp::IncreaseReservation && list == 0)
         && !list_range_ok(list, start, r.nr_extents)
-    {
-        return stop;
-    }
-    // `multipage_allocation_permitted`: I/O-capable (privileged) callers.
-    if allocating
-        && r.extent_order != 0
-        && !(ctx.dom.privileged || ctx.hooks.has_iomem_caps(ctx.dom.id))
     {
         return stop;
     }
@@ -559,11 +578,10 @@ fn extent_pages(nr: u64, order: u32) -> Option<u64> {
 /// `exch.nr_exchanged` to the input extents done.
 fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<Exchanged, Errno> {
     let (input, output) = (exch.input, exch.output);
-    if exch.nr_exchanged > input.nr_extents
-        || input.domid != output.domid
-        || input.extent_order > MAX_ORDER
-        || output.extent_order > MAX_ORDER
-    {
+    if input.extent_order.max(output.extent_order) > max_order(ctx) {
+        return Err(Errno::EPERM);
+    }
+    if exch.nr_exchanged > input.nr_extents || input.domid != output.domid {
         return Err(Errno::EINVAL);
     }
     match (
@@ -577,12 +595,6 @@ fn exchange_chunks(ctx: &mut Ctx<'_>, exch: &mut XenMemoryExchange) -> Result<Ex
         || !list_range_ok(output.extent_start, 0, output.nr_extents)
     {
         return Err(Errno::EFAULT);
-    }
-    // `multipage_allocation_permitted`, for either side.
-    if (input.extent_order != 0 || output.extent_order != 0)
-        && !(ctx.dom.privileged || ctx.hooks.has_iomem_caps(ctx.dom.id))
-    {
-        return Err(Errno::EPERM);
     }
     ctx.with_target(input.domid, |t| {
         t.xsm.memory_adjust_reservation(t.caller, t.target.subject())?;

@@ -266,7 +266,9 @@ fn machphys_mapping_and_mfn_list() {
     let m: XenMachphysMapping = t.get(ARG);
     assert_eq!(m.v_start, MACH2PHYS_VIRT_START);
     assert_eq!(m.v_end, MACH2PHYS_VIRT_END);
-    assert_eq!(m.max_mfn, (MACH2PHYS_VIRT_END - MACH2PHYS_VIRT_START) / 8 - 1);
+    // Xen without memory hotplug: the machine's highest frame.
+    assert_eq!(m.max_mfn, t.f.frames.max_page() - 1);
+    assert!(m.max_mfn < (MACH2PHYS_VIRT_END - MACH2PHYS_VIRT_START) / 8);
     assert_eq!(t.op(12, 0x10), Err(Errno::EFAULT));
 
     let mut l =
@@ -334,12 +336,13 @@ fn increase_orders_and_address_bits() {
     // Order 1 would exceed max_pages (8) on the third extent.
     assert_eq!(t.reservation(INCREASE, 3, 1, 0, DomId::SELF), 2);
     assert_eq!(t.f.dom.tot_pages, 8);
-    // Orders above MAX_ORDER do nothing.
+    // Orders above Xen 4.17's max_order do nothing: MAX_ORDER (18) for the
+    // control domain, 9 for a domU.
     t.f.dom.max_pages = 1 << 30;
     assert_eq!(t.reservation(INCREASE, 1, 21, 0, DomId::SELF), 0);
-    // Unprivileged domains get order 0 only.
+    assert_eq!(t.reservation(INCREASE, 1, 19, 0, DomId::SELF), 0);
     t.f.dom.privileged = false;
-    assert_eq!(t.reservation(INCREASE, 1, 1, 0, DomId::SELF), 0);
+    assert_eq!(t.reservation(INCREASE, 1, 10, 0, DomId::SELF), 0);
     // address_bits <= PAGE_SHIFT: nothing; a real limit (below the 48-frame
     // machine's 18 bits) reaches the allocator, which cannot meet it here.
     assert_eq!(t.reservation(INCREASE, 1, 0, xenmemf_address_bits(12), DomId::SELF), 0);
@@ -592,15 +595,19 @@ fn exchange_argument_checks() {
     assert_eq!(t.exchange(i, o, 3), (Err(Errno::EINVAL), 3));
     // Domain ids differ (even if both name the caller).
     assert_eq!(t.exchange(i, res(OUT_LIST, 1, 1, 0, DomId(0)), 0), einval);
-    // Orders beyond MAX_ORDER, on either side.
+    // Orders beyond the caller's max_order (MAX_ORDER for the control
+    // domain), on either side: -EPERM, checked first (Xen 4.17).
+    let eperm = (Err(Errno::EPERM), 0);
     assert_eq!(
         t.exchange(res(LIST, 2, 21, 0, DomId::SELF), res(OUT_LIST, 2, 21, 0, DomId::SELF), 0),
-        einval
+        eperm
     );
     assert_eq!(
-        t.exchange(res(LIST, 1 << 21, 0, 0, DomId::SELF), res(OUT_LIST, 1, 21, 0, DomId::SELF), 0),
-        einval
+        t.exchange(res(LIST, 1 << 19, 0, 0, DomId::SELF), res(OUT_LIST, 1, 19, 0, DomId::SELF), 0),
+        eperm
     );
+    // ... before the restart point is looked at (written back as it was).
+    assert_eq!(t.exchange(res(LIST, 2, 19, 0, DomId::SELF), o, 5), (Err(Errno::EPERM), 5));
     // Sizes differ, or overflow.
     assert_eq!(t.exchange(i, res(OUT_LIST, 2, 1, 0, DomId::SELF), 0), einval);
     assert_eq!(t.exchange(i, res(OUT_LIST, 1, 0, 0, DomId::SELF), 0), einval);
@@ -619,9 +626,10 @@ fn exchange_argument_checks() {
     // Unreadable argument: -EFAULT, nothing written.
     assert_eq!(t.op(EXCHANGE, 0), Err(Errno::EFAULT));
     assert_eq!(t.op(EXCHANGE, GUEST_BASE + GUEST_PAGES * 4096), Err(Errno::EFAULT));
-    // Multi-page extents need privilege; order 0 both ways does not.
+    // A domU's max_order is 9; order 0 both ways is always fine.
     t.f.dom.privileged = false;
-    assert_eq!(t.exchange(i, o, 0), (Err(Errno::EPERM), 0));
+    let big = res(OUT_LIST, 1, 10, 0, DomId::SELF);
+    assert_eq!(t.exchange(res(LIST, 1 << 10, 0, 0, DomId::SELF), big, 0), (Err(Errno::EPERM), 0));
     t.list(&[33]);
     t.out_list(&[7]);
     let one = |l| res(l, 1, 0, 0, DomId::SELF);

@@ -14,8 +14,8 @@
 //! Linux: `send_nmi`, `get_physid` and the physical-area variants.
 
 use guest_abi::vcpu::{
-    VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRegisterTimeMemoryArea,
-    VcpuRegisterVcpuInfo, VcpuRunstateInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
+    VcpuOp, VcpuRegisterRunstateMemoryArea, VcpuRegisterTimeMemoryArea, VcpuRegisterVcpuInfo,
+    VcpuRunstateInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer,
 };
 use guest_abi::xen::Errno;
 
@@ -105,7 +105,7 @@ pub fn vcpu_op(ctx: &mut Ctx<'_>, cmd: u64, vcpuid: u64, arg: u64) -> Result<i64
                 return Err(Errno::EINVAL);
             }
             let set: VcpuSetSingleshotTimer = ctx.read(arg)?;
-            time::set_singleshot(ctx, set.timeout_abs_ns, set.flags & VCPU_SSHOTTMR_future)
+            time::set_singleshot(ctx, set.timeout_abs_ns)
         }
         VcpuOp::StopSingleshotTimer => {
             if !current {

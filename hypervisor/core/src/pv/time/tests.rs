@@ -139,18 +139,38 @@ fn vcpu_op_timers_and_ids() {
     assert_eq!(vcpu_op(&mut f, VcpuOp::SetPeriodicTimer, 0, BUF), Err(Errno::EINVAL));
     f.poke(BUF, bytemuck::bytes_of(&VcpuSetPeriodicTimer { period_ns: 4_000_000 }));
     assert_eq!(vcpu_op(&mut f, VcpuOp::SetPeriodicTimer, 0, BUF), Ok(0));
-    assert_eq!(f.dom.vcpus[0].timers.next_deadline(), Some(5_000_000));
+    // Xen's `vcpu_set_periodic_timer`: a period after the last tick (at 0),
+    // which is not due yet at 1 ms.
+    assert_eq!(f.dom.vcpus[0].timers.next_deadline(), Some(4_000_000));
     assert_eq!(vcpu_op(&mut f, VcpuOp::SetPeriodicTimer, 0, 0x10), Err(Errno::EFAULT));
     assert_eq!(vcpu_op(&mut f, VcpuOp::StopPeriodicTimer, 0, 0), Ok(0));
     assert_eq!(f.dom.vcpus[0].timers.next_deadline(), None);
-    // Single-shot: VCPU_SSHOTTMR_future refuses the past with ETIME.
-    let past = VcpuSetSingleshotTimer { timeout_abs_ns: 10, flags: 1, pad0: 0 };
-    f.poke(BUF, bytemuck::bytes_of(&past));
-    assert_eq!(vcpu_op(&mut f, VcpuOp::SetSingleshotTimer, 0, BUF), Err(Errno::ETIME));
-    let past_ok = VcpuSetSingleshotTimer { flags: 0, ..past };
-    f.poke(BUF, bytemuck::bytes_of(&past_ok));
+    // Single-shot: VCPU_SSHOTTMR_future is ignored (stable-4.17); a past
+    // deadline, with or without it, fires at once and leaves no timer.
+    let port = bind_timer(&mut f);
+    for flags in [1, 0] {
+        clear_pending(&mut f, port);
+        f.dom.vcpus[0].timers.singleshot = Some(99);
+        let past = VcpuSetSingleshotTimer { timeout_abs_ns: 10, flags, pad0: 0 };
+        f.poke(BUF, bytemuck::bytes_of(&past));
+        assert_eq!(vcpu_op(&mut f, VcpuOp::SetSingleshotTimer, 0, BUF), Ok(0));
+        assert_eq!(f.dom.vcpus[0].timers.singleshot, None);
+        assert!(pending(&f, port), "VIRQ_TIMER raised at once (flags {flags})");
+    }
+    clear_pending(&mut f, port);
+    let future = VcpuSetSingleshotTimer { timeout_abs_ns: 2_000_000, flags: 1, pad0: 0 };
+    f.poke(BUF, bytemuck::bytes_of(&future));
     assert_eq!(vcpu_op(&mut f, VcpuOp::SetSingleshotTimer, 0, BUF), Ok(0));
-    assert_eq!(f.dom.vcpus[0].timers.singleshot, Some(10));
+    assert_eq!(f.dom.vcpus[0].timers.singleshot, Some(2_000_000));
+    assert!(!pending(&f, port));
+    // A periodic timer whose last tick is a period ago or more ticks at
+    // once, and then a period from now (the fake clock reads 1 ms).
+    f.dom.vcpus[0].timers.periodic_last = 0;
+    f.poke(BUF, bytemuck::bytes_of(&VcpuSetPeriodicTimer { period_ns: 1_000_000 }));
+    assert_eq!(vcpu_op(&mut f, VcpuOp::SetPeriodicTimer, 0, BUF), Ok(0));
+    assert!(pending(&f, port), "the periodic timer ticked at once");
+    assert_eq!(f.dom.vcpus[0].timers.periodic_last, 1_000_000);
+    assert_eq!(vcpu_op(&mut f, VcpuOp::StopPeriodicTimer, 0, 0), Ok(0));
     assert_eq!(vcpu_op(&mut f, VcpuOp::StopSingleshotTimer, 0, 0), Ok(0));
     assert_eq!(f.dom.vcpus[0].timers.singleshot, None);
     // Not implemented yet, and unknown commands.

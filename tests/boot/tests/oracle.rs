@@ -1,0 +1,197 @@
+//! The oracle: every PV test kernel that `tests/pv.rs` boots as dom0 (its `pv_kernels!`
+//! list, with the same CPU count), booted as dom0 of Debian 12's Xen 4.17 instead of ours,
+//! must report `Test result: SUCCESS` there too; and the dom0 toolstack `pv-toolstack`
+//! must build, run and reap one `pv-hello` domU on it. A test kernel asserts Xen's
+//! behaviour, so one that fails on real Xen asserts something Xen does not do.
+//!
+//! Xen is the `qemu/fetch-xen` cache's (`hv_runner::oracle`), booted through QEMU's direct
+//! Multiboot loader with `console=com1 com1=115200,8n1 dom0_mem=256M noreboot`. Xen never
+//! powers off: after dom0's shutdown it prints `Hardware Dom0 halted: halting machine`,
+//! and the runner ends the boot there (a power-off outcome). Without the cached Xen the
+//! tests print `SKIP: <test>: ...` and pass, except under `CI=true`, where they fail
+//! ([`boot_tests::missing_prerequisite`]).
+//!
+//! Every kernel of the list passes on Xen 4.17: there are no known deviations to exempt.
+#![allow(clippy::indexing_slicing, reason = "test assertions on our own output")]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use boot_tests::{ExitKind, Outcome, RunConfig};
+use hv_runner::ModuleSpec;
+
+/// Generates, for each `module => "name"` (one CPU, or `smp N`), a test booting
+/// `pv-<name>` as Xen's dom0, and the list [`KERNELS`] of `(name, cpus)`.
+macro_rules! oracle_kernels {
+    (@smp) => { 1 };
+    (@smp $smp:literal) => { $smp };
+    ($($module:ident => $name:literal $(smp $smp:literal)?,)+) => {
+        /// Every kernel booted here, by name (`hello` is `pv-hello`), with its CPU count.
+        const KERNELS: &[(&str, u32)] = &[$(($name, oracle_kernels!(@smp $($smp)?))),+];
+
+        $(
+            #[doc = concat!("Boots `pv-", $name, "` as dom0 of Xen 4.17.")]
+            #[test]
+            fn $module() {
+                boot_on_xen($name, oracle_kernels!(@smp $($smp)?));
+            }
+        )+
+    };
+}
+
+// The `pv_kernels!` list of `tests/pv.rs` (`same_kernels_as_pv_rs` checks it).
+oracle_kernels! {
+    bench => "bench",
+    hello => "hello",
+    hypercall_abi => "hypercall-abi",
+    mmu => "mmu",
+    ptwr => "ptwr",
+    emul => "emul",
+    evtchn => "evtchn",
+    traps => "traps",
+    usermode => "usermode",
+    segments => "segments",
+    time => "time",
+    hypercalls => "hypercalls",
+    memory => "memory",
+    smp => "smp" smp 2,
+}
+
+/// Per-boot timeout. A boot normally ends at Xen's halt line, 15-40 s after QEMU starts
+/// under TCG; this only bounds a hung kernel.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The line every test kernel ends with.
+const RESULT_PREFIX: &str = "Test result: ";
+
+/// Serial lines shown when a boot fails.
+const TAIL_LINES: usize = 80;
+
+/// The built kernel `name`; panics with the build error.
+fn kernel(name: &str) -> PathBuf {
+    match hv_runner::pv_test_kernel(name) {
+        Ok(path) => path,
+        Err(e) => panic!("cannot build PV test kernel {name:?}: {e:#}"),
+    }
+}
+
+/// Boots `modules` as Xen's on `smp` CPUs; `None` (after a `SKIP:` line, or a failure
+/// under `CI=true`) without the cached Xen.
+fn boot(modules: Vec<ModuleSpec>, smp: u32) -> Option<Outcome> {
+    let xen = boot_tests::xen_prerequisite()?;
+    let cfg =
+        RunConfig { timeout: Some(TIMEOUT), ..hv_runner::oracle::xen_config(xen, modules, smp) };
+    match hv_runner::run(&cfg) {
+        Ok(out) => Some(out),
+        Err(e) => panic!("cannot boot Xen 4.17: {e:#}"),
+    }
+}
+
+/// The status word of the last `Test result:` line of dom0 (not a `(d<N>) ` domU).
+fn test_result(serial: &str) -> Option<&str> {
+    serial.lines().rev().filter(|line| !line.starts_with("(d")).find_map(|line| {
+        let (_, rest) = line.split_once(RESULT_PREFIX)?;
+        Some(rest.split_whitespace().next().unwrap_or(""))
+    })
+}
+
+/// Boots `pv-<name>` as Xen 4.17's dom0 on `smp` CPUs and requires SUCCESS and Xen's
+/// halt after dom0's power-off.
+fn boot_on_xen(name: &str, smp: u32) {
+    let Some(out) = boot(vec![ModuleSpec::new(kernel(name), "")], smp) else { return };
+    expect_success(&format!("pv-{name}"), &out);
+}
+
+/// Requires dom0's `Test result: SUCCESS` and Xen's halt after dom0's power-off.
+#[track_caller]
+fn expect_success(what: &str, out: &Outcome) {
+    let result = test_result(&out.serial);
+    if result == Some("SUCCESS") && out.status == ExitKind::PowerOff {
+        return;
+    }
+    let result = match result {
+        Some(word) => format!("`{RESULT_PREFIX}{word}`"),
+        None => format!("no `{RESULT_PREFIX}` line"),
+    };
+    let fails: Vec<&str> = out.serial.lines().filter(|l| l.starts_with("FAIL")).collect();
+    let lines: Vec<&str> = out.serial.lines().collect();
+    let tail = lines.get(lines.len().saturating_sub(TAIL_LINES)..).unwrap_or(&lines);
+    panic!(
+        "{what} on Xen 4.17: expected `{RESULT_PREFIX}SUCCESS` and Xen's halt, got {result} and \
+         {}: {} ({:.1} s)\ncommand: {}\nfailed checks:\n{}\nlast {} of {} serial lines:\n{}",
+        out.status,
+        out.reason,
+        out.elapsed.as_secs_f64(),
+        out.command,
+        fails.join("\n"),
+        tail.len(),
+        lines.len(),
+        tail.join("\n"),
+    );
+}
+
+/// The dom0 toolstack builds one `pv-hello` domU on Xen 4.17, runs it and reaps its
+/// power-off. Xen's release build drops a domU's `console_io` output, so only the
+/// toolstack's own lines are checked.
+#[test]
+fn toolstack_one_domu() {
+    let runs = hv_runner::target_dir().join("hv-runs");
+    if let Err(e) = std::fs::create_dir_all(&runs) {
+        panic!("creating {}: {e}", runs.display());
+    }
+    let initrd = match tempfile::Builder::new().prefix("oracle-").suffix(".cpio").tempfile_in(&runs)
+    {
+        Ok(file) => file.into_temp_path(),
+        Err(e) => panic!("creating the domU archive: {e}"),
+    };
+    let domus = [ModuleSpec::new(kernel("hello"), "")];
+    let modules = match hv_runner::domu::toolstack_modules(
+        &kernel(hv_runner::domu::TOOLSTACK),
+        &domus,
+        &initrd,
+    ) {
+        Ok(modules) => modules,
+        Err(e) => panic!("packing the domU: {e:#}"),
+    };
+    let Some(out) = boot(modules, 1) else { return };
+    assert!(
+        out.serial.lines().any(|l| l.contains("domU d1: shutdown poweroff")),
+        "no `domU d1: shutdown poweroff` line\n{out}"
+    );
+    expect_success("pv-toolstack with one pv-hello domU", &out);
+}
+
+/// [`KERNELS`] is the `pv_kernels!` list of `tests/pv.rs`, CPU counts included.
+#[test]
+fn same_kernels_as_pv_rs() {
+    let path = hv_runner::repo_root().join("tests/boot/tests/pv.rs");
+    let source = match std::fs::read_to_string(&path) {
+        Ok(source) => source,
+        Err(e) => panic!("reading {}: {e}", path.display()),
+    };
+    let Some((_, list)) = source.split_once("\npv_kernels! {\n") else {
+        panic!("no `pv_kernels! {{` list in {}", path.display())
+    };
+    let list = list.split_once("\n}").map_or(list, |(list, _)| list);
+    let listed: Vec<(String, u32)> = list
+        .lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("=> \"")?;
+            let (name, rest) = rest.split_once('"')?;
+            let smp = rest
+                .split_once("smp ")
+                .map_or(Some(1), |(_, n)| n.trim_end_matches(',').trim().parse().ok())?;
+            Some((name.to_owned(), smp))
+        })
+        .collect();
+    let ours: Vec<(String, u32)> =
+        KERNELS.iter().map(|&(name, smp)| (name.to_owned(), smp)).collect();
+    assert_eq!(ours, listed, "the oracle_kernels! list vs {}", path.display());
+}
+
+#[test]
+fn result_lines() {
+    assert_eq!(test_result("Test result: SUCCESS\n(d1) Test result: FAILURE"), Some("SUCCESS"));
+    assert_eq!(test_result("x\nTest result: FAILURE\r\n"), Some("FAILURE"));
+    assert_eq!(test_result("(XEN) nothing"), None);
+}
