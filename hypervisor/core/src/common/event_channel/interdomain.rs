@@ -361,9 +361,9 @@ pub fn status(ds: &mut Domains<'_>, arg: &mut EvtchnStatus) -> Result<(), Errno>
     let src = ds.caller.subject();
     let xsm = ds.xsm;
     let port = arg.port;
-    let (chn, subject) =
-        ds.with_one(id, |d, _| d.evtchn.get(port).copied().map(|c| (c, d.subject())))?
-            .ok_or(Errno::EINVAL)?;
+    let (chn, subject) = ds
+        .with_one(id, |d, _| d.evtchn.get(port).copied().map(|c| (c, d.subject())))?
+        .ok_or(Errno::EINVAL)?;
     xsm.evtchn_status(src, subject)?;
     fill_status(chn, arg);
     Ok(())
@@ -441,3 +441,6 @@ pub fn destroy(ds: &mut Domains<'_>, id: DomId) {
         let _ = close(ds, id, EvtchnPort(port));
     }
 }
+
+#[cfg(test)]
+mod tests;
