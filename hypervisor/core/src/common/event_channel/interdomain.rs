@@ -155,8 +155,9 @@ pub(super) fn bind(d: &mut Domain, port: EvtchnPort, state: ChannelState, notify
 /// (`DOMID_SELF`: the caller) may bind to. Xen's order: the domain looked
 /// up (`-ESRCH`), a free port (`-EINVAL` for a dying domain, `-ENOSPC`
 /// beyond its limit), then access control (`xsm_evtchn_unbound`,
-/// `-EPERM`). A remote domain that does not exist is `-ESRCH`, as Xen with
-/// FLASK answers (the dummy policy would leave a port nobody can bind).
+/// `-EPERM`). The remote domain need not exist yet, as with Xen's dummy
+/// policy: a toolstack allocates a port for a domain it builds next (Xen's
+/// FLASK policy would refuse it with `-ESRCH`).
 ///
 /// # Errors
 /// As described.
@@ -166,13 +167,9 @@ pub fn alloc_unbound(ds: &mut Domains<'_>, arg: &mut EvtchnAllocUnbound) -> Resu
     let target = ds.resolve(arg.dom);
     let remote = ds.resolve(arg.remote_dom);
     let src = ds.caller.subject();
-    let remote_exists = remote == ds.caller.id || ds.table.contains(remote);
     let xsm = ds.xsm;
     let port = ds.with_one(target, |d, _| {
         let port = get_free_port(d)?;
-        if remote != d.id && !remote_exists {
-            return Err(Errno::ESRCH);
-        }
         xsm.evtchn_unbound(src, d.subject(), remote)?;
         bind(d, port, ChannelState::Unbound { remote_domid: remote }, VcpuId(0));
         Ok(port)
