@@ -19,7 +19,12 @@
 //! or the CPU is idle; the earliest deadline among them is
 //! [`SCAN_DEADLINE`], which every CPU's timer covers.
 //!
-//! Everything runs under the machine lock, one domain locked at a time.
+//! Everything runs under the machine lock, one domain locked at a time
+//! (an event-channel operation may lock a second one, see
+//! `hv_core::common::event_channel::interdomain`). Events a hypercall sent
+//! to other domains come back in the context's list of kicked domains
+//! ([`KickedDomains`]): only those are looked at, so the hot path stays a
+//! test of an empty list.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -29,7 +34,7 @@ use hv_arch_x86_64::pvmem::{DirectMem, MachineM2p};
 use hv_arch_x86_64::{apic, cpu, smp};
 use hv_core::common::claims::Claims;
 use hv_core::common::domain::Domain;
-use hv_core::common::domain_table::DomainTable;
+use hv_core::common::domain_table::{DomainTable, KickedDomains};
 use hv_core::common::event_channel;
 use hv_core::common::runstate;
 use hv_core::common::xsm::Xsm;
@@ -186,6 +191,7 @@ impl Parts<'_> {
             platform,
             domains: self.domains,
             xsm: self.xsm,
+            kicked: KickedDomains::new(),
         }
     }
 }
@@ -227,6 +233,7 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
     if let Some(cell) = cached.or_else(|| parts.domains.get(unit.dom)) {
         let mut dom = cell.lock();
         let idx = vcpu_index(unit);
+        let kicked: KickedDomains;
         let was_shut = dom.shutdown.is_some();
         let mut platform = MachinePlatform { cpu, dom: unit.dom };
         let resync = from_syscall && RESYNC_HYPERCALLS.contains(&nr);
@@ -246,12 +253,14 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
                 event_channel::vcpu_unblock(ctx.v());
             }
             let kicks = core::mem::take(&mut ctx.dom.kick_mask);
+            kicked = core::mem::take(&mut ctx.kicked);
             let own = 1u64.checked_shl(unit.vcpu.0).unwrap_or(0);
             // The fast path: nothing changed for the scheduler (a kick of
             // the running vCPU itself only means events to deliver, which
             // the return does), no softirq work: return to the same vCPU
             // under the same lock.
             if kicks & !own == 0
+                && kicked.is_empty()
                 && !resync
                 && ctx.dom.shutdown.is_none()
                 && !sched.need_resched(cpu, now)
@@ -272,11 +281,14 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let sync = if newly_shut { u64::MAX } else { kicks };
         ipis = ipis.or(sync_kicked(sched, &mut dom, sync, kicks, cpu, now));
         drop(dom);
-        // Events this work sent to other domains: today only a shutdown's
-        // `VIRQ_DOM_EXC` to dom0 and the toolstack's operations (resync);
-        // interdomain event channels will need a list of kicked domains.
-        if newly_shut || resync {
+        // Events this work sent to other domains: a shutdown's
+        // `VIRQ_DOM_EXC` to dom0 and the toolstack's operations (resync)
+        // look at every domain; interdomain events name the domains they
+        // kicked, unless there were too many to list.
+        if newly_shut || resync || kicked.overflowed() {
             ipis = ipis.or(other_kicks(&mut parts, sched, unit.dom, cpu, now));
+        } else {
+            ipis = ipis.or(listed_kicks(&mut parts, sched, &kicked, cpu, now));
         }
     } else {
         // The domain went away under its running vCPU.
@@ -438,6 +450,28 @@ fn other_kicks(
         let kicks = core::mem::take(&mut dom.kick_mask);
         if kicks != 0 {
             ipis = ipis.or(sync_kicked(sched, &mut dom, kicks, kicks, cpu, now));
+        }
+    }
+    ipis
+}
+
+/// The kicks left in the domains of `kicked` (none of them the one whose
+/// work recorded them, which is unlocked by now): their vCPUs are woken in
+/// the scheduler or interrupted where they run.
+fn listed_kicks(
+    parts: &mut Parts<'_>,
+    sched: &mut hv_core::common::schedule::SchedCore,
+    kicked: &KickedDomains,
+    cpu: u32,
+    now: u64,
+) -> CpuMask {
+    let mut ipis = CpuMask::EMPTY;
+    for id in kicked.iter() {
+        let Some(cell) = parts.domains.get(id) else { continue };
+        let mut dom = cell.lock();
+        let kicks = core::mem::take(&mut dom.kick_mask);
+        if kicks != 0 {
+            ipis = ipis.or(sync_kicked(sched, &dom, kicks, kicks, cpu, now));
         }
     }
     ipis

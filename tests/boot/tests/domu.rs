@@ -10,7 +10,8 @@
 //!
 //! The lifecycle tests (`domu/lifecycle.rs`) pause and unpause a running domU, create
 //! and destroy domUs 20 times counting free memory, crash domUs whose exceptions cannot
-//! be delivered, and fuzz the hypercalls from a domU.
+//! be delivered, and fuzz the hypercalls from a domU; `domu/pingpong.rs` has two domUs
+//! talk over an interdomain event channel.
 #![allow(clippy::indexing_slicing, reason = "test assertions on our own output")]
 
 use std::time::Duration;
@@ -20,6 +21,8 @@ use hv_runner::ModuleSpec;
 
 #[path = "domu/lifecycle.rs"]
 mod lifecycle;
+#[path = "domu/pingpong.rs"]
+mod pingpong;
 
 /// Per-boot timeout: two domUs and dom0 under TCG.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(120);

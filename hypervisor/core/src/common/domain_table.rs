@@ -135,6 +135,62 @@ impl DomainTable {
     }
 }
 
+/// How many other domains one operation records in [`KickedDomains`]
+/// before it only says "some more".
+const KICKED_INLINE: usize = 4;
+
+/// The other domains whose vCPUs one operation kicked (an interdomain
+/// event woke or marked one of their vCPUs): the machine layer looks only
+/// at these after the operation, instead of at every domain. Fixed size,
+/// no allocation; past [`KICKED_INLINE`] domains it records an overflow,
+/// and the machine layer then looks at every domain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KickedDomains {
+    ids: [DomId; KICKED_INLINE],
+    len: u8,
+    overflow: bool,
+}
+
+impl KickedDomains {
+    /// Nothing kicked.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { ids: [DomId(0); KICKED_INLINE], len: 0, overflow: false }
+    }
+
+    /// Records domain `id` (once).
+    pub fn push(&mut self, id: DomId) {
+        if self.iter().any(|d| d == id) {
+            return;
+        }
+        match self.ids.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = id;
+                self.len = self.len.saturating_add(1);
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// Whether no other domain was kicked (the hot path's test).
+    #[must_use]
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && !self.overflow
+    }
+
+    /// Whether more domains were kicked than recorded.
+    #[must_use]
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    /// The recorded domains.
+    pub fn iter(&self) -> impl Iterator<Item = DomId> + '_ {
+        self.ids.iter().take(usize::from(self.len)).copied()
+    }
+}
+
 /// The first id after `rover` that `taken` does not claim, wrapping below
 /// `DOMID_FIRST_RESERVED` and skipping 0.
 fn next_free_id(rover: u16, taken: impl Fn(u16) -> bool) -> Option<u16> {
@@ -206,6 +262,21 @@ mod tests {
         assert_eq!(next_free_id(5, |id| id != last), Some(last));
         assert_eq!(next_free_id(last, |id| id < 9), Some(9));
         assert_eq!(next_free_id(3, |_| true), None, "every id taken");
+    }
+
+    #[test]
+    fn kicked_domains_are_recorded_once_then_overflow() {
+        let mut k = KickedDomains::new();
+        assert!(k.is_empty());
+        k.push(DomId(3));
+        k.push(DomId(3));
+        assert!(!k.is_empty() && !k.overflowed());
+        assert_eq!(k.iter().collect::<alloc::vec::Vec<_>>(), [DomId(3)]);
+        for d in 4..8 {
+            k.push(DomId(d));
+        }
+        assert!(k.overflowed());
+        assert_eq!(k.iter().count(), KICKED_INLINE);
     }
 
     #[test]

@@ -186,7 +186,8 @@ pub trait Xsm: Send + Sync {
     }
 
     /// Connecting `local`'s new port to `remote`'s unbound one
-    /// (`xsm_evtchn_interdomain`).
+    /// (`xsm_evtchn_interdomain`): anyone (the remote port's
+    /// `remote_domid` decides).
     ///
     /// # Errors
     /// `EPERM` when refused.
@@ -194,12 +195,32 @@ pub trait Xsm: Send + Sync {
         default_action(XsmAction::Hook, local, None)
     }
 
-    /// Sending on an interdomain channel (`xsm_evtchn_send`).
+    /// Sending on one of `src`'s ports (`xsm_evtchn_send`, asked before
+    /// the port's state is looked at); `remote` is the domain notified
+    /// (`None`: the port is not interdomain).
     ///
     /// # Errors
     /// `EPERM` when refused.
-    fn evtchn_send(&self, src: XsmSubject, _remote: XsmSubject) -> Result<(), Errno> {
+    fn evtchn_send(&self, src: XsmSubject, _remote: Option<XsmSubject>) -> Result<(), Errno> {
         default_action(XsmAction::Hook, src, None)
+    }
+
+    /// Reading the state of a port of `chn_dom` (`xsm_evtchn_status`): the
+    /// domain itself or a privileged one.
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn evtchn_status(&self, src: XsmSubject, chn_dom: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Target, src, Some(chn_dom))
+    }
+
+    /// Closing every port of `target` (`xsm_evtchn_reset`): the domain
+    /// itself or a privileged one.
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn evtchn_reset(&self, src: XsmSubject, target: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Target, src, Some(target))
     }
 
     /// Setting up or sizing `target`'s grant table (`xsm_grant_setup`,
@@ -343,6 +364,15 @@ mod tests {
         assert_eq!(x.evtchn_unbound(d1, d1, DomId(0)), Ok(()));
         assert_eq!(x.evtchn_unbound(d1, d2, DomId(0)), Err(Errno::EPERM));
         assert_eq!(x.evtchn_unbound(d0, d2, DomId(1)), Ok(()));
+        assert_eq!(x.evtchn_interdomain(d1, d2), Ok(()));
+        assert_eq!(x.evtchn_send(d1, Some(d2)), Ok(()));
+        assert_eq!(x.evtchn_send(d1, None), Ok(()));
+        assert_eq!(x.evtchn_status(d1, d1), Ok(()));
+        assert_eq!(x.evtchn_status(d1, d2), Err(Errno::EPERM));
+        assert_eq!(x.evtchn_status(d0, d2), Ok(()));
+        assert_eq!(x.evtchn_reset(d1, d1), Ok(()));
+        assert_eq!(x.evtchn_reset(d1, d2), Err(Errno::EPERM));
+        assert_eq!(x.evtchn_reset(d0, d2), Ok(()));
         assert_eq!(x.grant_setup(d1, d2), Err(Errno::EPERM));
         assert_eq!(x.schedop_shutdown(d1, d2), Err(Errno::EPERM));
         assert_eq!(x.schedop_shutdown(d0, d2), Ok(()));

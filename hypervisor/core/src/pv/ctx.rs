@@ -15,7 +15,8 @@ use super::guest_mem;
 use super::platform::{Platform, SegBaseReg};
 use crate::common::claims::Claims;
 use crate::common::domain::{Domain, Vcpu};
-use crate::common::domain_table::DomainTable;
+use crate::common::domain_table::{DomainTable, KickedDomains};
+use crate::common::event_channel::interdomain::Domains;
 use crate::common::event_channel::two_level::VcpuInfoRef;
 use crate::common::xsm::{Xsm, XsmSubject};
 use crate::mm::Mfn;
@@ -54,6 +55,9 @@ pub struct Ctx<'a> {
     pub domains: &'a mut DomainTable,
     /// Access control.
     pub xsm: &'a dyn Xsm,
+    /// Other domains whose vCPUs this operation kicked (interdomain
+    /// events): the machine layer wakes or interrupts them afterwards.
+    pub kicked: KickedDomains,
 }
 
 /// What an operation on a target domain works with (see
@@ -315,6 +319,19 @@ impl Ctx<'_> {
             caller_l4,
             caller_vcpu_info,
         }))
+    }
+
+    /// The domains an event-channel operation of the caller may reach
+    /// (the caller, locked, and the table; see
+    /// [`crate::common::event_channel::interdomain`]).
+    pub fn evtchn_domains(&mut self) -> Domains<'_> {
+        Domains {
+            caller: self.dom,
+            table: self.domains,
+            xsm: self.xsm,
+            mem: self.mem,
+            kicked: &mut self.kicked,
+        }
     }
 
     /// Shuts the calling domain down with `reason` (Xen's

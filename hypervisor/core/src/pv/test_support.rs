@@ -333,6 +333,7 @@ impl Fixture {
             platform: &mut self.platform,
             domains: &mut self.domains,
             xsm: &DummyXsm,
+            kicked: crate::common::domain_table::KickedDomains::new(),
         }
     }
 

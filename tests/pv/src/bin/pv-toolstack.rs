@@ -34,7 +34,8 @@
 //! ([`HEAP_SIZE`]). `bench=<secs>` runs the scheduler and domain-creation
 //! benchmark ([`bench`]) with the first domU image instead; `mode=pause`,
 //! `mode=cycles` and `mode=destroy` run the lifecycle checks of
-//! [`lifecycle`] instead of running the domUs side by side.
+//! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
+//! has two domUs talk over an interdomain event channel ([`pingpong`]).
 #![no_std]
 #![no_main]
 
@@ -42,6 +43,8 @@ extern crate alloc;
 
 #[path = "pv-toolstack/lifecycle.rs"]
 mod lifecycle;
+#[path = "pv-toolstack/pingpong.rs"]
+mod pingpong;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -210,6 +213,8 @@ struct Hypervisor {
     window_pte: u64,
     /// What the window maps now.
     mapped: Option<(DomId, Mfn)>,
+    /// The id the next `createdomain` asks for (0: any).
+    next_domid: DomId,
 }
 
 impl Hypervisor {
@@ -220,7 +225,8 @@ impl Hypervisor {
         let l2 = map.next(l3, va, 30)?;
         let l1 = map.next(l2, va, 21)?;
         let index = va.checked_shr(12)? & 511;
-        Some(Self { window_pte: maddr(l1).checked_add(index.checked_mul(8)?)?, mapped: None })
+        let window_pte = maddr(l1).checked_add(index.checked_mul(8)?)?;
+        Some(Self { window_pte, mapped: None, next_domid: DomId(0) })
     }
 
     /// Points the window at `val` (a PTE; 0 unmaps) with `owner` as the
@@ -236,7 +242,7 @@ impl DomCtl for Hypervisor {
     type Error = XenError;
 
     fn create_domain(&mut self, config: &XenDomctlCreatedomain) -> Result<DomId, XenError> {
-        let op = domctl_with(DomctlCmd::Createdomain, DomId(0), config)?;
+        let op = domctl_with(DomctlCmd::Createdomain, self.next_domid, config)?;
         Ok(op.domain)
     }
 
@@ -514,6 +520,10 @@ fn test_main(si: &StartInfo) {
 
     let mem = domu_mem(si);
     let vcpus = domu_vcpus(si);
+    if pingpong::wanted(si) {
+        pingpong::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
     if let Some(mode) = lifecycle::Mode::from_cmdline(si) {
         lifecycle::run(mode, &mut hv, exc, &found, mem);
         return;

@@ -7,7 +7,8 @@
 //! returns `-EAGAIN` (Xen pauses the domain synchronously first; libxc
 //! repeats a destroy on `EAGAIN`). Then everything it holds is given back:
 //!
-//! 1. its event channels are closed (`evtchn_destroy`);
+//! 1. its event channels are closed (`evtchn_destroy`): the other end of
+//!    each interdomain channel goes back to unbound, waiting for it;
 //! 2. each vCPU drops the references its state holds ([`vcpu_release`]):
 //!    the kernel and user base pointers (`vcpu_destroy_pagetables`), the
 //!    GDT and LDT frames (`pv_destroy_gdt`, `pv_destroy_ldt`) and a
@@ -55,12 +56,17 @@ pub fn destroydomain(ctx: &mut Ctx<'_>, id: DomId) -> Result<i64, Errno> {
     if id == ctx.dom.id || id == DomId(0) {
         return Err(Errno::EINVAL);
     }
-    let done = ctx.with_target(id, |t| {
+    ctx.with_target(id, |t| {
         if t.target.privileged {
             return Err(Errno::EINVAL);
         }
-        domain_kill(t)
+        begin_kill(t)
     })??;
+    // `evtchn_destroy`: every port closed, the peers' ends back to unbound
+    // (idempotent, for a teardown that takes several calls). Before the
+    // memory goes: closing clears pending bits in its shared-info frame.
+    event_channel::interdomain::destroy(&mut ctx.evtchn_domains(), id);
+    let done = ctx.with_target(id, domain_kill)??;
     // `gnttab_release_mappings`: the grants it still maps are unpinned.
     crate::pv::hypercall::grant::release_mappings(ctx, id);
     if done {
@@ -70,9 +76,9 @@ pub fn destroydomain(ctx: &mut Ctx<'_>, id: DomId) -> Result<i64, Errno> {
     Ok(0)
 }
 
-/// Xen's `domain_kill` on the target: `Ok(true)` once every frame is back
-/// and the domain can be unlinked.
-fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
+/// The start of Xen's `domain_kill` on the target: it is dying, and no
+/// other CPU runs it any more (else `-EAGAIN`).
+fn begin_kill(t: &mut TargetCtx<'_>) -> Result<(), Errno> {
     let d = &mut *t.target;
     if d.dying == Dying::Alive {
         // Dying: no vCPU may run any more; the kicks stop those running.
@@ -90,10 +96,17 @@ fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
     if t.platform.runs_elsewhere(d.id) {
         return Err(Errno::EAGAIN);
     }
-    // `evtchn_destroy`: every port closed; the vCPUs' references dropped
-    // (both idempotent, for a teardown that takes several calls).
+    Ok(())
+}
+
+/// The rest of Xen's `domain_kill` on the target, its event channels
+/// closed: `Ok(true)` once every frame is back and the domain can be
+/// unlinked.
+fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
+    let d = &mut *t.target;
+    // The vCPUs' references dropped (idempotent, for a teardown that takes
+    // several calls).
     let id = d.id;
-    let _ = event_channel::ops::reset(d, t.mem, id);
     let mut mm = PvMm::new(t.frames, t.mem, t.m2p, t.hooks);
     for v in &mut d.vcpus {
         vcpu_release(&mut mm, v, true);

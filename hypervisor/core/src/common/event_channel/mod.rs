@@ -26,12 +26,16 @@
 //!   side of `SCHEDOP_block` and `SCHEDOP_poll`, and the predicate the
 //!   machine's wait loop uses.
 //!
-//! Only the domain's own channels exist for now: every domain id other than
-//! `DOMID_SELF` and the caller's own is `-ESRCH`, so interdomain channels
-//! are loopbacks within one domain. The bitmap updates are plain
-//! read-modify-writes of guest memory, correct while the domain runs one
-//! vCPU at a time under the machine lock.
+//! * [`interdomain`]: the operations that reach a second domain (binding to
+//!   another domain's unbound port, closing, sending to the peer, status
+//!   and reset of another domain's ports, a dying domain's teardown), with
+//!   both domains locked in Xen's order.
+//!
+//! The bitmap updates are locked read-modify-writes of guest memory
+//! ([`two_level`]); the port tables change under the domain's lock and the
+//! machine lock.
 
+pub mod interdomain;
 pub mod ops;
 pub mod two_level;
 
@@ -158,15 +162,21 @@ impl EvtchnTable {
         (0u32..).zip(self.chans.iter()).map(|(p, c)| (EvtchnPort(p), c))
     }
 
-    /// `get_free_port`: the lowest free port, adding a bucket if every
-    /// valid port is in use; `-ENOSPC` once the 2-level ABI's ports are
-    /// all taken. The port stays free until the caller binds it.
-    pub fn get_free_port(&mut self) -> Result<EvtchnPort, Errno> {
-        if let Some((port, _)) = self.iter().find(|(_, c)| c.state == ChannelState::Free) {
+    /// `get_free_port`: the lowest free port up to `max_port` (the
+    /// domain's `max_evtchn_port`), adding a bucket if every valid port is
+    /// in use; `-ENOSPC` once the ports up to `max_port` or the 2-level
+    /// ABI's ports are all taken (`evtchn_allocate_port`). The port stays
+    /// free until the caller binds it.
+    pub fn get_free_port(&mut self, max_port: u32) -> Result<EvtchnPort, Errno> {
+        let free = self
+            .iter()
+            .take_while(|(p, _)| p.0 <= max_port)
+            .find(|(_, c)| c.state == ChannelState::Free);
+        if let Some((port, _)) = free {
             return Ok(port);
         }
         let port = self.valid_evtchns();
-        if port >= EVTCHN_2L_NR_CHANNELS {
+        if port > max_port || port >= EVTCHN_2L_NR_CHANNELS {
             return Err(Errno::ENOSPC);
         }
         let grown = port.saturating_add(EVTCHNS_PER_BUCKET).min(EVTCHN_2L_NR_CHANNELS);

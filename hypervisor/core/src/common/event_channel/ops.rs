@@ -9,92 +9,70 @@
 //! with the error Xen returns. Errors are logged nowhere: they are the
 //! guest's.
 //!
-//! Domain ids: `DOMID_SELF` and the caller's own id name the caller; any
-//! other id is `-ESRCH` (no other domain exists yet; a privileged domain
-//! will name others once there are some). Interdomain channels are
-//! therefore loopbacks: `alloc_unbound` for ourselves, then
-//! `bind_interdomain` to that port gives two connected ports.
+//! The operations that may reach another domain live in [`interdomain`]
+//! (over the domain table); the functions of the same name here run them
+//! for one domain alone, with Xen's dummy policy: `DOMID_SELF` and the
+//! domain's own id name it, any other id is `-ESRCH`, so interdomain
+//! channels are loopbacks (what the host tests of one domain use).
 
 use guest_abi::event_channel::{
     EvtchnAllocUnbound, EvtchnBindInterdomain, EvtchnBindIpi, EvtchnBindPirq, EvtchnBindVirq,
-    EvtchnStat, EvtchnStatus,
+    EvtchnStatus,
 };
 use guest_abi::xen::{DomId, Errno, EvtchnPort, NR_VIRQS, VcpuId};
 
-use super::{
-    ChannelState, Evtchn, NR_PIRQS, set_pending, two_level, unmask, vcpu, vcpu_mut, virq_is_global,
-};
+use super::interdomain::{self, Domains, bind, get_free_port};
+use super::{ChannelState, NR_PIRQS, unmask, vcpu, vcpu_mut, virq_is_global};
 use crate::common::domain::Domain;
+use crate::common::domain_table::{DomainTable, KickedDomains};
+use crate::common::xsm::DummyXsm;
 use crate::mm::pv::PhysMem;
 
-/// `rcu_lock_domain_by_any_id` for the domains that exist: the caller.
-fn check_domain(dom: &Domain, id: DomId) -> Result<(), Errno> {
-    if id == DomId::SELF || id == dom.id { Ok(()) } else { Err(Errno::ESRCH) }
+/// Runs `f` over `dom` alone (an empty table, the dummy policy).
+fn alone<R>(dom: &mut Domain, mem: &mut dyn PhysMem, f: impl FnOnce(&mut Domains<'_>) -> R) -> R {
+    let table = DomainTable::new();
+    let mut kicked = KickedDomains::new();
+    f(&mut Domains { caller: dom, table: &table, xsm: &DummyXsm, mem, kicked: &mut kicked })
 }
 
-/// Binds free port `port` (from `get_free_port`).
-fn bind(dom: &mut Domain, port: EvtchnPort, state: ChannelState, notify: VcpuId) {
-    if let Some(chn) = dom.evtchn.get_mut(port) {
-        *chn = Evtchn { state, notify_vcpu_id: notify };
+/// Machine memory for the operations that touch none (allocating a port,
+/// reading its state): reads as zeros, ignores writes.
+struct NoMem;
+
+impl PhysMem for NoMem {
+    fn read_u64(&self, _: crate::mm::Mfn, _: usize) -> u64 {
+        0
+    }
+
+    fn write_u64(&mut self, _: crate::mm::Mfn, _: usize, _: u64) {}
+
+    fn frame_exists(&self, _: crate::mm::Mfn) -> bool {
+        false
     }
 }
 
-/// `EVTCHNOP_alloc_unbound` within one domain: a port of `dom` that
-/// `remote_dom` may bind to, where both name `dom` (the lookup of other
-/// domains is the hypercall layer's, see [`alloc_unbound_in`]).
+/// `EVTCHNOP_alloc_unbound` within one domain (see
+/// [`interdomain::alloc_unbound`]).
+///
+/// # Errors
+/// As there.
 #[doc(alias = "EVTCHNOP_alloc_unbound")]
-#[doc(alias = "evtchn_alloc_unbound")]
 pub fn alloc_unbound(dom: &mut Domain, arg: &mut EvtchnAllocUnbound) -> Result<(), Errno> {
-    check_domain(dom, arg.dom)?;
-    let remote = if arg.remote_dom == DomId::SELF { dom.id } else { arg.remote_dom };
-    // Xen with FLASK refuses a remote domain that does not exist.
-    check_domain(dom, remote)?;
-    alloc_unbound_in(dom, remote, arg)
+    alone(dom, &mut NoMem, |ds| interdomain::alloc_unbound(ds, arg))
 }
 
-/// The port allocation of `EVTCHNOP_alloc_unbound` in domain `dom` (the
-/// one the caller named, already looked up and allowed) for domain
-/// `remote` (already resolved and known to exist): stores the port in
-/// `arg.port`.
-pub fn alloc_unbound_in(
-    dom: &mut Domain,
-    remote: DomId,
-    arg: &mut EvtchnAllocUnbound,
-) -> Result<(), Errno> {
-    let port = dom.evtchn.get_free_port()?;
-    bind(dom, port, ChannelState::Unbound { remote_domid: remote }, VcpuId(0));
-    arg.port = port;
-    Ok(())
-}
-
-/// `EVTCHNOP_bind_interdomain`: connect a new port to `remote_port` of
-/// `remote_dom`, which must be unbound and waiting for us. The new port is
-/// set pending (notifications sent to the unbound port may be lost).
+/// `EVTCHNOP_bind_interdomain` within one domain (see
+/// [`interdomain::bind_interdomain`]).
+///
+/// # Errors
+/// As there.
 #[doc(alias = "EVTCHNOP_bind_interdomain")]
-#[doc(alias = "evtchn_bind_interdomain")]
 pub fn bind_interdomain(
     dom: &mut Domain,
     mem: &mut dyn PhysMem,
     arg: &mut EvtchnBindInterdomain,
 ) -> Result<(), Errno> {
-    let rdom = if arg.remote_dom == DomId::SELF { dom.id } else { arg.remote_dom };
-    check_domain(dom, rdom)?;
-    let lport = dom.evtchn.get_free_port()?;
-    let rport = arg.remote_port;
-    let waiting = dom.evtchn.get(rport).is_some_and(
-        |r| matches!(r.state, ChannelState::Unbound { remote_domid } if remote_domid == dom.id),
-    );
-    if !waiting {
-        return Err(Errno::EINVAL);
-    }
-    let notify = dom.evtchn.get(lport).map_or(VcpuId(0), |c| c.notify_vcpu_id);
-    bind(dom, lport, ChannelState::Interdomain { remote_dom: rdom, remote_port: rport }, notify);
-    if let Some(r) = dom.evtchn.get_mut(rport) {
-        r.state = ChannelState::Interdomain { remote_dom: dom.id, remote_port: lport };
-    }
-    set_pending(dom, mem, notify, lport);
-    arg.local_port = lport;
-    Ok(())
+    alone(dom, mem, |ds| interdomain::bind_interdomain(ds, arg))
 }
 
 /// `EVTCHNOP_bind_virq`: bind VIRQ `virq` on vCPU `vcpu` (global VIRQs only
@@ -113,7 +91,7 @@ pub fn bind_virq(dom: &mut Domain, arg: &mut EvtchnBindVirq) -> Result<(), Errno
     if v.evtchn.virq_port(virq).0 != 0 {
         return Err(Errno::EEXIST);
     }
-    let port = dom.evtchn.get_free_port()?;
+    let port = get_free_port(dom)?;
     bind(dom, port, ChannelState::Virq { virq }, arg.vcpu);
     if let Some(v) = vcpu_mut(dom, arg.vcpu) {
         v.evtchn.set_virq_port(virq, port);
@@ -127,7 +105,7 @@ pub fn bind_virq(dom: &mut Domain, arg: &mut EvtchnBindVirq) -> Result<(), Errno
 #[doc(alias = "evtchn_bind_ipi")]
 pub fn bind_ipi(dom: &mut Domain, arg: &mut EvtchnBindIpi) -> Result<(), Errno> {
     vcpu(dom, arg.vcpu).ok_or(Errno::ENOENT)?;
-    let port = dom.evtchn.get_free_port()?;
+    let port = get_free_port(dom)?;
     bind(dom, port, ChannelState::Ipi, arg.vcpu);
     arg.port = port;
     Ok(())
@@ -145,95 +123,38 @@ pub fn bind_pirq(_dom: &mut Domain, arg: &mut EvtchnBindPirq) -> Result<(), Errn
     Err(Errno::EPERM)
 }
 
-/// `evtchn_close`: free `port`; a VIRQ is unbound from its vCPU, the remote
-/// end of an interdomain channel goes back to unbound (waiting for us), and
-/// the port's pending bit is cleared. Free, reserved and invalid ports are
-/// `-EINVAL`.
+/// `evtchn_close` of one domain's `port` (see [`interdomain::close`]).
+///
+/// # Errors
+/// As there.
 #[doc(alias = "EVTCHNOP_close")]
-#[doc(alias = "evtchn_close")]
 pub fn close(dom: &mut Domain, mem: &mut dyn PhysMem, port: EvtchnPort) -> Result<(), Errno> {
-    let chn = dom.evtchn.get(port).copied().ok_or(Errno::EINVAL)?;
-    match chn.state {
-        ChannelState::Free | ChannelState::Reserved => return Err(Errno::EINVAL),
-        ChannelState::Unbound { .. } | ChannelState::Ipi | ChannelState::Pirq { .. } => {}
-        ChannelState::Virq { virq } => {
-            for v in &mut dom.vcpus {
-                if v.evtchn.virq_port(virq) == port {
-                    v.evtchn.set_virq_port(virq, EvtchnPort(0));
-                }
-            }
-        }
-        ChannelState::Interdomain { remote_port, .. } => {
-            let me = dom.id;
-            if let Some(r) = dom.evtchn.get_mut(remote_port) {
-                r.state = ChannelState::Unbound { remote_domid: me };
-            }
-        }
-    }
-    // `evtchn_free`: no stale event on re-bind, notify vCPU back to 0.
-    two_level::clear_pending(mem, dom.shared_info, port);
-    if let Some(c) = dom.evtchn.get_mut(port) {
-        *c = Evtchn::FREE;
-    }
-    Ok(())
+    let id = dom.id;
+    alone(dom, mem, |ds| interdomain::close(ds, id, port))
 }
 
-/// `evtchn_send`: notify the other end of `port`. Interdomain: raise the
-/// remote port on its notify vCPU; IPI: raise the port itself; unbound:
-/// silently dropped. Any other state (VIRQ, PIRQ, free, reserved) and an
-/// invalid port are `-EINVAL`. `Ok(true)` if a vCPU needs a kick.
+/// `evtchn_send` within one domain (see [`interdomain::send`]). `Ok(true)`
+/// if a vCPU needs a kick.
+///
+/// # Errors
+/// As there.
 #[doc(alias = "EVTCHNOP_send")]
-#[doc(alias = "evtchn_send")]
 pub fn send(dom: &mut Domain, mem: &mut dyn PhysMem, port: EvtchnPort) -> Result<bool, Errno> {
-    let chn = dom.evtchn.get(port).copied().ok_or(Errno::EINVAL)?;
-    match chn.state {
-        ChannelState::Interdomain { remote_port, .. } => {
-            let notify = dom.evtchn.get(remote_port).map_or(VcpuId(0), |r| r.notify_vcpu_id);
-            Ok(set_pending(dom, mem, notify, remote_port))
-        }
-        ChannelState::Ipi => Ok(set_pending(dom, mem, chn.notify_vcpu_id, port)),
-        ChannelState::Unbound { .. } => Ok(false),
-        _ => Err(Errno::EINVAL),
-    }
+    alone(dom, mem, |ds| interdomain::send(ds, port))
 }
 
-/// `EVTCHNOP_status`: fills `status`, `vcpu` and the member of `u` that
-/// the state selects; the union's other bytes keep what the guest passed,
-/// as Xen writes back its copy of the whole struct.
+/// `EVTCHNOP_status` within one domain (see [`interdomain::status`]):
+/// `-ESRCH` for any other domain.
+///
+/// # Errors
+/// As there.
 #[doc(alias = "EVTCHNOP_status")]
-#[doc(alias = "evtchn_status")]
 pub fn status(dom: &Domain, arg: &mut EvtchnStatus) -> Result<(), Errno> {
-    check_domain(dom, arg.dom)?;
+    if arg.dom != DomId::SELF && arg.dom != dom.id {
+        return Err(Errno::ESRCH);
+    }
     let chn = dom.evtchn.get(arg.port).copied().ok_or(Errno::EINVAL)?;
-    let u = bytemuck::bytes_of_mut(&mut arg.u);
-    let mut put = |at: usize, bytes: &[u8]| {
-        if let Some(dst) = u.get_mut(at..at.saturating_add(bytes.len())) {
-            dst.copy_from_slice(bytes);
-        }
-    };
-    let stat = match chn.state {
-        ChannelState::Free | ChannelState::Reserved => EvtchnStat::Closed,
-        ChannelState::Unbound { remote_domid } => {
-            put(0, &remote_domid.0.to_le_bytes());
-            EvtchnStat::Unbound
-        }
-        ChannelState::Interdomain { remote_dom, remote_port } => {
-            put(0, &remote_dom.0.to_le_bytes());
-            put(4, &remote_port.0.to_le_bytes());
-            EvtchnStat::Interdomain
-        }
-        ChannelState::Pirq { irq } => {
-            put(0, &irq.to_le_bytes());
-            EvtchnStat::Pirq
-        }
-        ChannelState::Virq { virq } => {
-            put(0, &virq.to_le_bytes());
-            EvtchnStat::Virq
-        }
-        ChannelState::Ipi => EvtchnStat::Ipi,
-    };
-    arg.status = stat.raw();
-    arg.vcpu = chn.notify_vcpu_id;
+    interdomain::fill_status(chn, arg);
     Ok(())
 }
 
@@ -271,25 +192,26 @@ pub fn unmask_port(
     Ok(unmask(dom, mem, port))
 }
 
-/// `EVTCHNOP_reset`: close every port of domain `id` (ours).
+/// `EVTCHNOP_reset` of one domain, by itself (see
+/// [`interdomain::reset`]).
+///
+/// # Errors
+/// As there.
 #[doc(alias = "EVTCHNOP_reset")]
-#[doc(alias = "evtchn_reset")]
 pub fn reset(dom: &mut Domain, mem: &mut dyn PhysMem, id: DomId) -> Result<(), Errno> {
-    check_domain(dom, id)?;
-    let ports: alloc::vec::Vec<EvtchnPort> = dom.evtchn.iter().map(|(p, _)| p).collect();
-    for port in ports {
-        // Free and reserved ports refuse; that is expected.
-        let _ = close(dom, mem, port);
-    }
-    Ok(())
+    alone(dom, mem, |ds| interdomain::reset(ds, id, false))
 }
 
-/// `EVTCHNOP_reset_cont`: continue a preempted reset of domain `id`. A
-/// reset here always completes at once, so none is ever in progress:
-/// `-EBUSY`, as Xen answers a continuation without a reset under way.
+/// `EVTCHNOP_reset_cont` of one domain, by itself: `-ESRCH` for any other
+/// domain, else never a reset in progress, `-EBUSY` (see
+/// [`interdomain::reset`]).
+///
+/// # Errors
+/// As described.
 #[doc(alias = "EVTCHNOP_reset_cont")]
-#[doc(alias = "evtchn_reset_cont")]
 pub fn reset_cont(dom: &Domain, id: DomId) -> Result<(), Errno> {
-    check_domain(dom, id)?;
+    if id != DomId::SELF && id != dom.id {
+        return Err(Errno::ESRCH);
+    }
     Err(Errno::EBUSY)
 }

@@ -29,10 +29,10 @@ use guest_abi::event_channel::{
     EvtchnBindVirq, EvtchnClose, EvtchnExpandArray, EvtchnInitControl, EvtchnOp, EvtchnOpCompat,
     EvtchnReset, EvtchnSend, EvtchnSetPriority, EvtchnStatus, EvtchnUnmask,
 };
-use guest_abi::xen::{DomId, Errno};
+use guest_abi::xen::Errno;
 
 use crate::PAGE_SIZE;
-use crate::common::event_channel::ops;
+use crate::common::event_channel::{interdomain, ops};
 use crate::mm::Mfn;
 use crate::mm::pv::PageType;
 use crate::pv::ctx::Ctx;
@@ -78,34 +78,17 @@ fn in_out<T: AbiBytes>(
     Ok(0)
 }
 
-/// `EVTCHNOP_alloc_unbound` (Xen's `evtchn_alloc_unbound`): a port of
-/// domain `dom` (the caller's own, or with access control's consent
-/// another's: the toolstack allocating a new domain's console and xenstore
-/// channels) that `remote_dom` (`DOMID_SELF`: the caller) may bind to.
-/// Either domain missing is `-ESRCH`, a refusal `-EPERM`.
-fn alloc_unbound(ctx: &mut Ctx<'_>, a: &mut EvtchnAllocUnbound) -> Result<(), Errno> {
-    let caller = ctx.dom.id;
-    let remote = if a.remote_dom == DomId::SELF { caller } else { a.remote_dom };
-    let target = if a.dom == DomId::SELF { caller } else { a.dom };
-    // Xen with FLASK refuses a remote domain that does not exist.
-    if remote != caller && remote != target && !ctx.domains.contains(remote) {
-        return Err(Errno::ESRCH);
-    }
-    ctx.with_target(a.dom, |t| {
-        t.xsm.evtchn_unbound(t.caller, t.target.subject(), remote)?;
-        ops::alloc_unbound_in(t.target, remote, a)
-    })?
-}
-
 /// `event_channel_op(cmd, arg)`.
 pub fn event_channel_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
     let Some(op) = u32::try_from(cmd).ok().and_then(|c| EvtchnOp::try_from(c).ok()) else {
         return Err(Errno::ENOSYS);
     };
     match op {
-        EvtchnOp::AllocUnbound => in_out(ctx, arg, alloc_unbound),
+        EvtchnOp::AllocUnbound => in_out(ctx, arg, |c, a: &mut EvtchnAllocUnbound| {
+            interdomain::alloc_unbound(&mut c.evtchn_domains(), a)
+        }),
         EvtchnOp::BindInterdomain => in_out(ctx, arg, |c, a: &mut EvtchnBindInterdomain| {
-            ops::bind_interdomain(c.dom, c.mem, a)
+            interdomain::bind_interdomain(&mut c.evtchn_domains(), a)
         }),
         EvtchnOp::BindVirq => {
             in_out(ctx, arg, |c, a: &mut EvtchnBindVirq| ops::bind_virq(c.dom, a))
@@ -114,14 +97,17 @@ pub fn event_channel_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Er
         EvtchnOp::BindPirq => {
             in_out(ctx, arg, |c, a: &mut EvtchnBindPirq| ops::bind_pirq(c.dom, a))
         }
-        EvtchnOp::Status => in_out(ctx, arg, |c, a: &mut EvtchnStatus| ops::status(c.dom, a)),
+        EvtchnOp::Status => in_out(ctx, arg, |c, a: &mut EvtchnStatus| {
+            interdomain::status(&mut c.evtchn_domains(), a)
+        }),
         EvtchnOp::Close => {
             let a: EvtchnClose = ctx.read(arg)?;
-            ops::close(ctx.dom, ctx.mem, a.port).map(|()| 0)
+            let me = ctx.dom.id;
+            interdomain::close(&mut ctx.evtchn_domains(), me, a.port).map(|()| 0)
         }
         EvtchnOp::Send => {
             let a: EvtchnSend = ctx.read(arg)?;
-            ops::send(ctx.dom, ctx.mem, a.port).map(|_| 0)
+            interdomain::send(&mut ctx.evtchn_domains(), a.port).map(|_| 0)
         }
         EvtchnOp::BindVcpu => {
             let a: EvtchnBindVcpu = ctx.read(arg)?;
@@ -131,14 +117,11 @@ pub fn event_channel_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Er
             let a: EvtchnUnmask = ctx.read(arg)?;
             ops::unmask_port(ctx.dom, ctx.mem, a.port).map(|_| 0)
         }
-        EvtchnOp::Reset => {
+        EvtchnOp::Reset | EvtchnOp::ResetCont => {
+            // A continuation finds no reset in progress (ours never pause).
             let a: EvtchnReset = ctx.read(arg)?;
-            ops::reset(ctx.dom, ctx.mem, a.dom).map(|()| 0)
-        }
-        EvtchnOp::ResetCont => {
-            // Resuming a reset that is not in progress (ours never pauses).
-            let a: EvtchnReset = ctx.read(arg)?;
-            ops::reset_cont(ctx.dom, a.dom).map(|()| 0)
+            let resuming = op == EvtchnOp::ResetCont;
+            interdomain::reset(&mut ctx.evtchn_domains(), a.dom, resuming).map(|()| 0)
         }
         // No FIFO ABI (see the module documentation): Linux falls back to
         // the 2-level ABI.

@@ -154,6 +154,7 @@ impl T {
             platform: &mut self.p,
             domains: &mut self.f.domains,
             xsm: &crate::common::xsm::DummyXsm,
+            kicked: crate::common::domain_table::KickedDomains::new(),
         }
     }
 

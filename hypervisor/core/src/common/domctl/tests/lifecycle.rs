@@ -468,3 +468,33 @@ fn destroying_a_domain_another_cpu_runs_waits_for_it() {
     assert!(!f.domains.contains(id));
     assert!(!f.platform.freed.is_empty());
 }
+
+#[test]
+fn destroy_leaves_the_peers_of_its_channels_unbound() {
+    use crate::common::event_channel::ChannelState;
+    use crate::common::event_channel::interdomain;
+    use guest_abi::event_channel::EvtchnBindInterdomain;
+    let mut f = fixture();
+    let id = create(&mut f, 0, 1);
+    // dom0, as a backend: a port in the domU for dom0, then bound to it.
+    let mut a = EvtchnAllocUnbound { dom: id, remote_dom: DomId::SELF, port: EvtchnPort(0) };
+    interdomain::alloc_unbound(&mut f.ctx().evtchn_domains(), &mut a).unwrap();
+    let mut b = EvtchnBindInterdomain {
+        remote_dom: id,
+        pad0: 0,
+        remote_port: a.port,
+        local_port: EvtchnPort(0),
+    };
+    interdomain::bind_interdomain(&mut f.ctx().evtchn_domains(), &mut b).unwrap();
+    let linked = ChannelState::Interdomain { remote_dom: id, remote_port: a.port };
+    assert_eq!(f.dom.evtchn.get(b.local_port).map(|c| c.state), Some(linked));
+    assert_eq!(domctl(&mut f, &bare(DomctlCmd::Destroydomain, id.0)).0, Ok(0));
+    assert!(f.domains.get(id).is_none(), "gone");
+    let waiting = ChannelState::Unbound { remote_domid: id };
+    assert_eq!(f.dom.evtchn.get(b.local_port).map(|c| c.state), Some(waiting));
+    // Sending on it is dropped; closing it works.
+    let port = b.local_port;
+    assert_eq!(interdomain::send(&mut f.ctx().evtchn_domains(), port), Ok(false));
+    let me = f.dom.id;
+    assert_eq!(interdomain::close(&mut f.ctx().evtchn_domains(), me, port), Ok(()));
+}
