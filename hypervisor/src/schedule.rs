@@ -471,7 +471,7 @@ fn listed_kicks(
         let mut dom = cell.lock();
         let kicks = core::mem::take(&mut dom.kick_mask);
         if kicks != 0 {
-            ipis = ipis.or(sync_kicked(sched, &dom, kicks, kicks, cpu, now));
+            ipis = ipis.or(sync_kicked(sched, &mut dom, kicks, kicks, cpu, now));
         }
     }
     ipis
