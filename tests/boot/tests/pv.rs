@@ -78,10 +78,11 @@ pv_kernels! {
 /// Kernels booted by other test files, not as a lone dom0 here: `toolstack` needs domU
 /// images in its initrd, `crash` and `triple-fault` crash their domain on purpose,
 /// `heartbeat` is what the toolstack pauses, `fuzz` feeds garbage to the hypercalls
-/// beside a healthy neighbour (all in `tests/domu.rs`), `spin` is the scheduler bench's
-/// domU (`tests/sched_bench.rs`). Their images are checked like
-/// the others.
-const ELSEWHERE: &[&str] = &["toolstack", "crash", "triple-fault", "heartbeat", "fuzz", "spin"];
+/// beside a healthy neighbour, `pingpong` needs a peer domU (all in `tests/domu.rs`), `spin`
+/// is the scheduler bench's domU (`tests/sched_bench.rs`). Their images are checked like the
+/// others.
+const ELSEWHERE: &[&str] =
+    &["toolstack", "crash", "triple-fault", "heartbeat", "fuzz", "pingpong", "spin"];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.
 const PV_TIMEOUT: Duration = Duration::from_secs(60);
