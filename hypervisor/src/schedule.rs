@@ -664,9 +664,10 @@ pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: 
 }
 
 /// Arms an idle CPU's timer for the next deadline of the vCPUs that are
-/// not running (at most [`MAX_TIMER_US`] away).
-fn arm_idle_timer(cpu: u32, now: u64) {
-    let deadline = SCAN_DEADLINE.load(Ordering::Relaxed);
+/// not running and the scheduler's (`sched_next`: the master CPU's
+/// accounting), at most [`MAX_TIMER_US`] away.
+fn arm_idle_timer(cpu: u32, now: u64, sched_next: Option<u64>) {
+    let deadline = SCAN_DEADLINE.load(Ordering::Relaxed).min(sched_next.unwrap_or(u64::MAX));
     let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
     let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
     let at = armed.load(Ordering::Relaxed);
@@ -695,7 +696,7 @@ pub fn idle_loop(cpu: u32) -> ! {
                     let prev = current(cpu);
                     let ok = reschedule(m, cpu, prev, &mut regs, now, &mut ipis);
                     if !ok {
-                        arm_idle_timer(cpu, now);
+                        arm_idle_timer(cpu, now, m.sched.next_event(cpu));
                     }
                     ok
                 }

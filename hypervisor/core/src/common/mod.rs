@@ -26,5 +26,7 @@ pub mod event_channel;
 pub mod rangeset;
 pub mod runstate;
 pub mod schedule;
+#[cfg(test)]
+mod schedule_sim;
 pub mod sysctl;
 pub mod xsm;
