@@ -492,6 +492,24 @@ fn scan_timers(m: &mut Machine, now: u64) -> CpuMask {
     ipis
 }
 
+/// vCPU `v` stopped running on its CPU: its timers (single shot,
+/// periodic, poll timeout) are no longer in any CPU's armed deadline
+/// ([`run_timers`] only covers the running vCPU), so the earliest of them
+/// joins [`SCAN_DEADLINE`] at once, not at the next scan.
+///
+/// Without this a vCPU that blocked right after arming a single shot
+/// (`pv-time`: `VCPUOP_set_singleshot_timer`, `SCHEDOP_block`) depended on
+/// the interrupt its CPU was armed for before: if that interrupt was due
+/// but not yet taken when the CPU went idle (a late APIC interrupt, or the
+/// exit path's scan consuming `TIMER_FIRED` while the blocking vCPU still
+/// counted as running), the idle loop saw no deadline at all and re-armed
+/// the timer for [`MAX_TIMER_US`], and the 20 ms block lasted a second.
+fn stopped_running(v: &hv_core::common::domain::Vcpu) {
+    if let Some(d) = guest_time::stopped_vcpu_deadline(v) {
+        SCAN_DEADLINE.fetch_min(d, Ordering::Relaxed);
+    }
+}
+
 /// What the CPU runs next: keeps `prev` or switches. Returns whether a
 /// vCPU is ready in `regs` (false: idle). Loops until the chosen vCPU can
 /// take the return path (one that crashes on its way back gives its CPU
@@ -579,6 +597,9 @@ fn switch(
         context_switch::save_vcpu(&mut ctx);
         runstate::change(ctx.v(), state, now);
         runstate::update_area(ctx.dom, ctx.mem, idx, now);
+        // From now on only the scan sees its timers: they join the scan's
+        // deadline, which every CPU's timer covers.
+        stopped_running(ctx.v_ref());
     }
     if let Some(c) = CURRENT.get(cpu_index(cpu)) {
         c.store(encode(next), Ordering::Release);
