@@ -169,18 +169,23 @@ const BENCH: [(u16, u16); 4] = [(256, 0), (256, 0), (512, 0), (1024, 0)];
 const BENCH_EXPECTED: [f64; 4] = [0.25, 0.25, 0.5, 1.0];
 
 /// `qemu/bench`'s weights on 2 CPUs whose timers come 100 µs late and IPIs
-/// 5 µs late: within 2% of the weights, as with exact ticks. With ticks
+/// 5 µs late: within 1% of the weights (the issue asks 2%), as with exact
+/// ticks. With ticks
 /// re-armed from when they were handled and the accounting run a slice
 /// after the previous one ran, this gave 26.1/25.1/49.7/99.1% (4.5%; 3%
 /// at 300 µs, 4.2% at 3 ms): every period stretched by the lateness, and
-/// the credit handed out fell behind the CPU time.
+/// the credit handed out fell behind the CPU time. With both on grids it
+/// gave 25.4/25.4/50.6/98.6% (1.6%, the same with exact timers): the
+/// accounting saw the credit of a unit running on another CPU as of that
+/// CPU's last tick (see `CreditScheduler::burn_running`). Now
+/// 24.9/25.1/50.0/100.0% (0.4%, also at 300 µs, 1 ms and 3 ms).
 #[test]
 fn bench_weights_with_late_timers() {
     let mut m = Machine::new(2, &BENCH, Latency { timer_ns: 100_000, ipi_ns: 5_000 });
     let got = m.shares(10);
     let err = worst(&got, &BENCH_EXPECTED);
     println!("late timers: shares {got:.4?}, worst error {:.2}%", err * 100.0);
-    assert!(err <= 0.02, "shares {got:?}: worst error {:.2}%", err * 100.0);
+    assert!(err <= 0.01, "shares {got:?}: worst error {:.2}%", err * 100.0);
 }
 
 /// The same with timers exactly on time.
@@ -190,7 +195,7 @@ fn bench_weights_with_exact_timers() {
     let got = m.shares(10);
     let err = worst(&got, &BENCH_EXPECTED);
     println!("exact timers: shares {got:.4?}, worst error {:.2}%", err * 100.0);
-    assert!(err <= 0.02, "shares {got:?}: worst error {:.2}%", err * 100.0);
+    assert!(err <= 0.01, "shares {got:?}: worst error {:.2}%", err * 100.0);
 }
 
 /// A cap of 30 alone on 2 CPUs with late timers: 30% within 2%. The

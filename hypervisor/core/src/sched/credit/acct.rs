@@ -58,11 +58,30 @@ impl CreditScheduler {
             Some(due) if now < due => CpuMask::EMPTY,
             Some(_) => {
                 self.next_acct = Some(after);
+                self.burn_running(now);
                 self.acct()
             }
             None => {
                 self.next_acct = Some(after);
                 CpuMask::EMPTY
+            }
+        }
+    }
+
+    /// Burns the credit of every running unit up to `now`, so that the
+    /// accounting sees what each has really used. (Xen's `csched_acct`
+    /// sees the running units' credit as of their CPU's last tick or
+    /// schedule, up to a tick old: a unit that runs a whole CPU and earns
+    /// exactly that, the 1024-weight domain of `qemu/bench`, then looked a
+    /// tick ahead whenever its CPU's tick came after the accounting,
+    /// crossed the one-slice ceiling and had its credit halved, and lost
+    /// its CPU to OVER-time later.)
+    fn burn_running(&mut self, now: Time) {
+        for p in self.pcpus.iter().flatten() {
+            if let Some(curr) = p.curr
+                && let Some(u) = self.units.get_mut(&curr)
+            {
+                u.burn(now);
             }
         }
     }
