@@ -38,7 +38,7 @@ use hv_core::pv::context_switch;
 use hv_core::pv::ctx::Ctx;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::sched::{CpuMask, SchedUnit};
-use hv_core::time::NSEC_PER_SEC;
+use hv_core::time::{NSEC_PER_SEC, oneshot};
 
 use crate::guest::{Hooks, Machine, MachinePlatform, lock_machine};
 use crate::panic::xen_panic;
@@ -669,19 +669,19 @@ pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: 
     if deadline == u64::MAX {
         return;
     }
+    arm_timer(cpu, now, deadline);
+}
+
+/// Arms CPU `cpu`'s one-shot timer for `deadline` (`u64::MAX`: none, the
+/// longest interval) by [`oneshot::plan`], unless an interrupt at or
+/// before it is already coming, and records what it covers in
+/// [`ARMED_DEADLINE`].
+fn arm_timer(cpu: u32, now: u64, deadline: u64) {
     let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
-    let at = armed.load(Ordering::Relaxed);
-    if at > now && at <= deadline {
-        return;
+    if let Some(a) = oneshot::plan(now, armed.load(Ordering::Relaxed), deadline, MAX_TIMER_US) {
+        apic::timer_oneshot_us(a.us);
+        armed.store(a.covers, Ordering::Relaxed);
     }
-    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
-    apic::timer_oneshot_us(us);
-    // What the interrupt stands for: the deadline itself (the count is
-    // rounded up to whole microseconds, so it never fires before it), or
-    // the end of a clamped interval. Storing the rounded-up time instead
-    // would make every exit re-arm the timer for the same deadline.
-    let covers = now.saturating_add(us.saturating_mul(1000)).min(deadline);
-    armed.store(covers.max(1), Ordering::Relaxed);
 }
 
 /// Arms an idle CPU's timer for the next deadline of the vCPUs that are
@@ -689,15 +689,7 @@ pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: 
 /// accounting), at most [`MAX_TIMER_US`] away.
 fn arm_idle_timer(cpu: u32, now: u64, sched_next: Option<u64>) {
     let deadline = SCAN_DEADLINE.load(Ordering::Relaxed).min(sched_next.unwrap_or(u64::MAX));
-    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
-    let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
-    let at = armed.load(Ordering::Relaxed);
-    if at > now && at <= deadline {
-        return;
-    }
-    apic::timer_oneshot_us(us);
-    armed
-        .store(now.saturating_add(us.saturating_mul(1000)).min(deadline).max(1), Ordering::Relaxed);
+    arm_timer(cpu, now, deadline);
 }
 
 /// The idle loop of CPU `cpu`: wait for an interrupt, look at the timers
