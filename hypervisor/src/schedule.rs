@@ -43,7 +43,7 @@ use hv_core::pv::context_switch;
 use hv_core::pv::ctx::Ctx;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::sched::{CpuMask, SchedUnit};
-use hv_core::time::NSEC_PER_SEC;
+use hv_core::time::{NSEC_PER_SEC, oneshot};
 
 use crate::guest::{Hooks, Machine, MachinePlatform, lock_machine};
 use crate::panic::xen_panic;
@@ -546,6 +546,24 @@ fn scan_timers(m: &mut Machine, now: u64) -> CpuMask {
     ipis
 }
 
+/// vCPU `v` stopped running on its CPU: its timers (single shot,
+/// periodic, poll timeout) are no longer in any CPU's armed deadline
+/// ([`run_timers`] only covers the running vCPU), so the earliest of them
+/// joins [`SCAN_DEADLINE`] at once, not at the next scan.
+///
+/// Without this a vCPU that blocked right after arming a single shot
+/// (`pv-time`: `VCPUOP_set_singleshot_timer`, `SCHEDOP_block`) depended on
+/// the interrupt its CPU was armed for before: if that interrupt was due
+/// but not yet taken when the CPU went idle (a late APIC interrupt, or the
+/// exit path's scan consuming `TIMER_FIRED` while the blocking vCPU still
+/// counted as running), the idle loop saw no deadline at all and re-armed
+/// the timer for [`MAX_TIMER_US`], and the 20 ms block lasted a second.
+fn stopped_running(v: &hv_core::common::domain::Vcpu) {
+    if let Some(d) = guest_time::stopped_vcpu_deadline(v) {
+        SCAN_DEADLINE.fetch_min(d, Ordering::Relaxed);
+    }
+}
+
 /// What the CPU runs next: keeps `prev` or switches. Returns whether a
 /// vCPU is ready in `regs` (false: idle). Loops until the chosen vCPU can
 /// take the return path (one that crashes on its way back gives its CPU
@@ -633,6 +651,9 @@ fn switch(
         context_switch::save_vcpu(&mut ctx);
         runstate::change(ctx.v(), state, now);
         runstate::update_area(ctx.dom, ctx.mem, idx, now);
+        // From now on only the scan sees its timers: they join the scan's
+        // deadline, which every CPU's timer covers.
+        stopped_running(ctx.v_ref());
     }
     if let Some(c) = CURRENT.get(cpu_index(cpu)) {
         c.store(encode(next), Ordering::Release);
@@ -702,34 +723,27 @@ pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: 
     if deadline == u64::MAX {
         return;
     }
+    arm_timer(cpu, now, deadline);
+}
+
+/// Arms CPU `cpu`'s one-shot timer for `deadline` (`u64::MAX`: none, the
+/// longest interval) by [`oneshot::plan`], unless an interrupt at or
+/// before it is already coming, and records what it covers in
+/// [`ARMED_DEADLINE`].
+fn arm_timer(cpu: u32, now: u64, deadline: u64) {
     let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
-    let at = armed.load(Ordering::Relaxed);
-    if at > now && at <= deadline {
-        return;
+    if let Some(a) = oneshot::plan(now, armed.load(Ordering::Relaxed), deadline, MAX_TIMER_US) {
+        apic::timer_oneshot_us(a.us);
+        armed.store(a.covers, Ordering::Relaxed);
     }
-    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
-    apic::timer_oneshot_us(us);
-    // What the interrupt stands for: the deadline itself (the count is
-    // rounded up to whole microseconds, so it never fires before it), or
-    // the end of a clamped interval. Storing the rounded-up time instead
-    // would make every exit re-arm the timer for the same deadline.
-    let covers = now.saturating_add(us.saturating_mul(1000)).min(deadline);
-    armed.store(covers.max(1), Ordering::Relaxed);
 }
 
 /// Arms an idle CPU's timer for the next deadline of the vCPUs that are
-/// not running (at most [`MAX_TIMER_US`] away).
-fn arm_idle_timer(cpu: u32, now: u64) {
-    let deadline = SCAN_DEADLINE.load(Ordering::Relaxed);
-    let us = deadline.saturating_sub(now).div_ceil(1000).clamp(1, MAX_TIMER_US);
-    let Some(armed) = ARMED_DEADLINE.get(cpu_index(cpu)) else { return };
-    let at = armed.load(Ordering::Relaxed);
-    if at > now && at <= deadline {
-        return;
-    }
-    apic::timer_oneshot_us(us);
-    armed
-        .store(now.saturating_add(us.saturating_mul(1000)).min(deadline).max(1), Ordering::Relaxed);
+/// not running and the scheduler's (`sched_next`: the master CPU's
+/// accounting), at most [`MAX_TIMER_US`] away.
+fn arm_idle_timer(cpu: u32, now: u64, sched_next: Option<u64>) {
+    let deadline = SCAN_DEADLINE.load(Ordering::Relaxed).min(sched_next.unwrap_or(u64::MAX));
+    arm_timer(cpu, now, deadline);
 }
 
 /// The idle loop of CPU `cpu`: wait for an interrupt, look at the timers
@@ -749,7 +763,7 @@ pub fn idle_loop(cpu: u32) -> ! {
                     let prev = current(cpu);
                     let ok = reschedule(m, cpu, prev, &mut regs, now, &mut ipis);
                     if !ok {
-                        arm_idle_timer(cpu, now);
+                        arm_idle_timer(cpu, now, m.sched.next_event(cpu));
                     }
                     ok
                 }

@@ -8,6 +8,8 @@
 //! `tsc_shift`), so a guest's pvclock and the hypervisor's timers agree to
 //! the nanosecond.
 
+pub mod oneshot;
+
 /// Nanoseconds per second.
 pub const NSEC_PER_SEC: u64 = 1_000_000_000;
 

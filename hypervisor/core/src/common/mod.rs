@@ -29,5 +29,7 @@ pub mod grant_table;
 pub mod rangeset;
 pub mod runstate;
 pub mod schedule;
+#[cfg(test)]
+mod schedule_sim;
 pub mod sysctl;
 pub mod xsm;

@@ -22,6 +22,7 @@ use alloc::vec::Vec;
 use guest_abi::xen::{DomId, VcpuId};
 
 use super::domain::{Domain, Vcpu};
+use crate::sched::credit::grid_after;
 use crate::sched::{
     Cpu, CpuMask, CreditGlobalParams, CreditParams, CreditScheduler, Decision, SchedError,
     SchedUnit, Scheduler, Time,
@@ -294,30 +295,58 @@ impl SchedCore {
         self.pcpu(cpu).is_some_and(|p| p.resched || p.slice_end.is_some_and(|e| now >= e))
     }
 
-    /// Runs the policy's accounting tick on `cpu` when due; returns the
-    /// CPUs that must decide again.
+    /// Whether `cpu` carries the master accounting timer (Xen's
+    /// `prv->master`): the first CPU.
+    fn is_master(cpu: u32) -> bool {
+        cpu == 0
+    }
+
+    /// The accounting timer's next deadline, on the master CPU.
+    fn acct_deadline(&self, cpu: u32) -> Option<Time> {
+        if Self::is_master(cpu) { self.policy.next_acct() } else { None }
+    }
+
+    /// Runs the policy's tick on `cpu` when its tick is due, and on the
+    /// master CPU the accounting when that is due (even while it idles);
+    /// returns the CPUs that must decide again.
+    ///
+    /// Ticks are due on a fixed grid of tick periods, as the accounting is
+    /// on one of time slices: a tick taken late does not move the next one
+    /// (re-arming from when it was handled let every CPU's ticks, and the
+    /// accounting run from them, drift later by the interrupt latency each
+    /// time, and the credit handed out per accounting fell behind the CPU
+    /// time burnt).
     pub fn tick(&mut self, cpu: u32, now: Time) -> CpuMask {
         let c = Cpu(cpu);
         let period = self.policy.tick_period_ns().unwrap_or(10_000_000).max(1);
-        let due = self.pcpu(cpu).is_some_and(|p| now >= p.next_tick);
-        if !due {
+        let tick_due = self.pcpu(cpu).is_some_and(|p| p.curr.is_some() && now >= p.next_tick);
+        let acct_due = self.acct_deadline(cpu).is_some_and(|d| now >= d);
+        let tickle = if tick_due {
+            if let Some(p) = self.pcpu_mut(c) {
+                p.next_tick = grid_after(now, period);
+            }
+            self.policy.tick(c, now)
+        } else if acct_due {
+            self.policy.master_acct(now)
+        } else {
             return CpuMask::EMPTY;
-        }
-        let tickle = self.policy.tick(c, now);
-        if let Some(p) = self.pcpu_mut(c) {
-            p.next_tick = now.saturating_add(period);
-        }
+        };
         self.raise(tickle);
         tickle
     }
 
     /// The next time CPU `cpu` needs its timer for scheduling: its slice
-    /// end or its accounting tick, whichever is first (none when idle).
+    /// end or its accounting tick, whichever is first, and on the master
+    /// CPU the accounting (an idle CPU other than the master needs none).
     #[must_use]
     pub fn next_event(&self, cpu: u32) -> Option<Time> {
         let p = self.pcpu(cpu)?;
-        p.curr?;
-        Some(p.slice_end.map_or(p.next_tick, |e| e.min(p.next_tick)))
+        let acct = self.acct_deadline(cpu);
+        let own = p.curr.map(|_| p.slice_end.map_or(p.next_tick, |e| e.min(p.next_tick)));
+        match (own, acct) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Xen's `schedule()` on `cpu`: the policy picks what runs next; the
@@ -337,7 +366,8 @@ impl SchedCore {
             p.resched = false;
             p.slice_end = next.and(d.slice_ns).map(|s| now.saturating_add(s));
             if was_idle && next.is_some() {
-                p.next_tick = now.saturating_add(period);
+                // Xen restarts the tick on the grid of tick periods.
+                p.next_tick = grid_after(now, period);
             }
         }
         self.raise(d.tickle);

@@ -69,6 +69,23 @@ impl Default for VcpuTimers {
     }
 }
 
+/// The earlier of two optional deadlines.
+#[must_use]
+pub fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The earliest deadline that must wake vCPU `v` while it does not run:
+/// its single-shot and periodic timers and its `SCHEDOP_poll` timeout (the
+/// deadlines the machine layer's scan of stopped vCPUs looks at).
+#[must_use]
+pub fn stopped_vcpu_deadline(v: &crate::common::domain::Vcpu) -> Option<u64> {
+    earliest(v.timers.next_deadline(), v.evtchn.poll.and_then(|p| p.timeout_ns))
+}
+
 impl VcpuTimers {
     /// The next deadline of either timer.
     #[must_use]

@@ -250,3 +250,30 @@ fn secondary_time_area_errors_and_faults() {
     assert_eq!(f.peek(edge, 4), 3u32.to_le_bytes(), "odd: an update never finished");
     assert_eq!(shared(&f).vcpu_info[0].time.version, 4);
 }
+
+/// Found by `pv-time` failing under load: a vCPU that blocked right after
+/// arming a single shot had that deadline only in its CPU's armed timer;
+/// the machine layer now hands every deadline of a vCPU that stops running
+/// to its scan of stopped vCPUs, and this is the deadline it hands over:
+/// the earliest of the single shot, the periodic timer and a poll timeout.
+#[test]
+fn a_stopped_vcpu_is_woken_by_its_earliest_deadline() {
+    use crate::common::domain::Vcpu;
+    use crate::common::event_channel::PollState;
+    let mut v = Vcpu::new(VcpuId(0));
+    // (A new vCPU has Xen's default 10 ms periodic timer.)
+    v.timers.periodic_period = 0;
+    assert_eq!(stopped_vcpu_deadline(&v), None);
+    v.timers.singleshot = Some(20_000_000);
+    assert_eq!(stopped_vcpu_deadline(&v), Some(20_000_000));
+    v.timers.periodic_period = 5_000_000;
+    v.timers.periodic_last = 10_000_000;
+    assert_eq!(stopped_vcpu_deadline(&v), Some(15_000_000));
+    v.evtchn.poll = Some(PollState { port: None, timeout_ns: Some(12_000_000) });
+    assert_eq!(stopped_vcpu_deadline(&v), Some(12_000_000));
+    v.timers.singleshot = None;
+    v.timers.periodic_period = 0;
+    assert_eq!(stopped_vcpu_deadline(&v), Some(12_000_000), "a poll timeout alone");
+    assert_eq!(earliest(None, Some(3)), Some(3));
+    assert_eq!(earliest(Some(2), Some(3)), Some(2));
+}

@@ -15,6 +15,12 @@ fn div_ceil(a: i64, b: i64) -> i64 {
     a.saturating_add(b.saturating_sub(1)).checked_div(b).unwrap_or(0)
 }
 
+/// The first multiple of `period` after `now`.
+pub(crate) fn grid_after(now: Time, period: u64) -> Time {
+    let period = period.max(1);
+    now.checked_div(period).unwrap_or(0).saturating_add(1).saturating_mul(period)
+}
+
 impl CreditScheduler {
     /// The accounting tick on `cpu` at `now`.
     pub(super) fn do_tick(&mut self, cpu: Cpu, now: Time) -> CpuMask {
@@ -34,18 +40,56 @@ impl CreditScheduler {
             }
         }
         self.refresh_runq(cpu);
-        let tslice = self.params.tslice_ns();
+        self.master_acct(now)
+    }
+
+    /// The master accounting timer (Xen's `csched_acct` on
+    /// `prv->master_ticker`): runs the accounting when it is due at `now`.
+    /// Its deadlines lie on a fixed grid of time slices, so that a late
+    /// run does not push the next one back: credit is handed out at
+    /// exactly the rate the CPUs burn it (a period stretched by the
+    /// lateness of whoever ran it would hand out less than the CPUs ran,
+    /// and the shortfall would be shared as OVER time, evenly instead of
+    /// by weight). Returns the CPUs to reschedule.
+    pub fn master_acct(&mut self, now: Time) -> CpuMask {
+        let tslice = self.params.tslice_ns().max(1);
+        let after = grid_after(now, tslice);
         match self.next_acct {
             Some(due) if now < due => CpuMask::EMPTY,
             Some(_) => {
-                self.next_acct = Some(now.saturating_add(tslice));
+                self.next_acct = Some(after);
+                self.burn_running(now);
                 self.acct()
             }
             None => {
-                self.next_acct = Some(now.saturating_add(tslice));
+                self.next_acct = Some(after);
                 CpuMask::EMPTY
             }
         }
+    }
+
+    /// Burns the credit of every running unit up to `now`, so that the
+    /// accounting sees what each has really used. (Xen's `csched_acct`
+    /// sees the running units' credit as of their CPU's last tick or
+    /// schedule, up to a tick old: a unit that runs a whole CPU and earns
+    /// exactly that, the 1024-weight domain of `qemu/bench`, then looked a
+    /// tick ahead whenever its CPU's tick came after the accounting,
+    /// crossed the one-slice ceiling and had its credit halved, and lost
+    /// its CPU to OVER-time later.)
+    fn burn_running(&mut self, now: Time) {
+        for p in self.pcpus.iter().flatten() {
+            if let Some(curr) = p.curr
+                && let Some(u) = self.units.get_mut(&curr)
+            {
+                u.burn(now);
+            }
+        }
+    }
+
+    /// When [`Self::master_acct`] is next due, while any unit takes part
+    /// in accounting (an idle machine needs no accounting timer).
+    pub fn next_acct(&self) -> Option<Time> {
+        if self.active_doms.is_empty() { None } else { self.next_acct }
     }
 
     /// Puts `unit` (and its domain) on the active lists.

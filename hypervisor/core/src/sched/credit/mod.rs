@@ -18,10 +18,14 @@
 //!
 //! Deliberate simplifications against Xen 4.17: no soft affinity, no SMT or
 //! socket topology in `pick_cpu`, no migration delay (`vcpu_migration_delay`
-//! defaults to 0 in Xen too), and accounting runs on the first tick of any
-//! CPU at or after its deadline instead of on a dedicated master timer.
+//! defaults to 0 in Xen too), and accounting (`master_acct`, due on a fixed
+//! grid of time slices) runs from the first tick of any CPU at or after its
+//! deadline, or from the master CPU's timer that the scheduler core keeps
+//! armed for it ([`crate::common::schedule::SchedCore::next_event`]), instead
+//! of on a dedicated timer of its own.
 
 mod acct;
+pub(crate) use acct::grid_after;
 mod dump;
 pub mod params;
 pub mod runq;
