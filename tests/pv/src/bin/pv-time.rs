@@ -12,11 +12,11 @@
 //!   so does `set_timer_op`. `VCPU_SSHOTTMR_future` is ignored (Xen 4.17.0
 //!   refused a past deadline with `-ETIME`; stable-4.17, Debian 12's Xen,
 //!   ignores it): a past deadline raises `VIRQ_TIMER` at once.
-//! * A 5 ms periodic timer keeps firing over 100 ms of system time with
+//! * A 5 ms periodic timer keeps firing over 200 ms of system time with
 //!   events enabled while the vCPU runs (Xen stops it while the vCPU is
-//!   switched out, so it never ends a block), never more often than its period (about 20 upcalls on
-//!   a quiet host; late ticks are dropped, as in Xen); periods under 1 ms
-//!   are `-EINVAL`.
+//!   switched out, so it never ends a block), never more often than its
+//!   period (about 40 upcalls on a quiet host, at least 3; late ticks are
+//!   dropped, as in Xen); periods under 1 ms are `-EINVAL`.
 //! * `SCHEDOP_poll` on a quiet port returns at its timeout, not before.
 //! * `VCPUOP_is_up` is 1 for vCPU 0 and `-ENOENT` past the last vCPU.
 //! * Long hypercalls are preempted (continuations): with the 5 ms periodic
@@ -293,7 +293,7 @@ fn periodic(port: EvtchnPort) {
     // periodic timer while it is switched out (`sched_context_switch`), so
     // a periodic tick never wakes a blocked vCPU there.
     shinfo::set_upcall_mask(0);
-    while now() < start.wrapping_add(100 * MS) {
+    while now() < start.wrapping_add(200 * MS) {
         core::hint::spin_loop();
     }
     shinfo::set_upcall_mask(1);
@@ -308,12 +308,12 @@ fn periodic(port: EvtchnPort) {
     // Xen drops the ticks a busy host made late (the next one is due a
     // period after the late one), so only the bounds are certain: at most
     // one tick per period (+1 for the one already due), and a timer that
-    // keeps firing. About 20 on a quiet host; under TCG on a loaded host
-    // (parallel boot tests) as few as 6 have been seen.
+    // keeps firing. About 40 on a quiet host; under TCG on a heavily
+    // loaded host (load average 8) 3 in 165 ms have been seen.
     let most = (elapsed / (5 * MS)).saturating_add(1);
     check(
-        (4..=most).contains(&u64::from(ticks)),
-        format_args!("5 ms ticks over {} ms: {ticks} (4..={most}, ~20 unloaded)", elapsed / MS),
+        (3..=most).contains(&u64::from(ticks)),
+        format_args!("5 ms ticks over {} ms: {ticks} (3..={most}, ~40 unloaded)", elapsed / MS),
     );
 }
 
