@@ -34,12 +34,15 @@
 //! ([`HEAP_SIZE`]). `bench=<secs>` runs the scheduler and domain-creation
 //! benchmark ([`bench`]) with the first domU image instead; `mode=pause`,
 //! `mode=cycles` and `mode=destroy` run the lifecycle checks of
-//! [`lifecycle`] instead of running the domUs side by side.
+//! [`lifecycle`] instead of running the domUs side by side; `mode=grant`
+//! and `mode=grant-bench` the grant-table checks and figures of [`grant`].
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+#[path = "pv-toolstack/grant.rs"]
+mod grant;
 #[path = "pv-toolstack/lifecycle.rs"]
 mod lifecycle;
 
@@ -514,6 +517,10 @@ fn test_main(si: &StartInfo) {
 
     let mem = domu_mem(si);
     let vcpus = domu_vcpus(si);
+    if let Some(mode) = grant::Mode::from_cmdline(si) {
+        grant::run(mode, si, &mut hv, exc, &found, mem);
+        return;
+    }
     if let Some(mode) = lifecycle::Mode::from_cmdline(si) {
         lifecycle::run(mode, &mut hv, exc, &found, mem);
         return;
