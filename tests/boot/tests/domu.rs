@@ -10,7 +10,8 @@
 //!
 //! The lifecycle tests (`domu/lifecycle.rs`) pause and unpause a running domU, create
 //! and destroy domUs 20 times counting free memory, crash domUs whose exceptions cannot
-//! be delivered, and fuzz the hypercalls from a domU.
+//! be delivered, and fuzz the hypercalls from a domU; the grant tests (`domu/grant.rs`)
+//! map and copy a domU's grants from dom0.
 #![allow(clippy::indexing_slicing, reason = "test assertions on our own output")]
 
 use std::time::Duration;
@@ -18,6 +19,8 @@ use std::time::Duration;
 use boot_tests::{BootPath, ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
 
+#[path = "domu/grant.rs"]
+mod grant;
 #[path = "domu/lifecycle.rs"]
 mod lifecycle;
 
