@@ -4,7 +4,8 @@
 //! answer through the mapping, unmaps, copies both refs into its own frames, gets Xen
 //! 4.17's statuses for the hostile cases, and the domU sees `GTF_reading|GTF_writing`
 //! while mapped, clear afterwards, revokes its grants and powers off. `mode=grant-bench`
-//! (what `qemu/bench` runs) also prints the grant figures.
+//! (what `qemu/bench` runs) also prints the grant figures. `mode=grant-linger`: the domU
+//! dies with its grant mapped, and the frame outlives it until dom0 unmaps.
 
 use boot_tests::{BootPath, Outcome};
 
@@ -61,6 +62,10 @@ const DOM0_LINES: &[&str] = &[
     "ok: copy of 200 bytes to offset 3900 of a dom0 frame: GNTST_bad_copy_arg",
     "ok: copy from ref 10, never granted: GNTST_general_error",
     "ok: ref 8 maps (read-only) after the refusals: GNTST_okay",
+    "ok: ref 8 mapped twice in one batch: (GNTST_okay, GNTST_okay)",
+    "ok: two handles (",
+    "ok: a write through one mapping, read through the other",
+    "ok: both unmapped: (GNTST_okay, GNTST_okay)",
     "ok: GNTTABOP_copy of \"done\" into ref 8 (dest by grant): GNTST_okay",
     "domU d1: shutdown poweroff",
     "ok: the granting domU finished",
@@ -90,5 +95,29 @@ fn grant_bench_prints_its_figures() {
         assert!(rest.contains("cycles") && !rest.contains(" 0 cycles"), "`{line}`\n{out}");
     }
     finished(&out, 1);
+    dom0_succeeded(&out);
+}
+
+/// The granter shuts down and is destroyed while dom0 maps its grant: it lingers as a
+/// dying domain, the mapping still works, the unmap succeeds and then the domain and
+/// all its pages are gone.
+#[test]
+fn a_destroyed_granters_frame_lives_until_unmapped() {
+    let out = boot_with(&[("grant", "linger")], BootPath::Direct, 1, "mode=grant-linger", TIMEOUT);
+    in_order(&out, "(d1) ", &["grant: linger: shutting down with the grants mapped"]);
+    in_order(
+        &out,
+        "",
+        &[
+            "ok: map d1 ref 8 writable by address: GNTST_okay",
+            "grant-linger: d1 shut down with ref 8 still mapped by dom0",
+            "ok: destroydomain d1 while dom0 maps its grant",
+            "ok: d1 lingers as a dying domain while its frame is mapped",
+            "ok: page A's pattern through the mapping after the destroy: None",
+            "ok: unmap of the dead granter's grant: GNTST_okay",
+            "ok: getdomaininfo d1 after the unmap: Err(Some(ESRCH))",
+            "ok: free pages after the unmap, as before the build",
+        ],
+    );
     dom0_succeeded(&out);
 }

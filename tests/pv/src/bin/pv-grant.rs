@@ -18,7 +18,9 @@
 //! unmapped everything); then `GTF_reading`/`GTF_writing` must be clear in
 //! both entries, and it revokes the grants as Linux's
 //! `gnttab_end_foreign_access_ref` does (`cmpxchg` of the flags to 0,
-//! refused while the grant is in use) and shuts down.
+//! refused while the grant is in use) and shuts down. With `linger` on its
+//! command line it shuts down right after answering, grants still mapped
+//! (the toolstack's `mode=grant-linger`).
 #![no_std]
 #![no_main]
 
@@ -205,6 +207,11 @@ fn test_main(si: &StartInfo) {
     check_eq(bad, None, "page A's pattern after dom0's write");
     println!("grant: dom0's reply {REPLY:#x} arrived");
     PAGE_A.write_u64(ANSWER_OFF, ANSWER);
+    let line = core::str::from_utf8(si.cmd_line_bytes()).unwrap_or("");
+    if line.split_whitespace().any(|w| w == "linger") {
+        println!("grant: linger: shutting down with the grants mapped");
+        return;
+    }
 
     if !wait_for(DONE_OFF, DONE, "done") {
         return;

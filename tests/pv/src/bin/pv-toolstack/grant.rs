@@ -23,11 +23,15 @@
 //!    r/o grant entry"), unmapping a handle that is free or beyond the
 //!    maptrack limit (`GNTST_bad_handle`), copies running past the page on
 //!    either side (`GNTST_bad_copy_arg`, "copy beyond page area");
-//! 5. with `grant-bench`, [`bench`];
-//! 6. writes "done" into page A with `GNTTABOP_copy` (dest by grant) and
+//! 5. maps ref 8 twice in one batch (writable by address, read-only by
+//!    PTE address at a second window page): a write through one shows
+//!    through the other; unmaps both in one batch;
+//! 6. with `grant-bench`, [`bench`];
+//! 7. writes "done" into page A with `GNTTABOP_copy` (dest by grant) and
 //!    waits for the domU's shutdown as the normal mode does.
 //!
 //! It prints `grant: ...` progress lines and `ok:`/`FAIL:` per check.
+//! `mode=grant-linger` runs [`linger`] instead of steps 2 to 7.
 
 use core::cell::UnsafeCell;
 
@@ -48,6 +52,8 @@ use super::{Hypervisor, Image, Running, wait};
 
 #[path = "grant_bench.rs"]
 mod bench;
+#[path = "grant_linger.rs"]
+mod linger;
 
 /// How long dom0 waits for the domU at each step (system time).
 const TIMEOUT_NS: u64 = 60_000_000_000;
@@ -62,6 +68,9 @@ pub enum Mode {
     Check,
     /// The checks, then the benchmark figures.
     Bench,
+    /// The domU shuts down and is destroyed while dom0 still maps its
+    /// grant ([`linger`]).
+    Linger,
 }
 
 impl Mode {
@@ -70,6 +79,7 @@ impl Mode {
         match shinfo::cmdline_value(si.cmd_line_bytes(), "mode")? {
             "grant" => Some(Self::Check),
             "grant-bench" => Some(Self::Bench),
+            "grant-linger" => Some(Self::Linger),
             _ => None,
         }
     }
@@ -84,7 +94,7 @@ struct Pages<const N: usize>(UnsafeCell<[[u8; 4096]; N]>);
 unsafe impl<const N: usize> Sync for Pages<N> {}
 
 /// The page whose PTE grant mappings go into.
-static WINDOW: Pages<1> = Pages(UnsafeCell::new([[0; 4096]; 1]));
+static WINDOW: Pages<2> = Pages(UnsafeCell::new([[0; 4096]; 2]));
 /// Destination frames of copies.
 static BUF: Pages<BUFS> = Pages(UnsafeCell::new([[0; 4096]; BUFS]));
 
@@ -94,6 +104,8 @@ pub struct Window {
     pub va: u64,
     /// Machine address of its L1 entry.
     pub pte: u64,
+    /// A second window page right after it, and its L1 entry's address.
+    pub second: (u64, u64),
     /// MFNs of [`BUF`]'s pages.
     buf_mfns: [u64; BUFS],
     /// Machine address of the L1 entry of the last buffer page (the
@@ -115,13 +127,15 @@ impl Window {
         let layout = InitialMapping::new(si)?;
         let va = WINDOW.0.get().addr() as u64;
         let (pte, _) = l1e_of(&layout, va)?;
+        let va2 = Self::page_va(va, 1);
+        let (pte2, _) = l1e_of(&layout, va2)?;
         let base = BUF.0.get().addr() as u64;
         let mut buf_mfns = [0u64; BUFS];
         for (i, m) in buf_mfns.iter_mut().enumerate() {
             *m = layout.va_to_mfn(Self::page_va(base, i))?;
         }
         let scratch_pte = l1e_of(&layout, Self::page_va(base, BUFS.saturating_sub(1)))?;
-        Some(Self { va, pte, buf_mfns, scratch_pte })
+        Some(Self { va, pte, second: (va2, pte2), buf_mfns, scratch_pte })
     }
 
     /// Address of page `i` from `base`.
@@ -134,9 +148,9 @@ impl Window {
         self.buf_mfns.get(i.min(BUFS.saturating_sub(1))).copied().unwrap_or(0)
     }
 
-    /// Byte `i` of the window page.
+    /// Byte `i` of the window page (`i >= 4096`: of the second one).
     fn byte(&self, i: usize) -> *mut u8 {
-        WINDOW.0.get().cast::<u8>().wrapping_add(i)
+        WINDOW.0.get().cast::<u8>().wrapping_add(i.min(8191))
     }
 
     /// Buffer page `n`.
@@ -250,21 +264,29 @@ pub fn run(
         fail("grant: no domU image");
         return;
     };
+    let free_before = super::physinfo().map(|p| p.free_pages);
     let Some(d) = build(hv, image, mem) else { return };
     println!("domU d{}: domU-{}.kernel, {mem} MiB", d.0, image.n);
-    // The window starts empty, as gntdev's PTEs do (no stale translation).
-    // SAFETY: the window page is this module's, holding nothing.
-    if let Err(e) = unsafe { shinfo::update_va_mapping(w.va, 0, UVMF_INVLPG) } {
-        fail(format_args!("grant: clearing the window: {e}"));
+    // The windows start empty, as gntdev's PTEs do (no stale translation).
+    for va in [w.va, w.second.0] {
+        // SAFETY: the window pages are this module's, holding nothing.
+        if let Err(e) = unsafe { shinfo::update_va_mapping(va, 0, UVMF_INVLPG) } {
+            fail(format_args!("grant: clearing the window at {va:#x}: {e}"));
+        }
     }
     if let Err(e) = hv.unpause(d) {
         fail(format_args!("domU d{}: unpause: {e}", d.0));
+    }
+    if mode == Mode::Linger {
+        linger::run(&w, d, hv, exc, free_before);
+        return;
     }
     let mut running = alloc::vec![Running { domid: d, n: image.n }];
     if exchange(&w, d) {
         read_only_by_pte(&w, d);
         copies(&w, d);
         hostile(&w, d);
+        two_mappings(&w, d);
         if mode == Mode::Bench {
             bench::run(&w, d);
         }
@@ -290,6 +312,17 @@ pub fn run(
 /// Step 1: map ref 8 writable, check, reply, await the answer, unmap.
 /// Whether the domU took part.
 fn exchange(w: &Window, d: DomId) -> bool {
+    let Some(handle) = map_and_reply(w, d) else { return false };
+    check_eq(unmap1(unmap_op(w.va, handle)), Status(0), "unmap ref 8 with its handle");
+    // The handle is free now: a second unmap is a bad handle.
+    let again = unmap1(unmap_op(w.va, handle));
+    check_eq(again, Status(GntSt::BadHandle.raw()), "unmap of a freed handle");
+    true
+}
+
+/// Maps ref 8 writable at the window once the domU granted it, checks
+/// the pattern, writes the reply and waits for the answer; the handle.
+fn map_and_reply(w: &Window, d: DomId) -> Option<GrantHandle> {
     let deadline = now().saturating_add(TIMEOUT_NS);
     let mut tries = 0u32;
     let (st, handle) = loop {
@@ -301,7 +334,7 @@ fn exchange(w: &Window, d: DomId) -> bool {
         let _ = pv_tests::ops::sched_yield();
     };
     if !check_eq(st, Status(0), format_args!("map d{} ref {REF_RW} writable by address", d.0)) {
-        return false;
+        return None;
     }
     println!("grant: mapped d{} ref {REF_RW} at {:#x}, handle {handle} ({tries} tries)", d.0, w.va);
     // SAFETY: the window maps the granted page (4096 bytes) now.
@@ -318,11 +351,7 @@ fn exchange(w: &Window, d: DomId) -> bool {
     }
     let got = answer();
     check(got == ANSWER, format_args!("the domU's answer {got:#x} through the mapping"));
-    check_eq(unmap1(unmap_op(w.va, handle)), Status(0), "unmap ref 8 with its handle");
-    // The handle is free now: a second unmap is a bad handle.
-    let again = unmap1(unmap_op(w.va, handle));
-    check_eq(again, Status(GntSt::BadHandle.raw()), "unmap of a freed handle");
-    true
+    Some(handle)
 }
 
 /// Step 2: ref 9 read-only by PTE address.
@@ -388,4 +417,38 @@ fn hostile(w: &Window, d: DomId) {
     if st == GntSt::Okay {
         check_eq(unmap1(unmap_op(w.va, h)), Status(0), "and unmaps");
     }
+}
+
+/// Step 5: ref 8 mapped twice at once (writable by address, read-only by
+/// PTE address at the second window): one frame behind both, two handles,
+/// both unmapped in one batch.
+fn two_mappings(w: &Window, d: DomId) {
+    let mut ops = [
+        map_op(d, REF_RW, w.va, GNTMAP_host_map),
+        map_op(d, REF_RW, w.second.1, GNTMAP_host_map | GNTMAP_readonly | GNTMAP_contains_pte),
+    ];
+    if grant::map(&mut ops).is_err() {
+        fail("GNTTABOP_map_grant_ref of two entries");
+        return;
+    }
+    let [rw, ro] = ops;
+    let both = (Status(rw.status), Status(ro.status));
+    if !check_eq(both, (Status(0), Status(0)), "ref 8 mapped twice in one batch") {
+        return;
+    }
+    check(rw.handle != ro.handle, format_args!("two handles ({}, {})", rw.handle, ro.handle));
+    const SCRATCH: usize = 3096;
+    // SAFETY: both windows map page A now; an aligned word inside it.
+    let seen = unsafe {
+        w.byte(SCRATCH).cast::<u64>().write_volatile(0x1234_5678_9abc_def0);
+        w.byte(4096 + SCRATCH).cast::<u64>().read_volatile()
+    };
+    check_eq(seen, 0x1234_5678_9abc_def0, "a write through one mapping, read through the other");
+    let mut unmaps = [unmap_op(w.va, rw.handle), unmap_op(w.second.1, ro.handle)];
+    if grant::unmap(&mut unmaps).is_err() {
+        fail("GNTTABOP_unmap_grant_ref of two entries");
+        return;
+    }
+    let [a, b] = unmaps;
+    check_eq((Status(a.status), Status(b.status)), (Status(0), Status(0)), "both unmapped");
 }
