@@ -106,6 +106,20 @@ impl PhysMem for DirectMem {
         }
     }
 
+    fn copy_bytes(&mut self, dst: Mfn, dst_off: usize, src: Mfn, src_off: usize, len: usize) {
+        let n = len.min(4096usize.saturating_sub(src_off)).min(4096usize.saturating_sub(dst_off));
+        if let (Some(d), Some(s)) = (self.va(dst), self.va(src))
+            && n > 0
+        {
+            // SAFETY: `src_off + n <= 4096` and `dst_off + n <= 4096`: both
+            // ranges lie inside direct-mapped RAM frames; `copy` tolerates
+            // overlap (the same frame on both sides).
+            unsafe {
+                core::ptr::copy((s as *const u8).add(src_off), (d as *mut u8).add(dst_off), n)
+            }
+        }
+    }
+
     fn read_u8(&self, mfn: Mfn, offset: usize) -> u8 {
         match self.va(mfn) {
             // SAFETY: `offset < 4096` inside a direct-mapped RAM frame.

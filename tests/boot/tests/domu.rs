@@ -11,7 +11,8 @@
 //! The lifecycle tests (`domu/lifecycle.rs`) pause and unpause a running domU, create
 //! and destroy domUs 20 times counting free memory, crash domUs whose exceptions cannot
 //! be delivered, and fuzz the hypercalls from a domU; `domu/pingpong.rs` has two domUs
-//! talk over an interdomain event channel.
+//! talk over an interdomain event channel; the grant tests (`domu/grant.rs`) map and copy a
+//! domU's grants from dom0.
 #![allow(clippy::indexing_slicing, reason = "test assertions on our own output")]
 
 use std::time::Duration;
@@ -19,6 +20,8 @@ use std::time::Duration;
 use boot_tests::{BootPath, ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
 
+#[path = "domu/grant.rs"]
+mod grant;
 #[path = "domu/lifecycle.rs"]
 mod lifecycle;
 #[path = "domu/pingpong.rs"]

@@ -79,10 +79,10 @@ pv_kernels! {
 /// images in its initrd, `crash` and `triple-fault` crash their domain on purpose,
 /// `heartbeat` is what the toolstack pauses, `fuzz` feeds garbage to the hypercalls
 /// beside a healthy neighbour, `pingpong` needs a peer domU (all in `tests/domu.rs`), `spin`
-/// is the scheduler bench's domU (`tests/sched_bench.rs`). Their images are checked like the
-/// others.
+/// is the scheduler bench's domU (`tests/sched_bench.rs`), `grant` grants its pages to the
+/// toolstack (`tests/domu/grant.rs`). Their images are checked like the others.
 const ELSEWHERE: &[&str] =
-    &["toolstack", "crash", "triple-fault", "heartbeat", "fuzz", "pingpong", "spin"];
+    &["toolstack", "crash", "triple-fault", "heartbeat", "fuzz", "pingpong", "spin", "grant"];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.
 const PV_TIMEOUT: Duration = Duration::from_secs(60);

@@ -44,6 +44,7 @@ pub mod console;
 pub mod entry;
 pub mod evtchn;
 pub mod fault;
+pub mod grant;
 pub mod hypercall;
 pub mod ops;
 mod panic;

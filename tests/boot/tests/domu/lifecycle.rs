@@ -15,7 +15,7 @@ use super::{boot_with, serial_lines};
 const LONG_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Asserts that domU `d` reported SUCCESS and powered off.
-fn finished(out: &Outcome, d: u16) {
+pub(super) fn finished(out: &Outcome, d: u16) {
     let lines = serial_lines(out);
     let prefix = format!("(d{d}) ");
     assert!(
@@ -30,7 +30,7 @@ fn finished(out: &Outcome, d: u16) {
 
 /// Asserts that dom0 ends with `Test result: SUCCESS`, without any FAIL line, and
 /// that the machine powered off.
-fn dom0_succeeded(out: &Outcome) {
+pub(super) fn dom0_succeeded(out: &Outcome) {
     let lines = serial_lines(out);
     let dom0_fail = lines.iter().find(|l| !l.starts_with("(d") && l.contains("FAIL"));
     assert!(dom0_fail.is_none(), "dom0 reported {dom0_fail:?}\n{out}");

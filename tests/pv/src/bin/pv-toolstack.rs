@@ -35,12 +35,16 @@
 //! benchmark ([`bench`]) with the first domU image instead; `mode=pause`,
 //! `mode=cycles` and `mode=destroy` run the lifecycle checks of
 //! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
-//! has two domUs talk over an interdomain event channel ([`pingpong`]).
+//! has two domUs talk over an interdomain event channel ([`pingpong`]);
+//! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
+//! of [`grant`].
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+#[path = "pv-toolstack/grant.rs"]
+mod grant;
 #[path = "pv-toolstack/lifecycle.rs"]
 mod lifecycle;
 #[path = "pv-toolstack/pingpong.rs"]
@@ -522,6 +526,10 @@ fn test_main(si: &StartInfo) {
     let vcpus = domu_vcpus(si);
     if pingpong::wanted(si) {
         pingpong::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
+    if let Some(mode) = grant::Mode::from_cmdline(si) {
+        grant::run(mode, si, &mut hv, exc, &found, mem);
         return;
     }
     if let Some(mode) = lifecycle::Mode::from_cmdline(si) {

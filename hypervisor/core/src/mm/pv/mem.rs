@@ -69,6 +69,21 @@ pub trait PhysMem {
         }
     }
 
+    /// Copies `len` bytes of frame `src` from byte `src_off` into frame
+    /// `dst` at byte `dst_off`, as `memmove` (the two may be the same
+    /// frame); the length is clamped so that neither side runs past its
+    /// frame. `GNTTABOP_copy`'s data path: the machine layer copies
+    /// directly between the two frames; the default goes through a
+    /// buffer.
+    fn copy_bytes(&mut self, dst: Mfn, dst_off: usize, src: Mfn, src_off: usize, len: usize) {
+        let room = |off: usize| (PT_ENTRIES * 8).saturating_sub(off);
+        let n = len.min(room(src_off)).min(room(dst_off));
+        let mut buf = [0u8; PT_ENTRIES * 8];
+        let Some(bytes) = buf.get_mut(..n) else { return };
+        self.read_bytes(src, src_off, bytes);
+        self.write_bytes(dst, dst_off, bytes);
+    }
+
     /// Byte `offset` of frame `mfn` (0 beyond the frame): the hot path's
     /// `vcpu_info` flags. The default goes through
     /// [`read_u64`](Self::read_u64).

@@ -81,9 +81,8 @@ fn copy_inner(ctx: &mut Ctx<'_>, op: &GnttabCopy) -> Result<(), GntSt> {
     {
         Err(GntSt::BadCopyArg)
     } else {
-        let mut bytes = alloc::vec![0u8; usize::from(op.len)];
-        ctx.mem.read_bytes(src.mfn, usize::from(op.source.offset), &mut bytes);
-        ctx.mem.write_bytes(dst.mfn, usize::from(op.dest.offset), &bytes);
+        let (src_off, dst_off) = (usize::from(op.source.offset), usize::from(op.dest.offset));
+        ctx.mem.copy_bytes(dst.mfn, dst_off, src.mfn, src_off, usize::from(op.len));
         Ok(())
     };
     release(ctx, src, true);
