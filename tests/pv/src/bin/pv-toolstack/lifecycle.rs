@@ -11,8 +11,9 @@
 //!   (nested pauses: still paused, still no progress); unpauses it (no
 //!   longer paused, CPU time grows again; one more unpause is `-EINVAL`)
 //!   and waits for every domU to finish. It prints `pause: d<N> paused`,
-//!   `pause: d<N> held paused for <ms> ms` and `pause: d<N> unpaused`,
-//!   between which the boot test expects no beat of the domU.
+//!   `pause: d<N> held paused for <ms> ms` (before the last unpause) and
+//!   `pause: d<N> unpaused` (after it); between the first two the boot
+//!   test expects no beat of the domU.
 //! * `cycles`: `cycles=<n>` times (default [`DEFAULT_CYCLES`]) builds the
 //!   first domU image, runs it to its shutdown and destroys it (odd
 //!   cycles) or destroys it without ever unpausing it (even cycles), checks
