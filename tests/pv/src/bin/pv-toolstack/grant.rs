@@ -46,8 +46,9 @@ use pv_tests::guest_abi::grant_table::{
 use pv_tests::guest_abi::xen::{DomId, EvtchnPort, GrantRef, UVMF_INVLPG};
 use pv_tests::pt::{InitialMapping, maddr};
 use pv_tests::{StartInfo, check, check_eq, fail, println, shinfo};
-use xen_domain_builder::{DomCtl, DomainConfig};
+use xen_domain_builder::DomCtl;
 
+use super::lifecycle::build;
 use super::{Hypervisor, Image, Running, wait};
 
 #[path = "grant_bench.rs"]
@@ -156,23 +157,6 @@ impl Window {
     /// Buffer page `n`.
     pub fn buf(n: usize) -> *mut u8 {
         BUF.0.get().cast::<u8>().wrapping_add(n.min(BUFS.saturating_sub(1)).wrapping_mul(4096))
-    }
-}
-
-/// Builds `image` as a paused domU.
-fn build(hv: &mut Hypervisor, image: &Image<'_>, mem: u64) -> Option<DomId> {
-    let Some(kernel) = image.kernel else {
-        fail(format_args!("domU-{}: no kernel", image.n));
-        return None;
-    };
-    let mut cfg = DomainConfig::new(kernel, image.cmdline, mem);
-    cfg.evtchns_optional = true;
-    match xen_domain_builder::build(hv, &cfg) {
-        Ok(built) => Some(built.domid),
-        Err(e) => {
-            fail(format_args!("domU-{}: build failed: {e}", image.n));
-            None
-        }
     }
 }
 

@@ -103,8 +103,25 @@ pub fn run(
     }
 }
 
-/// Builds `image` as a paused domU.
-fn build(hv: &mut Hypervisor, image: &Image<'_>, mem: u64) -> Option<DomId> {
+/// Builds every image as a domU and unpauses them all.
+fn start_all(hv: &mut Hypervisor, images: &[Image<'_>], mem: u64) -> alloc::vec::Vec<Running> {
+    let mut running = alloc::vec::Vec::new();
+    for image in images {
+        if let Some(domid) = build(hv, image, mem) {
+            println!("domU d{}: domU-{}.kernel, {mem} MiB", domid.0, image.n);
+            running.push(Running { domid, n: image.n });
+        }
+    }
+    for r in &running {
+        if let Err(e) = hv.unpause(r.domid) {
+            fail(format_args!("domU d{}: unpause: {e}", r.domid.0));
+        }
+    }
+    running
+}
+
+/// Builds `image` as a paused domU (also the grant checks' builder).
+pub(crate) fn build(hv: &mut Hypervisor, image: &Image<'_>, mem: u64) -> Option<DomId> {
     let Some(kernel) = image.kernel else {
         fail(format_args!("domU-{}: no kernel", image.n));
         return None;
@@ -163,18 +180,7 @@ fn wait_for_progress(hv: &mut Hypervisor, exc: Option<EvtchnPort>, dom: DomId, c
 }
 
 fn pause(hv: &mut Hypervisor, exc: Option<EvtchnPort>, images: &[Image<'_>], mem: u64) {
-    let mut running = alloc::vec::Vec::new();
-    for image in images {
-        if let Some(domid) = build(hv, image, mem) {
-            println!("domU d{}: domU-{}.kernel, {mem} MiB", domid.0, image.n);
-            running.push(Running { domid, n: image.n });
-        }
-    }
-    for r in &running {
-        if let Err(e) = hv.unpause(r.domid) {
-            fail(format_args!("domU d{}: unpause: {e}", r.domid.0));
-        }
-    }
+    let mut running = start_all(hv, images, mem);
     let Some(target) = running.first().map(|r| r.domid) else {
         fail("no domU to pause");
         return;
@@ -318,18 +324,7 @@ fn destroy_running(hv: &mut Hypervisor, exc: Option<EvtchnPort>, images: &[Image
             return;
         }
     };
-    let mut running = alloc::vec::Vec::new();
-    for image in images {
-        if let Some(domid) = build(hv, image, mem) {
-            println!("domU d{}: domU-{}.kernel, {mem} MiB", domid.0, image.n);
-            running.push(Running { domid, n: image.n });
-        }
-    }
-    for r in &running {
-        if let Err(e) = hv.unpause(r.domid) {
-            fail(format_args!("domU d{}: unpause: {e}", r.domid.0));
-        }
-    }
+    let mut running = start_all(hv, images, mem);
     let Some(target) = running.first().map(|r| r.domid) else {
         fail("no domU to destroy");
         return;
