@@ -448,17 +448,24 @@ mod tests {
         assert_eq!(s.schedule(0, end + 3).next, Some(first));
     }
 
-    #[test]
-    fn paused_and_removed_domains_do_not_run() {
+    /// Domains 0 and 1 with a vCPU each, pinned to CPUs 0 and 1 and running
+    /// there.
+    fn two_pinned_domains() -> (SchedCore, Domain, Domain) {
         let mut s = SchedCore::new(2).unwrap();
         let d0 = domain(0, 1);
-        let mut d1 = domain(1, 1);
+        let d1 = domain(1, 1);
         s.insert_domain(&d0, CreditParams::default(), &[CpuMask::only(Cpu(0))]).unwrap();
         s.insert_domain(&d1, CreditParams::default(), &[CpuMask::only(Cpu(1))]).unwrap();
         s.sync_domain(&d0, 0);
         s.sync_domain(&d1, 0);
         assert_eq!(s.schedule(0, 0).next, Some(u(0, 0)));
         assert_eq!(s.schedule(1, 0).next, Some(u(1, 0)));
+        (s, d0, d1)
+    }
+
+    #[test]
+    fn paused_and_removed_domains_do_not_run() {
+        let (mut s, _d0, mut d1) = two_pinned_domains();
         d1.pause_count = 1;
         assert!(s.sync_domain(&d1, 5).contains(Cpu(1)));
         assert_eq!(s.schedule(1, 5).next, None);
@@ -476,15 +483,7 @@ mod tests {
     /// wait for (Xen's `vcpu_sleep_sync`); none once that CPU rescheduled.
     #[test]
     fn a_paused_vcpu_running_elsewhere_is_waited_for() {
-        let mut s = SchedCore::new(2).unwrap();
-        let d0 = domain(0, 1);
-        let mut d1 = domain(1, 1);
-        s.insert_domain(&d0, CreditParams::default(), &[CpuMask::only(Cpu(0))]).unwrap();
-        s.insert_domain(&d1, CreditParams::default(), &[CpuMask::only(Cpu(1))]).unwrap();
-        s.sync_domain(&d0, 0);
-        s.sync_domain(&d1, 0);
-        assert_eq!(s.schedule(0, 0).next, Some(u(0, 0)));
-        assert_eq!(s.schedule(1, 0).next, Some(u(1, 0)));
+        let (mut s, d0, mut d1) = two_pinned_domains();
         assert!(s.sleep_sync_targets(&d1, 0).is_empty(), "runnable: nothing to wait for");
         d1.pause_count = 1;
         assert!(s.sync_domain(&d1, 5).contains(Cpu(1)));
