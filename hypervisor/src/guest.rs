@@ -218,8 +218,8 @@ pub fn configure(console_to_ring: bool, cmdline: &str) {
 /// One consistent reading of the TSC, system time and scale.
 #[must_use]
 pub fn clock_sample() -> ClockSample {
-    let (tsc, system_time) = time::sample();
-    let scale = time::time_scale().unwrap_or(TimeScale { shift: 0, mul_frac: 0 });
+    let (tsc, system_time, scale) = time::sample_scaled();
+    let scale = scale.unwrap_or(TimeScale { shift: 0, mul_frac: 0 });
     ClockSample { tsc, system_time, scale }
 }
 

@@ -43,6 +43,7 @@ use hv_core::pv::context_switch;
 use hv_core::pv::ctx::Ctx;
 use hv_core::pv::time::{self as guest_time, ClockSample};
 use hv_core::sched::{CpuMask, SchedUnit};
+use hv_core::time::exit_memo::{self, ExitInputs};
 use hv_core::time::{NSEC_PER_SEC, oneshot};
 
 use crate::guest::{Hooks, Machine, MachinePlatform, lock_machine};
@@ -75,7 +76,12 @@ const MAX_TIMER_US: u64 = 1_000_000;
 /// with the scheduler (they can pause, shut down or unpause other
 /// domains): `sched_op` (`SCHEDOP_remote_shutdown`), `domctl`. Changes to
 /// the caller's own vCPUs come through its kick mask.
-const RESYNC_HYPERCALLS: [u64; 2] = [29, 36];
+const RESYNC_HYPERCALLS: u64 = (1 << 29) | (1 << 36);
+
+/// Whether hypercall `nr` is one of [`RESYNC_HYPERCALLS`].
+fn resyncs(nr: u64) -> bool {
+    nr < 64 && (RESYNC_HYPERCALLS >> nr) & 1 != 0
+}
 
 fn encode(u: Option<SchedUnit>) -> u64 {
     u.map_or(IDLE, |u| (u64::from(u.dom.0) << 32) | u64::from(u.vcpu.0))
@@ -236,7 +242,7 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         let kicked: KickedDomains;
         let was_shut = dom.shutdown.is_some();
         let mut platform = MachinePlatform { cpu, dom: unit.dom };
-        let resync = from_syscall && RESYNC_HYPERCALLS.contains(&nr);
+        let resync = from_syscall && resyncs(nr);
         let kicks = {
             let mut ctx = parts.ctx(&mut dom, idx, regs, &mut platform);
             f(&mut ctx);
@@ -294,7 +300,7 @@ pub fn with_ctx(cpu: u32, regs: &mut GuestRegs, f: impl FnOnce(&mut Ctx<'_>)) {
         // The domain went away under its running vCPU.
         ipis = ipis.or(sched.remove_domain(unit.dom, 64));
     }
-    if from_syscall && RESYNC_HYPERCALLS.contains(&nr) {
+    if from_syscall && resyncs(nr) {
         ipis = ipis.or(sync_all(&mut parts, sched, now));
     }
     ipis = ipis.or(softirq(m, cpu, now));
@@ -682,6 +688,7 @@ fn switch(
     runstate::update_area(ctx.dom, ctx.mem, idx, now);
     // A fresh pvclock for the CPU it now runs on.
     ctx.v().arch.pvclock_stamp = 0;
+    ctx.v().arch.exit_memo.clear();
 }
 
 /// The last steps before returning to vCPU `u` in `regs`: its timers and
@@ -706,6 +713,12 @@ fn prepare_return(m: &mut Machine, cpu: u32, u: SchedUnit, regs: &mut GuestRegs)
 /// already coming.
 pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: &ClockSample) {
     let now = sample.system_time;
+    if !ctx.v_ref().timers.changed
+        && ctx.v_ref().arch.exit_memo.still_valid(&exit_inputs(cpu, sched_next), now)
+    {
+        return;
+    }
+    ctx.v().timers.changed = false;
     let last = ctx.v_ref().arch.pvclock_stamp;
     if last == 0 || now.saturating_sub(last) >= PVCLOCK_EPOCH_NS {
         guest_time::update_vcpu_system_time(ctx.dom, ctx.mem, ctx.vcpu, sample);
@@ -720,10 +733,24 @@ pub fn run_timers(ctx: &mut Ctx<'_>, cpu: u32, sched_next: Option<u64>, sample: 
         .min(timers.unwrap_or(u64::MAX))
         .min(poll.unwrap_or(u64::MAX))
         .min(sched_next.unwrap_or(u64::MAX));
-    if deadline == u64::MAX {
-        return;
+    if deadline != u64::MAX {
+        arm_timer(cpu, now, deadline);
     }
-    arm_timer(cpu, now, deadline);
+    // What the next return may reuse until a deadline or the next pvclock
+    // epoch comes (the vCPU's timers having fired above are not due).
+    let epoch = ctx.v_ref().arch.pvclock_stamp.saturating_add(PVCLOCK_EPOCH_NS);
+    ctx.v().arch.exit_memo.record(exit_inputs(cpu, sched_next), deadline.min(epoch));
+}
+
+/// What [`run_timers`] depends on besides the vCPU's own timers, on
+/// `cpu` now.
+fn exit_inputs(cpu: u32, sched_next: Option<u64>) -> ExitInputs {
+    ExitInputs {
+        cpu: u64::from(cpu),
+        armed: ARMED_DEADLINE.get(cpu_index(cpu)).map_or(0, |a| a.load(Ordering::Relaxed)),
+        scan: SCAN_DEADLINE.load(Ordering::Relaxed),
+        sched_next: sched_next.unwrap_or(exit_memo::NONE),
+    }
 }
 
 /// Arms CPU `cpu`'s one-shot timer for `deadline` (`u64::MAX`: none, the

@@ -61,10 +61,19 @@ pub fn time_scale() -> Option<TimeScale> {
 /// calibration, Xen's `NOW()`) it stands for. Zero time before calibration.
 #[must_use]
 pub fn sample() -> (u64, u64) {
-    let tsc = rdtsc();
-    let ns = time_scale()
-        .map_or(0, |s| s.ticks_to_ns(tsc.saturating_sub(BOOT_TSC.load(Ordering::Relaxed))));
+    let (tsc, ns, _) = sample_scaled();
     (tsc, ns)
+}
+
+/// [`sample`] and the scale it used (`None` before calibration), from one
+/// reading of the scale.
+#[must_use]
+pub fn sample_scaled() -> (u64, u64, Option<TimeScale>) {
+    let tsc = rdtsc();
+    let scale = time_scale();
+    let ns =
+        scale.map_or(0, |s| s.ticks_to_ns(tsc.saturating_sub(BOOT_TSC.load(Ordering::Relaxed))));
+    (tsc, ns, scale)
 }
 
 /// Nanoseconds since calibration (0 before it): Xen's `NOW()`.

@@ -8,6 +8,7 @@
 //! `tsc_shift`), so a guest's pvclock and the hypervisor's timers agree to
 //! the nanosecond.
 
+pub mod exit_memo;
 pub mod oneshot;
 
 /// Nanoseconds per second.

@@ -113,6 +113,9 @@ pub struct PvVcpu {
     /// When the machine layer last published the vCPU's pvclock (0: it
     /// must be published before the vCPU runs again).
     pub pvclock_stamp: u64,
+    /// The last full computation of its return timer work (the machine
+    /// layer's; see [`crate::time::exit_memo`]).
+    pub exit_memo: crate::time::exit_memo::ExitMemo,
     /// The vCPU's GDT or LDT changed while it was not running on its CPU:
     /// the CPU's copies must be reloaded before it runs again.
     pub reload_descriptors: bool,
@@ -144,6 +147,7 @@ impl Default for PvVcpu {
             user_regs: bytemuck::Zeroable::zeroed(),
             fpu: super::context_switch::FpuArea::initial(),
             pvclock_stamp: 0,
+            exit_memo: crate::time::exit_memo::ExitMemo::default(),
             reload_descriptors: false,
         }
     }

@@ -61,11 +61,21 @@ pub struct VcpuTimers {
     /// When the periodic timer last fired (Xen's `periodic_last_event`,
     /// kept while it is stopped: a new period starts from it).
     pub periodic_last: u64,
+    /// Set by every change of these timers or of the vCPU's
+    /// `SCHEDOP_poll` timeout: the machine layer's return path then
+    /// recomputes what its CPU's timer must cover, instead of reusing its
+    /// last computation ([`crate::time::exit_memo`]), and clears it.
+    pub changed: bool,
 }
 
 impl Default for VcpuTimers {
     fn default() -> Self {
-        Self { singleshot: None, periodic_period: DEFAULT_PERIOD_NS, periodic_last: 0 }
+        Self {
+            singleshot: None,
+            periodic_period: DEFAULT_PERIOD_NS,
+            periodic_last: 0,
+            changed: true,
+        }
     }
 }
 
@@ -215,7 +225,9 @@ pub fn set_timer_op(ctx: &mut Ctx<'_>, timeout: u64) -> Result<i64, Errno> {
     } else {
         Some(timeout)
     };
-    ctx.v().timers.singleshot = deadline;
+    let t = &mut ctx.v().timers;
+    t.singleshot = deadline;
+    t.changed = true;
     Ok(0)
 }
 
@@ -226,6 +238,7 @@ pub fn set_timer_op(ctx: &mut Ctx<'_>, timeout: u64) -> Result<i64, Errno> {
 /// already past stops the timer and raises `VIRQ_TIMER` at once
 /// (`send_timer_event`).
 pub fn set_singleshot(ctx: &mut Ctx<'_>, timeout_abs_ns: u64) -> Result<i64, Errno> {
+    ctx.v().timers.changed = true;
     if timeout_abs_ns < ctx.platform.now_ns() {
         ctx.v().timers.singleshot = None;
         let id = ctx.v().id;
@@ -238,7 +251,9 @@ pub fn set_singleshot(ctx: &mut Ctx<'_>, timeout_abs_ns: u64) -> Result<i64, Err
 
 /// `VCPUOP_stop_singleshot_timer`.
 pub fn stop_singleshot(ctx: &mut Ctx<'_>) -> Result<i64, Errno> {
-    ctx.v().timers.singleshot = None;
+    let t = &mut ctx.v().timers;
+    t.singleshot = None;
+    t.changed = true;
     Ok(0)
 }
 
@@ -255,6 +270,7 @@ pub fn set_periodic(ctx: &mut Ctx<'_>, index: usize, period_ns: u64) -> Result<i
     let now = ctx.platform.now_ns();
     let v = ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?;
     v.timers.periodic_period = period_ns;
+    v.timers.changed = true;
     if v.timers.periodic_last.saturating_add(period_ns) <= now {
         v.timers.periodic_last = now;
         let id = v.id;
@@ -267,7 +283,9 @@ pub fn set_periodic(ctx: &mut Ctx<'_>, index: usize, period_ns: u64) -> Result<i
 
 /// `VCPUOP_stop_periodic_timer` on vCPU `index`.
 pub fn stop_periodic(ctx: &mut Ctx<'_>, index: usize) -> Result<i64, Errno> {
-    ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?.timers.periodic_period = 0;
+    let t = &mut ctx.dom.vcpus.get_mut(index).ok_or(Errno::ENOENT)?.timers;
+    t.periodic_period = 0;
+    t.changed = true;
     Ok(0)
 }
 

@@ -405,6 +405,7 @@ pub fn poll(
     let v = vcpu_mut(dom, id).ok_or(Errno::EINVAL)?;
     v.blocked = true;
     v.evtchn.poll = Some(state);
+    v.timers.changed = true;
     Ok(true)
 }
 
