@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Introduce, release, resume, is-introduced, and dom0's privilege.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use guest_abi::xen::{EvtchnPort, Mfn};
+
+#[test]
+fn introduce_release_and_queries() {
+    let mut h = Harness::new();
+    let d0 = h.conn(0);
+    assert_eq!(h.req(d0, T::IsDomainIntroduced, 0, &["3"]), Ok(b"F\0".to_vec()));
+    assert_eq!(h.req(d0, T::IsDomainIntroduced, 0, &["0"]), Ok(b"T\0".to_vec()));
+    h.ok(d0, T::Introduce, 0, &["3", "4660", "7"]);
+    let dom = *h.d.domain(DomId(3)).unwrap();
+    assert_eq!((dom.mfn, dom.port, dom.shutdown), (Mfn(4660), EvtchnPort(7), false));
+    assert_eq!(h.req(d0, T::IsDomainIntroduced, 0, &["3"]), Ok(b"T\0".to_vec()));
+    // Again: rebinds the port.
+    h.ok(d0, T::Introduce, 0, &["3", "4660", "8"]);
+    assert_eq!(h.d.domain(DomId(3)).unwrap().port, EvtchnPort(8));
+    h.ok(d0, T::Resume, 0, &["3"]);
+    assert_eq!(h.req(d0, T::Introduce, 0, &["3", "1", "0"]), Err(XsdError::EINVAL));
+    assert_eq!(h.req(d0, T::Introduce, 0, &["3", "1"]), Err(XsdError::EINVAL));
+    assert_eq!(h.req(d0, T::Introduce, 0, &["32752", "1", "1"]), Err(XsdError::EINVAL));
+    h.ok(d0, T::Release, 0, &["3"]);
+    assert_eq!(h.req(d0, T::Release, 0, &["3"]), Err(XsdError::ENOENT));
+    assert_eq!(h.req(d0, T::Resume, 0, &["3"]), Err(XsdError::ENOENT));
+    assert_eq!(h.req(d0, T::Release, 0, &["0"]), Err(XsdError::EINVAL));
+}
+
+#[test]
+fn domain_operations_are_dom0s() {
+    let mut h = Harness::new();
+    let d2 = h.conn(2);
+    for (ty, args) in [
+        (T::Introduce, &["5", "1", "1"][..]),
+        (T::Release, &["5"]),
+        (T::Resume, &["5"]),
+        (T::IsDomainIntroduced, &["5"]),
+        (T::Control, &["print"]),
+        (T::SetTarget, &["5", "6"]),
+    ] {
+        assert_eq!(h.req(d2, ty, 0, args), Err(XsdError::EACCES), "{ty:?}");
+    }
+    assert_eq!(h.req(d2, T::GetDomainPath, 0, &["5"]), Ok(b"/local/domain/5\0".to_vec()));
+}
+
+#[test]
+fn release_closes_the_domains_connections() {
+    let mut h = Harness::new();
+    let d0 = h.conn(0);
+    let d6 = h.conn(6);
+    h.ok(d0, T::Introduce, 0, &["6", "100", "3"]);
+    h.ok(d0, T::Release, 0, &["6"]);
+    assert!(h.d.is_closed(d6));
+    assert!(!h.d.is_closed(d0));
+    assert!(!h.d.wants_input(d6));
+}

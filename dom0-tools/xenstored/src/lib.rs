@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! xenstored: the xenstore daemon of the dom0 toolstack.
+//!
+//! Xenstore is the small hierarchical database through which the toolstack,
+//! the backends and the guests describe domains and devices to one another
+//! (`/local/domain/<id>/...`). This crate speaks Xen 4.17's wire protocol
+//! (`io/xs_wire.h`, mirrored in [`guest_abi::io::xs_wire`]) with Xen's
+//! semantics: permissions, watches, transactions with conflict detection,
+//! domain introduction and quotas.
+//!
+//! The crate is split so that everything but the transport is plain,
+//! host-testable logic:
+//!
+//! * [`wire`] — message framing, replies and argument splitting;
+//! * [`path`] — node names: validation and resolution of relative paths;
+//! * [`perms`] — Xen's permission lists (`n`/`r`/`w`/`b` + domid);
+//! * [`store`] — the tree of nodes;
+//! * [`quota`] — the per-domain limits;
+//! * [`core`] — the daemon's state machine: connections, watches,
+//!   transactions, domains; it consumes [`wire::Message`]s and queues
+//!   replies and watch events per connection, whatever the transport;
+//! * [`server`] — the Unix-socket transport and the event loop;
+//! * [`client`] — a small blocking client (the `xenstore` tools and the
+//!   tests).
+//!
+//! Not yet done: the ring transport for domUs (their shared page mapped
+//! through `/dev/xen/gntdev` or privcmd and their event channel through
+//! `/dev/xen/evtchn`), `@releaseDomain` on a domain's death (`VIRQ_DOM_EXC`),
+//! `XS_CONTROL` and `XS_SET_TARGET`. A ring transport plugs in as another
+//! owner of [`core::ConnId`]s next to [`server`].
+
+pub mod client;
+pub mod core;
+pub mod path;
+pub mod perms;
+pub mod quota;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+pub use guest_abi::io::xs_wire::XsdError;
