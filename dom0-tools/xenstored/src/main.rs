@@ -2,7 +2,7 @@
 //! `xenstored`: the xenstore daemon of dom0.
 //!
 //! Binds the socket, then (unless `--foreground`) detaches as a daemon,
-//! writes `--pid-file` and serves until `SIGTERM`, `SIGINT` or `SIGHUP`,
+//! writes `--pid-file` and serves until `SIGTERM` or `SIGINT`,
 //! removing the socket and the pid file on the way out.
 
 use std::path::PathBuf;
@@ -77,7 +77,7 @@ fn run(options: Options) -> Result<(), String> {
     let pid_file = options.pid_file.clone().map(absolute);
     let mut server = Server::bind(&socket, options.quota()).map_err(|e| e.to_string())?;
     let mut mask = SigSet::empty();
-    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
         mask.add(signal);
     }
     mask.thread_block().map_err(|e| format!("blocking signals: {e}"))?;

@@ -8,8 +8,8 @@
 //! complete message goes to [`Xenstored::handle`] while the connection may
 //! send more, and queued replies and events are written as the socket
 //! accepts them. A header announcing an oversized payload is answered
-//! `E2BIG` and the connection closed once that reply is out. `SIGTERM`,
-//! `SIGINT` or `SIGHUP` on the signal descriptor end the loop.
+//! `E2BIG` and the connection closed once that reply is out. `SIGTERM` or
+//! `SIGINT` on the signal descriptor end the loop.
 //!
 //! A ring transport (a domU's page and event channel) would be a second
 //! kind of connection in the same loop: its descriptor is the

@@ -24,7 +24,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use guest_abi::io::xs_wire::{XsdError, XsdSockmsgType};
+use guest_abi::io::xs_wire::{XENSTORE_PAYLOAD_MAX, XsdError, XsdSockmsgType};
 use guest_abi::xen::DomId;
 
 use crate::path;
@@ -179,6 +179,11 @@ impl Xenstored {
         };
         let mut after = Vec::new();
         let reply = match self.dispatch(id, caller, &msg, &mut after) {
+            // A reply that does not fit one message (a huge directory) is
+            // refused as Xen's `send_reply` does.
+            Ok(payload) if payload.len() > XENSTORE_PAYLOAD_MAX => {
+                Message::error(&msg, XsdError::E2BIG)
+            }
             Ok(payload) => Message::reply(&msg, payload),
             Err(err) => Message::error(&msg, err),
         };
@@ -213,6 +218,13 @@ impl Xenstored {
         );
         if privileged_only && !caller.privileged {
             return Err(XsdError::EACCES);
+        }
+        // Every request but the watch ones names a transaction of its
+        // connection or none (Xen's `transaction_lookup`).
+        let tx_ignored = matches!(ty, T::Watch | T::Unwatch);
+        let tx_known = self.conns.get(&id).is_some_and(|c| c.transactions.contains_key(&msg.tx_id));
+        if !tx_ignored && msg.tx_id != 0 && !tx_known {
+            return Err(XsdError::ENOENT);
         }
         let p = msg.payload.as_slice();
         match ty {
@@ -288,10 +300,14 @@ impl Xenstored {
         result
     }
 
-    /// Queues `msg` for connection `id` unless an unprivileged connection
-    /// already has [`Quota::outstanding`] messages waiting (the event is
-    /// then dropped).
+    /// Queues the watch event `msg` for connection `id` unless an
+    /// unprivileged connection already has [`Quota::outstanding`] messages
+    /// waiting (the event is then dropped).
+    /// Events too long for one message are not sent (as in Xen).
     fn queue_event(&mut self, id: ConnId, msg: Message) {
+        if msg.payload.len() > XENSTORE_PAYLOAD_MAX {
+            return;
+        }
         let limit = self.quota.outstanding;
         if let Some(conn) = self.conns.get_mut(&id)
             && (conn.caller.privileged || conn.out.len() < limit)

@@ -100,6 +100,8 @@ fn transaction_ids_belong_to_their_connection() {
     assert_eq!(h.req(a, T::TransactionEnd, 0, &["T"]), Err(XsdError::ENOENT));
     let tx2 = h.start(a);
     assert_ne!(tx, tx2);
+    assert_eq!(h.req(a, T::GetDomainPath, tx + 100, &["1"]), Err(XsdError::ENOENT));
+    assert_eq!(h.req(a, T::GetDomainPath, tx, &["1"]), Ok(b"/local/domain/1\0".to_vec()));
     // Watches ignore the transaction id.
     h.ok(a, T::Watch, 999, &["/w", "t"]);
     h.end(a, tx, false).unwrap();

@@ -142,3 +142,15 @@ fn directory_part_pages_big_directories() {
     assert_eq!(got, names);
     assert_eq!(h.req(d0, T::DirectoryPart, 0, &["/big", "999999"]), Err(XsdError::EINVAL));
 }
+
+#[test]
+fn a_reply_too_big_for_one_message_is_e2big() {
+    let mut h = Harness::new();
+    let d0 = h.conn(0);
+    for i in 0..200 {
+        h.write(d0, 0, &format!("/huge/a-rather-long-child-name-{i:04}"), "").unwrap();
+    }
+    assert_eq!(h.dir(d0, "/huge"), Err(XsdError::E2BIG));
+    // The parts still list it all.
+    assert!(h.req(d0, T::DirectoryPart, 0, &["/huge", "0"]).is_ok());
+}
