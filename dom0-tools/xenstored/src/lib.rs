@@ -20,20 +20,23 @@
 //!   transactions, domains; it consumes [`wire::Message`]s and queues
 //!   replies and watch events per connection, whatever the transport;
 //! * [`server`] — the Unix-socket transport and the event loop;
+//! * [`ring`] — the byte-moving half of the ring transport (a domain's
+//!   shared page), host-tested on a page in memory;
 //! * [`client`] — a small blocking client (the `xenstore` tools and the
 //!   tests).
 //!
-//! Not yet done: the ring transport for domUs (their shared page mapped
-//! through `/dev/xen/gntdev` or privcmd and their event channel through
-//! `/dev/xen/evtchn`), `@releaseDomain` on a domain's death (`VIRQ_DOM_EXC`),
-//! `XS_CONTROL` and `XS_SET_TARGET`. A ring transport plugs in as another
-//! owner of [`core::ConnId`]s next to [`server`].
+//! Not yet done: the ring transport's system half (mapping a domain's page
+//! through `/dev/xen/gntdev` or privcmd, dom0's own through xenfs's
+//! `xsd_kva`, and its event channel through `/dev/xen/evtchn`), `@releaseDomain` on a domain's death (`VIRQ_DOM_EXC`),
+//! `XS_CONTROL` and `XS_SET_TARGET`. That transport plugs in as another owner
+//! of [`core::ConnId`]s next to [`server`], driving [`ring::RingConn`].
 
 pub mod client;
 pub mod core;
 pub mod path;
 pub mod perms;
 pub mod quota;
+pub mod ring;
 pub mod server;
 pub mod store;
 pub mod wire;
