@@ -5,8 +5,12 @@
 //! `INTRODUCE domid\0mfn\0port\0` records a domain's xenstore ring frame
 //! and event channel and fires `@introduceDomain`; introducing it again
 //! only rebinds the port, as Xen does. `RELEASE` forgets the domain,
-//! closes its connections and fires `@releaseDomain`. The ring itself is
-//! served by a ring transport, which is not written yet.
+//! closes its connections and fires `@releaseDomain`. When the hypervisor
+//! signals that domains changed state (`VIRQ_DOM_EXC`), the transport asks
+//! it about each introduced domain and passes the answers to
+//! [`Xenstored::domains_changed`], which fires `@releaseDomain` for those
+//! that shut down or died as Xen's `domain_cleanup` does. The ring itself
+//! is served by a ring transport whose system half is not written yet.
 
 use guest_abi::io::xs_wire::XsdError;
 use guest_abi::xen::{DomId, EvtchnPort, Mfn};
@@ -28,13 +32,24 @@ pub struct Domain {
     pub shutdown: bool,
 }
 
+/// What the hypervisor reports about an introduced domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainStatus {
+    /// Running (or paused): nothing to tell.
+    Running,
+    /// Shut down but not yet destroyed (`XEN_DOMINF_shutdown`).
+    Shutdown,
+    /// Dying or already gone (`XEN_DOMINF_dying`, or unknown).
+    Dying,
+}
+
 fn domid_arg(payload: &[u8]) -> Result<DomId, XsdError> {
     let domid = DomId(wire::number::<u16>(wire::one_arg(payload)?)?);
     if domid.is_reserved() { Err(XsdError::EINVAL) } else { Ok(domid) }
 }
 
-fn special_event(name: &str) -> After {
-    After::Fire(Event { path: name.to_owned(), exact: false, perms: NodePerms::owned_by(DomId(0)) })
+fn special_event(name: &str) -> Event {
+    Event { path: name.to_owned(), exact: false, perms: NodePerms::owned_by(DomId(0)) }
 }
 
 impl Xenstored {
@@ -58,7 +73,7 @@ impl Xenstored {
             }
             None => {
                 self.domains.insert(domid, Domain { mfn, port, shutdown: false });
-                after.push(special_event(path::INTRODUCE_DOMAIN));
+                after.push(After::Fire(special_event(path::INTRODUCE_DOMAIN)));
             }
         }
         Ok(super::ack())
@@ -74,14 +89,49 @@ impl Xenstored {
             return Err(XsdError::EINVAL);
         }
         self.domains.remove(&domid).ok_or(XsdError::ENOENT)?;
+        self.close_domain_conns(domid);
+        after.push(After::Fire(special_event(path::RELEASE_DOMAIN)));
+        Ok(super::ack())
+    }
+
+    /// The introduced domains.
+    pub fn introduced(&self) -> impl Iterator<Item = DomId> + '_ {
+        self.domains.keys().copied()
+    }
+
+    /// Applies the hypervisor's view of every introduced domain: a domain
+    /// newly shut down is marked so, a dying one is forgotten with its
+    /// connections; if anything changed, `@releaseDomain` fires once.
+    pub fn domains_changed(&mut self, status: impl Fn(DomId) -> DomainStatus) {
+        let mut notify = false;
+        let mut dead = Vec::new();
+        for (&domid, domain) in &mut self.domains {
+            let now = status(domid);
+            if now != DomainStatus::Running && !domain.shutdown {
+                domain.shutdown = true;
+                notify = true;
+            }
+            if now == DomainStatus::Dying {
+                dead.push(domid);
+                notify = true;
+            }
+        }
+        for domid in dead {
+            self.domains.remove(&domid);
+            self.close_domain_conns(domid);
+        }
+        if notify {
+            self.fire(&special_event(path::RELEASE_DOMAIN));
+        }
+    }
+
+    fn close_domain_conns(&mut self, domid: DomId) {
         for conn in self.conns.values_mut().filter(|c| c.caller.domid == domid) {
             conn.closed = true;
             conn.watches.clear();
             conn.transactions.clear();
             conn.out.clear();
         }
-        after.push(special_event(path::RELEASE_DOMAIN));
-        Ok(super::ack())
     }
 
     pub(super) fn resume(&mut self, payload: &[u8]) -> Result<Vec<u8>, XsdError> {

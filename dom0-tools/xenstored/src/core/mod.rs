@@ -33,7 +33,7 @@ use crate::quota::Quota;
 use crate::store::Store;
 use crate::wire::{self, Message};
 
-pub use domain::Domain;
+pub use domain::{Domain, DomainStatus};
 use transaction::Transaction;
 use tree_ops::{Ctx, Event};
 use watch::Watch;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::core::DomainStatus;
 use guest_abi::xen::{EvtchnPort, Mfn};
 
 #[test]
@@ -55,4 +56,40 @@ fn release_closes_the_domains_connections() {
     assert!(h.d.is_closed(d6));
     assert!(!h.d.is_closed(d0));
     assert!(!h.d.wants_input(d6));
+}
+
+#[test]
+fn shutdown_and_death_fire_release_domain() {
+    let mut h = Harness::new();
+    let d0 = h.conn(0);
+    let d4 = h.conn(4);
+    h.ok(d0, T::Introduce, 0, &["3", "10", "1"]);
+    h.ok(d0, T::Introduce, 0, &["4", "11", "2"]);
+    h.ok(d0, T::Watch, 0, &["@releaseDomain", "r"]);
+    h.take_events(d0);
+    let count = |h: &mut Harness| {
+        h.req(d0, T::GetDomainPath, 0, &["0"]).unwrap();
+        h.take_events(d0).len()
+    };
+    h.d.domains_changed(|_| DomainStatus::Running);
+    assert_eq!(count(&mut h), 0);
+    h.d.domains_changed(
+        |d| if d == DomId(3) { DomainStatus::Shutdown } else { DomainStatus::Running },
+    );
+    assert_eq!(count(&mut h), 1);
+    assert!(h.d.domain(DomId(3)).unwrap().shutdown);
+    // Still shut down: nothing new to tell.
+    h.d.domains_changed(
+        |d| if d == DomId(3) { DomainStatus::Shutdown } else { DomainStatus::Running },
+    );
+    assert_eq!(count(&mut h), 0);
+    h.ok(d0, T::Resume, 0, &["3"]);
+    assert!(!h.d.domain(DomId(3)).unwrap().shutdown);
+    h.d.domains_changed(
+        |d| if d == DomId(4) { DomainStatus::Dying } else { DomainStatus::Running },
+    );
+    assert_eq!(count(&mut h), 1);
+    assert_eq!(h.d.introduced().collect::<Vec<_>>(), [DomId(3)]);
+    assert!(h.d.is_closed(d4));
+    assert_eq!(h.req(d0, T::IsDomainIntroduced, 0, &["4"]), Ok(b"F\0".to_vec()));
 }
