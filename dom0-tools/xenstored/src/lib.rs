@@ -27,9 +27,11 @@
 //!
 //! Not yet done: the ring transport's system half (mapping a domain's page
 //! through `/dev/xen/gntdev` or privcmd, dom0's own through xenfs's
-//! `xsd_kva`, and its event channel through `/dev/xen/evtchn`), `@releaseDomain` on a domain's death (`VIRQ_DOM_EXC`),
-//! `XS_CONTROL` and `XS_SET_TARGET`. That transport plugs in as another owner
-//! of [`core::ConnId`]s next to [`server`], driving [`ring::RingConn`].
+//! `xsd_kva`, its event channel through `/dev/xen/evtchn`, and asking the
+//! hypervisor about domains on `VIRQ_DOM_EXC` for
+//! [`core::Xenstored::domains_changed`]), and `XS_CONTROL`. That transport
+//! plugs in as another owner of [`core::ConnId`]s next to [`server`],
+//! driving [`ring::RingConn`].
 
 pub mod client;
 pub mod core;

@@ -152,10 +152,20 @@ impl NodePerms {
     /// The rights of domain `domid` (Xen's `perm_for_conn`).
     #[must_use]
     pub fn access_for(&self, domid: DomId, privileged: bool) -> Access {
-        if privileged || self.owner.domid == domid {
+        self.access_as(domid, None, privileged)
+    }
+
+    /// The rights of domain `domid` acting also for `target` (a device
+    /// model given its guest by `XS_SET_TARGET`): the owner's rights if
+    /// either owns the node, else the first entry naming either, else the
+    /// default.
+    #[must_use]
+    pub fn access_as(&self, domid: DomId, target: Option<DomId>, privileged: bool) -> Access {
+        let is = |d: DomId| d == domid || Some(d) == target;
+        if privileged || is(self.owner.domid) {
             return Access::ALL;
         }
-        self.acl.iter().find(|e| e.domid == domid).map_or(self.owner.access(), |e| e.access())
+        self.acl.iter().find(|e| is(e.domid)).map_or(self.owner.access(), |e| e.access())
     }
 
     /// The `GET_PERMS` reply: every entry NUL-terminated.

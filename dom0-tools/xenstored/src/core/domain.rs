@@ -2,6 +2,7 @@
 //! The toolstack's domain operations: introduce, release, resume,
 //! is-introduced (all dom0-only), and the special watches they fire.
 //!
+//! `SET_TARGET` lets a domain (a device model) act for another.
 //! `INTRODUCE domid\0mfn\0port\0` records a domain's xenstore ring frame
 //! and event channel and fires `@introduceDomain`; introducing it again
 //! only rebinds the port, as Xen does. `RELEASE` forgets the domain,
@@ -30,6 +31,8 @@ pub struct Domain {
     pub port: EvtchnPort,
     /// Whether it has shut down (cleared by `RESUME`).
     pub shutdown: bool,
+    /// The domain it acts for (`XS_SET_TARGET`: a device model's guest).
+    pub target: Option<DomId>,
 }
 
 /// What the hypervisor reports about an introduced domain.
@@ -72,7 +75,7 @@ impl Xenstored {
                 known.mfn = mfn;
             }
             None => {
-                self.domains.insert(domid, Domain { mfn, port, shutdown: false });
+                self.domains.insert(domid, Domain { mfn, port, shutdown: false, target: None });
                 after.push(After::Fire(special_event(path::INTRODUCE_DOMAIN)));
             }
         }
@@ -91,6 +94,19 @@ impl Xenstored {
         self.domains.remove(&domid).ok_or(XsdError::ENOENT)?;
         self.close_domain_conns(domid);
         after.push(After::Fire(special_event(path::RELEASE_DOMAIN)));
+        Ok(super::ack())
+    }
+
+    /// `SET_TARGET domid\0target\0`: `domid` gets `target`'s rights
+    /// (both must be introduced).
+    pub(super) fn set_target(&mut self, payload: &[u8]) -> Result<Vec<u8>, XsdError> {
+        let [domid, target] = wire::args::<2>(payload)?;
+        let domid = DomId(wire::number::<u16>(domid)?);
+        let target = DomId(wire::number::<u16>(target)?);
+        if !self.domains.contains_key(&target) {
+            return Err(XsdError::ENOENT);
+        }
+        self.domains.get_mut(&domid).ok_or(XsdError::ENOENT)?.target = Some(target);
         Ok(super::ack())
     }
 

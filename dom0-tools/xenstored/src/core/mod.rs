@@ -49,6 +49,16 @@ pub struct Caller {
     pub domid: DomId,
     /// Whether it has every right (dom0: Xen's `!domain_is_unprivileged`).
     pub privileged: bool,
+    /// The domain it also acts for (`XS_SET_TARGET`).
+    pub target: Option<DomId>,
+}
+
+impl Caller {
+    /// The caller's rights on a node with `perms`.
+    #[must_use]
+    pub fn access(&self, perms: &NodePerms) -> Access {
+        perms.access_as(self.domid, self.target, self.privileged)
+    }
 }
 
 /// One connection.
@@ -116,7 +126,7 @@ impl Xenstored {
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1);
         let conn = Conn {
-            caller: Caller { domid, privileged: domid == DomId(0) },
+            caller: Caller { domid, privileged: domid == DomId(0), target: None },
             watches: Vec::new(),
             transactions: HashMap::new(),
             next_tx: 1,
@@ -174,7 +184,8 @@ impl Xenstored {
     /// Handles one request of connection `id`, queueing its reply and the
     /// watch events it causes.
     pub fn handle(&mut self, id: ConnId, msg: Message) {
-        let Some(caller) = self.conns.get(&id).filter(|c| !c.closed).map(|c| c.caller) else {
+        let Some(caller) = self.conns.get(&id).filter(|c| !c.closed).map(|c| self.caller_of(c))
+        else {
             return;
         };
         let mut after = Vec::new();
@@ -250,11 +261,10 @@ impl Xenstored {
             | T::DirectoryPart
             | T::GetPerms
             | T::SetPerms => self.tree_op(id, caller, ty, msg.tx_id, p, after),
-            // XS_CONTROL and XS_SET_TARGET are not implemented; the
+            // XS_CONTROL is not implemented; the
             // daemon's own message types are not requests.
-            T::Control | T::SetTarget | T::WatchEvent | T::ErrorReply | T::Invalid => {
-                Err(XsdError::ENOSYS)
-            }
+            T::SetTarget => self.set_target(p),
+            T::Control | T::WatchEvent | T::ErrorReply | T::Invalid => Err(XsdError::ENOSYS),
         }
     }
 
@@ -318,9 +328,13 @@ impl Xenstored {
 
     /// The rights of `caller` on a special node.
     fn special_access(&self, name: &str, caller: Caller) -> Access {
-        self.special
-            .get(name)
-            .map_or(Access::NONE, |p| p.access_for(caller.domid, caller.privileged))
+        self.special.get(name).map_or(Access::NONE, |p| caller.access(p))
+    }
+
+    /// A connection's caller, with the target its domain was given.
+    fn caller_of(&self, conn: &Conn) -> Caller {
+        let target = self.domains.get(&conn.caller.domid).and_then(|d| d.target);
+        Caller { target, ..conn.caller }
     }
 }
 

@@ -99,7 +99,7 @@ impl Ctx<'_> {
     }
 
     fn access(&self, perms: &NodePerms) -> Access {
-        perms.access_for(self.caller.domid, self.caller.privileged)
+        self.caller.access(perms)
     }
 
     fn next_generation(&mut self) -> u64 {

@@ -99,10 +99,10 @@ impl Xenstored {
     /// The event every new watch gets at once (unless its node exists and
     /// the watcher may not read it).
     pub(super) fn initial_fire(&mut self, id: ConnId, watch: &Watch) {
-        let Some(caller) = self.conns.get(&id).map(|c| c.caller) else { return };
+        let Some(caller) = self.conns.get(&id).map(|c| self.caller_of(c)) else { return };
         if !path::is_special(&watch.node)
             && let Some(node) = self.store.get(&watch.node)
-            && !node.perms.access_for(caller.domid, caller.privileged).covers(Access::READ)
+            && !caller.access(&node.perms).covers(Access::READ)
         {
             return;
         }
@@ -116,13 +116,11 @@ impl Xenstored {
             if conn.closed {
                 continue;
             }
+            let caller = self.caller_of(conn);
             let allowed = if path::is_special(&event.path) {
-                self.special_access(&event.path, conn.caller).covers(Access::READ)
+                self.special_access(&event.path, caller).covers(Access::READ)
             } else {
-                event
-                    .perms
-                    .access_for(conn.caller.domid, conn.caller.privileged)
-                    .covers(Access::READ)
+                caller.access(&event.perms).covers(Access::READ)
             };
             if !allowed {
                 continue;

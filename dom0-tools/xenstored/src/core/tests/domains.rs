@@ -93,3 +93,24 @@ fn shutdown_and_death_fire_release_domain() {
     assert!(h.d.is_closed(d4));
     assert_eq!(h.req(d0, T::IsDomainIntroduced, 0, &["4"]), Ok(b"F\0".to_vec()));
 }
+
+#[test]
+fn set_target_lets_a_domain_act_for_another() {
+    let mut h = Harness::new();
+    let d0 = h.conn(0);
+    let dm = h.conn(5);
+    let other = h.conn(7);
+    h.write(d0, 0, "/local/domain/6/device-model", "").unwrap();
+    h.ok(d0, T::SetPerms, 0, &["/local/domain/6", "n6"]);
+    h.ok(d0, T::SetPerms, 0, &["/local/domain/6/device-model", "n0", "b6"]);
+    assert_eq!(h.read(dm, 0, "/local/domain/6/device-model"), Err(XsdError::EACCES));
+    assert_eq!(h.req(d0, T::SetTarget, 0, &["5", "6"]), Err(XsdError::ENOENT));
+    h.ok(d0, T::Introduce, 0, &["5", "1", "1"]);
+    h.ok(d0, T::Introduce, 0, &["6", "2", "2"]);
+    assert_eq!(h.req(d0, T::SetTarget, 0, &["5", "x"]), Err(XsdError::EINVAL));
+    h.ok(d0, T::SetTarget, 0, &["5", "6"]);
+    h.write(dm, 0, "/local/domain/6/device-model/state", "running").unwrap();
+    assert_eq!(h.read(dm, 0, "/local/domain/6/device-model").unwrap(), "");
+    assert_eq!(h.perms(d0, "/local/domain/6/device-model/state").unwrap(), b"n5\0b6\0");
+    assert_eq!(h.read(other, 0, "/local/domain/6/device-model"), Err(XsdError::EACCES));
+}
