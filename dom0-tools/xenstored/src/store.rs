@@ -208,6 +208,39 @@ impl Store {
         }
     }
 
+    /// Checks the tree's invariants: the root exists, every node but the
+    /// root is listed once by its parent, every listed child exists, and
+    /// the owner counts match the nodes. `Err` describes the first breach.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.nodes.contains_key("/") {
+            return Err("no root".into());
+        }
+        let mut owned: HashMap<DomId, usize> = HashMap::new();
+        for (name, node) in &self.nodes {
+            let n = owned.entry(node.perms.owner()).or_insert(0);
+            *n = n.saturating_add(1);
+            for child in &node.children {
+                if !self.nodes.contains_key(&path::join(name, child)) {
+                    return Err(format!("{name} lists missing child {child}"));
+                }
+            }
+            if let Some(parent) = path::parent(name) {
+                let listed = self
+                    .get(parent)
+                    .map(|p| p.children.iter().filter(|c| *c == path::basename(name)).count());
+                if listed != Some(1) {
+                    return Err(format!("{name} is listed {listed:?} times by its parent"));
+                }
+            }
+        }
+        let counted: HashMap<DomId, usize> =
+            self.owned.iter().filter(|(_, n)| **n > 0).map(|(d, n)| (*d, *n)).collect();
+        if counted != owned {
+            return Err(format!("owner counts {counted:?}, nodes say {owned:?}"));
+        }
+        Ok(())
+    }
+
     fn count(&mut self, owner: DomId, add: bool) {
         let n = self.owned.entry(owner).or_insert(0);
         *n = if add { n.saturating_add(1) } else { n.saturating_sub(1) };
@@ -244,6 +277,22 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(s.owned_by(DomId(2)), 0);
         assert_eq!(s.owned_by(DomId(0)), 3);
+    }
+
+    #[test]
+    fn check_finds_broken_trees() {
+        let mut s = Store::new();
+        s.create("/a/b", Some(DomId(3)), 1);
+        assert_eq!(s.check(), Ok(()));
+        let mut orphan = s.clone();
+        orphan.put("/x/y", orphan.get_shared("/a/b"));
+        assert!(orphan.check().unwrap_err().contains("/x/y"));
+        let mut dangling = s.clone();
+        dangling.modify("/a", 2, |n| n.children.push("ghost".into()));
+        assert!(dangling.check().unwrap_err().contains("ghost"));
+        let mut miscounted = s.clone();
+        miscounted.count(DomId(3), true);
+        assert!(miscounted.check().unwrap_err().contains("owner counts"));
     }
 
     #[test]

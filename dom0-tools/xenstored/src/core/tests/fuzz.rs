@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 use super::*;
+use crate::core::ConnId;
 use crate::wire::Decoder;
 
 /// xorshift64*, seeded: the run is reproducible.
@@ -87,7 +88,57 @@ fn random_requests_always_get_one_reply() {
         for other in conns {
             while h.d.pop_output(other).is_some() {}
         }
+        if round % 500 == 0 {
+            h.d.store().check().unwrap();
+        }
     }
+    h.d.store().check().unwrap();
+}
+
+/// Valid operations from several connections, many of them in
+/// transactions that commit or abort at random: after every step the tree
+/// is whole (parents and children agree, owner counts are right), and both
+/// commits and conflicts happen.
+#[test]
+fn random_transactions_keep_the_tree_whole() {
+    const PATHS: &[&str] =
+        &["/a", "/a/b", "/a/b/c", "/a/d", "/e", "/e/f", "/e/f/g", "/local/domain/1/x"];
+    let mut rng = Rng(7);
+    let mut h = Harness::new();
+    let conns = [h.conn(0), h.conn(0), h.conn(0), h.conn(1)];
+    let mut open: Vec<(ConnId, u32)> = Vec::new();
+    let (mut commits, mut conflicts) = (0, 0);
+    for _ in 0..5_000 {
+        let c = conns[rng.below(conns.len() as u64) as usize];
+        let tx = match open.iter().find(|(oc, _)| *oc == c) {
+            Some(&(_, tx)) if rng.below(2) == 0 => tx,
+            _ => 0,
+        };
+        let path = PATHS[rng.below(PATHS.len() as u64) as usize];
+        match rng.below(7) {
+            0 | 1 => drop(h.write(c, tx, path, &rng.next().to_string())),
+            2 => drop(h.read(c, tx, path)),
+            3 => drop(h.req(c, T::Rm, tx, &[path])),
+            4 => drop(h.req(c, T::Mkdir, tx, &[path])),
+            5 if tx == 0 => {
+                if let Ok(raw) = h.req(c, T::TransactionStart, 0, &[""]) {
+                    let id = std::str::from_utf8(&raw[..raw.len() - 1]).unwrap().parse().unwrap();
+                    open.push((c, id));
+                }
+            }
+            _ if tx != 0 => {
+                open.retain(|&(oc, ot)| (oc, ot) != (c, tx));
+                match h.end(c, tx, rng.below(4) != 0) {
+                    Ok(_) => commits += 1,
+                    Err(XsdError::EAGAIN) => conflicts += 1,
+                    Err(e) => panic!("transaction end: {e:?}"),
+                }
+            }
+            _ => {}
+        }
+        h.d.store().check().unwrap();
+    }
+    assert!(commits > 50 && conflicts > 10, "{commits} commits, {conflicts} conflicts");
 }
 
 #[test]
