@@ -11,8 +11,8 @@
 //! Requests are dispatched as Xen 4.17's `process_message`: an unknown type
 //! is `ENOSYS`, a toolstack-only type from an unprivileged connection
 //! `EACCES`, an unknown transaction id `ENOENT`; then the operation runs
-//! (tree operations in [`tree_ops`], watches in [`watch`], transactions in
-//! [`transaction`], domains in [`domain`]).
+//! (tree operations in `tree_ops`, watches in `watch`, transactions in
+//! `transaction`, domains in `domain`).
 
 mod domain;
 mod transaction;
