@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Starts the `xenstored` binary on a temporary socket and speaks the
 //! protocol to it: writes and reads, watches, a transaction conflict,
-//! malformed input, the `xenstore` tools, and a clean `SIGTERM` shutdown.
+//! malformed input, the `xenstore` tools, concurrent transactions and a
+//! clean `SIGTERM` shutdown.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -191,4 +192,47 @@ fn sigterm_stops_it_cleanly() {
     assert!(status.success(), "{status:?}");
     assert!(!daemon.socket.exists(), "socket left behind");
     assert!(!daemon.pid_file.exists(), "pid file left behind");
+}
+
+/// Clients increment one counter in transactions, retrying on `EAGAIN`:
+/// no increment may be lost (the transactions serialise).
+#[test]
+fn concurrent_transactional_increments_are_not_lost() {
+    const CLIENTS: u32 = 6;
+    const ROUNDS: u32 = 40;
+    let daemon = Daemon::start();
+    daemon.client().write(0, "/counter", b"0").unwrap();
+    let socket = daemon.socket.clone();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut client = Client::connect(&socket).unwrap();
+                let mut retries = 0u32;
+                for _ in 0..ROUNDS {
+                    loop {
+                        let tx = client.transaction_start().unwrap();
+                        let value: u32 = String::from_utf8(client.read(tx, "/counter").unwrap())
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        client.write(tx, "/counter", (value + 1).to_string().as_bytes()).unwrap();
+                        match client.transaction_end(tx, true) {
+                            Ok(()) => break,
+                            Err(ClientError::Xs(XsdError::EAGAIN)) => retries += 1,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+                retries
+            })
+        })
+        .collect();
+    let retries: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let total = daemon.client().read(0, "/counter").unwrap();
+    assert_eq!(
+        String::from_utf8(total).unwrap(),
+        (CLIENTS * ROUNDS).to_string(),
+        "{retries} retries"
+    );
 }
