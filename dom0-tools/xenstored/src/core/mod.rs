@@ -261,9 +261,9 @@ impl Xenstored {
             | T::DirectoryPart
             | T::GetPerms
             | T::SetPerms => self.tree_op(id, caller, ty, msg.tx_id, p, after),
-            // XS_CONTROL is not implemented; the
-            // daemon's own message types are not requests.
             T::SetTarget => self.set_target(p),
+            // XS_CONTROL is not implemented; the daemon's own message
+            // types are not requests.
             T::Control | T::WatchEvent | T::ErrorReply | T::Invalid => Err(XsdError::ENOSYS),
         }
     }
