@@ -39,6 +39,7 @@ pub struct Client {
     decoder: Decoder,
     next_req: u32,
     events: VecDeque<(String, String)>,
+    timeout: Option<Duration>,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -49,7 +50,21 @@ impl Client {
     /// Connects to the socket at `path`.
     pub fn connect(path: &Path) -> Result<Self, ClientError> {
         let stream = UnixStream::connect(path)?;
-        Ok(Self { stream, decoder: Decoder::default(), next_req: 1, events: VecDeque::new() })
+        Ok(Self {
+            stream,
+            decoder: Decoder::default(),
+            next_req: 1,
+            events: VecDeque::new(),
+            timeout: None,
+        })
+    }
+
+    /// Gives up on a reply after `timeout` (an `Io` error); `None`, the
+    /// default, waits forever.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        self.stream.set_read_timeout(timeout)?;
+        self.timeout = timeout;
+        Ok(())
     }
 
     fn receive(&mut self) -> Result<Message, ClientError> {
@@ -179,7 +194,7 @@ impl Client {
         }
         self.stream.set_read_timeout(Some(timeout))?;
         let got = self.receive();
-        self.stream.set_read_timeout(None)?;
+        self.stream.set_read_timeout(self.timeout)?;
         match got {
             Ok(msg) if msg.ty == T::WatchEvent.raw() => {
                 self.stash_event(&msg);

@@ -49,7 +49,7 @@ impl Daemon {
     }
 
     fn client(&self) -> Client {
-        Client::connect(&self.socket).unwrap()
+        client(&self.socket)
     }
 
     fn tool(&self, args: &[&str]) -> std::process::Output {
@@ -59,6 +59,13 @@ impl Daemon {
             .output()
             .unwrap()
     }
+}
+
+/// A client that fails a test rather than hang it.
+fn client(socket: &Path) -> Client {
+    let mut client = Client::connect(socket).unwrap();
+    client.set_timeout(Some(Duration::from_secs(30))).unwrap();
+    client
 }
 
 impl Drop for Daemon {
@@ -179,6 +186,32 @@ fn the_xenstore_tools() {
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("ENOENT"));
     assert_eq!(String::from_utf8(daemon.tool(&["list", "/local/domain"]).stdout).unwrap(), "0\n");
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_xenstore"))
+        .args(["watch", "-n", "2", "/w"])
+        .env("XENSTORED_PATH", &daemon.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the watch is set (its first event printed), a write fires it.
+    // The output is read on a thread, so that a missing event fails the
+    // test instead of hanging it.
+    let mut stdout = watcher.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = [0u8; 3];
+        let _ = stdout.read_exact(&mut first);
+        let _ = lines_tx.send(String::from_utf8_lossy(&first).into_owned());
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+        let _ = lines_tx.send(rest);
+    });
+    let first = lines.recv_timeout(Duration::from_secs(20));
+    assert_eq!(first.as_deref(), Ok("/w\n"));
+    assert!(daemon.tool(&["write", "/w/x", "1"]).status.success());
+    let rest = lines.recv_timeout(Duration::from_secs(20));
+    let _ = watcher.kill();
+    assert_eq!(rest.as_deref(), Ok("/w/x\n"));
+    assert!(watcher.wait().unwrap().success());
 }
 
 #[test]
@@ -207,7 +240,7 @@ fn concurrent_transactional_increments_are_not_lost() {
         .map(|_| {
             let socket = socket.clone();
             std::thread::spawn(move || {
-                let mut client = Client::connect(&socket).unwrap();
+                let mut client = client(&socket);
                 let mut retries = 0u32;
                 for _ in 0..ROUNDS {
                     loop {

@@ -2,7 +2,8 @@
 //! `xenstore`: the xenstore command-line tools as one multi-call binary.
 //!
 //! Called as `xenstore-read`, `xenstore-write`, `xenstore-ls`,
-//! `xenstore-list`, `xenstore-rm`, `xenstore-exists`, `xenstore-chmod`
+//! `xenstore-list`, `xenstore-rm`, `xenstore-exists`, `xenstore-chmod`,
+//! `xenstore-watch`
 //! (e.g. through symlinks) or as `xenstore <command> ...`. The socket is
 //! `$XENSTORED_PATH` or `/var/run/xenstored/socket`.
 
@@ -11,14 +12,15 @@ use std::process::ExitCode;
 
 use xenstored::client::{Client, ClientError, DEFAULT_SOCKET};
 
-const USAGE: &str = "usage: xenstore {read|write|ls|list|rm|exists|chmod} args...
+const USAGE: &str = "usage: xenstore {read|write|ls|list|rm|exists|chmod|watch} args...
   read PATH...            print each node's value
   write PATH VALUE...     write pairs of path and value
   ls [PATH]               print the tree below PATH (default /)
   list PATH               print PATH's children
   rm PATH...              remove nodes and their subtrees
   exists PATH             exit status 0 if PATH exists
-  chmod PATH PERM...      set permissions (n|r|w|b followed by a domid)";
+  chmod PATH PERM...      set permissions (n|r|w|b followed by a domid)
+  watch [-n N] PATH       print the paths of PATH's watch events (the first N)";
 
 /// Xen's `xenstore-ls` value display: printable ASCII as is, the rest
 /// escaped.
@@ -41,6 +43,22 @@ fn ls(client: &mut Client, path: &str, depth: usize, out: &mut String) -> Result
         let value = client.read(0, &full).unwrap_or_default();
         out.push_str(&format!("{:depth$}{child} = \"{}\"\n", "", escape(&value)));
         ls(client, &full, depth.saturating_add(1), out)?;
+    }
+    Ok(())
+}
+
+/// Prints each event's path as it comes (the first is the watch's own
+/// initial event), `count` of them or forever.
+fn watch(client: &mut Client, path: &str, count: Option<usize>) -> Result<(), ClientError> {
+    use std::io::Write;
+    client.watch(path, "xenstore-watch")?;
+    let mut seen = 0usize;
+    while count.is_none_or(|n| seen < n) {
+        if let Some((event, _)) = client.next_event(std::time::Duration::from_secs(3600))? {
+            println!("{event}");
+            let _ = std::io::stdout().flush();
+            seen = seen.saturating_add(1);
+        }
     }
     Ok(())
 }
@@ -88,6 +106,11 @@ fn run(command: &str, args: &[String], socket: &Path) -> Result<ExitCode, String
         ("chmod", [path, perms @ ..]) if !perms.is_empty() => {
             let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
             client.set_perms(0, path, &perms).map_err(fail)?;
+        }
+        ("watch", [path]) => watch(&mut client, path, None).map_err(fail)?,
+        ("watch", [flag, count, path]) if flag == "-n" => {
+            let count = count.parse().map_err(|_| USAGE.to_owned())?;
+            watch(&mut client, path, Some(count)).map_err(fail)?;
         }
         _ => return Err(USAGE.to_owned()),
     }
