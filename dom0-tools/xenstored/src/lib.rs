@@ -29,7 +29,8 @@
 //! through `/dev/xen/gntdev` or privcmd, dom0's own through xenfs's
 //! `xsd_kva`, its event channel through `/dev/xen/evtchn`, and asking the
 //! hypervisor about domains on `VIRQ_DOM_EXC` for
-//! [`core::Xenstored::domains_changed`]), and `XS_CONTROL`. That transport
+//! [`core::Xenstored::domains_changed`]), and the `XS_CONTROL` commands
+//! beyond `check`, `print`, `quota` and `help`. That transport
 //! plugs in as another owner of [`core::ConnId`]s next to [`server`],
 //! driving [`ring::RingConn`].
 

@@ -12,8 +12,9 @@
 //! is `ENOSYS`, a toolstack-only type from an unprivileged connection
 //! `EACCES`, an unknown transaction id `ENOENT`; then the operation runs
 //! (tree operations in `tree_ops`, watches in `watch`, transactions in
-//! `transaction`, domains in `domain`).
+//! `transaction`, domains in `domain`, `XS_CONTROL` in `control`).
 
+mod control;
 mod domain;
 mod transaction;
 mod tree_ops;
@@ -262,9 +263,9 @@ impl Xenstored {
             | T::GetPerms
             | T::SetPerms => self.tree_op(id, caller, ty, msg.tx_id, p, after),
             T::SetTarget => self.set_target(p),
-            // XS_CONTROL is not implemented; the daemon's own message
-            // types are not requests.
-            T::Control | T::WatchEvent | T::ErrorReply | T::Invalid => Err(XsdError::ENOSYS),
+            T::Control => self.control(p),
+            // The daemon's own message types are not requests.
+            T::WatchEvent | T::ErrorReply | T::Invalid => Err(XsdError::ENOSYS),
         }
     }
 

@@ -114,3 +114,37 @@ fn set_target_lets_a_domain_act_for_another() {
     assert_eq!(h.perms(d0, "/local/domain/6/device-model/state").unwrap(), b"n5\0b6\0");
     assert_eq!(h.read(other, 0, "/local/domain/6/device-model"), Err(XsdError::EACCES));
 }
+
+#[test]
+fn control_commands() {
+    let mut h = Harness::new();
+    let d0 = h.conn(0);
+    let d3 = h.conn(3);
+    h.ok(d0, T::Control, 0, &["check"]);
+    h.ok(d0, T::Control, 0, &["print", "hello"]);
+    let help = String::from_utf8(h.req(d0, T::Control, 0, &["help"]).unwrap()).unwrap();
+    assert!(help.starts_with("check\t\nprint\t<string>\n"), "{help}");
+    let quota = String::from_utf8(h.req(d0, T::Control, 0, &["quota"]).unwrap()).unwrap();
+    assert!(
+        quota.starts_with("Quota settings:\nnodes            :     1000 Nodes per domain\n"),
+        "{quota}"
+    );
+    assert!(quota.ends_with("\n\0"));
+    h.ok(d0, T::Control, 0, &["quota", "set", "nodes", "2"]);
+    assert_eq!(h.d.quota().nodes, 2);
+    assert_eq!(h.req(d0, T::Control, 0, &["quota", "set", "nodes", "0"]), Err(XsdError::EINVAL));
+    assert_eq!(h.req(d0, T::Control, 0, &["quota", "set", "bogus", "5"]), Err(XsdError::EINVAL));
+    h.ok(d0, T::Introduce, 0, &["3", "1", "1"]);
+    h.write(d0, 0, "/local/domain/3", "").unwrap();
+    h.ok(d0, T::SetPerms, 0, &["/local/domain/3", "n3"]);
+    h.ok(d3, T::Watch, 0, &["x", "t"]);
+    let usage = String::from_utf8(h.req(d0, T::Control, 0, &["quota", "3"]).unwrap()).unwrap();
+    assert_eq!(
+        usage,
+        "Domain 3:\nnodes           :        1\nwatches         :        1\n\
+         transactions    :        0\noutstanding     :        0\n\0"
+    );
+    assert_eq!(h.req(d0, T::Control, 0, &["quota", "9"]), Err(XsdError::ENOENT));
+    assert_eq!(h.req(d0, T::Control, 0, &["live-update", "-a"]), Err(XsdError::EINVAL));
+    assert_eq!(h.req(d0, T::Control, 0, &[]), Err(XsdError::EINVAL));
+}
