@@ -40,6 +40,8 @@
 //!   (`XEN_DOMCTL_INTERFACE_VERSION` = `XEN_SYSCTL_INTERFACE_VERSION` =
 //!   0x15), plus the sEDF scheduler layout of Xen 4.5;
 //! * [`elfnote`] — the `XEN_ELFNOTE_*` kernel image notes;
+//! * [`io`] — `io/*.h`: the xenstore wire protocol and ring page
+//!   (`io/xs_wire.h`, Xen 4.17);
 //! * [`unions`] — the only module allowed `unsafe`, holding Xen's C unions
 //!   (`start_info.console`, `evtchn_status.u`, `grant_entry_v2`) with safe
 //!   accessors.
@@ -76,6 +78,7 @@ pub mod domctl;
 pub mod elfnote;
 pub mod event_channel;
 pub mod grant_table;
+pub mod io;
 pub mod memory;
 pub mod physdev;
 pub mod sched;
