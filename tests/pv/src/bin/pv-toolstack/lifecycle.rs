@@ -129,7 +129,10 @@ pub(crate) fn build(hv: &mut Hypervisor, image: &Image<'_>, mem: u64) -> Option<
     let mut cfg = DomainConfig::new(kernel, image.cmdline, mem);
     cfg.evtchns_optional = true;
     match xen_domain_builder::build(hv, &cfg) {
-        Ok(built) => Some(built.domid),
+        Ok(built) => {
+            hv.rings.serve(&built, alloc::format!("domU-{}", image.n));
+            Some(built.domid)
+        }
         Err(e) => {
             fail(format_args!("domU-{}: build failed: {e}", image.n));
             None
