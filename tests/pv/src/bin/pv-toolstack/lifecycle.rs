@@ -341,6 +341,8 @@ fn destroy_running(hv: &mut Hypervisor, exc: Option<EvtchnPort>, images: &[Image
         flags.is_ok_and(|f| f & XEN_DOMINF_shutdown == 0),
         format_args!("d{d} is still running when destroyed ({flags:?})"),
     );
+    // dom0 lets go of the domU's ring pages first, as `Hypervisor::destroy` does.
+    hv.rings.forget(target);
     let mut calls = 0u32;
     let destroyed = loop {
         calls = calls.saturating_add(1);
