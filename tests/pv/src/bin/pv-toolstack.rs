@@ -15,7 +15,8 @@
 //! The builder's [`DomCtl`] is implemented with real hypercalls:
 //! `HYPERVISOR_domctl` with the Xen 4.17 envelope, `memory_op
 //! (XENMEM_populate_physmap)` for the domU, `mmu_update`/`mmuext_op` with
-//! the domU as `foreigndom`, `EVTCHNOP_alloc_unbound` for the domU, and a
+//! the domU as `foreigndom`, `EVTCHNOP_alloc_unbound` and
+//! `GNTTABOP_setup_table` for the domU, and a
 //! one-page window in this kernel's `.bss` whose L1 entry is rewritten with
 //! `mmu_update` (page owner: the domU) to write into a domU frame, as
 //! privcmd's foreign mappings do.
