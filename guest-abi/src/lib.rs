@@ -34,6 +34,8 @@
 //!   `shared_info`, vCPU context, MMU operations, domain ids, VIRQs;
 //! * [`sched`], [`callback`], [`version`] (+ `features.h`),
 //!   [`event_channel`], [`memory`], [`vcpu`], [`grant_table`], [`physdev`];
+//! * [`io`] — `io/console.h` and `io/xs_wire.h`: the PV console and
+//!   xenstore rings;
 //! * [`domctl`] and [`sysctl`] — the toolstack's domain and host control
 //!   interfaces (`domctl.h`, `sysctl.h`). Unlike the rest of the crate these
 //!   are not a stable ABI: they mirror **Xen 4.17** exactly

@@ -14,6 +14,7 @@
 //! | [`DomCtl::set_vcpu_context`] | `XEN_DOMCTL_setvcpucontext` |
 //! | [`DomCtl::hypercall_init`] | `XEN_DOMCTL_hypercall_init` |
 //! | [`DomCtl::evtchn_alloc_unbound`] | `EVTCHNOP_alloc_unbound` for another domain |
+//! | [`DomCtl::gnttab_setup_table`] | `GNTTABOP_setup_table` for another domain (one frame) |
 //! | [`DomCtl::unpause`] | `XEN_DOMCTL_unpausedomain` |
 //! | [`DomCtl::destroy`] | `XEN_DOMCTL_destroydomain` |
 //!
@@ -57,6 +58,8 @@ pub enum CtlOp {
     HypercallInit,
     /// `EVTCHNOP_alloc_unbound`.
     EvtchnAllocUnbound,
+    /// `GNTTABOP_setup_table` for the domain.
+    GnttabSetupTable,
     /// `XEN_DOMCTL_setvcpucontext`.
     SetVcpuContext,
     /// `XEN_DOMCTL_unpausedomain`.
@@ -80,6 +83,7 @@ impl CtlOp {
             Self::PinL4 => "MMUEXT_PIN_L4_TABLE",
             Self::HypercallInit => "XEN_DOMCTL_hypercall_init",
             Self::EvtchnAllocUnbound => "EVTCHNOP_alloc_unbound",
+            Self::GnttabSetupTable => "GNTTABOP_setup_table",
             Self::SetVcpuContext => "XEN_DOMCTL_setvcpucontext",
             Self::Unpause => "XEN_DOMCTL_unpausedomain",
             Self::Destroy => "XEN_DOMCTL_destroydomain",
@@ -204,6 +208,16 @@ pub trait DomCtl {
         dom: DomId,
         remote: DomId,
     ) -> Result<EvtchnPort, Self::Error>;
+
+    /// `GNTTABOP_setup_table { dom, nr_frames: 1 }` issued by the
+    /// controller for `dom`: the frame of `dom`'s grant table that holds
+    /// entries 0 to 511 (its MFN, which [`DomCtl::write_foreign`] can
+    /// then write: a PV domain's grant frames are its own). A status other
+    /// than `GNTST_okay` is a refusal.
+    ///
+    /// # Errors
+    /// The hypervisor's refusal (hypercall error or status).
+    fn gnttab_setup_table(&mut self, dom: DomId) -> Result<Mfn, Self::Error>;
 
     /// `XEN_DOMCTL_unpausedomain`.
     ///

@@ -27,7 +27,10 @@
 //!    allocate the console and xenstore event channels (optional:
 //!    [`DomainConfig::console_backend`], [`DomainConfig::store_backend`]),
 //!    write start_info (`"xen-3.0-x86_64"`, `SIF_*` flags 0), reset
-//!    shared_info (every vCPU's events masked);
+//!    shared_info (every vCPU's events masked), seed the grant table
+//!    ([`seed_grant_table`], Xen's `xc_dom_gnttab_seed`): entries
+//!    `GNTTAB_RESERVED_CONSOLE` and `GNTTAB_RESERVED_XENSTORE` grant the
+//!    console and xenstore frames to their backends;
 //! 4. pin the L4 (`MMUEXT_PIN_L4_TABLE`, `foreigndom` = the domain),
 //!    `hypercall_init` on the `HYPERCALL_PAGE` frame, and load vCPU 0's
 //!    context (`setvcpucontext`): `RIP` = entry, `RSP` = top of the boot
@@ -38,9 +41,7 @@
 //! `createdomain`, the domain is destroyed before the error is returned.
 //!
 //! Not done (yet): an `INIT_P2M` note is ignored and the P2M list is mapped
-//! after the image, as Xen's toolstack does for kernels without the note;
-//! the grant table is not seeded with the console and xenstore grants;
-//! one vCPU only.
+//! after the image, as Xen's toolstack does for kernels without the note.
 //!
 //! Nothing here panics on image data or on the hypervisor's answers: every
 //! size and address is checked, a hostile image is an error.
@@ -61,6 +62,9 @@ mod tests;
 use alloc::vec::Vec;
 
 use guest_abi::domctl::{XenDomctlCreatedomain, xen_domctl_grant_version};
+use guest_abi::grant_table::{
+    GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GTF_permit_access, GrantEntryV1,
+};
 use guest_abi::unions::{ConsoleDomU, StartInfoConsole};
 use guest_abi::version::XenDomainHandle;
 use guest_abi::xen::{
@@ -513,6 +517,12 @@ fn populate_and_load<C: DomCtl>(
     ctl.write_foreign(domid, Mfn(info.shared_info_frame), 0, bytemuck::bytes_of(&shared))
         .map_err(BuildError::ctl(CtlOp::WriteForeign))?;
 
+    seed_grant_table(
+        ctl,
+        domid,
+        [(cfg.console_backend, console_mfn), (cfg.store_backend, store_mfn)],
+    )?;
+
     ctl.unmap_foreign().map_err(BuildError::ctl(CtlOp::WriteForeign))?;
     ctl.pin_l4(domid, l4_mfn).map_err(BuildError::ctl(CtlOp::PinL4))?;
     let hypercall_mfn = match parms.virt_hypercall {
@@ -539,6 +549,38 @@ fn populate_and_load<C: DomCtl>(
         p2m,
         evtchn_refused,
     })
+}
+
+/// libxenguest's `xc_dom_gnttab_seed` for a PV domain: the domain's
+/// first grant frame (`GNTTABOP_setup_table` by the controller), reached
+/// through a foreign mapping, gets entry `GNTTAB_RESERVED_CONSOLE` for
+/// `grants[0]` and `GNTTAB_RESERVED_XENSTORE` for `grants[1]`, each
+/// `(backend, frame)`: `GTF_permit_access` for the backend to the frame
+/// (a PV domain's GFN is its MFN). No backend, or the domain itself as
+/// backend, leaves the entry empty, as in Xen; with no entry to write the
+/// table is not touched.
+fn seed_grant_table<C: DomCtl>(
+    ctl: &mut C,
+    domid: DomId,
+    grants: [(Option<DomId>, Mfn); 2],
+) -> Result<(), BuildError<C::Error>> {
+    let wanted = |(backend, _): &(Option<DomId>, Mfn)| backend.is_some_and(|b| b != domid);
+    if !grants.iter().any(wanted) {
+        return Ok(());
+    }
+    let table = ctl.gnttab_setup_table(domid).map_err(BuildError::ctl(CtlOp::GnttabSetupTable))?;
+    let refs = [GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE];
+    for (gref, (backend, frame)) in refs.into_iter().zip(grants) {
+        let Some(backend) = backend.filter(|&b| b != domid) else { continue };
+        let frame = u32::try_from(frame.0)
+            .map_err(|_| BuildError::Hypervisor("ring frame beyond a v1 grant's 32 bits"))?;
+        let entry = GrantEntryV1 { flags: GTF_permit_access, domid: backend, frame };
+        let offset =
+            usize::try_from(gref).unwrap_or(usize::MAX).saturating_mul(size_of::<GrantEntryV1>());
+        ctl.write_foreign(domid, table, offset, bytemuck::bytes_of(&entry))
+            .map_err(BuildError::ctl(CtlOp::WriteForeign))?;
+    }
+    Ok(())
 }
 
 /// Populates PFNs `0..nr_pages` of `dom`; returns the P2M.

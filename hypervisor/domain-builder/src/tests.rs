@@ -20,6 +20,7 @@
 mod fake;
 
 use guest_abi::elfnote::XenElfNote;
+use guest_abi::grant_table::{GTF_permit_access, GrantEntryV1};
 use guest_abi::xen::{
     DomId, FLAT_KERNEL_CS, FLAT_KERNEL_SS, SIF_MOD_START_PFN, StartInfo, VGCF_in_kernel,
     VGCF_online,
@@ -109,6 +110,32 @@ fn check_domain(xen: &FakeXen, built: &BuiltDomain, cfg: &DomainConfig<'_>) {
             Some(remote) => assert_eq!(dom.ports.get(&port.0), Some(&remote)),
             None => assert_eq!(port.0, 0),
         }
+    }
+    // The grant table seeded as xc_dom_gnttab_seed does: ref 0 the console,
+    // ref 1 the xenstore page, each to its backend; nothing else.
+    let grants = [(cfg.console_backend, con.mfn.0), (cfg.store_backend, si.store_mfn.0)];
+    match dom.grant_frame {
+        Some(table) => {
+            let page = xen.page(table);
+            for (gref, (backend, frame)) in grants.into_iter().enumerate() {
+                let entry: GrantEntryV1 =
+                    bytemuck::pod_read_unaligned(&page[gref * 8..gref * 8 + 8]);
+                let want = match backend {
+                    Some(b) => {
+                        GrantEntryV1 { flags: GTF_permit_access, domid: b, frame: frame as u32 }
+                    }
+                    None => bytemuck::Zeroable::zeroed(),
+                };
+                assert_eq!(entry, want, "grant ref {gref}");
+            }
+            assert!(page[16..].iter().all(|&b| b == 0), "only refs 0 and 1 written");
+            assert_eq!(
+                xen.owner.get(&table),
+                Some(&built.domid),
+                "the grant frame is the domain's"
+            );
+        }
+        None => assert!(grants.iter().all(|g| g.0.is_none()), "grant table not seeded"),
     }
     for page in [lay.xenstore.0, lay.console.0, lay.stack.0] {
         assert!(xen.read_va(l4, page, 4096).0.iter().all(|&b| b == 0), "{page:#x} zeroed");
@@ -236,6 +263,28 @@ fn without_backends_the_event_channels_are_zero() {
     let (xen, built) = build_ok(&cfg);
     check_domain(&xen, &built, &cfg);
     assert!(!xen.log.contains(&CtlOp::EvtchnAllocUnbound));
+    assert!(!xen.log.contains(&CtlOp::GnttabSetupTable), "no grant to seed");
+}
+
+/// One backend only: only its entry is written; a domain that is its own
+/// backend gets no entry (Xen's `xc_dom_set_gnttab_entry`).
+#[test]
+fn only_real_backends_get_a_seeded_grant() {
+    let b = presets::xtf();
+    let image = b.image();
+    let mut cfg = DomainConfig::new(image.bytes(), b"", 16);
+    cfg.console_backend = Some(DomId(7));
+    cfg.store_backend = None;
+    let (xen, built) = build_ok(&cfg);
+    check_domain(&xen, &built, &cfg);
+    assert_eq!(xen.log.iter().filter(|&&o| o == CtlOp::GnttabSetupTable).count(), 1);
+
+    // The fake numbers domains from 1: the first one is its own backend.
+    cfg.console_backend = Some(DomId(1));
+    let mut xen = FakeXen::new();
+    let built = build(&mut xen, &cfg).unwrap();
+    assert_eq!(built.domid, DomId(1));
+    assert!(!xen.log.contains(&CtlOp::GnttabSetupTable), "no grant for the domain itself");
 }
 
 #[test]
@@ -350,6 +399,7 @@ fn every_hypervisor_refusal_is_reported_and_the_domain_destroyed() {
         CtlOp::PopulatePhysmap,
         CtlOp::MachphysUpdate,
         CtlOp::EvtchnAllocUnbound,
+        CtlOp::GnttabSetupTable,
         CtlOp::PinL4,
         CtlOp::HypercallInit,
         CtlOp::SetVcpuContext,

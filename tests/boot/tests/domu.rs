@@ -26,6 +26,8 @@ mod grant;
 mod lifecycle;
 #[path = "domu/pingpong.rs"]
 mod pingpong;
+#[path = "domu/rings.rs"]
+mod rings;
 
 /// Per-boot timeout: two domUs and dom0 under TCG.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(120);

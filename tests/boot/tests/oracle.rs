@@ -1,8 +1,10 @@
 //! The oracle: every PV test kernel that `tests/pv.rs` boots as dom0 (its `pv_kernels!`
 //! list, with the same CPU count), booted as dom0 of Debian 12's Xen 4.17 instead of ours,
 //! must report `Test result: SUCCESS` there too; and the dom0 toolstack `pv-toolstack`
-//! must build, run and reap one `pv-hello` domU on it. A test kernel asserts Xen's
-//! behaviour, so one that fails on real Xen asserts something Xen does not do.
+//! must build, run and reap one `pv-hello` domU on it, and serve a `pv-rings` domU's
+//! console and xenstore rings (its `d1| ` lines are the domU's only output there). A test
+//! kernel asserts Xen's behaviour, so one that fails on real Xen asserts something Xen
+//! does not do.
 //!
 //! Xen is the `qemu/fetch-xen` cache's (`hv_runner::oracle`), booted through QEMU's direct
 //! Multiboot loader with `console=com1 com1=115200,8n1 dom0_mem=256M noreboot`. Xen never
@@ -130,11 +132,12 @@ fn expect_success(what: &str, out: &Outcome) {
     );
 }
 
-/// The dom0 toolstack builds one `pv-hello` domU on Xen 4.17, runs it and reaps its
-/// power-off. Xen's release build drops a domU's `console_io` output, so only the
-/// toolstack's own lines are checked.
-#[test]
-fn toolstack_one_domu() {
+// `ring_lines`: what `pv-rings` prints (shared with `domu/rings.rs`).
+include!("domu/rings_lines.rs");
+
+/// Packs `domus` into the toolstack's initrd and boots `pv-toolstack` as Xen 4.17's dom0
+/// on one CPU; `None` without the cached Xen.
+fn boot_toolstack(domus: &[ModuleSpec]) -> Option<Outcome> {
     let runs = hv_runner::target_dir().join("hv-runs");
     if let Err(e) = std::fs::create_dir_all(&runs) {
         panic!("creating {}: {e}", runs.display());
@@ -144,21 +147,52 @@ fn toolstack_one_domu() {
         Ok(file) => file.into_temp_path(),
         Err(e) => panic!("creating the domU archive: {e}"),
     };
-    let domus = [ModuleSpec::new(kernel("hello"), "")];
     let modules = match hv_runner::domu::toolstack_modules(
         &kernel(hv_runner::domu::TOOLSTACK),
-        &domus,
+        domus,
         &initrd,
     ) {
         Ok(modules) => modules,
         Err(e) => panic!("packing the domU: {e:#}"),
     };
-    let Some(out) = boot(modules, 1) else { return };
+    boot(modules, 1)
+}
+
+/// The dom0 toolstack builds one `pv-hello` domU on Xen 4.17, runs it and reaps its
+/// power-off. Xen's release build drops a domU's `console_io` output, but the domU's
+/// console ring reaches dom0, which prints it as `d1| ` lines.
+#[test]
+fn toolstack_one_domu() {
+    let Some(out) = boot_toolstack(&[ModuleSpec::new(kernel("hello"), "")]) else { return };
     assert!(
         out.serial.lines().any(|l| l.contains("domU d1: shutdown poweroff")),
         "no `domU d1: shutdown poweroff` line\n{out}"
     );
+    assert!(
+        out.serial.lines().any(|l| l.trim_end() == "d1| Test result: SUCCESS"),
+        "no `d1| Test result: SUCCESS` line from the domU's console ring\n{out}"
+    );
     expect_success("pv-toolstack with one pv-hello domU", &out);
+}
+
+/// `pv-rings` as a domU of the toolstack on Xen 4.17: the grant refs the builder seeded,
+/// its console ring and dom0's xenstore answers, all seen through its `d1| ` lines (the
+/// same checks as the `domu` boot test on our hypervisor).
+#[test]
+fn toolstack_serves_domu_rings() {
+    let domus = [ModuleSpec::new(kernel("rings"), "expect_name=domU-1")];
+    let Some(out) = boot_toolstack(&domus) else { return };
+    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
+    let mut at = 0;
+    for want in ring_lines("domU-1").iter().chain(&["Test result: SUCCESS".to_owned()]) {
+        let line = format!("d1| {want}");
+        let with_value = format!("{line}: ");
+        let found = lines.iter().skip(at).position(|l| *l == line || l.starts_with(&with_value));
+        let Some(pos) = found else { panic!("no line `{line}` (in order)\n{out}") };
+        at = at.saturating_add(pos).saturating_add(1);
+    }
+    assert!(lines.contains(&"domU d1: shutdown poweroff"), "no shutdown\n{out}");
+    expect_success("pv-toolstack with a pv-rings domU", &out);
 }
 
 /// [`KERNELS`] is the `pv_kernels!` list of `tests/pv.rs`, CPU counts included.

@@ -6,7 +6,8 @@
 //! with `CONSOLEIO_write` at each newline, when the buffer fills up and at
 //! the end of each macro call, so a line usually reaches the hypervisor in
 //! one hypercall. Nothing is allocated. Write errors are ignored: there is
-//! nowhere else to report them.
+//! nowhere else to report them. A domU's text also goes to its PV console
+//! ring ([`crate::xencons`]).
 
 use core::fmt;
 
@@ -36,6 +37,7 @@ impl Console {
         if let Some(pending) = self.buf.get(..self.len) {
             // Errors are dropped: the console is the only place to report them.
             let _ = ops::console_write_via(Via::framework(), pending);
+            crate::xencons::write(pending);
         }
         self.len = 0;
     }

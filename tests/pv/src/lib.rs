@@ -36,7 +36,9 @@
 //! Hypercalls go through the hypercall page or a direct `syscall`
 //! ([`hypercall`]); [`ops`] has typed wrappers, [`console`] the print macros,
 //! [`evtchn`] event-channel calls, bitmaps and an upcall recorder,
-//! [`percpu`] the running vCPU's id for kernels with several vCPUs.
+//! [`percpu`] the running vCPU's id for kernels with several vCPUs. A domU
+//! also prints to its PV console ring ([`xencons`], over [`ring`]);
+//! [`xenstore`] is a small client of the xenstore ring.
 #![no_std]
 
 pub mod bounce;
@@ -51,7 +53,10 @@ mod panic;
 pub mod percpu;
 pub mod pt;
 pub mod report;
+pub mod ring;
 pub mod shinfo;
+pub mod xencons;
+pub mod xenstore;
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -76,6 +81,13 @@ pub fn start_info() -> Option<&'static StartInfo> {
 /// Called by the `pv_rust_entry` function that [`test_kernel!`] defines,
 /// with `%rsi` from the entry point.
 pub fn run(name: &str, main: fn(&StartInfo), start_info: *const StartInfo) -> ! {
+    if start_info.is_null() || !start_info.is_aligned() {
+        panic!("bad start_info pointer {start_info:p} in %rsi");
+    }
+    START_INFO.store(start_info.cast_mut(), Ordering::Relaxed);
+    let Some(si) = self::start_info() else { panic!("start_info vanished") };
+    // A domU's text goes to its console ring too, from the banner on.
+    xencons::attach(si);
     println!("--- PV test kernel: {name} ---");
     if !entry::hypercall_page_initialised() {
         panic!(
@@ -84,14 +96,7 @@ pub fn run(name: &str, main: fn(&StartInfo), start_info: *const StartInfo) -> ! 
             entry::HYPERCALL_PAGE_FILL
         );
     }
-    if start_info.is_null() || !start_info.is_aligned() {
-        panic!("bad start_info pointer {start_info:p} in %rsi");
-    }
-    START_INFO.store(start_info.cast_mut(), Ordering::Relaxed);
-    match self::start_info() {
-        Some(si) => main(si),
-        None => panic!("start_info vanished"),
-    }
+    main(si);
     report()
 }
 

@@ -167,6 +167,13 @@ impl InitialMapping {
     /// read-only there).
     #[must_use]
     pub fn table_va(&self, mfn: u64) -> Option<u64> {
+        self.frame_va(mfn)
+    }
+
+    /// The VA of one of the domain's frames in the initial mapping (the
+    /// builder's pages: start_info, the console and xenstore pages, ...).
+    #[must_use]
+    pub fn frame_va(&self, mfn: u64) -> Option<u64> {
         let pfn = m2p(mfn).ok()?;
         (pfn < self.mapped_limit && self.mfn(pfn) == Some(mfn))
             .then(|| crate::entry::VIRT_BASE.wrapping_add(pfn.wrapping_shl(PAGE_SHIFT)))

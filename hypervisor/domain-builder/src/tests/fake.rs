@@ -48,6 +48,8 @@ pub struct FakeDom {
     pub ctx: Option<VcpuGuestContext>,
     pub hypercall_gmfn: Option<u64>,
     pub ports: BTreeMap<u32, DomId>,
+    /// The grant table's first frame, once `GNTTABOP_setup_table` made it.
+    pub grant_frame: Option<u64>,
 }
 
 /// The emulated hypervisor.
@@ -360,6 +362,17 @@ impl DomCtl for FakeXen {
         let port = u32::try_from(d.ports.len()).unwrap() + 1;
         d.ports.insert(port, remote);
         Ok(EvtchnPort(port))
+    }
+
+    fn gnttab_setup_table(&mut self, dom: DomId) -> Result<Mfn, FakeError> {
+        self.enter(CtlOp::GnttabSetupTable)?;
+        if let Some(mfn) = self.dom(dom)?.grant_frame {
+            return Ok(Mfn(mfn));
+        }
+        // Xen's grant frames are the domain's own (shared xenheap pages).
+        let mfn = self.alloc_frame(dom);
+        self.dom(dom)?.grant_frame = Some(mfn);
+        Ok(Mfn(mfn))
     }
 
     fn unpause(&mut self, dom: DomId) -> Result<(), FakeError> {

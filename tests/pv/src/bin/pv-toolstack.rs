@@ -15,7 +15,8 @@
 //! The builder's [`DomCtl`] is implemented with real hypercalls:
 //! `HYPERVISOR_domctl` with the Xen 4.17 envelope, `memory_op
 //! (XENMEM_populate_physmap)` for the domU, `mmu_update`/`mmuext_op` with
-//! the domU as `foreigndom`, `EVTCHNOP_alloc_unbound` for the domU, and a
+//! the domU as `foreigndom`, `EVTCHNOP_alloc_unbound` and
+//! `GNTTABOP_setup_table` for the domU, and a
 //! one-page window in this kernel's `.bss` whose L1 entry is rewritten with
 //! `mmu_update` (page owner: the domU) to write into a domU frame, as
 //! privcmd's foreign mappings do.
@@ -38,6 +39,10 @@
 //! has two domUs talk over an interdomain event channel ([`pingpong`]);
 //! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
 //! of [`grant`].
+//!
+//! dom0 serves its domUs' console and xenstore rings ([`rings`]): each
+//! domU's console lines appear as `d<N>| <line>` on dom0's console, and
+//! its xenstore reads of `name` get `domU-<n>` (the image's number).
 #![no_std]
 #![no_main]
 
@@ -49,6 +54,8 @@ mod grant;
 mod lifecycle;
 #[path = "pv-toolstack/pingpong.rs"]
 mod pingpong;
+#[path = "pv-toolstack/rings.rs"]
+mod rings;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -61,6 +68,7 @@ use pv_tests::guest_abi::domctl::{
     XenDomctlGetdomaininfo, XenDomctlHypercallInit, XenDomctlMaxMem, XenDomctlMaxVcpus,
     XenDomctlVcpucontext,
 };
+use pv_tests::guest_abi::grant_table::GntSt;
 use pv_tests::guest_abi::memory::{MemoryOp, XenMemoryReservation};
 use pv_tests::guest_abi::sched::ShutdownReason;
 use pv_tests::guest_abi::sysctl::{SysctlCmd, XenSysctl, XenSysctlPhysinfo};
@@ -219,6 +227,8 @@ struct Hypervisor {
     mapped: Option<(DomId, Mfn)>,
     /// The id the next `createdomain` asks for (0: any).
     next_domid: DomId,
+    /// The domUs' console and xenstore rings dom0 serves.
+    rings: rings::Rings,
 }
 
 impl Hypervisor {
@@ -230,7 +240,7 @@ impl Hypervisor {
         let l1 = map.next(l2, va, 21)?;
         let index = va.checked_shr(12)? & 511;
         let window_pte = maddr(l1).checked_add(index.checked_mul(8)?)?;
-        Some(Self { window_pte, mapped: None, next_domid: DomId(0) })
+        Some(Self { window_pte, mapped: None, next_domid: DomId(0), rings: rings::Rings::new(si) })
     }
 
     /// Points the window at `val` (a PTE; 0 unmaps) with `owner` as the
@@ -344,11 +354,23 @@ impl DomCtl for Hypervisor {
         evtchn::alloc_unbound(dom, remote)
     }
 
+    fn gnttab_setup_table(&mut self, dom: DomId) -> Result<Mfn, XenError> {
+        let mut frame = [0u64; 1];
+        let status = pv_tests::grant::setup_table(dom, &mut frame)?;
+        match status.0 {
+            0 => Ok(Mfn(frame.first().copied().unwrap_or(0))),
+            s if s == GntSt::BadDomain.raw() => Err(XenError::from(Errno::ESRCH)),
+            s if s == GntSt::PermissionDenied.raw() => Err(XenError::from(Errno::EPERM)),
+            _ => Err(XenError::from(Errno::EINVAL)),
+        }
+    }
+
     fn unpause(&mut self, dom: DomId) -> Result<(), XenError> {
         domctl_plain(DomctlCmd::Unpausedomain, dom)
     }
 
     fn destroy(&mut self, dom: DomId) -> Result<(), XenError> {
+        self.rings.forget(dom);
         // Xen asks for the call to be repeated while it tears down.
         loop {
             match domctl_plain(DomctlCmd::Destroydomain, dom) {
@@ -565,6 +587,7 @@ fn test_main(si: &StartInfo) {
             built.entry,
             Escaped(image.cmdline)
         );
+        hv.rings.serve(&built, alloc::format!("domU-{}", image.n));
         running.push(Running { domid: built.domid, n: image.n });
     }
     for r in &running {
@@ -642,6 +665,7 @@ fn wait(hv: &mut Hypervisor, exc: Option<EvtchnPort>, running: &mut Vec<Running>
         if let Some(port) = exc {
             evtchn::clear_pending(port);
         }
+        let busy = hv.rings.service();
         let mut i = 0;
         while let Some(r) = running.get(i) {
             let (domid, n) = (r.domid, r.n);
@@ -667,9 +691,10 @@ fn wait(hv: &mut Hypervisor, exc: Option<EvtchnPort>, running: &mut Vec<Running>
         if running.is_empty() {
             break;
         }
+        let ports: Vec<EvtchnPort> = exc.into_iter().chain(hv.rings.ports()).collect();
         let waited = match exc {
-            Some(port) => evtchn::sched_poll(&[port], 0),
-            None => pv_tests::ops::sched_yield(),
+            Some(_) if !busy => evtchn::sched_poll(&ports, 0),
+            _ => pv_tests::ops::sched_yield(),
         };
         if let Err(e) = waited {
             fail(format_args!("waiting for VIRQ_DOM_EXC: {e}"));

@@ -129,7 +129,10 @@ pub(crate) fn build(hv: &mut Hypervisor, image: &Image<'_>, mem: u64) -> Option<
     let mut cfg = DomainConfig::new(kernel, image.cmdline, mem);
     cfg.evtchns_optional = true;
     match xen_domain_builder::build(hv, &cfg) {
-        Ok(built) => Some(built.domid),
+        Ok(built) => {
+            hv.rings.serve(&built, alloc::format!("domU-{}", image.n));
+            Some(built.domid)
+        }
         Err(e) => {
             fail(format_args!("domU-{}: build failed: {e}", image.n));
             None
@@ -338,6 +341,8 @@ fn destroy_running(hv: &mut Hypervisor, exc: Option<EvtchnPort>, images: &[Image
         flags.is_ok_and(|f| f & XEN_DOMINF_shutdown == 0),
         format_args!("d{d} is still running when destroyed ({flags:?})"),
     );
+    // dom0 lets go of the domU's ring pages first, as `Hypervisor::destroy` does.
+    hv.rings.forget(target);
     let mut calls = 0u32;
     let destroyed = loop {
         calls = calls.saturating_add(1);

@@ -75,6 +75,7 @@ fn build(
     match built {
         Ok(b) => {
             println!("domU d{}: \"{cmdline}\"", b.domid.0);
+            hv.rings.serve(&b, alloc::format!("domU-{}", b.domid.0));
             Some(b.domid)
         }
         Err(e) => {
