@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Runtime values of the evaluator, with Python 2's `str`, `repr`, truth
+//! and comparison rules.
+
+use super::ast::FuncDef;
+use crate::sxp::{py_float_str, py_repr_str};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The modules a configuration file can import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Module {
+    Os,
+    OsPath,
+    Re,
+    Sys,
+}
+
+impl Module {
+    pub fn name(self) -> &'static str {
+        match self {
+            Module::Os => "os",
+            Module::OsPath => "os.path",
+            Module::Re => "re",
+            Module::Sys => "sys",
+        }
+    }
+}
+
+/// Built-in functions and methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Builtin {
+    Int,
+    Str,
+    Len,
+    Range,
+    OsUname,
+    ReSearch,
+    ReMatch,
+    XmVarsVar,
+    XmVarsCheck,
+}
+
+impl Builtin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Int => "int",
+            Builtin::Str => "str",
+            Builtin::Len => "len",
+            Builtin::Range => "range",
+            Builtin::OsUname => "os.uname",
+            Builtin::ReSearch => "re.search",
+            Builtin::ReMatch => "re.match",
+            Builtin::XmVarsVar => "xm_vars.var",
+            Builtin::XmVarsCheck => "xm_vars.check",
+        }
+    }
+}
+
+/// A value.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    List(Rc<RefCell<Vec<Value>>>),
+    Tuple(Rc<[Value]>),
+    Func(Rc<FuncDef>),
+    Builtin(Builtin),
+    /// A method bound to its object (`"a,b".split`, `l.append`).
+    Method(Box<Value>, &'static str),
+    Module(Module),
+    /// The `xm_vars` object.
+    XmVars,
+    /// A successful `re.search`: the groups' text (group 0 first).
+    Match(Rc<[Option<String>]>),
+}
+
+impl Value {
+    pub fn str(s: &str) -> Self {
+        Value::Str(Rc::from(s))
+    }
+
+    pub fn list(items: Vec<Value>) -> Self {
+        Value::List(Rc::new(RefCell::new(items)))
+    }
+
+    /// Python 2's type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::List(_) => "list",
+            Value::Tuple(_) => "tuple",
+            Value::Func(_) => "function",
+            Value::Builtin(_) | Value::Method(..) => "builtin_function_or_method",
+            Value::Module(_) => "module",
+            Value::XmVars => "instance",
+            Value::Match(_) => "_sre.SRE_Match",
+        }
+    }
+
+    /// Python's truth value.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::None => false,
+            Value::Bool(b) => *b,
+            Value::Int(n) => *n != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.borrow().is_empty(),
+            Value::Tuple(t) => !t.is_empty(),
+            _ => true,
+        }
+    }
+
+    /// An integer view of ints and bools.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            Value::Bool(b) => Some(i64::from(*b)),
+            _ => None,
+        }
+    }
+
+    /// A float view of numbers.
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            #[allow(clippy::cast_precision_loss, reason = "Python converts int to float the same way")]
+            _ => self.as_int().map(|n| n as f64),
+        }
+    }
+
+    /// `str(value)`.
+    pub fn to_str(&self) -> String {
+        match self {
+            Value::Str(s) => s.to_string(),
+            _ => self.repr(),
+        }
+    }
+
+    /// `repr(value)`.
+    pub fn repr(&self) -> String {
+        match self {
+            Value::None => "None".into(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::Int(n) => n.to_string(),
+            Value::Float(f) => py_float_str(*f),
+            Value::Str(s) => py_repr_str(s),
+            Value::List(l) => {
+                let items: Vec<String> = l.borrow().iter().map(Value::repr).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Value::Tuple(t) => {
+                let items: Vec<String> = t.iter().map(Value::repr).collect();
+                if items.len() == 1 {
+                    format!("({},)", items.join(""))
+                } else {
+                    format!("({})", items.join(", "))
+                }
+            }
+            Value::Func(f) => format!("<function {}>", f.name),
+            Value::Builtin(b) => format!("<built-in function {}>", b.name()),
+            Value::Method(_, m) => format!("<built-in method {m}>"),
+            Value::Module(m) => format!("<module '{}'>", m.name()),
+            Value::XmVars => "<xen.xm.help.Vars instance>".into(),
+            Value::Match(_) => "<_sre.SRE_Match object>".into(),
+        }
+    }
+
+    /// `a == b` (numbers compare across int, bool and float).
+    pub fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::None, Value::None) => true,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                let (a, b) = (a.borrow(), b.borrow());
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
+            }
+            (Value::Tuple(a), Value::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
+            }
+            (Value::Float(_), _) | (_, Value::Float(_)) => match (self.as_float(), other.as_float()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+            (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => self.as_int() == other.as_int(),
+            (Value::Module(a), Value::Module(b)) => a == b,
+            (Value::Builtin(a), Value::Builtin(b)) => a == b,
+            (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
+            (Value::XmVars, Value::XmVars) => true,
+            _ => false,
+        }
+    }
+
+    /// Ordering of numbers, strings, lists and tuples; `None` across other
+    /// types (Python 2 orders them arbitrarily; this evaluator refuses).
+    pub fn compare(&self, other: &Value) -> Option<core::cmp::Ordering> {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => {
+                Some(self.as_int()?.cmp(&other.as_int()?))
+            }
+            (Value::Float(_) | Value::Int(_) | Value::Bool(_), Value::Float(_) | Value::Int(_) | Value::Bool(_)) => {
+                self.as_float()?.partial_cmp(&other.as_float()?)
+            }
+            (Value::List(a), Value::List(b)) => seq_cmp(&a.borrow(), &b.borrow()),
+            (Value::Tuple(a), Value::Tuple(b)) => seq_cmp(a, b),
+            _ => None,
+        }
+    }
+}
+
+fn seq_cmp(a: &[Value], b: &[Value]) -> Option<core::cmp::Ordering> {
+    for (x, y) in a.iter().zip(b.iter()) {
+        if !x.equals(y) {
+            return x.compare(y);
+        }
+    }
+    Some(a.len().cmp(&b.len()))
+}
