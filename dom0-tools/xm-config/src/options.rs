@@ -292,29 +292,39 @@ impl CreateArgs {
                         None => (long, None),
                     };
                     let exact = SWITCHES.iter().find(|s| s.0 == key);
-                    let candidates: Vec<_> = SWITCHES.iter().filter(|s| s.0.starts_with(key)).collect();
+                    let candidates: Vec<_> =
+                        SWITCHES.iter().filter(|s| s.0.starts_with(key)).collect();
                     let sw = match (exact, candidates.as_slice()) {
                         (Some(s), _) => s,
                         (None, [s]) => *s,
-                        (None, []) => return Err(opt_err(format!("option --{key} not recognized"))),
-                        (None, _) => return Err(opt_err(format!("option --{key} not a unique prefix"))),
+                        (None, []) => {
+                            return Err(opt_err(format!("option --{key} not recognized")));
+                        }
+                        (None, _) => {
+                            return Err(opt_err(format!("option --{key} not a unique prefix")));
+                        }
                     };
                     if sw.2 {
                         let v = take_value(sw.0, inline)?;
                         a.apply_switch(sw.0, Some(v));
                     } else if inline.is_some() {
-                        return Err(opt_err(format!("option --{} must not have an argument", sw.0)));
+                        return Err(opt_err(format!(
+                            "option --{} must not have an argument",
+                            sw.0
+                        )));
                     } else {
                         a.apply_switch(sw.0, None);
                     }
                 } else {
-                    let mut chars = word.char_indices().skip(1);
-                    while let Some((at, c)) = chars.next() {
+                    let chars = word.char_indices().skip(1);
+                    for (at, c) in chars {
                         let Some(sw) = SWITCHES.iter().find(|s| s.1 == Some(c)) else {
                             return Err(opt_err(format!("option -{c} not recognized")));
                         };
                         if sw.2 {
-                            let rest = word.get(at.saturating_add(c.len_utf8())..).filter(|r| !r.is_empty());
+                            let rest = word
+                                .get(at.saturating_add(c.len_utf8())..)
+                                .filter(|r| !r.is_empty());
                             let v = take_value(sw.0, rest)?;
                             a.apply_switch(sw.0, Some(v));
                             break;
@@ -353,12 +363,15 @@ impl CreateArgs {
 
     /// A `name=value` word for a configuration variable.
     fn specify(&mut self, var: &Variable, v: &str, word: &str) -> Result<()> {
-        let invalid = || Error::at(ErrorKind::Option, Location::Arg(word.into()), format!("Invalid value: {v}"));
+        let invalid = || {
+            Error::at(ErrorKind::Option, Location::Arg(word.into()), format!("Invalid value: {v}"))
+        };
         let value = match var.setter {
             Setter::Str => PyValue::Str(v.into()),
             Setter::Int => {
                 let t = v.trim();
-                let t = t.strip_suffix(['L', 'l']).filter(|_| var.name == "vcpu_avail").unwrap_or(t);
+                let t =
+                    t.strip_suffix(['L', 'l']).filter(|_| var.name == "vcpu_avail").unwrap_or(t);
                 PyValue::Int(t.parse::<i64>().map_err(|_| invalid())?)
             }
             Setter::Bool => match v {
@@ -451,21 +464,36 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
     }
     if let Some(file) = &args.config {
         let path = env.cwd.join(file);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("Unable to open config file: {file}: {e}")))?;
-        let sxp = sxp::parse_one(&text)
-            .map_err(|e| Error::at(ErrorKind::Syntax, Location::File { file: file.as_str().into(), line: u32::try_from(e.line).unwrap_or(u32::MAX), col: u32::try_from(e.col).unwrap_or(u32::MAX) }, e.message))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::new(ErrorKind::Io, format!("Unable to open config file: {file}: {e}"))
+        })?;
+        let sxp = sxp::parse_one(&text).map_err(|e| {
+            Error::at(
+                ErrorKind::Syntax,
+                Location::File {
+                    file: file.as_str().into(),
+                    line: u32::try_from(e.line).unwrap_or(u32::MAX),
+                    col: u32::try_from(e.col).unwrap_or(u32::MAX),
+                },
+                e.message,
+            )
+        })?;
         created.config_file = Some(file.clone());
         created.sxp = Some(sxp);
         return Ok(created);
     }
     let defconfig = args.defconfig.clone().unwrap_or_else(|| "xmdefconfig".into());
-    let (shown, path) = locate(&defconfig, &args.path, &env.cwd)
-        .ok_or_else(|| Error::new(ErrorKind::Io, format!("Unable to open config file: {defconfig}")))?;
-    let source = std::fs::read_to_string(&path)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("Unable to open config file: {defconfig}: {e}")))?;
+    let (shown, path) = locate(&defconfig, &args.path, &env.cwd).ok_or_else(|| {
+        Error::new(ErrorKind::Io, format!("Unable to open config file: {defconfig}"))
+    })?;
+    let source = std::fs::read_to_string(&path).map_err(|e| {
+        Error::new(ErrorKind::Io, format!("Unable to open config file: {defconfig}: {e}"))
+    })?;
     if source.starts_with('<') {
-        return Err(Error::new(ErrorKind::Unsupported, format!("{shown}: XML (Xen-API) configuration files are not supported")));
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{shown}: XML (Xen-API) configuration files are not supported"),
+        ));
     }
     created.config_file = Some(shown.clone());
     let script = python::run(&ScriptInput {
@@ -486,23 +514,47 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
     for (name, value, word) in &args.specified {
         vals.set(name, value.clone(), Origin::CommandLine(word.clone()));
     }
+    // parseCommandLine fills these from the environment before the file runs.
+    let unset = |vals: &Vals, n: &str| !vals.get(n).is_some_and(|(v, _)| truthy(v));
+    if unset(&vals, "display") {
+        vals.set(
+            "display",
+            env.display.clone().map_or(PyValue::None, PyValue::Str),
+            Origin::Default,
+        );
+    }
+    if unset(&vals, "xauthority") {
+        vals.set(
+            "xauthority",
+            env.xauthority.clone().map_or(PyValue::None, PyValue::Str),
+            Origin::Default,
+        );
+    }
     const PREDEFINED: [&str; 5] = ["sys", "os", "xm_file", "xm_help", "xm_vars"];
     for b in &script.bindings {
         if args.specified.iter().any(|s| s.0 == b.name) {
             continue;
         }
-        if !matches!(b.value, PyValue::Str(_) | PyValue::List(_) | PyValue::Int(_) | PyValue::Float(_)) {
+        if !matches!(
+            b.value,
+            PyValue::Str(_) | PyValue::List(_) | PyValue::Int(_) | PyValue::Float(_)
+        ) {
             continue;
         }
         if variable(&b.name).is_some() || READ_UNDECLARED.contains(&b.name.as_str()) {
             vals.set(&b.name, b.value.clone(), Origin::File(b.location.clone()));
-        } else if !PREDEFINED.contains(&b.name.as_str()) && !args.vars.iter().any(|(k, _)| *k == b.name) {
+        } else if !PREDEFINED.contains(&b.name.as_str())
+            && !args.vars.iter().any(|(k, _)| *k == b.name)
+        {
             created.ignored.push(b.clone());
         }
     }
     // The name defaults to the config file's base name.
     if !vals.get("name").is_some_and(|(v, _)| truthy(v)) {
-        let base = Path::new(&defconfig).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = Path::new(&defconfig)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         vals.set("name", PyValue::Str(base), Origin::Default);
     }
     let config = DomainConfig::from_vals(&vals, &args, env, &mut created.warnings)?;
@@ -529,7 +581,11 @@ pub(crate) fn truthy(v: &PyValue) -> bool {
 fn locate(name: &str, search: &str, cwd: &Path) -> Option<(String, PathBuf)> {
     let dirs = core::iter::once("").chain(search.split(':'));
     for dir in dirs {
-        let p = if dir.is_empty() { name.to_string() } else { format!("{}/{name}", dir.trim_end_matches('/')) };
+        let p = if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", dir.trim_end_matches('/'))
+        };
         let shown = if p.starts_with('/') { p } else { format!("./{p}") };
         let full = cwd.join(&shown);
         if full.exists() {

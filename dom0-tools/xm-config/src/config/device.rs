@@ -69,23 +69,38 @@ impl Disk {
             device_type = match t {
                 "cdrom" => DeviceType::Cdrom,
                 "disk" => DeviceType::Disk,
-                other => return Err(format!("Invalid device type '{other}' in disk specifier: {spec}")),
+                other => {
+                    return Err(format!("Invalid device type '{other}' in disk specifier: {spec}"));
+                }
             };
             vdev = d;
         }
         let (kind, params) = match uname.split_once(':') {
             Some((k, p)) => (k.to_string(), p.to_string()),
-            None if uname.is_empty() && device_type == DeviceType::Cdrom => (String::new(), String::new()),
-            None if uname.is_empty() => return Err(format!("Block device must have physical details specified: {spec}")),
-            None => return Err(format!("Invalid disk specifier: {spec} (the backend device needs a type, as in phy:{uname} or file:{uname})")),
+            None if uname.is_empty() && device_type == DeviceType::Cdrom => {
+                (String::new(), String::new())
+            }
+            None if uname.is_empty() => {
+                return Err(format!("Block device must have physical details specified: {spec}"));
+            }
+            None => {
+                return Err(format!(
+                    "Invalid disk specifier: {spec} (the backend device needs a type, as in phy:{uname} or file:{uname})"
+                ));
+            }
         };
         let access = match mode {
             "r" => DiskMode::Read,
             "w" => DiskMode::Write,
             "w!" => DiskMode::WriteShared,
-            _ => return Err(format!("Invalid mode '{mode}' in disk specifier: {spec} (r, w or w!)")),
+            _ => {
+                return Err(format!(
+                    "Invalid mode '{mode}' in disk specifier: {spec} (r, w or w!)"
+                ));
+            }
         };
-        let devid = blkdev_name_to_number(vdev).ok_or_else(|| format!("Unable to find number for device ({vdev})"))?;
+        let devid = blkdev_name_to_number(vdev)
+            .ok_or_else(|| format!("Unable to find number for device ({vdev})"))?;
         Ok(Disk {
             uname: uname.into(),
             dev: dev.into(),
@@ -110,10 +125,12 @@ impl Disk {
 /// `/dev` node: SCSI (`sda`…`sdiz`), IDE (`hda`…`hdt`), Xen (`xvda`…`xvdp`)
 /// names with partitions, or a hex number.
 pub fn blkdev_name_to_number(name: &str) -> Option<u32> {
-    const SCSI_MAJORS: [u32; 16] = [8, 65, 66, 67, 68, 69, 70, 71, 128, 129, 130, 131, 132, 133, 134, 135];
+    const SCSI_MAJORS: [u32; 16] =
+        [8, 65, 66, 67, 68, 69, 70, 71, 128, 129, 130, 131, 132, 133, 134, 135];
     const IDE_MAJORS: [u32; 10] = [3, 22, 33, 34, 56, 57, 88, 89, 90, 91];
     let short = name.strip_prefix("/dev/").unwrap_or(name);
-    let letter = |c: u8, last: u8| (b'a'..=last).contains(&c).then(|| u32::from(c.wrapping_sub(b'a')));
+    let letter =
+        |c: u8, last: u8| (b'a'..=last).contains(&c).then(|| u32::from(c.wrapping_sub(b'a')));
     let partition = |rest: &str, max: u32| -> Option<u32> {
         if rest.is_empty() {
             return Some(0);
@@ -129,29 +146,34 @@ pub fn blkdev_name_to_number(name: &str) -> Option<u32> {
         if let Some(l) = rb.first().and_then(|c| letter(*c, b'z')) {
             if let Some(p) = rest.get(1..).and_then(|r| partition(r, 15)) {
                 let major = SCSI_MAJORS.get(usize::try_from(l / 16).ok()?)?;
-                return Some(major.checked_mul(256)?.checked_add((l % 16).checked_mul(16)?.checked_add(p)?)?);
+                return major
+                    .checked_mul(256)?
+                    .checked_add((l % 16).checked_mul(16)?.checked_add(p)?);
             }
-            if let (Some(l1), Some(l2)) = (rb.first().and_then(|c| letter(*c, b'i')), rb.get(1).and_then(|c| letter(*c, b'z'))) {
-                if let Some(p) = rest.get(2..).and_then(|r| partition(r, 15)) {
-                    let idx = l1.checked_add(1)?.checked_mul(26)?.checked_add(l2)?;
-                    let major = SCSI_MAJORS.get(usize::try_from(idx / 16).ok()?)?;
-                    return Some(major.checked_mul(256)?.checked_add((idx % 16).checked_mul(16)?.checked_add(p)?)?);
-                }
+            if let (Some(l1), Some(l2)) = (
+                rb.first().and_then(|c| letter(*c, b'i')),
+                rb.get(1).and_then(|c| letter(*c, b'z')),
+            ) && let Some(p) = rest.get(2..).and_then(|r| partition(r, 15))
+            {
+                let idx = l1.checked_add(1)?.checked_mul(26)?.checked_add(l2)?;
+                let major = SCSI_MAJORS.get(usize::try_from(idx / 16).ok()?)?;
+                return major
+                    .checked_mul(256)?
+                    .checked_add((idx % 16).checked_mul(16)?.checked_add(p)?);
             }
         }
     } else if let Some(rest) = short.strip_prefix("hd") {
-        if let Some(l) = rest.as_bytes().first().and_then(|c| letter(*c, b't')) {
-            if let Some(p) = rest.get(1..).and_then(|r| partition(r, 63)) {
-                let major = IDE_MAJORS.get(usize::try_from(l / 2).ok()?)?;
-                return Some(major.checked_mul(256)?.checked_add((l % 2).checked_mul(64)?.checked_add(p)?)?);
-            }
+        if let Some(l) = rest.as_bytes().first().and_then(|c| letter(*c, b't'))
+            && let Some(p) = rest.get(1..).and_then(|r| partition(r, 63))
+        {
+            let major = IDE_MAJORS.get(usize::try_from(l / 2).ok()?)?;
+            return major.checked_mul(256)?.checked_add((l % 2).checked_mul(64)?.checked_add(p)?);
         }
-    } else if let Some(rest) = short.strip_prefix("xvd") {
-        if let Some(l) = rest.as_bytes().first().and_then(|c| letter(*c, b'p')) {
-            if let Some(p) = rest.get(1..).and_then(|r| partition(r, 15)) {
-                return Some(202u32.checked_mul(256)?.checked_add(l.checked_mul(16)?)?.checked_add(p)?);
-            }
-        }
+    } else if let Some(rest) = short.strip_prefix("xvd")
+        && let Some(l) = rest.as_bytes().first().and_then(|c| letter(*c, b'p'))
+        && let Some(p) = rest.get(1..).and_then(|r| partition(r, 15))
+    {
+        return 202u32.checked_mul(256)?.checked_add(l.checked_mul(16)?)?.checked_add(p);
     }
     let hex = name.strip_prefix("0x").unwrap_or(name);
     if !b.is_empty() && !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -196,7 +218,8 @@ pub struct Vif {
 }
 
 /// The keys a vif entry may set (Xen 3.1).
-pub const VIF_KEYS: [&str; 9] = ["backend", "bridge", "ip", "mac", "script", "type", "vifname", "rate", "model"];
+pub const VIF_KEYS: [&str; 9] =
+    ["backend", "bridge", "ip", "mac", "script", "type", "vifname", "rate", "model"];
 
 impl Vif {
     /// Parses an entry; `Err` holds xm's message.
@@ -205,10 +228,12 @@ impl Vif {
         if let Some((k, _)) = pairs.iter().find(|(k, _)| !VIF_KEYS.contains(&k.as_str())) {
             return Err(format!("Invalid vif option: {k}"));
         }
-        if let Some((_, mac)) = pairs.iter().find(|(k, _)| k == "mac") {
-            if !is_mac(mac) {
-                return Err(format!("Invalid MAC address {mac:?} (six two-digit hex octets, as 00:16:3e:01:02:03)"));
-            }
+        if let Some((_, mac)) = pairs.iter().find(|(k, _)| k == "mac")
+            && !is_mac(mac)
+        {
+            return Err(format!(
+                "Invalid MAC address {mac:?} (six two-digit hex octets, as 00:16:3e:01:02:03)"
+            ));
         }
         Ok(Vif { settings: dict_order(pairs) })
     }
@@ -231,7 +256,8 @@ impl Vif {
 
 fn is_mac(s: &str) -> bool {
     let parts: Vec<&str> = s.split(':').collect();
-    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts.len() == 6
+        && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// One `vfb` entry (`type=vnc|sdl` and the VNC/SDL settings).
@@ -243,11 +269,17 @@ pub struct Vfb {
 }
 
 /// The keys a vfb entry may set (Xen 3.1).
-pub const VFB_KEYS: [&str; 7] = ["vnclisten", "vncunused", "vncdisplay", "display", "xauthority", "type", "vncpasswd"];
+pub const VFB_KEYS: [&str; 7] =
+    ["vnclisten", "vncunused", "vncdisplay", "display", "xauthority", "type", "vncpasswd"];
 
 impl Vfb {
     /// Parses an entry, adding xm's defaults; `Err` holds xm's message.
-    pub fn parse(spec: &str, keymap: &str, display: Option<&str>, xauthority: Option<&str>) -> Result<Vfb, String> {
+    pub fn parse(
+        spec: &str,
+        keymap: &str,
+        display: Option<&str>,
+        xauthority: Option<&str>,
+    ) -> Result<Vfb, String> {
         let mut pairs = kv_pairs(spec)?;
         if !pairs.iter().any(|(k, _)| k == "type") {
             pairs.push(("type".into(), "sdl".into()));
@@ -256,10 +288,11 @@ impl Vfb {
         if let Some((k, _)) = settings.iter().find(|(k, _)| !VFB_KEYS.contains(&k.as_str())) {
             return Err(format!("configuration option {k} unknown to vfbs"));
         }
-        if let Some((_, t)) = settings.iter().find(|(k, _)| k == "type") {
-            if t != "vnc" && t != "sdl" {
-                return Err(format!("vfb type must be vnc or sdl, not {t:?}"));
-            }
+        if let Some((_, t)) = settings.iter().find(|(k, _)| k == "type")
+            && t != "vnc"
+            && t != "sdl"
+        {
+            return Err(format!("vfb type must be vnc or sdl, not {t:?}"));
         }
         let has = |settings: &[(String, String)], key: &str| settings.iter().any(|(k, _)| k == key);
         if !keymap.is_empty() {
@@ -311,7 +344,9 @@ impl Vtpm {
                 match inst.trim().parse::<i64>() {
                     Ok(0) => return Err("VM config error: vTPM instance must not be 0.".into()),
                     Ok(_) => {}
-                    Err(_) => return Err("Vm config error: could not parse instance number.".into()),
+                    Err(_) => {
+                        return Err("Vm config error: could not parse instance number.".into());
+                    }
                 }
             }
         }
@@ -337,7 +372,8 @@ impl PciDevice {
     pub fn parse(spec: &str) -> Result<PciDevice, String> {
         let bad = || format!("Error in PCI slot syntax \"{spec}\"");
         let hex = |s: &str, max: usize| -> Option<String> {
-            (!s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("0x{s}"))
+            (!s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| format!("0x{s}"))
         };
         let (head, func) = spec.rsplit_once(['.', ',']).ok_or_else(bad)?;
         let parts: Vec<&str> = head.split([':', ',']).collect();
@@ -438,15 +474,30 @@ mod tests {
     #[test]
     fn disks_parse_and_validate() {
         let d = Disk::parse("phy:hda1,hda1,w").expect("ok");
-        assert_eq!((d.kind.as_str(), d.params.as_str(), d.devid, d.access), ("phy", "hda1", 0x301, DiskMode::Write));
+        assert_eq!(
+            (d.kind.as_str(), d.params.as_str(), d.devid, d.access),
+            ("phy", "hda1", 0x301, DiskMode::Write)
+        );
         assert_eq!(d.class(), "vbd");
         let d = Disk::parse(",hdc:cdrom,r").expect("ok");
-        assert_eq!((d.device_type, d.vdev.as_str(), d.kind.as_str()), (DeviceType::Cdrom, "hdc", ""));
+        assert_eq!(
+            (d.device_type, d.vdev.as_str(), d.kind.as_str()),
+            (DeviceType::Cdrom, "hdc", "")
+        );
         let d = Disk::parse("tap:aio:/img,xvda,w!,1").expect("ok");
-        assert_eq!((d.class(), d.params.as_str(), d.backend.as_deref(), d.access), ("tap", "aio:/img", Some("1"), DiskMode::WriteShared));
-        assert_eq!(Disk::parse("phy:hda1,hda1").expect_err("2 fields"), "Invalid disk specifier: phy:hda1,hda1");
+        assert_eq!(
+            (d.class(), d.params.as_str(), d.backend.as_deref(), d.access),
+            ("tap", "aio:/img", Some("1"), DiskMode::WriteShared)
+        );
+        assert_eq!(
+            Disk::parse("phy:hda1,hda1").expect_err("2 fields"),
+            "Invalid disk specifier: phy:hda1,hda1"
+        );
         assert!(Disk::parse("phy:hda1,hda1,x").expect_err("mode").starts_with("Invalid mode 'x'"));
-        assert_eq!(Disk::parse("phy:a,floppy,r").expect_err("dev"), "Unable to find number for device (floppy)");
+        assert_eq!(
+            Disk::parse("phy:a,floppy,r").expect_err("dev"),
+            "Unable to find number for device (floppy)"
+        );
         assert!(Disk::parse("hda1,hda1,w").is_err());
         assert!(Disk::parse(",hda,w").is_err());
     }
@@ -454,35 +505,61 @@ mod tests {
     #[test]
     fn vifs_and_vfbs_follow_xm() {
         let v = Vif::parse("mac=00:16:3E:00:00:11, bridge=xen-br0").expect("ok");
-        assert_eq!(v.settings, vec![("bridge".into(), "xen-br0".into()), ("mac".into(), "00:16:3E:00:00:11".into())]);
+        assert_eq!(
+            v.settings,
+            vec![("bridge".into(), "xen-br0".into()), ("mac".into(), "00:16:3E:00:00:11".into())]
+        );
         assert_eq!(Vif::parse("").expect("empty").settings, vec![]);
         assert_eq!(Vif::parse("colour=red").expect_err("key"), "Invalid vif option: colour");
-        assert_eq!(Vif::parse("bridge").expect_err("pair"), "bridge should be a pair, separated by an equals sign.");
+        assert_eq!(
+            Vif::parse("bridge").expect_err("pair"),
+            "bridge should be a pair, separated by an equals sign."
+        );
         assert!(Vif::parse("mac=00:16:3e:00:00").is_err());
-        let f = Vfb::parse("type=vnc,vncdisplay=1", "de", Some(":0"), Some("/root/.Xauthority")).expect("ok");
+        let f = Vfb::parse("type=vnc,vncdisplay=1", "de", Some(":0"), Some("/root/.Xauthority"))
+            .expect("ok");
         assert_eq!(f.get("type"), Some("vnc"));
         assert_eq!(f.settings.last(), Some(&("xauthority".into(), "/root/.Xauthority".into())));
         assert_eq!(f.get("keymap"), Some("de"));
-        assert_eq!(Vfb::parse("vnunused=1", "", None, None).expect_err("typo"), "configuration option vnunused unknown to vfbs");
+        assert_eq!(
+            Vfb::parse("vnunused=1", "", None, None).expect_err("typo"),
+            "configuration option vnunused unknown to vfbs"
+        );
         assert_eq!(Vfb::parse("", "", None, None).expect("default").get("type"), Some("sdl"));
     }
 
     #[test]
     fn small_languages_parse() {
-        assert_eq!(Vtpm::parse("instance=1,backend=0").expect("ok"), Vtpm { instance: Some("1".into()), backend: Some("0".into()) });
+        assert_eq!(
+            Vtpm::parse("instance=1,backend=0").expect("ok"),
+            Vtpm { instance: Some("1".into()), backend: Some("0".into()) }
+        );
         assert_eq!(Vtpm::parse("instance=VTPMD").expect("ok").instance.as_deref(), Some("0"));
-        assert_eq!(Vtpm::parse("instance=0").expect_err("0"), "VM config error: vTPM instance must not be 0.");
-        assert_eq!(Vtpm::parse("type=paravirtualized").expect_err("type"), "Invalid vtpm specifier: type=paravirtualized");
+        assert_eq!(
+            Vtpm::parse("instance=0").expect_err("0"),
+            "VM config error: vTPM instance must not be 0."
+        );
+        assert_eq!(
+            Vtpm::parse("type=paravirtualized").expect_err("type"),
+            "Invalid vtpm specifier: type=paravirtualized"
+        );
         let p = PciDevice::parse("c0:02.1").expect("ok");
-        assert_eq!((p.domain.as_str(), p.bus.as_str(), p.slot.as_str(), p.func.as_str()), ("0x0", "0xc0", "0x02", "0x1"));
+        assert_eq!(
+            (p.domain.as_str(), p.bus.as_str(), p.slot.as_str(), p.func.as_str()),
+            ("0x0", "0xc0", "0x02", "0x1")
+        );
         assert_eq!(PciDevice::parse("0001:00:1f.7").expect("ok").domain, "0x0001");
         assert!(PciDevice::parse("c0:02").is_err());
         assert!(PciDevice::parse("xyz:02.1").is_err());
-        assert_eq!(IoportRange::parse("02f8-02ff").expect("ok"), IoportRange { from: "0x02f8".into(), to: "0x02ff".into() });
+        assert_eq!(
+            IoportRange::parse("02f8-02ff").expect("ok"),
+            IoportRange { from: "0x02f8".into(), to: "0x02ff".into() }
+        );
         assert_eq!(IoportRange::parse("3f8").expect("ok").to, "0x3f8");
         assert!(IoportRange::parse("3f8-3f0").is_err());
         assert!(IoportRange::parse("1-2-3").is_err());
-        let a = AccessControl::parse("policy=example.chwall_ste.client_v1, label=dom_HomeBanking").expect("ok");
+        let a = AccessControl::parse("policy=example.chwall_ste.client_v1, label=dom_HomeBanking")
+            .expect("ok");
         assert_eq!(a.label.as_deref(), Some("dom_HomeBanking"));
         assert!(AccessControl::parse("policy=a,label=b,x=c").is_err());
     }

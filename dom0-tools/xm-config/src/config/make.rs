@@ -31,7 +31,11 @@ impl DomainConfig {
         if let Some(r) = self.restart {
             vm.push(pair("restart", s(r.name())));
         }
-        for (k, a) in [("on_poweroff", self.on_poweroff), ("on_reboot", self.on_reboot), ("on_crash", self.on_crash)] {
+        for (k, a) in [
+            ("on_poweroff", self.on_poweroff),
+            ("on_reboot", self.on_reboot),
+            ("on_crash", self.on_crash),
+        ] {
             if let Some(a) = a {
                 vm.push(pair(k, s(a.name())));
             }
@@ -40,7 +44,11 @@ impl DomainConfig {
         if let Some(v) = truthy_int(self.vcpu_avail) {
             vm.push(pair("vcpu_avail", Sxp::Int(v)));
         }
-        for (k, v) in [("features", &self.features), ("on_xend_start", &self.on_xend_start), ("on_xend_stop", &self.on_xend_stop)] {
+        for (k, v) in [
+            ("features", &self.features),
+            ("on_xend_start", &self.on_xend_start),
+            ("on_xend_stop", &self.on_xend_stop),
+        ] {
             if !v.is_empty() {
                 vm.push(pair(k, s(v)));
             }
@@ -87,7 +95,8 @@ impl DomainConfig {
         }
         let device = |d: Sxp| Sxp::element("device", vec![d]);
         for d in &self.disks {
-            let mut v = vec![pair("uname", s(&d.uname)), pair("dev", s(&d.dev)), pair("mode", s(&d.mode))];
+            let mut v =
+                vec![pair("uname", s(&d.uname)), pair("dev", s(&d.dev)), pair("mode", s(&d.mode))];
             if let Some(b) = &d.backend {
                 v.push(pair("backend", s(b)));
             }
@@ -100,20 +109,31 @@ impl DomainConfig {
                 .map(|p| {
                     Sxp::element(
                         "dev",
-                        vec![pair("domain", s(&p.domain)), pair("bus", s(&p.bus)), pair("slot", s(&p.slot)), pair("func", s(&p.func))],
+                        vec![
+                            pair("domain", s(&p.domain)),
+                            pair("bus", s(&p.bus)),
+                            pair("slot", s(&p.slot)),
+                            pair("func", s(&p.func)),
+                        ],
                     )
                 })
                 .collect();
             vm.push(device(Sxp::element("pci", devs)));
         }
         for r in &self.ioports {
-            vm.push(device(Sxp::element("ioports", vec![pair("from", s(&r.from)), pair("to", s(&r.to))])));
+            vm.push(device(Sxp::element(
+                "ioports",
+                vec![pair("from", s(&r.from)), pair("to", s(&r.to))],
+            )));
         }
         for irq in &self.irqs {
             vm.push(device(Sxp::element("irq", vec![pair("irq", irq.clone())])));
         }
         for v in &self.vifs {
-            vm.push(device(Sxp::element("vif", v.settings.iter().map(|(k, val)| pair(k, s(val))).collect())));
+            vm.push(device(Sxp::element(
+                "vif",
+                v.settings.iter().map(|(k, val)| pair(k, s(val))).collect(),
+            )));
         }
         for p in &self.usbports {
             vm.push(device(Sxp::element("usbport", vec![pair("path", s(p))])));
@@ -130,7 +150,10 @@ impl DomainConfig {
         }
         for f in &self.vfbs {
             vm.push(device(Sxp::element("vkbd", Vec::new())));
-            vm.push(device(Sxp::element("vfb", f.settings.iter().map(|(k, val)| pair(k, s(val))).collect())));
+            vm.push(device(Sxp::element(
+                "vfb",
+                f.settings.iter().map(|(k, val)| pair(k, s(val))).collect(),
+            )));
         }
         Sxp::List(vm)
     }

@@ -112,7 +112,8 @@ impl CpuSet {
         let mut include: Vec<u32> = Vec::new();
         let mut exclude: Vec<u32> = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad = || format!("invalid CPU specifier {part:?} in cpus {text:?} (as \"0-3,5,^1\")");
+            let bad =
+                || format!("invalid CPU specifier {part:?} in cpus {text:?} (as \"0-3,5,^1\")");
             let (neg, body) = match part.strip_prefix('^') {
                 Some(b) => (true, b),
                 None => (false, part),
@@ -228,9 +229,33 @@ pub struct DomainConfig {
 
 /// The HVM settings `configure_hvm` copies into the image, in its order.
 const HVM_ARGS: [&str; 27] = [
-    "device_model", "pae", "vcpus", "boot", "fda", "fdb", "localtime", "serial", "stdvga", "isa",
-    "nographic", "soundhw", "vnc", "vncdisplay", "vncunused", "vncconsole", "vnclisten", "sdl",
-    "display", "xauthority", "rtc_timeoffset", "monitor", "acpi", "apic", "usb", "usbdevice", "keymap",
+    "device_model",
+    "pae",
+    "vcpus",
+    "boot",
+    "fda",
+    "fdb",
+    "localtime",
+    "serial",
+    "stdvga",
+    "isa",
+    "nographic",
+    "soundhw",
+    "vnc",
+    "vncdisplay",
+    "vncunused",
+    "vncconsole",
+    "vnclisten",
+    "sdl",
+    "display",
+    "xauthority",
+    "rtc_timeoffset",
+    "monitor",
+    "acpi",
+    "apic",
+    "usb",
+    "usbdevice",
+    "keymap",
 ];
 
 /// Reads typed values out of [`Vals`], blaming the origin of bad ones.
@@ -240,7 +265,9 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn raw(&self, name: &str) -> (PyValue, Origin) {
-        self.vals.get(name).map_or((PyValue::None, Origin::Default), |(v, o)| (v.clone(), o.clone()))
+        self.vals
+            .get(name)
+            .map_or((PyValue::None, Origin::Default), |(v, o)| (v.clone(), o.clone()))
     }
 
     fn err(&self, name: &str, msg: impl Into<String>) -> Error {
@@ -255,7 +282,9 @@ impl Reader<'_> {
             PyValue::Str(s) => Ok(Some(s)),
             PyValue::Int(n) => Ok(Some(n.to_string())),
             PyValue::Float(f) => Ok(Some(py_float_str(f))),
-            other => Err(self.err(name, format!("{name} must be a string, not {}", other.type_name()))),
+            other => {
+                Err(self.err(name, format!("{name} must be a string, not {}", other.type_name())))
+            }
         }
     }
 
@@ -273,9 +302,13 @@ impl Reader<'_> {
             PyValue::Float(f) if f.is_finite() && f.abs() < 9.0e18 => Ok(Some(f.trunc() as i64)),
             PyValue::Str(s) => {
                 let t = s.trim();
-                t.parse::<i64>().map(Some).map_err(|_| self.err(name, format!("{name} must be an integer, not {s:?}")))
+                t.parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| self.err(name, format!("{name} must be an integer, not {s:?}")))
             }
-            other => Err(self.err(name, format!("{name} must be an integer, not {}", other.type_name()))),
+            other => {
+                Err(self.err(name, format!("{name} must be an integer, not {}", other.type_name())))
+            }
         }
     }
 
@@ -291,11 +324,15 @@ impl Reader<'_> {
                 .into_iter()
                 .map(|i| match i {
                     PyValue::Str(s) => Ok(s),
-                    other => Err(self.err(name, format!("{name} entries must be strings, not {}", other.type_name()))),
+                    other => Err(self.err(
+                        name,
+                        format!("{name} entries must be strings, not {}", other.type_name()),
+                    )),
                 })
                 .collect(),
             PyValue::Int(0) if name == "tpmif" => Ok(Vec::new()),
-            other => Err(self.err(name, format!("{name} must be a list of strings, not {}", other.type_name()))),
+            other => Err(self
+                .err(name, format!("{name} must be a list of strings, not {}", other.type_name()))),
         }
     }
 
@@ -312,7 +349,9 @@ fn to_sxp_value(v: &PyValue) -> Option<Sxp> {
         PyValue::Int(n) => Sxp::Int(*n),
         PyValue::Float(f) => Sxp::Float(*f),
         PyValue::Str(s) => Sxp::str(s.as_str()),
-        PyValue::List(items) | PyValue::Tuple(items) => Sxp::List(items.iter().filter_map(to_sxp_value).collect()),
+        PyValue::List(items) | PyValue::Tuple(items) => {
+            Sxp::List(items.iter().filter_map(to_sxp_value).collect())
+        }
     })
 }
 
@@ -336,17 +375,30 @@ const NAME_CHARS: &str = "_-.:/+";
 
 impl DomainConfig {
     /// Builds and checks the configuration from merged options.
-    pub fn from_vals(vals: &Vals, args: &CreateArgs, env: &Env, warnings: &mut Vec<String>) -> Result<DomainConfig> {
+    pub fn from_vals(
+        vals: &Vals,
+        args: &CreateArgs,
+        env: &Env,
+        warnings: &mut Vec<String>,
+    ) -> Result<DomainConfig> {
         let r = Reader { vals };
         let name = r.string("name")?.unwrap_or_default();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || NAME_CHARS.contains(c)) {
-            return Err(r.err("name", format!("Invalid VM name {name:?} (letters, digits and {NAME_CHARS} only)")));
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || NAME_CHARS.contains(c))
+        {
+            return Err(r.err(
+                "name",
+                format!("Invalid VM name {name:?} (letters, digits and {NAME_CHARS} only)"),
+            ));
         }
         let builder = match r.string("builder")?.as_deref() {
             Some("linux") => Builder::Linux,
             Some("hvm") => Builder::Hvm,
             other => {
-                return Err(r.err("builder", format!("unknown builder {:?} (linux or hvm)", other.unwrap_or(""))));
+                return Err(r.err(
+                    "builder",
+                    format!("unknown builder {:?} (linux or hvm)", other.unwrap_or("")),
+                ));
             }
         };
         let action = |key: &str| -> Result<Option<Action>> {
@@ -362,7 +414,12 @@ impl DomainConfig {
             Some("onreboot") => Some(RestartMode::OnReboot),
             Some("always") => Some(RestartMode::Always),
             Some("never") => Some(RestartMode::Never),
-            Some(other) => return Err(r.err("restart", format!("invalid restart mode {other:?} (onreboot, always or never)"))),
+            Some(other) => {
+                return Err(r.err(
+                    "restart",
+                    format!("invalid restart mode {other:?} (onreboot, always or never)"),
+                ));
+            }
         };
         let memory = r.int("memory")?.unwrap_or(128);
         if memory < 1 {
@@ -370,7 +427,9 @@ impl DomainConfig {
         }
         let maxmem = r.int("maxmem")?;
         if let Some(m) = maxmem.filter(|m| *m != 0 && *m < memory) {
-            return Err(r.err("maxmem", format!("maxmem ({m} MiB) is less than memory ({memory} MiB)")));
+            return Err(
+                r.err("maxmem", format!("maxmem ({m} MiB) is less than memory ({memory} MiB)"))
+            );
         }
         let shadow_memory = r.int("shadow_memory")?.unwrap_or(0);
         if shadow_memory < 0 {
@@ -382,7 +441,9 @@ impl DomainConfig {
         }
         let cpu_weight = r.int("cpu_weight")?;
         if let Some(w) = cpu_weight.filter(|w| !(1..=65535).contains(w)) {
-            return Err(r.err("cpu_weight", format!("cpu_weight must be between 1 and 65535, not {w}")));
+            return Err(
+                r.err("cpu_weight", format!("cpu_weight must be between 1 and 65535, not {w}"))
+            );
         }
         let cpu_cap = r.int("cpu_cap")?;
         if let Some(c) = cpu_cap.filter(|c| !(0..=65535).contains(c)) {
@@ -398,11 +459,17 @@ impl DomainConfig {
         }
         let on_xend_start = r.string("on_xend_start")?.unwrap_or_default();
         if !["ignore", "start"].contains(&on_xend_start.as_str()) {
-            return Err(r.err("on_xend_start", format!("on_xend_start must be ignore or start, not {on_xend_start:?}")));
+            return Err(r.err(
+                "on_xend_start",
+                format!("on_xend_start must be ignore or start, not {on_xend_start:?}"),
+            ));
         }
         let on_xend_stop = r.string("on_xend_stop")?.unwrap_or_default();
         if !["ignore", "shutdown", "suspend"].contains(&on_xend_stop.as_str()) {
-            return Err(r.err("on_xend_stop", format!("on_xend_stop must be ignore, shutdown or suspend, not {on_xend_stop:?}")));
+            return Err(r.err(
+                "on_xend_stop",
+                format!("on_xend_stop must be ignore, shutdown or suspend, not {on_xend_stop:?}"),
+            ));
         }
 
         // preprocess_disk, _pci, _ioports, _vtpm, _access_control.
@@ -433,7 +500,10 @@ impl DomainConfig {
         };
         let ssidref = r.int("ssidref")?;
         if access_control.is_some() && ssidref.is_some_and(|s| s != 0) {
-            return Err(r.err("ssidref", "ERROR: SSIDREF and access_control are mutually exclusive but both specified!"));
+            return Err(r.err(
+                "ssidref",
+                "ERROR: SSIDREF and access_control are mutually exclusive but both specified!",
+            ));
         }
 
         // preprocess_ip and preprocess_nfs.
@@ -471,19 +541,27 @@ impl DomainConfig {
         } else if nics == 0 {
             warnings.push("The nics option is deprecated.  Please remove it.".into());
         }
-        let vifs = vif_specs.iter().map(|v| Vif::parse(v).map_err(|m| r.err("vif", m))).collect::<Result<Vec<_>>>()?;
+        let vifs = vif_specs
+            .iter()
+            .map(|v| Vif::parse(v).map_err(|m| r.err("vif", m)))
+            .collect::<Result<Vec<_>>>()?;
 
         let keymap = r.string("keymap")?.unwrap_or_default();
         let vfbs = r
             .strings("vfb")?
             .iter()
-            .map(|v| Vfb::parse(v, &keymap, env.display.as_deref(), env.xauthority.as_deref()).map_err(|m| r.err("vfb", m)))
+            .map(|v| {
+                Vfb::parse(v, &keymap, env.display.as_deref(), env.xauthority.as_deref())
+                    .map_err(|m| r.err("vfb", m))
+            })
             .collect::<Result<Vec<_>>>()?;
 
         let irqs = match r.raw("irq").0 {
             PyValue::List(items) => items.iter().filter_map(to_sxp_value).collect(),
             PyValue::None => Vec::new(),
-            other => return Err(r.err("irq", format!("irq must be a list, not {}", other.type_name()))),
+            other => {
+                return Err(r.err("irq", format!("irq must be a list, not {}", other.type_name())));
+            }
         };
 
         let kernel = r.nonempty("kernel")?.map(|k| abspath(&k, &env.cwd));
@@ -563,17 +641,29 @@ impl DomainConfig {
 
     /// What xend does on power-off (its default: destroy).
     pub fn effective_on_poweroff(&self) -> Action {
-        self.on_poweroff.or(self.restart.map(|r| if r == RestartMode::Always { Action::Restart } else { Action::Destroy })).unwrap_or(Action::Destroy)
+        self.on_poweroff
+            .or(self
+                .restart
+                .map(|r| if r == RestartMode::Always { Action::Restart } else { Action::Destroy }))
+            .unwrap_or(Action::Destroy)
     }
 
     /// What xend does on reboot (its default: restart).
     pub fn effective_on_reboot(&self) -> Action {
-        self.on_reboot.or(self.restart.map(|r| if r == RestartMode::Never { Action::Destroy } else { Action::Restart })).unwrap_or(Action::Restart)
+        self.on_reboot
+            .or(self
+                .restart
+                .map(|r| if r == RestartMode::Never { Action::Destroy } else { Action::Restart }))
+            .unwrap_or(Action::Restart)
     }
 
     /// What xend does on a crash (its default: restart).
     pub fn effective_on_crash(&self) -> Action {
-        self.on_crash.or(self.restart.map(|r| if r == RestartMode::Always { Action::Restart } else { Action::Destroy })).unwrap_or(Action::Restart)
+        self.on_crash
+            .or(self
+                .restart
+                .map(|r| if r == RestartMode::Always { Action::Restart } else { Action::Destroy }))
+            .unwrap_or(Action::Restart)
     }
 
     /// The credit weight xend gives (256 when unset).

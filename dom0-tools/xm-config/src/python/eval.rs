@@ -108,7 +108,11 @@ impl<'h> Interp<'h> {
 
     fn tick(&mut self, pos: Pos) -> R<()> {
         self.fuel = self.fuel.checked_sub(1).ok_or_else(|| {
-            self.fail(pos, ErrorKind::Limit, "evaluation step limit reached (the file runs too long)")
+            self.fail(
+                pos,
+                ErrorKind::Limit,
+                "evaluation step limit reached (the file runs too long)",
+            )
         })?;
         Ok(())
     }
@@ -142,7 +146,13 @@ impl<'h> Interp<'h> {
                         let i = self.expr(idx, frame)?;
                         self.index(&o, &i, *p)?
                     }
-                    Target::Tuple(_, p) => return Err(self.fail(*p, ErrorKind::Syntax, "illegal augmented assignment")),
+                    Target::Tuple(_, p) => {
+                        return Err(self.fail(
+                            *p,
+                            ErrorKind::Syntax,
+                            "illegal augmented assignment",
+                        ));
+                    }
                 };
                 let rhs = self.expr(value, frame)?;
                 // `l += x` extends a list in place, as Python does.
@@ -180,11 +190,19 @@ impl<'h> Interp<'h> {
                 }
             }
             StmtKind::Def(def) => {
-                self.assign(&Target::Name(def.name.clone(), stmt.pos), Value::Func(def.clone()), frame)?;
+                self.assign(
+                    &Target::Name(def.name.clone(), stmt.pos),
+                    Value::Func(def.clone()),
+                    frame,
+                )?;
             }
             StmtKind::Return(value) => {
                 if frame.is_none() {
-                    return Err(self.fail(stmt.pos, ErrorKind::Syntax, "'return' outside function"));
+                    return Err(self.fail(
+                        stmt.pos,
+                        ErrorKind::Syntax,
+                        "'return' outside function",
+                    ));
                 }
                 let v = match value {
                     Some(e) => self.expr(e, frame)?,
@@ -192,7 +210,9 @@ impl<'h> Interp<'h> {
                 };
                 return Ok(Flow::Return(v));
             }
-            StmtKind::Raise(exc, msg) => return Err(self.raise(exc.as_ref(), msg.as_ref(), stmt.pos, frame)),
+            StmtKind::Raise(exc, msg) => {
+                return Err(self.raise(exc.as_ref(), msg.as_ref(), stmt.pos, frame));
+            }
             StmtKind::Pass => {}
             StmtKind::Import(names) => {
                 for (name, pos) in names {
@@ -208,21 +228,33 @@ impl<'h> Interp<'h> {
                             ));
                         }
                     };
-                    self.assign(&Target::Name(module.name().to_string(), *pos), Value::Module(module), frame)?;
+                    self.assign(
+                        &Target::Name(module.name().to_string(), *pos),
+                        Value::Module(module),
+                        frame,
+                    )?;
                 }
             }
             StmtKind::FromImport(module) => {
                 return Err(self.fail(
                     stmt.pos,
                     ErrorKind::Unsupported,
-                    format!("'from {module} import' is not supported in domain configuration files"),
+                    format!(
+                        "'from {module} import' is not supported in domain configuration files"
+                    ),
                 ));
             }
         }
         Ok(Flow::Normal)
     }
 
-    fn raise(&mut self, exc: Option<&Expr>, msg: Option<&Expr>, pos: Pos, frame: &mut Option<Frame>) -> Raised {
+    fn raise(
+        &mut self,
+        exc: Option<&Expr>,
+        msg: Option<&Expr>,
+        pos: Pos,
+        frame: &mut Option<Frame>,
+    ) -> Raised {
         let Some(exc) = exc else {
             return self.fail(pos, ErrorKind::Unsupported, "bare 'raise' outside an except clause");
         };
@@ -232,10 +264,18 @@ impl<'h> Interp<'h> {
             _ => (exc, &[]),
         };
         let ExprKind::Name(class) = &class_expr.kind else {
-            return self.fail(pos, ErrorKind::Unsupported, "only built-in exception classes can be raised");
+            return self.fail(
+                pos,
+                ErrorKind::Unsupported,
+                "only built-in exception classes can be raised",
+            );
         };
         let Some(class) = EXCEPTIONS.iter().find(|c| **c == class.as_str()) else {
-            return self.fail(pos, ErrorKind::Unsupported, format!("unknown exception class {class}"));
+            return self.fail(
+                pos,
+                ErrorKind::Unsupported,
+                format!("unknown exception class {class}"),
+            );
         };
         let mut text = String::new();
         let message = msg.or(args.first());
@@ -278,7 +318,11 @@ impl<'h> Interp<'h> {
                 let o = self.expr(obj, frame)?;
                 let i = self.expr(idx, frame)?;
                 let Value::List(l) = &o else {
-                    return Err(self.exc(*pos, "TypeError", format!("'{}' object does not support item assignment", o.type_name())));
+                    return Err(self.exc(
+                        *pos,
+                        "TypeError",
+                        format!("'{}' object does not support item assignment", o.type_name()),
+                    ));
                 };
                 let len = l.borrow().len();
                 let at = self.seq_index(&i, len, *pos)?;
@@ -312,7 +356,11 @@ impl<'h> Interp<'h> {
             "len" => Value::Builtin(Builtin::Len),
             "range" => Value::Builtin(Builtin::Range),
             _ if frame.is_some() => {
-                return Err(self.exc(pos, "NameError", format!("global name '{name}' is not defined")));
+                return Err(self.exc(
+                    pos,
+                    "NameError",
+                    format!("global name '{name}' is not defined"),
+                ));
             }
             _ => return Err(self.exc(pos, "NameError", format!("name '{name}' is not defined"))),
         };
@@ -370,7 +418,13 @@ impl<'h> Interp<'h> {
                     Value::Float(f) => Value::Float(-f),
                     _ => match v.as_int() {
                         Some(n) => Value::Int(n.checked_neg().ok_or_else(|| self.overflow(e.pos))?),
-                        None => return Err(self.exc(e.pos, "TypeError", format!("bad operand type for unary -: '{}'", v.type_name()))),
+                        None => {
+                            return Err(self.exc(
+                                e.pos,
+                                "TypeError",
+                                format!("bad operand type for unary -: '{}'", v.type_name()),
+                            ));
+                        }
                     },
                 }
             }
@@ -380,7 +434,13 @@ impl<'h> Interp<'h> {
                     Value::Float(_) => v,
                     _ => match v.as_int() {
                         Some(n) => Value::Int(n),
-                        None => return Err(self.exc(e.pos, "TypeError", format!("bad operand type for unary +: '{}'", v.type_name()))),
+                        None => {
+                            return Err(self.exc(
+                                e.pos,
+                                "TypeError",
+                                format!("bad operand type for unary +: '{}'", v.type_name()),
+                            ));
+                        }
                     },
                 }
             }
@@ -428,14 +488,24 @@ impl<'h> Interp<'h> {
         match v {
             Value::List(l) => Ok(l.borrow().clone()),
             Value::Tuple(t) => Ok(t.to_vec()),
-            Value::Str(s) => Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0u8; 4]))).collect()),
-            _ => Err(self.exc(pos, "TypeError", format!("'{}' object is not iterable", v.type_name()))),
+            Value::Str(s) => {
+                Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0u8; 4]))).collect())
+            }
+            _ => Err(self.exc(
+                pos,
+                "TypeError",
+                format!("'{}' object is not iterable", v.type_name()),
+            )),
         }
     }
 
     fn seq_index(&self, i: &Value, len: usize, pos: Pos) -> R<usize> {
         let Some(n) = i.as_int() else {
-            return Err(self.exc(pos, "TypeError", format!("indices must be integers, not {}", i.type_name())));
+            return Err(self.exc(
+                pos,
+                "TypeError",
+                format!("indices must be integers, not {}", i.type_name()),
+            ));
         };
         let len_i = i64::try_from(len).unwrap_or(i64::MAX);
         let k = if n < 0 { n.checked_add(len_i) } else { Some(n) };
@@ -461,7 +531,11 @@ impl<'h> Interp<'h> {
                 let k = self.seq_index(i, chars.len(), pos)?;
                 Ok(chars.get(k).map_or(Value::None, |c| Value::str(c.encode_utf8(&mut [0u8; 4]))))
             }
-            _ => Err(self.exc(pos, "TypeError", format!("'{}' object is not subscriptable", o.type_name()))),
+            _ => Err(self.exc(
+                pos,
+                "TypeError",
+                format!("'{}' object is not subscriptable", o.type_name()),
+            )),
         }
     }
 
@@ -471,7 +545,9 @@ impl<'h> Interp<'h> {
             if matches!(v, Value::None) {
                 return Ok(default);
             }
-            let n = v.as_int().ok_or_else(|| self.exc(pos, "TypeError", "slice indices must be integers or None"))?;
+            let n = v.as_int().ok_or_else(|| {
+                self.exc(pos, "TypeError", "slice indices must be integers or None")
+            })?;
             let len_i = i64::try_from(len).unwrap_or(i64::MAX);
             let k = if n < 0 { n.saturating_add(len_i).max(0) } else { n.min(len_i) };
             Ok(usize::try_from(k).unwrap_or(0))
@@ -491,7 +567,11 @@ impl<'h> Interp<'h> {
                 let (a, b) = (bound(lo, chars.len(), 0)?, bound(hi, chars.len(), chars.len())?);
                 Ok(Value::str(&chars.get(a..b.max(a)).unwrap_or(&[]).iter().collect::<String>()))
             }
-            _ => Err(self.exc(pos, "TypeError", format!("'{}' object is not subscriptable", o.type_name()))),
+            _ => Err(self.exc(
+                pos,
+                "TypeError",
+                format!("'{}' object is not subscriptable", o.type_name()),
+            )),
         }
     }
 
@@ -503,7 +583,9 @@ impl<'h> Interp<'h> {
             (Value::Module(Module::Re), "match") => Some(Value::Builtin(Builtin::ReMatch)),
             (Value::XmVars, "var") => Some(Value::Builtin(Builtin::XmVarsVar)),
             (Value::XmVars, "check") => Some(Value::Builtin(Builtin::XmVarsCheck)),
-            (Value::Str(_), m) => STR_METHODS.iter().find(|s| **s == m).map(|s| Value::Method(Box::new(o.clone()), s)),
+            (Value::Str(_), m) => {
+                STR_METHODS.iter().find(|s| **s == m).map(|s| Value::Method(Box::new(o.clone()), s))
+            }
             (Value::List(_), "append") => Some(Value::Method(Box::new(o.clone()), "append")),
             (Value::Match(_), "group") => Some(Value::Method(Box::new(o.clone()), "group")),
             _ => None,
@@ -513,33 +595,64 @@ impl<'h> Interp<'h> {
             None if matches!(o, Value::Module(_)) => Err(self.fail(
                 pos,
                 ErrorKind::Unsupported,
-                format!("{}.{name} is not available to domain configuration files", o.repr().trim_start_matches("<module '").trim_end_matches("'>")),
+                format!(
+                    "{}.{name} is not available to domain configuration files",
+                    o.repr().trim_start_matches("<module '").trim_end_matches("'>")
+                ),
             )),
-            None => Err(self.exc(pos, "AttributeError", format!("'{}' object has no attribute '{name}'", o.type_name()))),
+            None => Err(self.exc(
+                pos,
+                "AttributeError",
+                format!("'{}' object has no attribute '{name}'", o.type_name()),
+            )),
         }
     }
 
-    fn call(&mut self, f: &Value, args: Vec<Value>, kwargs: Vec<(String, Value)>, pos: Pos) -> R<Value> {
+    fn call(
+        &mut self,
+        f: &Value,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+        pos: Pos,
+    ) -> R<Value> {
         match f {
             Value::Func(def) => self.call_func(def, args, kwargs, pos),
             Value::Builtin(b) => self.call_builtin(*b, args, kwargs, pos),
             Value::Method(obj, m) => {
                 if !kwargs.is_empty() {
-                    return Err(self.exc(pos, "TypeError", format!("{m}() takes no keyword arguments")));
+                    return Err(self.exc(
+                        pos,
+                        "TypeError",
+                        format!("{m}() takes no keyword arguments"),
+                    ));
                 }
                 self.call_method(obj, m, args, pos)
             }
-            _ => Err(self.exc(pos, "TypeError", format!("'{}' object is not callable", f.type_name()))),
+            _ => Err(self.exc(
+                pos,
+                "TypeError",
+                format!("'{}' object is not callable", f.type_name()),
+            )),
         }
     }
 
-    fn call_func(&mut self, def: &Rc<FuncDef>, args: Vec<Value>, kwargs: Vec<(String, Value)>, pos: Pos) -> R<Value> {
+    fn call_func(
+        &mut self,
+        def: &Rc<FuncDef>,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+        pos: Pos,
+    ) -> R<Value> {
         if self.depth >= MAX_CALL_DEPTH {
             return Err(self.fail(pos, ErrorKind::Limit, "maximum recursion depth exceeded"));
         }
         let nparams = def.params.len();
         if args.len() > nparams {
-            return Err(self.exc(pos, "TypeError", format!("{}() takes at most {nparams} arguments ({} given)", def.name, args.len())));
+            return Err(self.exc(
+                pos,
+                "TypeError",
+                format!("{}() takes at most {nparams} arguments ({} given)", def.name, args.len()),
+            ));
         }
         let mut locals = Frame::new();
         let mut args = args.into_iter();
@@ -547,7 +660,11 @@ impl<'h> Interp<'h> {
         for (name, default) in &def.params {
             let v = if let Some(a) = args.next() {
                 if kwargs.iter().any(|(k, _)| k == name) {
-                    return Err(self.exc(pos, "TypeError", format!("{}() got multiple values for keyword argument '{name}'", def.name)));
+                    return Err(self.exc(
+                        pos,
+                        "TypeError",
+                        format!("{}() got multiple values for keyword argument '{name}'", def.name),
+                    ));
                 }
                 a
             } else if let Some(k) = kwargs.iter().position(|(k, _)| k == name) {
@@ -556,12 +673,20 @@ impl<'h> Interp<'h> {
                 // Defaults are evaluated at call time here, in module scope.
                 self.expr(d, &mut None)?
             } else {
-                return Err(self.exc(pos, "TypeError", format!("{}() takes exactly {nparams} arguments", def.name)));
+                return Err(self.exc(
+                    pos,
+                    "TypeError",
+                    format!("{}() takes exactly {nparams} arguments", def.name),
+                ));
             };
             locals.insert(name.clone(), v);
         }
         if let Some((k, _)) = kwargs.first() {
-            return Err(self.exc(pos, "TypeError", format!("{}() got an unexpected keyword argument '{k}'", def.name)));
+            return Err(self.exc(
+                pos,
+                "TypeError",
+                format!("{}() got an unexpected keyword argument '{k}'", def.name),
+            ));
         }
         self.depth = self.depth.saturating_add(1);
         let mut frame = Some(locals);
@@ -573,13 +698,27 @@ impl<'h> Interp<'h> {
         }
     }
 
-    fn call_builtin(&mut self, b: Builtin, args: Vec<Value>, kwargs: Vec<(String, Value)>, pos: Pos) -> R<Value> {
+    fn call_builtin(
+        &mut self,
+        b: Builtin,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+        pos: Pos,
+    ) -> R<Value> {
         if !kwargs.is_empty() && b != Builtin::XmVarsVar {
-            return Err(self.exc(pos, "TypeError", format!("{}() takes no keyword arguments", b.name())));
+            return Err(self.exc(
+                pos,
+                "TypeError",
+                format!("{}() takes no keyword arguments", b.name()),
+            ));
         }
         let arity = |lo: usize, hi: usize| -> R<()> {
             if args.len() < lo || args.len() > hi {
-                return Err(self.exc(pos, "TypeError", format!("{}() takes {lo} to {hi} arguments ({} given)", b.name(), args.len())));
+                return Err(self.exc(
+                    pos,
+                    "TypeError",
+                    format!("{}() takes {lo} to {hi} arguments ({} given)", b.name(), args.len()),
+                ));
             }
             Ok(())
         };
@@ -587,23 +726,40 @@ impl<'h> Interp<'h> {
             Builtin::Int => {
                 arity(0, 2)?;
                 let base = match args.get(1) {
-                    Some(v) => Some(v.as_int().ok_or_else(|| self.exc(pos, "TypeError", "an integer is required"))?),
+                    Some(v) => Some(
+                        v.as_int()
+                            .ok_or_else(|| self.exc(pos, "TypeError", "an integer is required"))?,
+                    ),
                     None => None,
                 };
                 match args.first() {
                     None => Ok(Value::Int(0)),
                     Some(Value::Str(s)) => self.int_from_str(s, base.unwrap_or(10), pos),
-                    Some(_) if base.is_some() => Err(self.exc(pos, "TypeError", "int() can't convert non-string with explicit base")),
+                    Some(_) if base.is_some() => Err(self.exc(
+                        pos,
+                        "TypeError",
+                        "int() can't convert non-string with explicit base",
+                    )),
                     Some(Value::Float(f)) => {
                         if !f.is_finite() || f.abs() >= 9.2e18 {
                             return Err(self.overflow(pos));
                         }
-                        #[allow(clippy::cast_possible_truncation, reason = "finite and in range: int() truncates")]
+                        #[allow(
+                            clippy::cast_possible_truncation,
+                            reason = "finite and in range: int() truncates"
+                        )]
                         Ok(Value::Int(f.trunc() as i64))
                     }
                     Some(v) => match v.as_int() {
                         Some(n) => Ok(Value::Int(n)),
-                        None => Err(self.exc(pos, "TypeError", format!("int() argument must be a string or a number, not '{}'", v.type_name()))),
+                        None => Err(self.exc(
+                            pos,
+                            "TypeError",
+                            format!(
+                                "int() argument must be a string or a number, not '{}'",
+                                v.type_name()
+                            ),
+                        )),
                     },
                 }
             }
@@ -617,7 +773,13 @@ impl<'h> Interp<'h> {
                     Some(Value::Str(s)) => s.chars().count(),
                     Some(Value::List(l)) => l.borrow().len(),
                     Some(Value::Tuple(t)) => t.len(),
-                    Some(v) => return Err(self.exc(pos, "TypeError", format!("object of type '{}' has no len()", v.type_name()))),
+                    Some(v) => {
+                        return Err(self.exc(
+                            pos,
+                            "TypeError",
+                            format!("object of type '{}' has no len()", v.type_name()),
+                        ));
+                    }
                     None => 0,
                 };
                 Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
@@ -626,7 +788,11 @@ impl<'h> Interp<'h> {
                 arity(1, 3)?;
                 let ints = args
                     .iter()
-                    .map(|a| a.as_int().ok_or_else(|| self.exc(pos, "TypeError", "range() integer argument expected")))
+                    .map(|a| {
+                        a.as_int().ok_or_else(|| {
+                            self.exc(pos, "TypeError", "range() integer argument expected")
+                        })
+                    })
                     .collect::<R<Vec<i64>>>()?;
                 let (start, stop, step) = match ints.as_slice() {
                     [stop] => (0, *stop, 1),
@@ -635,7 +801,11 @@ impl<'h> Interp<'h> {
                     _ => (0, 0, 1),
                 };
                 if step == 0 {
-                    return Err(self.exc(pos, "ValueError", "range() step argument must not be zero"));
+                    return Err(self.exc(
+                        pos,
+                        "ValueError",
+                        "range() step argument must not be zero",
+                    ));
                 }
                 let mut out = Vec::new();
                 let mut i = start;
@@ -657,9 +827,19 @@ impl<'h> Interp<'h> {
             Builtin::ReSearch | Builtin::ReMatch => {
                 arity(2, 2)?;
                 let (Some(Value::Str(p)), Some(Value::Str(s))) = (args.first(), args.get(1)) else {
-                    return Err(self.exc(pos, "TypeError", format!("{}() takes a pattern string and a string", b.name())));
+                    return Err(self.exc(
+                        pos,
+                        "TypeError",
+                        format!("{}() takes a pattern string and a string", b.name()),
+                    ));
                 };
-                let re = Regex::new(p).map_err(|m| self.fail(pos, ErrorKind::Unsupported, format!("{}: pattern {p:?}: {m}", b.name())))?;
+                let re = Regex::new(p).map_err(|m| {
+                    self.fail(
+                        pos,
+                        ErrorKind::Unsupported,
+                        format!("{}: pattern {p:?}: {m}", b.name()),
+                    )
+                })?;
                 let found = re
                     .find(s, b == Builtin::ReMatch)
                     .map_err(|m| self.fail(pos, ErrorKind::Limit, format!("{}: {m}", b.name())))?;
@@ -675,7 +855,12 @@ impl<'h> Interp<'h> {
     }
 
     /// `xm_vars.var(name, use=None, check=None)` (`xen.xm.help.Vars.var`).
-    fn xm_vars_var(&mut self, args: Vec<Value>, kwargs: Vec<(String, Value)>, pos: Pos) -> R<Value> {
+    fn xm_vars_var(
+        &mut self,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+        pos: Pos,
+    ) -> R<Value> {
         let mut slots: [Option<Value>; 3] = [None, None, None];
         if args.len() > 3 {
             return Err(self.exc(pos, "TypeError", "var() takes at most 4 arguments"));
@@ -688,11 +873,21 @@ impl<'h> Interp<'h> {
                 "name" => 0,
                 "use" => 1,
                 "check" => 2,
-                _ => return Err(self.exc(pos, "TypeError", format!("var() got an unexpected keyword argument '{k}'"))),
+                _ => {
+                    return Err(self.exc(
+                        pos,
+                        "TypeError",
+                        format!("var() got an unexpected keyword argument '{k}'"),
+                    ));
+                }
             };
             let Some(slot) = slots.get_mut(i) else { continue };
             if slot.is_some() {
-                return Err(self.exc(pos, "TypeError", format!("var() got multiple values for keyword argument '{k}'")));
+                return Err(self.exc(
+                    pos,
+                    "TypeError",
+                    format!("var() got multiple values for keyword argument '{k}'"),
+                ));
             }
             *slot = Some(v);
         }
@@ -744,12 +939,20 @@ impl<'h> Interp<'h> {
             match args.get(i) {
                 None | Some(Value::None) => Ok(None),
                 Some(Value::Str(s)) => Ok(Some(s.clone())),
-                Some(v) => Err(self.exc(pos, "TypeError", format!("expected a string, not {}", v.type_name()))),
+                Some(v) => Err(self.exc(
+                    pos,
+                    "TypeError",
+                    format!("expected a string, not {}", v.type_name()),
+                )),
             }
         };
         let nargs = |lo: usize, hi: usize| -> R<()> {
             if args.len() < lo || args.len() > hi {
-                return Err(self.exc(pos, "TypeError", format!("{m}() takes {lo} to {hi} arguments ({} given)", args.len())));
+                return Err(self.exc(
+                    pos,
+                    "TypeError",
+                    format!("{m}() takes {lo} to {hi} arguments ({} given)", args.len()),
+                ));
             }
             Ok(())
         };
@@ -765,10 +968,13 @@ impl<'h> Interp<'h> {
             Value::Match(groups) => {
                 nargs(0, 1)?;
                 let g = match args.first() {
-                    Some(v) => v.as_int().ok_or_else(|| self.exc(pos, "IndexError", "no such group"))?,
+                    Some(v) => {
+                        v.as_int().ok_or_else(|| self.exc(pos, "IndexError", "no such group"))?
+                    }
                     None => 0,
                 };
-                let g = usize::try_from(g).map_err(|_| self.exc(pos, "IndexError", "no such group"))?;
+                let g =
+                    usize::try_from(g).map_err(|_| self.exc(pos, "IndexError", "no such group"))?;
                 match groups.get(g) {
                     Some(Some(s)) => Ok(Value::str(s)),
                     Some(None) => Ok(Value::None),
@@ -801,17 +1007,24 @@ impl<'h> Interp<'h> {
                 "startswith" | "endswith" => {
                     nargs(1, 1)?;
                     let p = str_arg(0)?.unwrap_or_default();
-                    Ok(Value::Bool(if m == "startswith" { s.starts_with(&*p) } else { s.ends_with(&*p) }))
+                    Ok(Value::Bool(if m == "startswith" {
+                        s.starts_with(&*p)
+                    } else {
+                        s.ends_with(&*p)
+                    }))
                 }
                 "find" => {
                     nargs(1, 1)?;
                     let p = str_arg(0)?.unwrap_or_default();
-                    let at = s.find(&*p).map_or(-1, |b| i64::try_from(s.get(..b).unwrap_or("").chars().count()).unwrap_or(-1));
+                    let at = s.find(&*p).map_or(-1, |b| {
+                        i64::try_from(s.get(..b).unwrap_or("").chars().count()).unwrap_or(-1)
+                    });
                     Ok(Value::Int(at))
                 }
                 "replace" => {
                     nargs(2, 2)?;
-                    let (from, to) = (str_arg(0)?.unwrap_or_default(), str_arg(1)?.unwrap_or_default());
+                    let (from, to) =
+                        (str_arg(0)?.unwrap_or_default(), str_arg(1)?.unwrap_or_default());
                     let out = if from.is_empty() { s.to_string() } else { s.replace(&*from, &to) };
                     if out.len() > MAX_LEN {
                         return Err(self.fail(pos, ErrorKind::Limit, "string too long"));
@@ -821,7 +1034,9 @@ impl<'h> Interp<'h> {
                 "split" => {
                     nargs(0, 1)?;
                     let parts: Vec<Value> = match str_arg(0)? {
-                        Some(sep) if sep.is_empty() => return Err(self.exc(pos, "ValueError", "empty separator")),
+                        Some(sep) if sep.is_empty() => {
+                            return Err(self.exc(pos, "ValueError", "empty separator"));
+                        }
                         Some(sep) => s.split(&*sep).map(Value::str).collect(),
                         None => s.split_ascii_whitespace().map(Value::str).collect(),
                     };
@@ -833,7 +1048,11 @@ impl<'h> Interp<'h> {
                     let mut parts = Vec::with_capacity(items.len());
                     for it in items {
                         let Value::Str(t) = it else {
-                            return Err(self.exc(pos, "TypeError", format!("sequence item: expected string, {} found", it.type_name())));
+                            return Err(self.exc(
+                                pos,
+                                "TypeError",
+                                format!("sequence item: expected string, {} found", it.type_name()),
+                            ));
                         };
                         parts.push(t);
                     }
@@ -843,16 +1062,30 @@ impl<'h> Interp<'h> {
                     }
                     Ok(Value::str(&out))
                 }
-                _ => Err(self.exc(pos, "AttributeError", format!("'str' object has no attribute '{m}'"))),
+                _ => Err(self.exc(
+                    pos,
+                    "AttributeError",
+                    format!("'str' object has no attribute '{m}'"),
+                )),
             },
-            _ => Err(self.exc(pos, "AttributeError", format!("'{}' object has no attribute '{m}'", obj.type_name()))),
+            _ => Err(self.exc(
+                pos,
+                "AttributeError",
+                format!("'{}' object has no attribute '{m}'", obj.type_name()),
+            )),
         }
     }
 
     /// `int(s, base)` with Python 2's rules (spaces, sign, `0x` for base 16
     /// or 0, trailing `L`).
     fn int_from_str(&self, s: &str, base: i64, pos: Pos) -> R<Value> {
-        let bad = || self.exc(pos, "ValueError", format!("invalid literal for int() with base {base}: {}", Value::str(s).repr()));
+        let bad = || {
+            self.exc(
+                pos,
+                "ValueError",
+                format!("invalid literal for int() with base {base}: {}", Value::str(s).repr()),
+            )
+        };
         let t = s.trim();
         let (neg, digits) = match t.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -888,7 +1121,12 @@ impl<'h> Interp<'h> {
             self.exc(
                 pos,
                 "TypeError",
-                format!("unsupported operand type(s) for {}: '{}' and '{}'", op.symbol(), a.type_name(), b.type_name()),
+                format!(
+                    "unsupported operand type(s) for {}: '{}' and '{}'",
+                    op.symbol(),
+                    a.type_name(),
+                    b.type_name()
+                ),
             )
         };
         // Sequences first.
@@ -913,14 +1151,23 @@ impl<'h> Interp<'h> {
             }
             (BinOp::Mod, Value::Str(f), args) => {
                 return format(f, args).map(|s| Value::str(&s)).map_err(|m| {
-                    let class = if m.starts_with("unsupported format") || m.starts_with("incomplete") { "ValueError" } else { "TypeError" };
+                    let class =
+                        if m.starts_with("unsupported format") || m.starts_with("incomplete") {
+                            "ValueError"
+                        } else {
+                            "TypeError"
+                        };
                     self.exc(pos, class, m)
                 });
             }
-            (BinOp::Mul, Value::Str(_) | Value::List(_) | Value::Tuple(_), n) if n.as_int().is_some() => {
+            (BinOp::Mul, Value::Str(_) | Value::List(_) | Value::Tuple(_), n)
+                if n.as_int().is_some() =>
+            {
                 return self.repeat(a, n.as_int().unwrap_or(0), pos);
             }
-            (BinOp::Mul, n, Value::Str(_) | Value::List(_) | Value::Tuple(_)) if n.as_int().is_some() => {
+            (BinOp::Mul, n, Value::Str(_) | Value::List(_) | Value::Tuple(_))
+                if n.as_int().is_some() =>
+            {
                 return self.repeat(b, n.as_int().unwrap_or(0), pos);
             }
             _ => {}
@@ -1000,7 +1247,9 @@ impl<'h> Interp<'h> {
                 if t.len().saturating_mul(n) > MAX_ITEMS {
                     return Err(too_long());
                 }
-                Ok(Value::Tuple(t.iter().cloned().cycle().take(t.len().saturating_mul(n)).collect()))
+                Ok(Value::Tuple(
+                    t.iter().cloned().cycle().take(t.len().saturating_mul(n)).collect(),
+                ))
             }
             _ => Ok(Value::None),
         }
@@ -1010,7 +1259,15 @@ impl<'h> Interp<'h> {
         use core::cmp::Ordering::{Greater, Less};
         let order = || {
             a.compare(b).ok_or_else(|| {
-                self.fail(pos, ErrorKind::Unsupported, format!("cannot order '{}' and '{}' (Python 2 orders them arbitrarily)", a.type_name(), b.type_name()))
+                self.fail(
+                    pos,
+                    ErrorKind::Unsupported,
+                    format!(
+                        "cannot order '{}' and '{}' (Python 2 orders them arbitrarily)",
+                        a.type_name(),
+                        b.type_name()
+                    ),
+                )
             })
         };
         Ok(match op {
@@ -1024,11 +1281,23 @@ impl<'h> Interp<'h> {
                 let found = match b {
                     Value::Str(h) => match a {
                         Value::Str(n) => h.contains(&**n),
-                        _ => return Err(self.exc(pos, "TypeError", "'in <string>' requires string as left operand")),
+                        _ => {
+                            return Err(self.exc(
+                                pos,
+                                "TypeError",
+                                "'in <string>' requires string as left operand",
+                            ));
+                        }
                     },
                     Value::List(l) => l.borrow().iter().any(|x| x.equals(a)),
                     Value::Tuple(t) => t.iter().any(|x| x.equals(a)),
-                    _ => return Err(self.exc(pos, "TypeError", format!("argument of type '{}' is not iterable", b.type_name()))),
+                    _ => {
+                        return Err(self.exc(
+                            pos,
+                            "TypeError",
+                            format!("argument of type '{}' is not iterable", b.type_name()),
+                        ));
+                    }
                 };
                 found == (op == CmpOp::In)
             }
@@ -1039,7 +1308,11 @@ impl<'h> Interp<'h> {
                     (Value::None | Value::Bool(_), _) | (_, Value::None | Value::Bool(_)) => false,
                     (Value::List(x), Value::List(y)) => Rc::ptr_eq(x, y),
                     (Value::Module(x), Value::Module(y)) => x == y,
-                    _ => a.equals(b) && a.type_name() == b.type_name() && !matches!(a, Value::Str(_) | Value::Int(_) | Value::Float(_)),
+                    _ => {
+                        a.equals(b)
+                            && a.type_name() == b.type_name()
+                            && !matches!(a, Value::Str(_) | Value::Int(_) | Value::Float(_))
+                    }
                 };
                 same == (op == CmpOp::Is)
             }
@@ -1066,5 +1339,16 @@ const EXCEPTIONS: [&str; 9] = [
     "AssertionError",
 ];
 
-const STR_METHODS: [&str; 11] =
-    ["strip", "lstrip", "rstrip", "lower", "upper", "startswith", "endswith", "find", "replace", "split", "join"];
+const STR_METHODS: [&str; 11] = [
+    "strip",
+    "lstrip",
+    "rstrip",
+    "lower",
+    "upper",
+    "startswith",
+    "endswith",
+    "find",
+    "replace",
+    "split",
+    "join",
+];

@@ -111,11 +111,16 @@ pub(crate) fn format(fmt: &str, args: &Value) -> Result<String, String> {
             'd' | 'i' | 'u' | 'o' | 'x' | 'X' => {
                 let n = match arg {
                     Value::Float(f) if f.is_finite() && f.abs() < 9.2e18 => {
-                        #[allow(clippy::cast_possible_truncation, reason = "Python truncates floats for %d")]
+                        #[allow(
+                            clippy::cast_possible_truncation,
+                            reason = "Python truncates floats for %d"
+                        )]
                         let n = f.trunc() as i64;
                         n
                     }
-                    _ => arg.as_int().ok_or_else(|| format!("%{conv} format: a number is required, not {}", arg.type_name()))?,
+                    _ => arg.as_int().ok_or_else(|| {
+                        format!("%{conv} format: a number is required, not {}", arg.type_name())
+                    })?,
                 };
                 let mag = n.unsigned_abs();
                 let mut digits = match conv {
@@ -144,7 +149,9 @@ pub(crate) fn format(fmt: &str, args: &Value) -> Result<String, String> {
                     Value::Str(_) | Value::None | Value::List(_) | Value::Tuple(_) => {
                         return Err(format!("float argument required, not {}", arg.type_name()));
                     }
-                    _ => arg.as_float().ok_or_else(|| format!("float argument required, not {}", arg.type_name()))?,
+                    _ => arg.as_float().ok_or_else(|| {
+                        format!("float argument required, not {}", arg.type_name())
+                    })?,
                 };
                 let p = precision.unwrap_or(6);
                 let mag = f.abs();
@@ -159,7 +166,10 @@ pub(crate) fn format(fmt: &str, args: &Value) -> Result<String, String> {
                 (sign_of(f.is_sign_negative() && f != 0.0, plus, space), body)
             }
             other => {
-                return Err(format!("unsupported format character '{other}' (0x{:x})", u32::from(other)));
+                return Err(format!(
+                    "unsupported format character '{other}' (0x{:x})",
+                    u32::from(other)
+                ));
             }
         };
         let len = sign.len().saturating_add(body.chars().count());
@@ -222,14 +232,63 @@ mod tests {
         assert_eq!(format("VM%d", &Value::Int(3)).as_deref(), Ok("VM3"));
         assert_eq!(format("phy:sda%d,sda1,w", &Value::Int(10)).as_deref(), Ok("phy:sda10,sda1,w"));
         let t = tuple(vec![Value::str("a"), Value::Int(-5), Value::Float(2.5)]);
-        assert_eq!(format("%s|%4d|%-4d|%05d|%.2f|%%", &tuple(vec![Value::str("a"), Value::Int(-5), Value::Int(7), Value::Int(-42), Value::Float(2.5)])).as_deref(), Ok("a|  -5|7   |-0042|2.50|%"));
-        assert_eq!(format("%r %s %x %#o %X", &tuple(vec![Value::str("x'"), Value::None, Value::Int(255), Value::Int(8), Value::Int(255)])).as_deref(), Ok("\"x'\" None ff 010 FF"));
-        assert_eq!(format("%e %g %G", &tuple(vec![Value::Float(12345.678), Value::Float(0.0001), Value::Float(1e20)])).as_deref(), Ok("1.234568e+04 0.0001 1E+20"));
-        assert_eq!(format("%s", &t).map_err(|e| e), Err("not all arguments converted during string formatting".to_string()));
-        assert_eq!(format("%s %s", &Value::str("x")).map_err(|e| e), Err("not enough arguments for format string".to_string()));
-        assert_eq!(format("%d", &Value::str("x")).map_err(|e| e), Err("%d format: a number is required, not str".to_string()));
-        assert_eq!(format("%y", &Value::Int(1)).map_err(|e| e), Err("unsupported format character 'y' (0x79)".to_string()));
-        assert_eq!(format("%s", &tuple(vec![Value::list(vec![Value::Int(1), Value::str("b")])])).as_deref(), Ok("[1, 'b']"));
+        assert_eq!(
+            format(
+                "%s|%4d|%-4d|%05d|%.2f|%%",
+                &tuple(vec![
+                    Value::str("a"),
+                    Value::Int(-5),
+                    Value::Int(7),
+                    Value::Int(-42),
+                    Value::Float(2.5)
+                ])
+            )
+            .as_deref(),
+            Ok("a|  -5|7   |-0042|2.50|%")
+        );
+        assert_eq!(
+            format(
+                "%r %s %x %#o %X",
+                &tuple(vec![
+                    Value::str("x'"),
+                    Value::None,
+                    Value::Int(255),
+                    Value::Int(8),
+                    Value::Int(255)
+                ])
+            )
+            .as_deref(),
+            Ok("\"x'\" None ff 010 FF")
+        );
+        assert_eq!(
+            format(
+                "%e %g %G",
+                &tuple(vec![Value::Float(12345.678), Value::Float(0.0001), Value::Float(1e20)])
+            )
+            .as_deref(),
+            Ok("1.234568e+04 0.0001 1E+20")
+        );
+        assert_eq!(
+            format("%s", &t),
+            Err("not all arguments converted during string formatting".to_string())
+        );
+        assert_eq!(
+            format("%s %s", &Value::str("x")),
+            Err("not enough arguments for format string".to_string())
+        );
+        assert_eq!(
+            format("%d", &Value::str("x")),
+            Err("%d format: a number is required, not str".to_string())
+        );
+        assert_eq!(
+            format("%y", &Value::Int(1)),
+            Err("unsupported format character 'y' (0x79)".to_string())
+        );
+        assert_eq!(
+            format("%s", &tuple(vec![Value::list(vec![Value::Int(1), Value::str("b")])]))
+                .as_deref(),
+            Ok("[1, 'b']")
+        );
         assert!(format("%999999999d", &Value::Int(1)).is_err());
     }
 }

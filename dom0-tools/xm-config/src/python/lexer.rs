@@ -37,14 +37,17 @@ pub(crate) enum Tok {
 
 const OPS: [&str; 39] = [
     "**=", "//=", ">>=", "<<=", "**", "//", "<<", ">>", "<=", ">=", "==", "!=", "<>", "+=", "-=",
-    "*=", "/=", "%=", "&=", "|=", "^=", "+", "-", "*", "/", "%", "<", ">", "=", "(", ")", "[",
-    "]", "{", "}", ",", ":", ".", ";",
+    "*=", "/=", "%=", "&=", "|=", "^=", "+", "-", "*", "/", "%", "<", ">", "=", "(", ")", "[", "]",
+    "{", "}", ",", ":", ".", ";",
 ];
 
 const MAX_INDENT_LEVELS: usize = 100;
 
 /// Splits `src` into tokens, each with its position.
-pub(crate) fn tokenize(src: &str, err: &dyn Fn(Pos, ErrorKind, String) -> Error) -> Result<Vec<(Tok, Pos)>> {
+pub(crate) fn tokenize(
+    src: &str,
+    err: &dyn Fn(Pos, ErrorKind, String) -> Error,
+) -> Result<Vec<(Tok, Pos)>> {
     let mut lx = Lexer { chars: src.chars().collect(), i: 0, line: 1, col: 1 };
     let mut out: Vec<(Tok, Pos)> = Vec::new();
     let mut indents: Vec<u32> = vec![0];
@@ -90,7 +93,11 @@ pub(crate) fn tokenize(src: &str, err: &dyn Fn(Pos, ErrorKind, String) -> Error)
             let current = indents.last().copied().unwrap_or(0);
             if width > current {
                 if indents.len() >= MAX_INDENT_LEVELS {
-                    return Err(err(pos, ErrorKind::Limit, "too many levels of indentation".into()));
+                    return Err(err(
+                        pos,
+                        ErrorKind::Limit,
+                        "too many levels of indentation".into(),
+                    ));
                 }
                 indents.push(width);
                 out.push((Tok::Indent, pos));
@@ -128,12 +135,18 @@ pub(crate) fn tokenize(src: &str, err: &dyn Fn(Pos, ErrorKind, String) -> Error)
                     lx.bump();
                 }
                 if lx.peek() != Some('\n') {
-                    return Err(err(lx.pos(), ErrorKind::Syntax, "unexpected character after line continuation character".into()));
+                    return Err(err(
+                        lx.pos(),
+                        ErrorKind::Syntax,
+                        "unexpected character after line continuation character".into(),
+                    ));
                 }
                 lx.bump();
             }
             '0'..='9' => out.push((lx.number(err)?, pos)),
-            '.' if lx.peek_at(1).is_some_and(|c| c.is_ascii_digit()) => out.push((lx.number(err)?, pos)),
+            '.' if lx.peek_at(1).is_some_and(|c| c.is_ascii_digit()) => {
+                out.push((lx.number(err)?, pos))
+            }
             '\'' | '"' => out.push((Tok::Str(lx.string(false, err)?), pos)),
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let mut name = String::new();
@@ -222,7 +235,9 @@ impl Lexer {
     fn number(&mut self, err: &dyn Fn(Pos, ErrorKind, String) -> Error) -> Result<Tok> {
         let pos = self.pos();
         let mut text = String::new();
-        while let Some(c) = self.peek().filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_') {
+        while let Some(c) =
+            self.peek().filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+        {
             // An exponent sign belongs to the literal.
             text.push(c);
             self.bump();
@@ -230,10 +245,9 @@ impl Lexer {
                 && !text.starts_with("0x")
                 && !text.starts_with("0X")
                 && matches!(self.peek(), Some('+' | '-'))
+                && let Some(sign) = self.bump()
             {
-                if let Some(sign) = self.bump() {
-                    text.push(sign);
-                }
+                text.push(sign);
             }
         }
         let bad = || err(pos, ErrorKind::Syntax, format!("invalid number literal {text:?}"));
@@ -260,17 +274,25 @@ impl Lexer {
         }
         match i64::from_str_radix(digits, radix) {
             Ok(v) => Ok(Tok::Int(v)),
-            Err(e) if matches!(e.kind(), core::num::IntErrorKind::PosOverflow) => {
-                Err(err(pos, ErrorKind::Unsupported, format!("integer literal {text} does not fit in 64 bits")))
-            }
+            Err(e) if matches!(e.kind(), core::num::IntErrorKind::PosOverflow) => Err(err(
+                pos,
+                ErrorKind::Unsupported,
+                format!("integer literal {text} does not fit in 64 bits"),
+            )),
             Err(_) => Err(bad()),
         }
     }
 
     /// A string literal from its opening quote.
-    fn string(&mut self, raw: bool, err: &dyn Fn(Pos, ErrorKind, String) -> Error) -> Result<String> {
+    fn string(
+        &mut self,
+        raw: bool,
+        err: &dyn Fn(Pos, ErrorKind, String) -> Error,
+    ) -> Result<String> {
         let start = self.pos();
-        let Some(q) = self.bump() else { return Err(err(start, ErrorKind::Syntax, "EOF in string".into())) };
+        let Some(q) = self.bump() else {
+            return Err(err(start, ErrorKind::Syntax, "EOF in string".into()));
+        };
         let triple = self.peek() == Some(q) && self.peek_at(1) == Some(q);
         if triple {
             self.bump();
@@ -283,7 +305,11 @@ impl Lexer {
         };
         loop {
             let Some(c) = self.bump() else {
-                let what = if triple { "EOF while scanning triple-quoted string literal" } else { "EOL while scanning string literal" };
+                let what = if triple {
+                    "EOF while scanning triple-quoted string literal"
+                } else {
+                    "EOL while scanning string literal"
+                };
                 return Err(err(start, ErrorKind::Syntax, what.into()));
             };
             if c == q && (!triple || (self.peek() == Some(q) && self.peek_at(1) == Some(q))) {
@@ -294,7 +320,11 @@ impl Lexer {
                 break;
             }
             if c == '\n' && !triple {
-                return Err(err(start, ErrorKind::Syntax, "EOL while scanning string literal".into()));
+                return Err(err(
+                    start,
+                    ErrorKind::Syntax,
+                    "EOL while scanning string literal".into(),
+                ));
             }
             if c != '\\' {
                 push(&mut bytes, c);

@@ -5,10 +5,32 @@
 //! xm runs a configuration file with `execfile` after predefining `sys`,
 //! `os` (with `os.path`), `xm_file`, `xm_help`, `xm_vars` and the
 //! command-line variables (`vmid=3` → `vmid = "3"`), then takes the
-//! file's top-level variables. [`run`] does the same over a sandbox: the
-//! language is what real configurations use (see [`parser`] and [`eval`]
-//! for the exact subset), host facts come only from [`Host`], and every
-//! failure is an [`Error`] at `file:line:col`.
+//! file's top-level variables. [`run`] does the same over a sandbox, with
+//! every failure an [`Error`] at `file:line:col`. The language:
+//!
+//! - statements: assignments (chained, tuple targets, `x[i] =`), `+=` and
+//!   the other augmented assignments, `if`/`elif`/`else`, `for`, `def`
+//!   (positional parameters with defaults), `return`, `raise` (`raise E`,
+//!   `raise E(msg)`, `raise E, msg`), `pass`, `import os, os.path, re,
+//!   sys`, `;` and one-line suites, comments, `\` and bracket continuation;
+//! - literals: strings (`'`, `"`, triple quotes, `r`/`u`/`b` prefixes,
+//!   Python 2 escapes, adjacent literals joined), integers (decimal, hex,
+//!   octal `017`/`0o17`, binary), floats, lists, tuples;
+//! - expressions: `+ - * / // % **` with Python 2 semantics (`/` floors
+//!   integers, `%` formats strings), comparisons (chained, `in`, `is`),
+//!   `and`/`or`/`not`, `a if c else b`, indexing, slicing, calls with
+//!   keyword arguments;
+//! - built-ins `int`, `str`, `len`, `range`, `True`, `False`, `None`;
+//!   string methods `split strip lstrip rstrip lower upper startswith
+//!   endswith find replace join`, `list.append`; `os.uname()` (from
+//!   [`Host`]), `re.search`/`re.match` (a small regex engine) with
+//!   `.group()`; `xm_vars.var(name, use=, check=)` and `xm_vars.check()`.
+//!
+//! Everything else (`while`, `class`, `try`, `lambda`, dicts, other
+//! modules and functions) is refused with an error naming it; nothing from
+//! the file reaches the host. Every step costs fuel, and nesting, call
+//! depth and value sizes are bounded, so every input ends without
+//! exhausting the stack.
 
 mod ast;
 mod eval;
@@ -114,8 +136,12 @@ impl PyValue {
             Value::Int(n) => PyValue::Int(*n),
             Value::Float(f) => PyValue::Float(*f),
             Value::Str(s) => PyValue::Str(s.to_string()),
-            Value::List(l) => PyValue::List(l.borrow().iter().map(|x| PyValue::from_value(x, budget)).collect()),
-            Value::Tuple(t) => PyValue::Tuple(t.iter().map(|x| PyValue::from_value(x, budget)).collect()),
+            Value::List(l) => {
+                PyValue::List(l.borrow().iter().map(|x| PyValue::from_value(x, budget)).collect())
+            }
+            Value::Tuple(t) => {
+                PyValue::Tuple(t.iter().map(|x| PyValue::from_value(x, budget)).collect())
+            }
             other => PyValue::Other(other.type_name()),
         }
     }

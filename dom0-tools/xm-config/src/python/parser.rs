@@ -11,13 +11,19 @@
 //! syntax error naming the construct. Nesting is limited, so no input can
 //! exhaust the stack.
 
+use super::Pos;
 use super::ast::{BinOp, CmpOp, Expr, ExprKind, FuncDef, Stmt, StmtKind, Target};
 use super::lexer::Tok;
-use super::Pos;
 use crate::error::{Error, ErrorKind, Result};
 use std::rc::Rc;
 
-const MAX_DEPTH: u32 = 64;
+/// A call's positional and keyword arguments.
+type CallArgs = (Vec<Expr>, Vec<(String, Expr)>);
+
+const MAX_DEPTH: u32 = 40;
+/// Most operands of one operator chain (`a + b + …`, `a.b.c…`): each
+/// one nests the tree a level deeper.
+const MAX_CHAIN: u32 = 200;
 
 const KEYWORDS: [&str; 31] = [
     "and", "as", "assert", "break", "class", "continue", "def", "del", "elif", "else", "except",
@@ -171,7 +177,11 @@ impl<'a> Parser<'a> {
     }
 
     fn unsupported(&self, what: &str) -> Error {
-        (self.err)(self.pos(), ErrorKind::Unsupported, format!("{what} are not supported in domain configuration files"))
+        (self.err)(
+            self.pos(),
+            ErrorKind::Unsupported,
+            format!("{what} are not supported in domain configuration files"),
+        )
     }
 
     fn if_rest(&mut self, pos: Pos) -> Result<Stmt> {
@@ -270,7 +280,8 @@ impl<'a> Parser<'a> {
                 }
                 "return" => {
                     self.next();
-                    let value = if matches!(self.peek(), Tok::Newline | Tok::Eof) || self.is_op(";") {
+                    let value = if matches!(self.peek(), Tok::Newline | Tok::Eof) || self.is_op(";")
+                    {
                         None
                     } else {
                         Some(self.expr_list()?)
@@ -317,7 +328,8 @@ impl<'a> Parser<'a> {
                     }
                     return Ok(Stmt { kind: StmtKind::FromImport(module), pos });
                 }
-                "print" | "del" | "global" | "exec" | "assert" | "break" | "continue" | "yield" | "lambda" => {
+                "print" | "del" | "global" | "exec" | "assert" | "break" | "continue" | "yield"
+                | "lambda" => {
                     let what = kw.clone();
                     return Err(self.unsupported(&format!("'{what}' statements")));
                 }
@@ -369,7 +381,11 @@ impl<'a> Parser<'a> {
         match e.kind {
             ExprKind::Name(n) => {
                 if matches!(n.as_str(), "None" | "True" | "False") {
-                    return Err((self.err)(e.pos, ErrorKind::Syntax, format!("cannot assign to {n}")));
+                    return Err((self.err)(
+                        e.pos,
+                        ErrorKind::Syntax,
+                        format!("cannot assign to {n}"),
+                    ));
                 }
                 Ok(Target::Name(n, e.pos))
             }
@@ -378,7 +394,9 @@ impl<'a> Parser<'a> {
                 Ok(Target::Tuple(t, e.pos))
             }
             ExprKind::Index(obj, idx) => Ok(Target::Index(*obj, *idx, e.pos)),
-            _ => Err((self.err)(e.pos, ErrorKind::Syntax, "can't assign to this expression".into())),
+            _ => {
+                Err((self.err)(e.pos, ErrorKind::Syntax, "can't assign to this expression".into()))
+            }
         }
     }
 
@@ -420,7 +438,9 @@ impl<'a> Parser<'a> {
 
     fn at_expr_end(&self) -> bool {
         matches!(self.peek(), Tok::Newline | Tok::Eof)
-            || ["=", ")", "]", ";", ":", "+=", "-=", "*=", "/=", "%=", "//=", "**="].iter().any(|o| self.is_op(o))
+            || ["=", ")", "]", ";", ":", "+=", "-=", "*=", "/=", "%=", "//=", "**="]
+                .iter()
+                .any(|o| self.is_op(o))
     }
 
     /// `or_test ['if' or_test 'else' test]`.
@@ -449,9 +469,19 @@ impl<'a> Parser<'a> {
         Ok(Expr { kind: ExprKind::IfElse(Box::new(cond), Box::new(value), Box::new(other)), pos })
     }
 
+    fn chain(&self, n: &mut u32) -> Result<()> {
+        *n = n.saturating_add(1);
+        if *n > MAX_CHAIN {
+            return Err((self.err)(self.pos(), ErrorKind::Limit, "expression too long".into()));
+        }
+        Ok(())
+    }
+
     fn or_test(&mut self) -> Result<Expr> {
         let mut left = self.and_test()?;
+        let mut n = 0;
         while self.is_kw("or") {
+            self.chain(&mut n)?;
             let pos = self.pos();
             self.next();
             let right = self.and_test()?;
@@ -462,7 +492,9 @@ impl<'a> Parser<'a> {
 
     fn and_test(&mut self) -> Result<Expr> {
         let mut left = self.not_test()?;
+        let mut n = 0;
         while self.is_kw("and") {
+            self.chain(&mut n)?;
             let pos = self.pos();
             self.next();
             let right = self.not_test()?;
@@ -528,7 +560,9 @@ impl<'a> Parser<'a> {
 
     fn arith(&mut self) -> Result<Expr> {
         let mut left = self.term()?;
+        let mut n = 0;
         loop {
+            self.chain(&mut n)?;
             let pos = self.pos();
             let op = if self.eat_op("+") {
                 BinOp::Add
@@ -544,7 +578,9 @@ impl<'a> Parser<'a> {
 
     fn term(&mut self) -> Result<Expr> {
         let mut left = self.factor()?;
+        let mut n = 0;
         loop {
+            self.chain(&mut n)?;
             let pos = self.pos();
             let op = match self.peek() {
                 Tok::Op("*") => BinOp::Mul,
@@ -582,14 +618,19 @@ impl<'a> Parser<'a> {
             self.enter()?;
             let exp = self.factor();
             self.leave();
-            return Ok(Expr { kind: ExprKind::Binary(BinOp::Pow, Box::new(base), Box::new(exp?)), pos });
+            return Ok(Expr {
+                kind: ExprKind::Binary(BinOp::Pow, Box::new(base), Box::new(exp?)),
+                pos,
+            });
         }
         Ok(base)
     }
 
     fn postfix(&mut self) -> Result<Expr> {
         let mut e = self.atom()?;
+        let mut n = 0;
         loop {
+            self.chain(&mut n)?;
             let pos = self.pos();
             if self.eat_op(".") {
                 let name = self.ident()?;
@@ -605,7 +646,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn call_args(&mut self) -> Result<(Vec<Expr>, Vec<(String, Expr)>)> {
+    fn call_args(&mut self) -> Result<CallArgs> {
         let mut args = Vec::new();
         let mut kwargs: Vec<(String, Expr)> = Vec::new();
         while !self.is_op(")") {

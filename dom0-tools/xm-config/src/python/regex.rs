@@ -40,7 +40,8 @@ impl Regex {
         if pattern.chars().count() > MAX_PATTERN {
             return Err("pattern too long".into());
         }
-        let mut c = Compiler { chars: pattern.chars().collect(), i: 0, prog: Vec::new(), groups: 1 };
+        let mut c =
+            Compiler { chars: pattern.chars().collect(), i: 0, prog: Vec::new(), groups: 1 };
         c.prog.push(Inst::Save(0));
         c.alternation(0)?;
         if c.i < c.chars.len() {
@@ -61,7 +62,8 @@ impl Regex {
                 let groups = (0..self.groups)
                     .map(|g| {
                         let a = saves.get(g.saturating_mul(2)).copied().flatten()?;
-                        let b = saves.get(g.saturating_mul(2).saturating_add(1)).copied().flatten()?;
+                        let b =
+                            saves.get(g.saturating_mul(2).saturating_add(1)).copied().flatten()?;
                         Some(chars.get(a..b)?.iter().collect())
                     })
                     .collect();
@@ -74,7 +76,12 @@ impl Regex {
         Ok(None)
     }
 
-    fn run(&self, text: &[char], start: usize, budget: &mut usize) -> Result<Option<Vec<Option<usize>>>, String> {
+    fn run(
+        &self,
+        text: &[char],
+        start: usize,
+        budget: &mut usize,
+    ) -> Result<Option<Vec<Option<usize>>>, String> {
         let mut stack: Vec<(usize, usize, Vec<Option<usize>>)> =
             vec![(0, start, vec![None; self.groups.saturating_mul(2)])];
         while let Some((mut pc, mut pos, mut saves)) = stack.pop() {
@@ -96,7 +103,9 @@ impl Regex {
                         false
                     }
                     Inst::End => {
-                        if pos == text.len() || (pos.saturating_add(1) == text.len() && cur == Some('\n')) {
+                        if pos == text.len()
+                            || (pos.saturating_add(1) == text.len() && cur == Some('\n'))
+                        {
                             pc = pc.saturating_add(1);
                             continue;
                         }
@@ -162,7 +171,10 @@ impl Compiler {
         // Wrap what was compiled: Split(first, second); first; Jmp(end); second.
         let first: Vec<Inst> = self.prog.drain(start..).collect();
         let first_len = first.len();
-        self.prog.push(Inst::Split(start.saturating_add(1), start.saturating_add(first_len).saturating_add(2)));
+        self.prog.push(Inst::Split(
+            start.saturating_add(1),
+            start.saturating_add(first_len).saturating_add(2),
+        ));
         let shift = 1;
         for inst in first {
             self.prog.push(relocate(inst, start, shift));
@@ -226,7 +238,9 @@ impl Compiler {
                 let mut ranges = Vec::new();
                 let mut first = true;
                 loop {
-                    let Some(c) = self.bump() else { return Err("unexpected end of regular expression".into()) };
+                    let Some(c) = self.bump() else {
+                        return Err("unexpected end of regular expression".into());
+                    };
                     if c == ']' && !first {
                         break;
                     }
@@ -241,10 +255,16 @@ impl Compiler {
                     } else {
                         c
                     };
-                    if self.peek() == Some('-') && self.chars.get(self.i.saturating_add(1)).is_some_and(|c| *c != ']') {
+                    if self.peek() == Some('-')
+                        && self.chars.get(self.i.saturating_add(1)).is_some_and(|c| *c != ']')
+                    {
                         self.bump();
                         let hi = self.bump().ok_or("unexpected end of regular expression")?;
-                        let hi = if hi == '\\' { escape_char(self.bump().ok_or("bogus escape")?)? } else { hi };
+                        let hi = if hi == '\\' {
+                            escape_char(self.bump().ok_or("bogus escape")?)?
+                        } else {
+                            hi
+                        };
                         if hi < lo {
                             return Err("bad character range".into());
                         }
@@ -348,7 +368,9 @@ impl Compiler {
         let mut n: Option<usize> = None;
         while let Some(d) = self.peek().and_then(|c| c.to_digit(10)) {
             self.bump();
-            n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(usize::try_from(d).unwrap_or(0)));
+            n = Some(
+                n.unwrap_or(0).saturating_mul(10).saturating_add(usize::try_from(d).unwrap_or(0)),
+            );
         }
         n
     }
@@ -394,7 +416,11 @@ mod tests {
     use super::*;
 
     fn search(p: &str, t: &str) -> Option<String> {
-        Regex::new(p).expect("compiles").find(t, false).expect("runs").and_then(|g| g.into_iter().next().flatten())
+        Regex::new(p)
+            .expect("compiles")
+            .find(t, false)
+            .expect("runs")
+            .and_then(|g| g.into_iter().next().flatten())
     }
 
     #[test]

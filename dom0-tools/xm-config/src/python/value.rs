@@ -132,7 +132,10 @@ impl Value {
     pub fn as_float(&self) -> Option<f64> {
         match self {
             Value::Float(f) => Some(*f),
-            #[allow(clippy::cast_precision_loss, reason = "Python converts int to float the same way")]
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "Python converts int to float the same way"
+            )]
             _ => self.as_int().map(|n| n as f64),
         }
     }
@@ -187,11 +190,15 @@ impl Value {
             (Value::Tuple(a), Value::Tuple(b)) => {
                 a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
             }
-            (Value::Float(_), _) | (_, Value::Float(_)) => match (self.as_float(), other.as_float()) {
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            },
-            (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => self.as_int() == other.as_int(),
+            (Value::Float(_), _) | (_, Value::Float(_)) => {
+                match (self.as_float(), other.as_float()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                }
+            }
+            (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => {
+                self.as_int() == other.as_int()
+            }
             (Value::Module(a), Value::Module(b)) => a == b,
             (Value::Builtin(a), Value::Builtin(b)) => a == b,
             (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
@@ -208,9 +215,10 @@ impl Value {
             (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => {
                 Some(self.as_int()?.cmp(&other.as_int()?))
             }
-            (Value::Float(_) | Value::Int(_) | Value::Bool(_), Value::Float(_) | Value::Int(_) | Value::Bool(_)) => {
-                self.as_float()?.partial_cmp(&other.as_float()?)
-            }
+            (
+                Value::Float(_) | Value::Int(_) | Value::Bool(_),
+                Value::Float(_) | Value::Int(_) | Value::Bool(_),
+            ) => self.as_float()?.partial_cmp(&other.as_float()?),
             (Value::List(a), Value::List(b)) => seq_cmp(&a.borrow(), &b.borrow()),
             (Value::Tuple(a), Value::Tuple(b)) => seq_cmp(a, b),
             _ => None,

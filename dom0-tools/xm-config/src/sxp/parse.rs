@@ -9,7 +9,8 @@
 //! Atoms and strings read back as [`Sxp::Str`]. Control characters other
 //! than white space and bytes outside ASCII are errors, as in xend; so is a
 //! `)` at the top level or end of input inside a list or string. An unknown
-//! escape keeps its backslash and character (xend drops the character).
+//! escape keeps its backslash and character (xend drops the character);
+//! lists nest at most [`MAX_DEPTH`] deep.
 
 use super::Sxp;
 
@@ -32,6 +33,10 @@ impl core::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// Deepest list nesting accepted (values are dropped and printed
+/// recursively, so the depth is bounded; real SXP nests a few levels).
+pub const MAX_DEPTH: usize = 256;
+
 /// Parses every top-level value of `text`.
 pub fn parse(text: &str) -> Result<Vec<Sxp>, ParseError> {
     let mut p = Parser { chars: text.chars().collect(), pos: 0, line: 1, col: 1 };
@@ -40,7 +45,11 @@ pub fn parse(text: &str) -> Result<Vec<Sxp>, ParseError> {
     loop {
         let Some(c) = p.peek() else {
             if let Some((_, line, col)) = stack.last() {
-                return Err(ParseError { line: *line, col: *col, message: "unexpected EOF".into() });
+                return Err(ParseError {
+                    line: *line,
+                    col: *col,
+                    message: "unexpected EOF".into(),
+                });
             }
             return Ok(top);
         };
@@ -65,6 +74,9 @@ pub fn parse(text: &str) -> Result<Vec<Sxp>, ParseError> {
             }
             '(' => {
                 p.bump();
+                if stack.len() >= MAX_DEPTH {
+                    return Err(p.err_at(line, col, "lists nested too deeply"));
+                }
                 stack.push((Vec::new(), line, col));
                 continue;
             }
@@ -87,7 +99,9 @@ pub fn parse(text: &str) -> Result<Vec<Sxp>, ParseError> {
                         break;
                     }
                     if !(' '..='~').contains(&c) {
-                        return Err(p.err_here(&format!("invalid character: code {}", u32::from(c))));
+                        return Err(
+                            p.err_here(&format!("invalid character: code {}", u32::from(c)))
+                        );
                     }
                     s.push(c);
                     p.bump();
@@ -173,12 +187,12 @@ impl Parser {
                 bytes.push(b);
             } else if e == 'x' {
                 let mut value: u32 = 0;
-                let mut digits = 0;
+                let mut digits: u32 = 0;
                 while digits < 2 {
                     let Some(d) = self.peek().and_then(|c| c.to_digit(16)) else { break };
                     self.bump();
                     value = value.saturating_mul(16).saturating_add(d);
-                    digits += 1;
+                    digits = digits.saturating_add(1);
                 }
                 if digits == 0 {
                     return Err(self.err_here("invalid hex escape"));
@@ -186,12 +200,12 @@ impl Parser {
                 bytes.push(u8::try_from(value).unwrap_or(0));
             } else if let Some(first) = e.to_digit(8) {
                 let mut value = first;
-                let mut digits = 1;
+                let mut digits: u32 = 1;
                 while digits < 3 {
                     let Some(d) = self.peek().and_then(|c| c.to_digit(8)) else { break };
                     self.bump();
                     value = value.saturating_mul(8).saturating_add(d);
-                    digits += 1;
+                    digits = digits.saturating_add(1);
                 }
                 let Ok(b) = u8::try_from(value) else {
                     return Err(self.err_here("invalid octal escape: out of range"));

@@ -122,7 +122,10 @@ mod tests {
             Sxp::List(vec![]),
             Sxp::Int(7),
         ]);
-        assert_eq!(pretty_width(&sxp, 20), "((k\n     vvvvvvvvvvvvvvvvvvvv\n )\n    ()\n    7\n)\n");
+        assert_eq!(
+            pretty_width(&sxp, 20),
+            "((k\n     vvvvvvvvvvvvvvvvvvvv\n )\n    ()\n    7\n)\n"
+        );
         assert_eq!(pretty(&Sxp::str("a b")), "'a b'\n");
         // A block starting past the width breaks even when it is empty.
         assert_eq!(pretty_width(&Sxp::List(vec![]), 1), "(\n)\n");
