@@ -443,8 +443,29 @@ pub struct Created {
     pub declared: Vec<DeclaredVar>,
     /// File variables that are no option (xm drops them silently).
     pub ignored: Vec<Binding>,
-    /// Warnings xm prints (`Warning: …`).
+    /// Warnings: xm's own (`Warning: …`) and, beyond xm, file variables
+    /// that look like a misspelt option.
     pub warnings: Vec<String>,
+    /// What xm prints on standard output before the SXP unless `-q`
+    /// (`Using config file "./x".`).
+    pub info: Vec<String>,
+}
+
+impl Created {
+    /// What `xm create --help_config FILE` adds for the file's `xm_vars`
+    /// (`Vars.doHelp`), empty when it declares none.
+    pub fn help_text(&self) -> String {
+        if self.declared.is_empty() {
+            return String::new();
+        }
+        let file = self.config_file.as_deref().unwrap_or("");
+        let mut out = format!("\nConfiguration variables for {file}:\n\n");
+        for v in &self.declared {
+            out.push_str(&format!("{:<12} {}\n", v.name, v.usage));
+        }
+        out.push('\n');
+        out
+    }
 }
 
 /// Runs `xm create WORDS…` up to the SXP it would send xend.
@@ -458,6 +479,7 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
         declared: Vec::new(),
         ignored: Vec::new(),
         warnings: Vec::new(),
+        info: Vec::new(),
     };
     if args.help {
         return Ok(created);
@@ -496,6 +518,9 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
         ));
     }
     created.config_file = Some(shown.clone());
+    if !args.quiet {
+        created.info.push(format!("Using config file \"{shown}\"."));
+    }
     let script = python::run(&ScriptInput {
         file: &shown,
         source: &source,
@@ -549,6 +574,15 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
             created.ignored.push(b.clone());
         }
     }
+    for b in &created.ignored {
+        if let Some(option) = VARIABLES.iter().map(|v| v.name).find(|o| near(o, &b.name)) {
+            let at = b.location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+            created.warnings.push(format!(
+                "{at}variable '{}' is not an xm option and is ignored (did you mean '{option}'?)",
+                b.name
+            ));
+        }
+    }
     // The name defaults to the config file's base name.
     if !vals.get("name").is_some_and(|(v, _)| truthy(v)) {
         let base = Path::new(&defconfig)
@@ -561,6 +595,37 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
     created.sxp = Some(config.to_sxp());
     created.config = Some(config);
     Ok(created)
+}
+
+/// Whether `a` and `b` differ by one edit or a swap of neighbours (and are
+/// long enough for that to suggest a typo).
+fn near(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a == b || a.len().min(b.len()) < 4 {
+        return false;
+    }
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    match long.len().saturating_sub(short.len()) {
+        0 => {
+            let diff: Vec<usize> =
+                (0..short.len()).filter(|&i| short.get(i) != long.get(i)).collect();
+            match diff.as_slice() {
+                [_] => true,
+                [i, j] => {
+                    j.saturating_sub(*i) == 1
+                        && short.get(*i) == long.get(*j)
+                        && short.get(*j) == long.get(*i)
+                }
+                _ => false,
+            }
+        }
+        1 => {
+            let first =
+                (0..short.len()).find(|&i| short.get(i) != long.get(i)).unwrap_or(short.len());
+            short.get(first..) == long.get(first.saturating_add(1)..)
+        }
+        _ => false,
+    }
 }
 
 /// Python's truth value of a plain value.

@@ -332,3 +332,28 @@ fn missing_files_are_reported_as_xm_does() {
         (ErrorKind::Io, "Unable to open config file: no-such-config".into())
     );
 }
+
+#[test]
+fn xm_vars_takes_only_name_use_and_check() {
+    // Xen 3.x's Vars.var(name, use=None, check=None) has no checkfn.
+    assert_eq!(
+        eval_err("xm_vars.var('vmid', checkfn=None, use='id')\n"),
+        (
+            ErrorKind::Type,
+            "t.cfg:1:12: TypeError: var() got an unexpected keyword argument 'checkfn'".into()
+        )
+    );
+    let h = host();
+    let vars = [("vmid".to_string(), "7".to_string())];
+    let src = "def c(var, val):\n    return int(val) * 2\nxm_vars.var('vmid', 'the id', c)\nxm_vars.check()\nx = vmid + 1\n";
+    let s = python::run(&ScriptInput {
+        file: "t.cfg",
+        source: src,
+        vars: &vars,
+        help: false,
+        host: &h,
+    })
+    .expect("runs");
+    assert_eq!(s.get("x").map(|b| b.value.clone()), Some(python::PyValue::Int(15)));
+    assert_eq!(s.declared[0].usage, "the id");
+}

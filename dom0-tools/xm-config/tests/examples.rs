@@ -334,3 +334,103 @@ fn print_dry_run() {
     let (_, text) = dry_run(&words.iter().map(String::as_str).collect::<Vec<_>>());
     print!("{text}");
 }
+
+#[test]
+fn info_lines_and_misspelt_options() {
+    let (created, text) = dry_run(&["typo.cfg"]);
+    assert_eq!(created.info, ["Using config file \"./typo.cfg\"."]);
+    // xm would silently use the defaults; the typos only warn.
+    assert!(text.contains("(memory 128)") && text.contains("(vcpus 1)"));
+    assert_eq!(
+        created.warnings,
+        [
+            "./typo.cfg:3:1: variable 'memroy' is not an xm option and is ignored (did you mean 'memory'?)",
+            "./typo.cfg:4:1: variable 'vpcus' is not an xm option and is ignored (did you mean 'vcpus'?)",
+        ]
+    );
+    let (created, _) = dry_run(&["-q", "typo.cfg"]);
+    assert!(created.info.is_empty());
+}
+
+#[test]
+fn help_config_lists_the_files_variables_without_checking_them() {
+    let created =
+        create(&["--help_config", "xmexample2"], &env()).expect("no check runs in help mode");
+    assert!(created.config.is_none());
+    assert_eq!(
+        created.help_text(),
+        "\nConfiguration variables for ./xmexample2:\n\nvmid         Virtual machine id. Integer greater than 0.\n\n"
+    );
+}
+
+#[test]
+fn the_search_path_finds_configs_elsewhere() {
+    let dir = env().cwd.display().to_string();
+    let (created, _) =
+        dry_run_in(&[&format!("--path=/nonexistent:{dir}"), "xmexample1"], &env_in_srv());
+    assert_eq!(created.config_file, Some(format!("{dir}/xmexample1")));
+    let e =
+        create(&["--path=/nonexistent", "xmexample1"], &env_in_srv()).expect_err("not on the path");
+    assert_eq!(e.to_string(), "Unable to open config file: xmexample1");
+}
+
+#[test]
+fn sxp_from_xm_list_long_reads_back() {
+    // The shape of a real `xm list -l` entry (Xen 3.3, from the reference).
+    let text = "(domain
+    (domid 15)
+    (on_crash restart)
+    (uuid 6b1b2d7e-0f63-4b0c-0a1d-4c8f3e1c2b11)
+    (bootloader_args )
+    (vcpus 1)
+    (name UbuntuPVS810)
+    (on_poweroff destroy)
+    (on_reboot restart)
+    (bootloader /usr/bin/pygrub)
+    (maxmem 4096)
+    (memory 4096)
+    (features )
+    (start_time 1230489041.67)
+    (cpu_time 5.977945576)
+    (image
+        (linux
+            (kernel )
+            (notes
+                (HV_START_LOW 18446603336221196288)
+                (FEATURES '!writable_page_tables|pae_pgdir_above_4gb')
+                (GUEST_OS linux)
+            )
+        )
+    )
+    (status 2)
+    (state -b----)
+    (device
+        (vif
+            (bridge eth0)
+            (mac 00:16:3e:5b:2c:41)
+            (script /etc/xen/scripts/vif-bridge)
+            (backend 0)
+        )
+    )
+)
+";
+    let v = sxp::parse_one(text).expect("parses");
+    assert_eq!(v.name(), Some("domain"));
+    assert_eq!(v.child_value("name"), Some(&Sxp::str("UbuntuPVS810")));
+    assert_eq!(v.child_value("state"), Some(&Sxp::str("-b----")));
+    assert_eq!(v.child_value("bootloader_args"), None, "an empty value reads back as nothing");
+    let notes = v.child_value("image").and_then(|linux| linux.child("notes")).expect("notes");
+    assert_eq!(
+        notes.child_value("FEATURES"),
+        Some(&Sxp::str("!writable_page_tables|pae_pgdir_above_4gb"))
+    );
+    let vif = v.child_value("device").expect("device");
+    assert_eq!(vif.child_value("script"), Some(&Sxp::str("/etc/xen/scripts/vif-bridge")));
+    // xend's layout prints it back byte for byte, except that an empty
+    // string reads back as nothing (in xend too).
+    let without_empty = text
+        .replace("(bootloader_args )", "(bootloader_args)")
+        .replace("(features )", "(features)")
+        .replace("(kernel )", "(kernel)");
+    assert_eq!(sxp::pretty(&v), without_empty);
+}

@@ -290,5 +290,34 @@ mod tests {
             Ok("[1, 'b']")
         );
         assert!(format("%999999999d", &Value::Int(1)).is_err());
+        // Checked against CPython.
+        let args = tuple(vec![
+            Value::Int(3),
+            Value::Int(4),
+            Value::Float(2.25),
+            Value::str("ab"),
+            Value::Int(65),
+            Value::str("z"),
+            Value::str("abcdef"),
+            Value::Int(5),
+            Value::Int(42),
+            Value::Int(2),
+            Value::Float(1.23456),
+        ]);
+        assert_eq!(
+            format("%+d % d %5.1f %-6s| %c %c %.3s %*d %.*f", &args).as_deref(),
+            Ok("+3  4   2.2 ab    | A z abc    42 1.23")
+        );
+        let args = tuple(vec![
+            Value::Int(-255),
+            Value::Int(-8),
+            Value::Int(0),
+            Value::Float(-1.23456),
+            Value::Float(1234.5),
+        ]);
+        assert_eq!(
+            format("%x %o %#x %08.3f %-8.3e|", &args).as_deref(),
+            Ok("-ff -10 0x0 -001.235 1.234e+03|")
+        );
     }
 }

@@ -185,7 +185,7 @@ pub struct ScriptInput<'a> {
     /// Command-line variables (`vmid=3`), predefined as strings.
     pub vars: &'a [(String, String)],
     /// `xm_help` (`xm create --help_config`): `xm_vars.check()` checks
-    /// nothing.
+    /// nothing and runtime errors end the file quietly, as in xm.
     pub help: bool,
     /// Host facts (`os.uname()`).
     pub host: &'a Host,
@@ -218,7 +218,13 @@ pub fn run(input: &ScriptInput<'_>) -> Result<Script> {
     interp.set_module("xm_file", Value::str(input.file), None);
     interp.set_module("xm_help", Value::Int(i64::from(input.help)), None);
     interp.set_module("xm_vars", Value::XmVars, None);
-    interp.run_module(&body)?;
+    // In help mode xm swallows the file's runtime errors (`except: if not
+    // help: raise`): what was declared until then is still listed.
+    if let Err(e) = interp.run_module(&body)
+        && !input.help
+    {
+        return Err(e);
+    }
     let mut budget = 1_000_000usize;
     let bindings = interp
         .order

@@ -144,6 +144,7 @@ impl Value {
     pub fn to_str(&self) -> String {
         match self {
             Value::Str(s) => s.to_string(),
+            Value::Float(f) => py_float_str(*f),
             _ => self.repr(),
         }
     }
@@ -155,7 +156,7 @@ impl Value {
             Value::Bool(true) => "True".into(),
             Value::Bool(false) => "False".into(),
             Value::Int(n) => n.to_string(),
-            Value::Float(f) => py_float_str(*f),
+            Value::Float(f) => py_float_repr(*f),
             Value::Str(s) => py_repr_str(s),
             Value::List(l) => {
                 let items: Vec<String> = l.borrow().iter().map(Value::repr).collect();
@@ -226,6 +227,37 @@ impl Value {
     }
 }
 
+/// Python 2.7's `repr(float)`: the shortest text that reads back, in
+/// positional form for exponents -4..16, else as `1.5e+20`.
+pub(crate) fn py_float_repr(f: f64) -> String {
+    if !f.is_finite() {
+        return py_float_str(f);
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let body = if (-4..16).contains(&exp) {
+        if exp >= 0 {
+            let int_len = usize::try_from(exp).unwrap_or(0).saturating_add(1);
+            let mut int_part: String = digits.chars().take(int_len).collect();
+            while int_part.len() < int_len {
+                int_part.push('0');
+            }
+            let frac: String = digits.chars().skip(int_len).collect();
+            format!("{int_part}.{}", if frac.is_empty() { "0" } else { &frac })
+        } else {
+            let zeros = usize::try_from(exp.unsigned_abs().saturating_sub(1)).unwrap_or(0);
+            format!("0.{}{digits}", "0".repeat(zeros))
+        }
+    } else {
+        let e_sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{e_sign}{:02}", exp.unsigned_abs())
+    };
+    format!("{sign}{body}")
+}
+
 fn seq_cmp(a: &[Value], b: &[Value]) -> Option<core::cmp::Ordering> {
     for (x, y) in a.iter().zip(b.iter()) {
         if !x.equals(y) {
@@ -233,4 +265,29 @@ fn seq_cmp(a: &[Value], b: &[Value]) -> Option<core::cmp::Ordering> {
         }
     }
     Some(a.len().cmp(&b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_repr_is_python27s() {
+        for (f, want) in [
+            (0.1, "0.1"),
+            (1.0, "1.0"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (1e20, "1e+20"),
+            (1.5e-7, "1.5e-07"),
+            (0.0001, "0.0001"),
+            (123456789012345.0, "123456789012345.0"),
+            (1e16, "1e+16"),
+            (-2.5, "-2.5"),
+            (0.0, "0.0"),
+        ] {
+            assert_eq!(py_float_repr(f), want, "{f}");
+        }
+        assert_eq!(Value::Float(1.0 / 3.0).to_str(), "0.333333333333");
+        assert_eq!(Value::list(vec![Value::Float(0.5), Value::str("a")]).to_str(), "[0.5, 'a']");
+    }
 }
