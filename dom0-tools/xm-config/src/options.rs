@@ -270,21 +270,24 @@ impl CreateArgs {
     pub fn parse<S: AsRef<str>>(words: &[S]) -> Result<CreateArgs> {
         let mut a = CreateArgs { path: ".:/etc/xen".into(), ..CreateArgs::default() };
         let mut i = 0usize;
-        let mut options_done = false;
+        // After `--` the next word is not an option (xm runs getopt again
+        // after each bare word, so only that one word is protected).
+        let mut literal_next = false;
         while let Some(word) = words.get(i).map(AsRef::as_ref) {
             i = i.saturating_add(1);
-            if !options_done && word == "--" {
-                options_done = true;
+            if !literal_next && word == "--" {
+                literal_next = true;
                 continue;
             }
-            if !options_done && word.len() > 1 && word.starts_with('-') {
+            let literal = core::mem::take(&mut literal_next);
+            if !literal && word.len() > 1 && word.starts_with('-') {
                 let mut take_value = |name: &str, inline: Option<&str>| -> Result<String> {
                     if let Some(v) = inline {
                         return Ok(v.to_string());
                     }
                     let v = words.get(i).map(|w| w.as_ref().to_string());
                     i = i.saturating_add(1);
-                    v.ok_or_else(|| opt_err(format!("option --{name} requires argument")))
+                    v.ok_or_else(|| opt_err(format!("option {name} requires argument")))
                 };
                 if let Some(long) = word.strip_prefix("--") {
                     let (key, inline) = match long.split_once('=') {
@@ -305,7 +308,7 @@ impl CreateArgs {
                         }
                     };
                     if sw.2 {
-                        let v = take_value(sw.0, inline)?;
+                        let v = take_value(&format!("--{}", sw.0), inline)?;
                         a.apply_switch(sw.0, Some(v));
                     } else if inline.is_some() {
                         return Err(opt_err(format!(
@@ -325,7 +328,7 @@ impl CreateArgs {
                             let rest = word
                                 .get(at.saturating_add(c.len_utf8())..)
                                 .filter(|r| !r.is_empty());
-                            let v = take_value(sw.0, rest)?;
+                            let v = take_value(&format!("-{c}"), rest)?;
                             a.apply_switch(sw.0, Some(v));
                             break;
                         }
@@ -658,4 +661,65 @@ fn locate(name: &str, search: &str, cwd: &Path) -> Option<(String, PathBuf)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_parse_as_xm_parses_them() {
+        let a = CreateArgs::parse(&[
+            "-nqf",
+            "cfg",
+            "--pau",
+            "x=1",
+            "vmid=3",
+            "memory=64",
+            "disk=a",
+            "disk=b",
+            "--path=/p",
+            "-c",
+        ])
+        .expect("parses");
+        assert!(a.dryrun && a.quiet && a.paused && a.console_autoconnect);
+        assert_eq!((a.defconfig.as_deref(), a.path.as_str()), (Some("cfg"), "/p"));
+        assert_eq!(
+            a.vars,
+            [("x".to_string(), "1".to_string()), ("vmid".to_string(), "3".to_string())]
+        );
+        assert_eq!(
+            a.specified.first().cloned().expect("memory"),
+            ("memory".to_string(), PyValue::Int(64), "memory=64".to_string())
+        );
+        assert_eq!(
+            a.specified.get(1).map(|s| s.1.clone()).expect("disk"),
+            PyValue::List(vec![PyValue::Str("a".into()), PyValue::Str("b".into())])
+        );
+        let a = CreateArgs::parse(&["-F", "sxp", "--", "-odd-name", "--dryrun"]).expect("parses");
+        assert_eq!(
+            (a.config.as_deref(), a.defconfig.as_deref(), a.dryrun),
+            (Some("sxp"), Some("-odd-name"), true)
+        );
+        let err = |w: &[&str]| CreateArgs::parse(w).expect_err("fails").to_string();
+        assert_eq!(err(&["-f"]), "option -f requires argument");
+        assert_eq!(err(&["--defconfig"]), "option --defconfig requires argument");
+        let help = CreateArgs::parse(&["--help"]).expect("an exact name beats a longer one");
+        assert!(help.help && !help.help_config);
+        assert_eq!(err(&["--d"]), "option --d not a unique prefix");
+        assert_eq!(err(&["-z"]), "option -z not recognized");
+        assert_eq!(err(&["--quiet=1"]), "option --quiet must not have an argument");
+        assert_eq!(err(&["vcpus=two"]), "command line 'vcpus=two': Invalid value: two");
+    }
+
+    #[test]
+    fn near_misses_are_typos() {
+        assert!(near("memory", "memroy"));
+        assert!(near("vcpus", "vpcus"));
+        assert!(near("kernel", "kernal"));
+        assert!(near("ramdisk", "ramdsk"));
+        assert!(!near("memory", "memory"));
+        assert!(!near("arch", "acpi"));
+        assert!(!near("vif", "vfb"));
+    }
 }

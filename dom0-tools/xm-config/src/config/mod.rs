@@ -107,35 +107,34 @@ pub struct CpuSet {
 }
 
 impl CpuSet {
-    /// Parses ranges, single CPUs and `^` exclusions (xend's rules).
+    /// Parses ranges, single CPUs and `^` exclusions with xend's rules:
+    /// left to right, `^N` removing N from what came before, so
+    /// `"0-3,^1"` is 0, 2, 3 and `"0-3,^1,1"` is 0 to 3.
     pub fn parse(text: &str) -> core::result::Result<CpuSet, String> {
-        let mut include: Vec<u32> = Vec::new();
-        let mut exclude: Vec<u32> = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut cpus: Vec<u32> = Vec::new();
+        for part in text.split(',').map(str::trim) {
             let bad =
                 || format!("invalid CPU specifier {part:?} in cpus {text:?} (as \"0-3,5,^1\")");
-            let (neg, body) = match part.strip_prefix('^') {
-                Some(b) => (true, b),
-                None => (false, part),
-            };
             let num = |s: &str| s.trim().parse::<u32>().ok().filter(|n| *n < 4096);
-            let (lo, hi) = match body.split_once('-') {
-                Some((a, b)) => (num(a).ok_or_else(bad)?, num(b).ok_or_else(bad)?),
-                None => {
-                    let n = num(body).ok_or_else(bad)?;
-                    (n, n)
+            if let Some((a, b)) = part.split_once('-') {
+                let (lo, hi) = (num(a).ok_or_else(bad)?, num(b).ok_or_else(bad)?);
+                if hi < lo {
+                    return Err(bad());
                 }
-            };
-            if hi < lo {
+                cpus.extend(lo..=hi);
+            } else if let Some(n) = part.strip_prefix('^') {
+                let n = num(n).ok_or_else(bad)?;
+                cpus.retain(|c| *c != n);
+            } else {
+                cpus.push(num(part).ok_or_else(bad)?);
+            }
+            if cpus.len() > 65536 {
                 return Err(bad());
             }
-            let target = if neg { &mut exclude } else { &mut include };
-            target.extend(lo..=hi);
         }
-        include.sort_unstable();
-        include.dedup();
-        include.retain(|c| !exclude.contains(c));
-        Ok(CpuSet { text: text.into(), cpus: include })
+        cpus.sort_unstable();
+        cpus.dedup();
+        Ok(CpuSet { text: text.into(), cpus })
     }
 }
 
@@ -690,5 +689,22 @@ impl DomainConfig {
             parts.push(self.extra.clone());
         }
         parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_sets_follow_xend() {
+        assert_eq!(CpuSet::parse("0-3,5,^1").map(|c| c.cpus), Ok(vec![0, 2, 3, 5]));
+        assert_eq!(CpuSet::parse("0-3,^1,1").map(|c| c.cpus), Ok(vec![0, 1, 2, 3]));
+        assert_eq!(CpuSet::parse("^1,0-3").map(|c| c.cpus), Ok(vec![0, 1, 2, 3]));
+        assert_eq!(CpuSet::parse(" 2 , 0").map(|c| c.cpus), Ok(vec![0, 2]));
+        assert!(CpuSet::parse("0,,1").is_err());
+        assert!(CpuSet::parse("^0-1").is_err());
+        assert!(CpuSet::parse("3-1").is_err());
+        assert!(CpuSet::parse("").is_err());
     }
 }
