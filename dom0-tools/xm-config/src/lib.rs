@@ -18,9 +18,10 @@
 //!   (command line wins, only `str`/`list`/`int`/`float` values count);
 //! - [`config`]: the typed [`DomainConfig`] with xm's and xend's defaults
 //!   and checks (disks, vifs, vfbs, vtpm, pci, ioports, …);
-//! - [`make_sxp`](config::DomainConfig::to_sxp): the `(vm …)` SXP as
-//!   `make_config` builds it, and [`sxp`]: the SXP value, printer
-//!   (xend's 80-column layout) and parser.
+//! - [`DomainConfig::to_sxp`]: the `(vm …)` SXP as `make_config` builds
+//!   it, [`DomainConfig::from_sxp`]: xend's reading of it (also of `xm
+//!   list -l`'s `(domain …)`), and [`sxp`]: the SXP value, printer (xend's
+//!   80-column layout) and parser.
 //!
 //! [`create`] chains them: `xm create -n` is
 //! `sxp::pretty(&create(args, &env)?.config.to_sxp())`.

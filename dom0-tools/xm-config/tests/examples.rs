@@ -12,7 +12,7 @@ use xm_config::config::device::{DeviceType, DiskMode};
 use xm_config::config::{Action, Builder};
 use xm_config::python::Host;
 use xm_config::sxp::{self, Sxp};
-use xm_config::{Env, create};
+use xm_config::{DomainConfig, Env, create};
 
 fn env() -> Env {
     Env {
@@ -39,6 +39,15 @@ fn dry_run(words: &[&str]) -> (xm_config::Created, String) {
 
 fn dry_run_in(words: &[&str], env: &Env) -> (xm_config::Created, String) {
     let created = create(words, env).unwrap_or_else(|e| panic!("xm create {words:?}: {e}"));
+    // What xm sends, xend reads back into the same configuration; through
+    // the text form too (where numbers are atoms).
+    let sent = created.sxp.as_ref().expect("an SXP config");
+    let config = created.config.as_ref().expect("a config");
+    assert_eq!(&DomainConfig::from_sxp(sent).expect("reads back"), config);
+    let text = sxp::pretty(sent);
+    let reread =
+        DomainConfig::from_sxp(&sxp::parse_one(&text).expect("parses")).expect("reads back");
+    assert_eq!(sxp::pretty(&reread.to_sxp()).replace(" )", ")"), text.replace(" )", ")"));
     let text = sxp::pretty(created.sxp.as_ref().expect("an SXP config"));
     (created, text)
 }
@@ -433,4 +442,31 @@ fn sxp_from_xm_list_long_reads_back() {
         .replace("(features )", "(features)")
         .replace("(kernel )", "(kernel)");
     assert_eq!(sxp::pretty(&v), without_empty);
+
+    // xend's reading of it: what it knows, the rest ignored.
+    let c = DomainConfig::from_sxp(&v).expect("a domain");
+    assert_eq!(
+        (c.name.as_str(), c.memory, c.effective_maxmem(), c.vcpus),
+        ("UbuntuPVS810", 4096, 4096, 1)
+    );
+    assert_eq!(
+        (c.bootloader.as_deref(), c.bootloader_args.as_deref(), c.kernel.as_deref()),
+        (Some("/usr/bin/pygrub"), Some(""), None)
+    );
+    assert_eq!(c.vifs.len(), 1);
+    assert_eq!((c.vifs[0].bridge(), c.vifs[0].mac()), (Some("eth0"), Some("00:16:3e:5b:2c:41")));
+    assert_eq!(c.on_crash, Some(Action::Restart));
+    let bad = sxp::parse_one("(vm (name x) (on_crash explode))").expect("parses");
+    assert_eq!(
+        DomainConfig::from_sxp(&bad).expect_err("bad").to_string(),
+        "Invalid event handling mode for on_crash: \"explode\""
+    );
+    let bad = sxp::parse_one("(vm (name x) (device (vbd (uname phy:sda1) (dev floppy) (mode w))))")
+        .expect("parses");
+    assert_eq!(
+        DomainConfig::from_sxp(&bad).expect_err("bad").to_string(),
+        "Unable to find number for device (floppy)"
+    );
+    assert!(DomainConfig::from_sxp(&sxp::parse_one("(vm (memory 64))").expect("parses")).is_err());
+    assert!(DomainConfig::from_sxp(&Sxp::str("vm")).is_err());
 }

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use xm_config::python::{self, Host, ScriptInput};
 use xm_config::sxp::{self, Sxp};
-use xm_config::{CreateArgs, Env, create};
+use xm_config::{CreateArgs, DomainConfig, Env, create};
 
 /// xorshift64*: deterministic, seeded.
 struct Rng(u64);
@@ -130,7 +130,45 @@ fn random_token_soups_do_not_panic() {
         let src: String =
             (0..n).map(|_| TOKENS[rng.below(TOKENS.len())]).collect::<Vec<_>>().join(" ");
         eval(&src);
-        let _ = sxp::parse(&src);
+        read_sxp(&src);
+    }
+}
+
+/// SXP text through the reader and xend's reading of a configuration.
+fn read_sxp(src: &str) {
+    if let Ok(values) = sxp::parse(src) {
+        for v in values {
+            let _ = DomainConfig::from_sxp(&v);
+            let _ = sxp::pretty(&v);
+        }
+    }
+}
+
+#[test]
+fn mutated_sxp_configs_do_not_panic() {
+    let base = "(vm (name a) (memory 64) (maxmem 128) (vcpus 2) (cpus 0-3,^1) (on_crash preserve) \
+        (image (linux (kernel /k) (ramdisk /r) (root '/dev/xvda1 ro') (args 4))) \
+        (security ((access_control (policy p) (label l)))) \
+        (device (vbd (uname phy:sda1) (dev xvda) (mode w) (backend 0))) \
+        (device (pci (dev (domain 0x0) (bus 0x00) (slot 0x1d) (func 0x0)))) \
+        (device (ioports (from 0x2f8) (to 0x2ff))) (device (irq (irq 7))) \
+        (device (vif (bridge xenbr0) (mac 00:16:3e:00:00:11))) (device (vtpm (pref_instance 1))) \
+        (device (vkbd)) (device (vfb (type vnc) (vncdisplay 1))))";
+    assert!(DomainConfig::from_sxp(&sxp::parse_one(base).expect("parses")).is_ok());
+    let chars: Vec<char> = base.chars().collect();
+    let mut rng = Rng(99);
+    const ALPHABET: &[u8] = b"() '\"x0-:^,.!";
+    for _ in 0..3000 {
+        let mut text = chars.clone();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(text.len());
+            if rng.below(2) == 0 {
+                text.remove(at);
+            } else {
+                text.insert(at, char::from(ALPHABET[rng.below(ALPHABET.len())]));
+            }
+        }
+        read_sxp(&text.into_iter().collect::<String>());
     }
 }
 
@@ -142,7 +180,7 @@ fn random_bytes_do_not_panic() {
         let bytes: Vec<u8> = (0..n).map(|_| u8::try_from(rng.next() & 0x7f).unwrap_or(0)).collect();
         let src = String::from_utf8_lossy(&bytes);
         eval(&src);
-        let _ = sxp::parse(&src);
+        read_sxp(&src);
         let words: Vec<&str> = src.split_whitespace().collect();
         let _ = CreateArgs::parse(&words);
     }

@@ -8,9 +8,11 @@
 //! Fields keep xm's semantics: `None` where xm leaves an option unset (xend
 //! then applies its default, see the `effective_*` methods), strings where
 //! xm passes strings through. [`DomainConfig::to_sxp`] builds the `(vm …)`
-//! SXP as `make_config` does.
+//! SXP as `make_config` does, [`DomainConfig::from_sxp`] reads it back as
+//! xend would.
 
 pub mod device;
+mod from_sxp;
 mod make;
 
 use crate::error::{Error, ErrorKind, Result};
