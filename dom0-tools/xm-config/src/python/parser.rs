@@ -679,7 +679,11 @@ impl<'a> Parser<'a> {
     fn subscript(&mut self, obj: Expr, pos: Pos) -> Result<Expr> {
         let lower = if self.is_op(":") { None } else { Some(Box::new(self.expr_list()?)) };
         if self.eat_op(":") {
-            let upper = if self.is_op("]") { None } else { Some(Box::new(self.test()?)) };
+            let upper = if self.is_op("]") || self.is_op(":") {
+                None
+            } else {
+                Some(Box::new(self.test()?))
+            };
             if self.is_op(":") {
                 return Err(self.unsupported("extended slices"));
             }
