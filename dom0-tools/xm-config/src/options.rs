@@ -438,7 +438,7 @@ pub struct Created {
     pub args: CreateArgs,
     /// The configuration file used (as xm names it: `./x`, `/etc/xen/x`).
     pub config_file: Option<String>,
-    /// The domain configuration (`None` for `-F` SXP files and help).
+    /// The domain configuration (`None` for help).
     pub config: Option<DomainConfig>,
     /// The SXP sent to xend (what `-n` prints).
     pub sxp: Option<Sxp>,
@@ -503,7 +503,13 @@ pub fn create<S: AsRef<str>>(words: &[S], env: &Env) -> Result<Created> {
                 e.message,
             )
         })?;
+        // xm sends the file as it is; here it is also read as xend reads it.
+        let config = DomainConfig::from_sxp(&sxp).map_err(|e| Error {
+            location: Some(Location::File { file: file.as_str().into(), line: 1, col: 1 }),
+            ..e
+        })?;
         created.config_file = Some(file.clone());
+        created.config = Some(config);
         created.sxp = Some(sxp);
         return Ok(created);
     }

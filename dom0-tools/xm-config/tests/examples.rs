@@ -470,3 +470,21 @@ fn sxp_from_xm_list_long_reads_back() {
     assert!(DomainConfig::from_sxp(&sxp::parse_one("(vm (memory 64))").expect("parses")).is_err());
     assert!(DomainConfig::from_sxp(&Sxp::str("vm")).is_err());
 }
+
+#[test]
+fn a_ready_sxp_file_is_sent_as_it_is() {
+    let dir = std::env::temp_dir().join(format!("xm-config-sxp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vm.sxp");
+    let text = "(vm (name fromsxp) (memory 96) (image (linux (kernel /k))) (device (vif (bridge xenbr0))))\n";
+    std::fs::write(&path, text).unwrap();
+    let p = path.display().to_string();
+    let created = create(&["-F", &p, "-n"], &env_in_srv()).expect("reads the SXP");
+    assert_eq!(created.sxp.as_ref().map(Sxp::show).as_deref(), Some(text.trim_end()));
+    let c = created.config.expect("read as xend reads it");
+    assert_eq!((c.name.as_str(), c.memory, c.vifs.len()), ("fromsxp", 96, 1));
+    std::fs::write(&path, "(vm (name x) (vcpus many))").unwrap();
+    let e = create(&["-F", &p], &env_in_srv()).expect_err("bad vcpus");
+    assert_eq!(e.to_string(), format!("{p}:1:1: vcpus must be an integer, not \"many\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
