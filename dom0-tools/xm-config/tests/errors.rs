@@ -7,6 +7,7 @@
 )]
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use xm_config::python::{self, Host, ScriptInput};
 use xm_config::{Env, ErrorKind, create};
 
@@ -35,8 +36,8 @@ fn env() -> Env {
 fn create_err(source: &str, extra: &[&str]) -> (ErrorKind, String) {
     let dir = std::env::temp_dir().join(format!("xm-config-errors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path =
-        dir.join(format!("c{:x}.cfg", source.len().wrapping_mul(31).wrapping_add(extra.len())));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = dir.join(format!("c{}.cfg", NEXT.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&path, source).unwrap();
     let p = path.display().to_string();
     let mut words = vec![p.as_str()];
@@ -356,4 +357,23 @@ fn xm_vars_takes_only_name_use_and_check() {
     .expect("runs");
     assert_eq!(s.get("x").map(|b| b.value.clone()), Some(python::PyValue::Int(15)));
     assert_eq!(s.declared[0].usage, "the id");
+}
+
+#[test]
+fn memory_sizes_are_bounded() {
+    let base = "kernel = '/boot/k'\n";
+    assert_eq!(
+        create_err(&format!("{base}memory = 512\nmaxmem = 256\n"), &[]),
+        (
+            ErrorKind::Config,
+            "c.cfg:3:1: maxmem (256 MiB) must be between memory (512 MiB) and 16777216 MiB".into()
+        )
+    );
+    assert_eq!(
+        create_err(base, &["memory=99999999999"]),
+        (
+            ErrorKind::Config,
+            "command line 'memory=99999999999': memory must be between 1 and 16777216 MiB, not 99999999999".into()
+        )
+    );
 }

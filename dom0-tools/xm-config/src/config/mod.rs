@@ -372,7 +372,12 @@ fn abspath(p: &str, cwd: &Path) -> String {
     format!("/{}", out.join("/"))
 }
 
+/// xend's `_checkName`: letters, digits and these.
 const NAME_CHARS: &str = "_-.:/+";
+
+/// The largest memory size accepted, MiB (16 TiB, far above any Xen 4.17 PV
+/// guest; keeps every KiB and byte conversion of it in range).
+pub const MAX_MEMORY_MIB: i64 = 16 << 20;
 
 impl DomainConfig {
     /// Builds and checks the configuration from merged options.
@@ -423,14 +428,18 @@ impl DomainConfig {
             }
         };
         let memory = r.int("memory")?.unwrap_or(128);
-        if memory < 1 {
-            return Err(r.err("memory", format!("memory must be at least 1 MiB, not {memory}")));
+        if !(1..=MAX_MEMORY_MIB).contains(&memory) {
+            return Err(r.err(
+                "memory",
+                format!("memory must be between 1 and {MAX_MEMORY_MIB} MiB, not {memory}"),
+            ));
         }
         let maxmem = r.int("maxmem")?;
-        if let Some(m) = maxmem.filter(|m| *m != 0 && *m < memory) {
-            return Err(
-                r.err("maxmem", format!("maxmem ({m} MiB) is less than memory ({memory} MiB)"))
-            );
+        if let Some(m) = maxmem.filter(|m| *m != 0 && (*m < memory || *m > MAX_MEMORY_MIB)) {
+            return Err(r.err(
+                "maxmem",
+                format!("maxmem ({m} MiB) must be between memory ({memory} MiB) and {MAX_MEMORY_MIB} MiB"),
+            ));
         }
         let shadow_memory = r.int("shadow_memory")?.unwrap_or(0);
         if shadow_memory < 0 {
@@ -441,9 +450,11 @@ impl DomainConfig {
             return Err(r.err("vcpus", format!("vcpus must be between 1 and 128, not {vcpus}")));
         }
         let cpu_weight = r.int("cpu_weight")?;
-        if let Some(w) = cpu_weight.filter(|w| !(1..=65535).contains(w)) {
+        // 0 leaves the scheduler's weight as it is (the credit scheduler
+        // ignores a zero weight), so xend's 256 stays.
+        if let Some(w) = cpu_weight.filter(|w| !(0..=65535).contains(w)) {
             return Err(
-                r.err("cpu_weight", format!("cpu_weight must be between 1 and 65535, not {w}"))
+                r.err("cpu_weight", format!("cpu_weight must be between 0 and 65535, not {w}"))
             );
         }
         let cpu_cap = r.int("cpu_cap")?;
@@ -667,9 +678,9 @@ impl DomainConfig {
             .unwrap_or(Action::Restart)
     }
 
-    /// The credit weight xend gives (256 when unset).
+    /// The credit weight the domain runs with (256 when unset or 0).
     pub fn effective_cpu_weight(&self) -> i64 {
-        self.cpu_weight.unwrap_or(256)
+        self.cpu_weight.filter(|w| *w != 0).unwrap_or(256)
     }
 
     /// The maximum memory, MiB (`memory` when unset).
