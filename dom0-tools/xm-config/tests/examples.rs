@@ -336,15 +336,6 @@ fn a_config_using_most_of_the_language_and_options() {
 }
 
 #[test]
-#[ignore = "prints the dry run of XMCFG for a look by eye"]
-fn print_dry_run() {
-    let words: Vec<String> =
-        std::env::var("XMCFG").unwrap_or_default().split_whitespace().map(String::from).collect();
-    let (_, text) = dry_run(&words.iter().map(String::as_str).collect::<Vec<_>>());
-    print!("{text}");
-}
-
-#[test]
 fn info_lines_and_misspelt_options() {
     let (created, text) = dry_run(&["typo.cfg"]);
     assert_eq!(created.info, ["Using config file \"./typo.cfg\"."]);
