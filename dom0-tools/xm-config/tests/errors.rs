@@ -377,3 +377,51 @@ fn memory_sizes_are_bounded() {
         )
     );
 }
+
+#[test]
+fn xen_util_ip_helpers() {
+    let h = host();
+    let vars = [("vmid".to_string(), "3".to_string())];
+    let src = "ip = add_offset_to_ip('10.0.0.250', int(vmid) * 3)\n\
+               n = inet_aton('192.168.1.2')\n\
+               back = inet_ntoa(n + 1)\n\
+               inside = check_subnet(ip, '10.0.1.0', '255.255.255.0')\n";
+    let s = python::run(&ScriptInput {
+        file: "t.cfg",
+        source: src,
+        vars: &vars,
+        help: false,
+        host: &h,
+    })
+    .expect("runs");
+    let get = |n: &str| s.get(n).map(|b| b.value.clone());
+    assert_eq!(get("ip"), Some(python::PyValue::Str("10.0.1.3".into())));
+    assert_eq!(get("n"), Some(python::PyValue::Int(0xc0a8_0102)));
+    assert_eq!(get("back"), Some(python::PyValue::Str("192.168.1.3".into())));
+    assert_eq!(get("inside"), Some(python::PyValue::Bool(true)));
+    assert_eq!(
+        eval_err("ip = get_current_ipaddr()\n"),
+        (
+            ErrorKind::Unsupported,
+            "t.cfg:1:24: get_current_ipaddr() reads the host's network configuration, which domain configuration files do not see here".into()
+        )
+    );
+    assert_eq!(
+        eval_err("n = inet_aton('1.2.3')\n"),
+        (
+            ErrorKind::Value,
+            "t.cfg:1:14: error: illegal IP address string passed to inet_aton".into()
+        )
+    );
+    assert_eq!(
+        eval_err("ip = add_offset_to_ip('255.255.255.255', 1)\n"),
+        (
+            ErrorKind::Value,
+            "t.cfg:1:22: error: 'I' format requires 0 <= number <= 4294967295".into()
+        )
+    );
+    assert_eq!(
+        eval_err("def f():\n    return inet_aton('1.2.3.4')\nx = f()\n"),
+        (ErrorKind::Name, "t.cfg:2:12: NameError: global name 'inet_aton' is not defined".into())
+    );
+}

@@ -24,7 +24,10 @@
 //!   string methods `split strip lstrip rstrip lower upper startswith
 //!   endswith find replace join`, `list.append`; `os.uname()` (from
 //!   [`Host`]), `re.search`/`re.match` (a small regex engine) with
-//!   `.group()`; `xm_vars.var(name, use=, check=)` and `xm_vars.check()`.
+//!   `.group()`; `xm_vars.var(name, use=, check=)` and `xm_vars.check()`;
+//!   `xen.util.ip`'s `inet_aton`, `inet_ntoa`, `add_offset_to_ip`,
+//!   `check_subnet` (its `get_current_ip*` read the host's network and
+//!   are refused).
 //!
 //! Everything else (`while`, `class`, `try`, `lambda`, dicts, other
 //! modules and functions) is refused with an error naming it; nothing from
@@ -42,7 +45,7 @@ mod value;
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use std::rc::Rc;
-use value::{Module, Value};
+use value::{Builtin, Module, Value};
 
 /// A 1-based position in the source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +218,20 @@ pub fn run(input: &ScriptInput<'_>) -> Result<Script> {
     }
     interp.set_module("sys", Value::Module(Module::Sys), None);
     interp.set_module("os", Value::Module(Module::Os), None);
+    // `from xen.util.ip import *`: module names, not built-ins, so functions
+    // defined in the file do not see them (as under execfile).
+    for (name, b) in [
+        ("get_defaultroute", Builtin::HostNetwork("get_defaultroute")),
+        ("get_current_ipaddr", Builtin::HostNetwork("get_current_ipaddr")),
+        ("get_current_ipmask", Builtin::HostNetwork("get_current_ipmask")),
+        ("get_current_ipgw", Builtin::HostNetwork("get_current_ipgw")),
+        ("inet_aton", Builtin::InetAton),
+        ("inet_ntoa", Builtin::InetNtoa),
+        ("add_offset_to_ip", Builtin::AddOffsetToIp),
+        ("check_subnet", Builtin::CheckSubnet),
+    ] {
+        interp.set_module(name, Value::Builtin(b), None);
+    }
     interp.set_module("xm_file", Value::str(input.file), None);
     interp.set_module("xm_help", Value::Int(i64::from(input.help)), None);
     interp.set_module("xm_vars", Value::XmVars, None);

@@ -39,6 +39,16 @@ pub(crate) enum Builtin {
     ReMatch,
     XmVarsVar,
     XmVarsCheck,
+    /// `xen.util.ip.inet_aton`.
+    InetAton,
+    /// `xen.util.ip.inet_ntoa`.
+    InetNtoa,
+    /// `xen.util.ip.add_offset_to_ip`.
+    AddOffsetToIp,
+    /// `xen.util.ip.check_subnet`.
+    CheckSubnet,
+    /// `xen.util.ip.get_current_ipaddr`/`ipmask`/`ipgw`: the host's network.
+    HostNetwork(&'static str),
 }
 
 impl Builtin {
@@ -53,6 +63,11 @@ impl Builtin {
             Builtin::ReMatch => "re.match",
             Builtin::XmVarsVar => "xm_vars.var",
             Builtin::XmVarsCheck => "xm_vars.check",
+            Builtin::InetAton => "inet_aton",
+            Builtin::InetNtoa => "inet_ntoa",
+            Builtin::AddOffsetToIp => "add_offset_to_ip",
+            Builtin::CheckSubnet => "check_subnet",
+            Builtin::HostNetwork(name) => name,
         }
     }
 }

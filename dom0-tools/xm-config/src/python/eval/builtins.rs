@@ -165,7 +165,56 @@ impl Interp<'_> {
                 self.xm_vars_check(pos)?;
                 Ok(Value::None)
             }
+            Builtin::InetAton => {
+                arity(1, 1)?;
+                let n = self.inet_aton(args.first(), pos)?;
+                Ok(Value::Int(i64::from(n)))
+            }
+            Builtin::InetNtoa => {
+                arity(1, 1)?;
+                let n = args.first().and_then(Value::as_int).ok_or_else(|| self.exc(pos, "TypeError", "an integer is required"))?;
+                Ok(Value::str(&self.inet_ntoa(n, pos)?))
+            }
+            Builtin::AddOffsetToIp => {
+                arity(2, 2)?;
+                let n = self.inet_aton(args.first(), pos)?;
+                let off = args.get(1).and_then(Value::as_int).ok_or_else(|| self.exc(pos, "TypeError", "an integer is required"))?;
+                let sum = i64::from(n).checked_add(off).ok_or_else(|| self.overflow(pos))?;
+                Ok(Value::str(&self.inet_ntoa(sum, pos)?))
+            }
+            Builtin::CheckSubnet => {
+                arity(3, 3)?;
+                let ip = self.inet_aton(args.first(), pos)?;
+                let net = self.inet_aton(args.get(1), pos)?;
+                let mask = self.inet_aton(args.get(2), pos)?;
+                Ok(Value::Bool(ip & mask == net & mask))
+            }
+            Builtin::HostNetwork(name) => Err(self.fail(
+                pos,
+                ErrorKind::Unsupported,
+                format!("{name}() reads the host's network configuration, which domain configuration files do not see here"),
+            )),
         }
+    }
+
+    /// `socket.inet_aton` of a dotted quad, as a 32-bit number.
+    fn inet_aton(&self, v: Option<&Value>, pos: Pos) -> R<u32> {
+        let Some(Value::Str(s)) = v else {
+            return Err(self.exc(pos, "TypeError", "inet_aton() argument 1 must be string"));
+        };
+        let parts: Vec<Option<u8>> = s.split('.').map(|p| p.parse::<u8>().ok()).collect();
+        match parts.as_slice() {
+            [Some(a), Some(b), Some(c), Some(d)] => Ok(u32::from_be_bytes([*a, *b, *c, *d])),
+            _ => Err(self.exc(pos, "error", "illegal IP address string passed to inet_aton")),
+        }
+    }
+
+    /// `socket.inet_ntoa` of a 32-bit number.
+    fn inet_ntoa(&self, n: i64, pos: Pos) -> R<String> {
+        let n = u32::try_from(n)
+            .map_err(|_| self.exc(pos, "error", "'I' format requires 0 <= number <= 4294967295"))?;
+        let [a, b, c, d] = n.to_be_bytes();
+        Ok(format!("{a}.{b}.{c}.{d}"))
     }
 
     /// `xm_vars.var(name, use=None, check=None)` (`xen.xm.help.Vars.var`).
