@@ -265,6 +265,26 @@ fn deep_nesting_and_long_chains_are_refused_not_overflowed() {
     ] {
         eval(&src);
     }
+    // Values nested far deeper than the syntax allows, and cycles: built,
+    // printed, compared, copied out and freed without recursion running away.
+    let h = host();
+    for src in [
+        "l = []\nfor i in range(500):\n    for j in range(500):\n        l = [l]\ns = str(l)\nb = l == l\n",
+        "t = ()\nfor i in range(500):\n    for j in range(500):\n        t = (t,)\ns = '%s' % (t,)\n",
+        "l = []\nl.append(l)\ns = str(l)\ne = [l] == [l]\nc = [l] < [l, 1]\n",
+        "a = []\nb = [a]\na.append(b)\na += [a]\na[0] = a\nc = a <= b\n",
+    ] {
+        let s = python::run(&ScriptInput {
+            file: "deep.cfg",
+            source: src,
+            vars: &[],
+            help: false,
+            host: &h,
+        })
+        .unwrap_or_else(|e| panic!("{src}: {e}"));
+        let shown = s.get("s").map(|b| format!("{:?}", b.value)).unwrap_or_default();
+        assert!(shown.len() < 10_000, "{shown}");
+    }
     let deep = format!("{}{}", "(".repeat(100_000), ")".repeat(100_000));
     assert_eq!(
         sxp::parse(&deep).expect_err("too deep").to_string(),

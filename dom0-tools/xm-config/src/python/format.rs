@@ -16,7 +16,7 @@ pub(crate) const MAX_LEN: usize = 1 << 20;
 /// `fmt % args`, or Python's `TypeError`/`ValueError` text.
 pub(crate) fn format(fmt: &str, args: &Value) -> Result<String, String> {
     let args: Vec<Value> = match args {
-        Value::Tuple(t) => t.to_vec(),
+        Value::Tuple(t) => t.borrow().clone(),
         other => vec![other.clone()],
     };
     let mut next = args.iter();
@@ -221,10 +221,9 @@ fn exp_format(f: f64, p: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::rc::Rc;
 
     fn tuple(items: Vec<Value>) -> Value {
-        Value::Tuple(Rc::from(items))
+        Value::tuple(items)
     }
 
     #[test]

@@ -128,23 +128,26 @@ impl PyValue {
         }
     }
 
-    fn from_value(v: &Value, budget: &mut usize) -> PyValue {
+    /// A copy out of the evaluator: at most `budget` nodes and
+    /// `MAX_NESTING` levels (deeper parts become `Other`).
+    fn from_value(v: &Value, budget: &mut usize, depth: usize) -> PyValue {
         *budget = budget.saturating_sub(1);
-        if *budget == 0 {
+        if *budget == 0 || depth > value::MAX_NESTING {
             return PyValue::Other(v.type_name());
         }
+        let depth = depth.saturating_add(1);
         match v {
             Value::None => PyValue::None,
             Value::Bool(b) => PyValue::Bool(*b),
             Value::Int(n) => PyValue::Int(*n),
             Value::Float(f) => PyValue::Float(*f),
             Value::Str(s) => PyValue::Str(s.to_string()),
-            Value::List(l) => {
-                PyValue::List(l.borrow().iter().map(|x| PyValue::from_value(x, budget)).collect())
-            }
-            Value::Tuple(t) => {
-                PyValue::Tuple(t.iter().map(|x| PyValue::from_value(x, budget)).collect())
-            }
+            Value::List(l) => PyValue::List(
+                l.borrow().iter().map(|x| PyValue::from_value(x, budget, depth)).collect(),
+            ),
+            Value::Tuple(t) => PyValue::Tuple(
+                t.borrow().iter().map(|x| PyValue::from_value(x, budget, depth)).collect(),
+            ),
             other => PyValue::Other(other.type_name()),
         }
     }
@@ -250,10 +253,10 @@ pub fn run(input: &ScriptInput<'_>) -> Result<Script> {
             let (v, pos) = interp.module.get(name)?;
             Some(Binding {
                 name: name.clone(),
-                value: PyValue::from_value(v, &mut budget),
+                value: PyValue::from_value(v, &mut budget, 0),
                 location: pos.map(|p| interp.loc(p)),
             })
         })
         .collect();
-    Ok(Script { bindings, declared: interp.declared })
+    Ok(Script { bindings, declared: core::mem::take(&mut interp.declared) })
 }

@@ -4,7 +4,7 @@
 
 use super::ast::FuncDef;
 use crate::sxp::{py_float_str, py_repr_str};
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 /// The modules a configuration file can import.
@@ -80,8 +80,9 @@ pub(crate) enum Value {
     Int(i64),
     Float(f64),
     Str(Rc<str>),
-    List(Rc<RefCell<Vec<Value>>>),
-    Tuple(Rc<[Value]>),
+    List(Rc<Seq>),
+    /// Immutable by the language; the same storage as lists.
+    Tuple(Rc<Seq>),
     Func(Rc<FuncDef>),
     Builtin(Builtin),
     /// A method bound to its object (`"a,b".split`, `l.append`).
@@ -99,7 +100,11 @@ impl Value {
     }
 
     pub fn list(items: Vec<Value>) -> Self {
-        Value::List(Rc::new(RefCell::new(items)))
+        Value::List(Rc::new(Seq(RefCell::new(items))))
+    }
+
+    pub fn tuple(items: Vec<Value>) -> Self {
+        Value::Tuple(Rc::new(Seq(RefCell::new(items))))
     }
 
     /// Python 2's type name.
@@ -129,7 +134,7 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.borrow().is_empty(),
-            Value::Tuple(t) => !t.is_empty(),
+            Value::Tuple(t) => !t.borrow().is_empty(),
             _ => true,
         }
     }
@@ -164,8 +169,14 @@ impl Value {
         }
     }
 
-    /// `repr(value)`.
+    /// `repr(value)`; containers nested past [`MAX_NESTING`] (or
+    /// containing themselves) print as `[...]`, as Python prints a list
+    /// that contains itself.
     pub fn repr(&self) -> String {
+        self.repr_at(0)
+    }
+
+    fn repr_at(&self, depth: usize) -> String {
         match self {
             Value::None => "None".into(),
             Value::Bool(true) => "True".into(),
@@ -173,12 +184,16 @@ impl Value {
             Value::Int(n) => n.to_string(),
             Value::Float(f) => py_float_repr(*f),
             Value::Str(s) => py_repr_str(s),
+            Value::List(_) if depth >= MAX_NESTING => "[...]".into(),
+            Value::Tuple(_) if depth >= MAX_NESTING => "(...)".into(),
             Value::List(l) => {
-                let items: Vec<String> = l.borrow().iter().map(Value::repr).collect();
+                let items: Vec<String> =
+                    l.borrow().iter().map(|v| v.repr_at(depth.saturating_add(1))).collect();
                 format!("[{}]", items.join(", "))
             }
             Value::Tuple(t) => {
-                let items: Vec<String> = t.iter().map(Value::repr).collect();
+                let items: Vec<String> =
+                    t.borrow().iter().map(|v| v.repr_at(depth.saturating_add(1))).collect();
                 if items.len() == 1 {
                     format!("({},)", items.join(""))
                 } else {
@@ -194,17 +209,26 @@ impl Value {
         }
     }
 
-    /// `a == b` (numbers compare across int, bool and float).
+    /// `a == b` (numbers compare across int, bool and float); containers
+    /// nested past [`MAX_NESTING`] compare unequal.
     pub fn equals(&self, other: &Value) -> bool {
+        self.equals_at(other, 0)
+    }
+
+    fn equals_at(&self, other: &Value, depth: usize) -> bool {
         match (self, other) {
             (Value::None, Value::None) => true,
             (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::List(a), Value::List(b)) => {
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
+                if Rc::ptr_eq(a, b) {
+                    return true;
+                }
+                if depth >= MAX_NESTING {
+                    return false;
+                }
                 let (a, b) = (a.borrow(), b.borrow());
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
-            }
-            (Value::Tuple(a), Value::Tuple(b)) => {
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
+                a.len() == b.len()
+                    && a.iter().zip(b.iter()).all(|(x, y)| x.equals_at(y, depth.saturating_add(1)))
             }
             (Value::Float(_), _) | (_, Value::Float(_)) => {
                 match (self.as_float(), other.as_float()) {
@@ -224,8 +248,13 @@ impl Value {
     }
 
     /// Ordering of numbers, strings, lists and tuples; `None` across other
-    /// types (Python 2 orders them arbitrarily; this evaluator refuses).
+    /// types (Python 2 orders them arbitrarily; this evaluator refuses) and
+    /// past [`MAX_NESTING`].
     pub fn compare(&self, other: &Value) -> Option<core::cmp::Ordering> {
+        self.compare_at(other, 0)
+    }
+
+    fn compare_at(&self, other: &Value, depth: usize) -> Option<core::cmp::Ordering> {
         match (self, other) {
             (Value::Str(a), Value::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
             (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => {
@@ -235,9 +264,62 @@ impl Value {
                 Value::Float(_) | Value::Int(_) | Value::Bool(_),
                 Value::Float(_) | Value::Int(_) | Value::Bool(_),
             ) => self.as_float()?.partial_cmp(&other.as_float()?),
-            (Value::List(a), Value::List(b)) => seq_cmp(&a.borrow(), &b.borrow()),
-            (Value::Tuple(a), Value::Tuple(b)) => seq_cmp(a, b),
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
+                if depth >= MAX_NESTING {
+                    return None;
+                }
+                let (a, b) = (a.borrow(), b.borrow());
+                for (x, y) in a.iter().zip(b.iter()) {
+                    if !x.equals_at(y, depth.saturating_add(1)) {
+                        return x.compare_at(y, depth.saturating_add(1));
+                    }
+                }
+                Some(a.len().cmp(&b.len()))
+            }
             _ => None,
+        }
+    }
+}
+
+/// How deep the recursive operations (`repr`, `==`, ordering, conversion
+/// out of the evaluator) look into nested lists and tuples.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// A list's or tuple's items. Dropping one never recurses: nested
+/// containers that nothing else holds are taken apart on a work list, so a
+/// list nested a million deep (`l = [l]` in a loop) is freed like a flat one.
+#[derive(Debug)]
+pub(crate) struct Seq(RefCell<Vec<Value>>);
+
+impl Seq {
+    pub fn borrow(&self) -> Ref<'_, Vec<Value>> {
+        self.0.borrow()
+    }
+
+    pub fn borrow_mut(&self) -> RefMut<'_, Vec<Value>> {
+        self.0.borrow_mut()
+    }
+
+    /// Empties the container (breaking any cycle through it).
+    pub fn clear(&self) {
+        let items = core::mem::take(&mut *self.0.borrow_mut());
+        drop(items);
+    }
+}
+
+impl Drop for Seq {
+    fn drop(&mut self) {
+        let mut work: Vec<Value> = core::mem::take(self.0.get_mut());
+        while let Some(v) = work.pop() {
+            match v {
+                Value::List(rc) | Value::Tuple(rc) => {
+                    if let Ok(mut seq) = Rc::try_unwrap(rc) {
+                        work.append(seq.0.get_mut());
+                    }
+                }
+                Value::Method(obj, _) => work.push(*obj),
+                _ => {}
+            }
         }
     }
 }
@@ -271,15 +353,6 @@ pub(crate) fn py_float_repr(f: f64) -> String {
         format!("{mantissa}e{e_sign}{:02}", exp.unsigned_abs())
     };
     format!("{sign}{body}")
-}
-
-fn seq_cmp(a: &[Value], b: &[Value]) -> Option<core::cmp::Ordering> {
-    for (x, y) in a.iter().zip(b.iter()) {
-        if !x.equals(y) {
-            return x.compare(y);
-        }
-    }
-    Some(a.len().cmp(&b.len()))
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ impl Interp<'_> {
                 let n = match args.first() {
                     Some(Value::Str(s)) => s.chars().count(),
                     Some(Value::List(l)) => l.borrow().len(),
-                    Some(Value::Tuple(t)) => t.len(),
+                    Some(Value::Tuple(t)) => t.borrow().len(),
                     Some(v) => {
                         return Err(self.exc(
                             pos,
@@ -136,7 +136,7 @@ impl Interp<'_> {
             Builtin::OsUname => {
                 arity(0, 0)?;
                 let u = &self.host.uname;
-                Ok(Value::Tuple(Rc::from(u.iter().map(|s| Value::str(s)).collect::<Vec<_>>())))
+                Ok(Value::tuple(u.iter().map(|s| Value::str(s)).collect()))
             }
             Builtin::ReSearch | Builtin::ReMatch => {
                 arity(2, 2)?;
@@ -332,6 +332,7 @@ impl Interp<'_> {
                     return Err(self.fail(pos, ErrorKind::Limit, "list too long"));
                 }
                 l.borrow_mut().extend(args.first().cloned());
+                self.mutated.push(Rc::downgrade(l));
                 Ok(Value::None)
             }
             Value::Match(groups) => {

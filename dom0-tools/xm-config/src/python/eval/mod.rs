@@ -15,11 +15,11 @@ mod builtins;
 mod ops;
 
 use super::ast::{BinOp, Expr, ExprKind, FuncDef, Stmt, StmtKind, Target};
-use super::value::{Builtin, Module, Value};
+use super::value::{Builtin, Module, Seq, Value};
 use super::{DeclaredVar, Host, Pos};
 use crate::error::{Error, ErrorKind, Location};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 const FUEL: u64 = 2_000_000;
 const MAX_CALL_DEPTH: u32 = 40;
@@ -54,6 +54,20 @@ pub(crate) struct Interp<'h> {
     pub order: Vec<String>,
     pub declared: Vec<DeclaredVar>,
     checks: Vec<(String, Option<Value>, Pos)>,
+    /// Every list that was changed after it was made: each reference
+    /// cycle runs through one of them, so emptying them at the end frees
+    /// every cycle the file made (`l.append(l)`).
+    mutated: Vec<Weak<Seq>>,
+}
+
+impl Drop for Interp<'_> {
+    fn drop(&mut self) {
+        for l in self.mutated.drain(..) {
+            if let Some(l) = l.upgrade() {
+                l.clear();
+            }
+        }
+    }
 }
 
 impl<'h> Interp<'h> {
@@ -68,6 +82,7 @@ impl<'h> Interp<'h> {
             order: Vec::new(),
             declared: Vec::new(),
             checks: Vec::new(),
+            mutated: Vec::new(),
         }
     }
 
@@ -164,6 +179,7 @@ impl<'h> Interp<'h> {
                             return Err(self.fail(value.pos, ErrorKind::Limit, "list too long"));
                         }
                         l.borrow_mut().extend(extra);
+                        self.mutated.push(Rc::downgrade(l));
                         current.clone()
                     }
                     _ => self.binary(*op, &current, &rhs, value.pos)?,
@@ -330,6 +346,7 @@ impl<'h> Interp<'h> {
                 if let Some(slot) = l.borrow_mut().get_mut(at) {
                     *slot = value;
                 }
+                self.mutated.push(Rc::downgrade(l));
                 Ok(())
             }
         }
@@ -381,7 +398,7 @@ impl<'h> Interp<'h> {
             }
             ExprKind::Tuple(items) => {
                 let v = items.iter().map(|i| self.expr(i, frame)).collect::<R<Vec<_>>>()?;
-                Value::Tuple(Rc::from(v))
+                Value::tuple(v)
             }
             ExprKind::Attr(obj, name) => {
                 let o = self.expr(obj, frame)?;
@@ -488,7 +505,7 @@ impl<'h> Interp<'h> {
     fn iterate(&self, v: &Value, pos: Pos) -> R<Vec<Value>> {
         match v {
             Value::List(l) => Ok(l.borrow().clone()),
-            Value::Tuple(t) => Ok(t.to_vec()),
+            Value::Tuple(t) => Ok(t.borrow().clone()),
             Value::Str(s) => {
                 Ok(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0u8; 4]))).collect())
             }
@@ -524,6 +541,7 @@ impl<'h> Interp<'h> {
                 Ok(l.get(k).cloned().unwrap_or(Value::None))
             }
             Value::Tuple(t) => {
+                let t = t.borrow();
                 let k = self.seq_index(i, t.len(), pos)?;
                 Ok(t.get(k).cloned().unwrap_or(Value::None))
             }
@@ -560,8 +578,9 @@ impl<'h> Interp<'h> {
                 Ok(Value::list(l.get(a..b.max(a)).unwrap_or(&[]).to_vec()))
             }
             Value::Tuple(t) => {
+                let t = t.borrow();
                 let (a, b) = (bound(lo, t.len(), 0)?, bound(hi, t.len(), t.len())?);
-                Ok(Value::Tuple(Rc::from(t.get(a..b.max(a)).unwrap_or(&[]))))
+                Ok(Value::tuple(t.get(a..b.max(a)).unwrap_or(&[]).to_vec()))
             }
             Value::Str(s) => {
                 let chars: Vec<char> = s.chars().collect();

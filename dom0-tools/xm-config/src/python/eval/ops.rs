@@ -42,8 +42,9 @@ impl Interp<'_> {
                 return Ok(Value::list(v));
             }
             (BinOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
+                let (x, y) = (x.borrow(), y.borrow());
                 let v: Vec<Value> = x.iter().chain(y.iter()).cloned().collect();
-                return Ok(Value::Tuple(Rc::from(v)));
+                return Ok(Value::tuple(v));
             }
             (BinOp::Mod, Value::Str(f), args) => {
                 return format(f, args).map(|s| Value::str(&s)).map_err(|m| {
@@ -140,10 +141,11 @@ impl Interp<'_> {
                 Ok(Value::list(l.iter().cloned().cycle().take(l.len().saturating_mul(n)).collect()))
             }
             Value::Tuple(t) => {
+                let t = t.borrow();
                 if t.len().saturating_mul(n) > MAX_ITEMS {
                     return Err(too_long());
                 }
-                Ok(Value::Tuple(
+                Ok(Value::tuple(
                     t.iter().cloned().cycle().take(t.len().saturating_mul(n)).collect(),
                 ))
             }
@@ -186,7 +188,7 @@ impl Interp<'_> {
                         }
                     },
                     Value::List(l) => l.borrow().iter().any(|x| x.equals(a)),
-                    Value::Tuple(t) => t.iter().any(|x| x.equals(a)),
+                    Value::Tuple(t) => t.borrow().iter().any(|x| x.equals(a)),
                     _ => {
                         return Err(self.exc(
                             pos,
