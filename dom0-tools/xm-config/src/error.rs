@@ -6,7 +6,7 @@
 //! carry the word. [`Error`]'s `Display` prints `file:line:col: message`,
 //! the form compilers use, so editors can jump to it.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Where an error (or a value) comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub enum Location {
     /// A position in a configuration file.
     File {
         /// The file name as given to the evaluator.
-        file: Rc<str>,
+        file: Arc<str>,
         /// 1-based line.
         line: u32,
         /// 1-based column, in characters.

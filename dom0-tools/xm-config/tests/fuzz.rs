@@ -294,3 +294,18 @@ fn deep_nesting_and_long_chains_are_refused_not_overflowed() {
     assert_eq!(sxp::parse(&ok).map(|v| v.len()), Ok(1));
     let _ = sxp::pretty(&sxp::parse_one("(a (b (c (d))))").expect("parses"));
 }
+
+#[test]
+fn recursion_through_nested_expressions_is_refused_not_overflowed() {
+    // Each call nests ~30 expression levels; 40 calls would need far more
+    // stack than a test thread has if the evaluator's depth were unbounded.
+    let nest = format!("{}g(g){}", "(".repeat(10), ")".repeat(10));
+    let body = format!("{}1 + {nest}{}", "[".repeat(7), "]".repeat(7));
+    let src = format!("def f(g):\n    return {body}\nx = f(f)\n");
+    let h = host();
+    let e =
+        python::run(&ScriptInput { file: "r.cfg", source: &src, vars: &[], help: false, host: &h })
+            .expect_err("too deep");
+    assert_eq!(e.kind, xm_config::ErrorKind::Limit);
+    assert!(e.to_string().ends_with("expressions and calls nested too deeply"), "{e}");
+}

@@ -44,7 +44,7 @@ mod regex;
 mod value;
 
 use crate::error::{Error, ErrorKind, Location, Result};
-use std::rc::Rc;
+use std::sync::Arc;
 use value::{Builtin, Module, Value};
 
 /// A 1-based position in the source.
@@ -200,9 +200,27 @@ pub struct ScriptInput<'a> {
 /// Most characters a configuration file may have.
 pub const MAX_SOURCE: usize = 1 << 20;
 
-/// Parses and evaluates a configuration file.
+/// Stack of the evaluation thread: far above what the nesting limits let
+/// a file use, whatever stack the caller's thread has.
+const EVAL_STACK: usize = 16 << 20;
+
+/// Parses and evaluates a configuration file (on a thread of its own, so
+/// the evaluator's bounded recursion never meets a small caller stack).
 pub fn run(input: &ScriptInput<'_>) -> Result<Script> {
-    let file: Rc<str> = Rc::from(input.file);
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("xm-config eval".into())
+            .stack_size(EVAL_STACK)
+            .spawn_scoped(scope, || run_here(input))
+            .map_err(|e| {
+                Error::new(ErrorKind::Limit, format!("cannot start the evaluator thread: {e}"))
+            })?;
+        worker.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Limit, "the evaluator failed")))
+    })
+}
+
+fn run_here(input: &ScriptInput<'_>) -> Result<Script> {
+    let file: Arc<str> = Arc::from(input.file);
     let err = |pos: Pos, kind: ErrorKind, msg: String| {
         Error::at(kind, Location::File { file: file.clone(), line: pos.line, col: pos.col }, msg)
     };

@@ -20,10 +20,16 @@ use super::{DeclaredVar, Host, Pos};
 use crate::error::{Error, ErrorKind, Location};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 const FUEL: u64 = 2_000_000;
 const MAX_CALL_DEPTH: u32 = 40;
 const MAX_ITEMS: usize = 100_000;
+/// Most statements and expressions being evaluated inside one another
+/// (across calls): bounds the evaluator's stack, whatever the mix of
+/// nesting and recursion (about 1 MiB of stack unoptimised; [`crate::python::run`]
+/// evaluates on a thread of its own with a 16 MiB stack).
+const MAX_NESTING: u32 = 100;
 
 /// An error, or a Python exception that `xm_vars.check` may catch.
 pub(crate) struct Raised {
@@ -43,7 +49,7 @@ enum Flow {
 type Frame = HashMap<String, Value>;
 
 pub(crate) struct Interp<'h> {
-    file: Rc<str>,
+    file: Arc<str>,
     host: &'h Host,
     help: bool,
     fuel: u64,
@@ -58,6 +64,8 @@ pub(crate) struct Interp<'h> {
     /// cycle runs through one of them, so emptying them at the end frees
     /// every cycle the file made (`l.append(l)`).
     mutated: Vec<Weak<Seq>>,
+    /// Current evaluator recursion ([`MAX_NESTING`]).
+    nesting: u32,
 }
 
 impl Drop for Interp<'_> {
@@ -71,7 +79,7 @@ impl Drop for Interp<'_> {
 }
 
 impl<'h> Interp<'h> {
-    pub fn new(file: Rc<str>, host: &'h Host, help: bool) -> Self {
+    pub fn new(file: Arc<str>, host: &'h Host, help: bool) -> Self {
         Interp {
             file,
             host,
@@ -83,6 +91,7 @@ impl<'h> Interp<'h> {
             declared: Vec::new(),
             checks: Vec::new(),
             mutated: Vec::new(),
+            nesting: 0,
         }
     }
 
@@ -142,7 +151,28 @@ impl<'h> Interp<'h> {
         Ok(Flow::Normal)
     }
 
+    /// Enters one level of evaluator recursion (a statement or an
+    /// expression), refusing past [`MAX_NESTING`].
+    fn enter(&mut self, pos: Pos) -> R<()> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.fail(
+                pos,
+                ErrorKind::Limit,
+                "expressions and calls nested too deeply",
+            ));
+        }
+        self.nesting = self.nesting.saturating_add(1);
+        Ok(())
+    }
+
     fn stmt(&mut self, stmt: &Stmt, frame: &mut Option<Frame>) -> R<Flow> {
+        self.enter(stmt.pos)?;
+        let result = self.stmt_inner(stmt, frame);
+        self.nesting = self.nesting.saturating_sub(1);
+        result
+    }
+
+    fn stmt_inner(&mut self, stmt: &Stmt, frame: &mut Option<Frame>) -> R<Flow> {
         self.tick(stmt.pos)?;
         match &stmt.kind {
             StmtKind::Expr(e) => {
@@ -386,6 +416,13 @@ impl<'h> Interp<'h> {
     }
 
     fn expr(&mut self, e: &Expr, frame: &mut Option<Frame>) -> R<Value> {
+        self.enter(e.pos)?;
+        let result = self.expr_inner(e, frame);
+        self.nesting = self.nesting.saturating_sub(1);
+        result
+    }
+
+    fn expr_inner(&mut self, e: &Expr, frame: &mut Option<Frame>) -> R<Value> {
         self.tick(e.pos)?;
         Ok(match &e.kind {
             ExprKind::Int(n) => Value::Int(*n),
