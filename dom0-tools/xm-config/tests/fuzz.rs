@@ -111,6 +111,11 @@ const TOKENS: &[&str] = &[
     "pass",
 ];
 
+/// Iterations multiplier: `XM_CONFIG_FUZZ_SCALE=50` for a longer run.
+fn scale() -> usize {
+    std::env::var("XM_CONFIG_FUZZ_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
 fn host() -> Host {
     Host { uname: ["Linux", "h", "r", "v", "x86_64"].map(String::from) }
 }
@@ -125,7 +130,7 @@ fn eval(source: &str) {
 #[test]
 fn random_token_soups_do_not_panic() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for _ in 0..4000 {
+    for _ in 0..4000 * scale() {
         let n = 1 + rng.below(60);
         let src: String =
             (0..n).map(|_| TOKENS[rng.below(TOKENS.len())]).collect::<Vec<_>>().join(" ");
@@ -158,7 +163,7 @@ fn mutated_sxp_configs_do_not_panic() {
     let chars: Vec<char> = base.chars().collect();
     let mut rng = Rng(99);
     const ALPHABET: &[u8] = b"() '\"x0-:^,.!";
-    for _ in 0..3000 {
+    for _ in 0..3000 * scale() {
         let mut text = chars.clone();
         for _ in 0..1 + rng.below(3) {
             let at = rng.below(text.len());
@@ -175,7 +180,7 @@ fn mutated_sxp_configs_do_not_panic() {
 #[test]
 fn random_bytes_do_not_panic() {
     let mut rng = Rng(42);
-    for _ in 0..3000 {
+    for _ in 0..3000 * scale() {
         let n = rng.below(200);
         let bytes: Vec<u8> = (0..n).map(|_| u8::try_from(rng.next() & 0x7f).unwrap_or(0)).collect();
         let src = String::from_utf8_lossy(&bytes);
@@ -206,7 +211,7 @@ fn mutated_example_configs_do_not_panic() {
     for name in ["xmexample1", "xmexample2", "xmexample.hvm", "everything.cfg"] {
         let original: Vec<char> =
             std::fs::read_to_string(dir.join(name)).expect("fixture").chars().collect();
-        for round in 0..300 {
+        for round in 0..300 * scale() {
             let mut text = original.clone();
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(text.len().max(1));
@@ -249,7 +254,7 @@ fn mutated_example_configs_do_not_panic() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
     // Many mutations land in comments, names or strings and still work.
-    assert!(ok > 100, "only {ok} mutated configs were accepted");
+    assert!(ok > 100 * scale(), "only {ok} mutated configs were accepted");
 }
 
 #[test]
