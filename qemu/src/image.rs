@@ -40,6 +40,32 @@ pub const PV_BUILD_ARGS: &[&str] = &[
     "-Zbuild-std-features=compiler-builtins-mem",
 ];
 
+/// The Rust target of the dom0 tools: ordinary Linux binaries, linked statically
+/// ([`DOM0_TOOLS_RUSTFLAGS`]) so that they run in a busybox initramfs.
+pub const DOM0_TOOLS_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The flags that link the dom0 tools statically (glibc's static libraries).
+pub const DOM0_TOOLS_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+
+/// The cargo arguments that build the dom0 tools (`dom0-tools/`).
+pub const DOM0_TOOLS_BUILD_ARGS: &[&str] =
+    &["build", "-p", "xm", "-p", "xenstored", "--release", "--target", DOM0_TOOLS_TARGET];
+
+/// The binaries of the dom0 tools a dom0 initramfs carries.
+pub const DOM0_TOOL_BINARIES: &[&str] = &["xm", "xenstored", "xenstore"];
+
+/// The names the multi-call `xenstore` client answers to, as Xen's tools are installed.
+pub const XENSTORE_CLIENT_LINKS: &[&str] = &[
+    "xenstore-read",
+    "xenstore-write",
+    "xenstore-ls",
+    "xenstore-list",
+    "xenstore-rm",
+    "xenstore-exists",
+    "xenstore-chmod",
+    "xenstore-watch",
+];
+
 /// The PV test kernel `qemu/run` boots as dom0 when no module is given (`pv-hello`).
 pub const DEFAULT_DOM0: &str = "hello";
 
@@ -108,6 +134,24 @@ pub fn build_pv_tests() -> Result<PathBuf> {
         .map_err(|e| anyhow!(e))
 }
 
+/// Builds the dom0 tools (at most once per process), statically linked for Linux, and
+/// returns the directory holding them ([`DOM0_TOOL_BINARIES`]).
+pub fn build_dom0_tools() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            cargo_build_env(
+                "the dom0 tools",
+                DOM0_TOOLS_BUILD_ARGS,
+                &[("RUSTFLAGS", DOM0_TOOLS_RUSTFLAGS)],
+            )
+            .map(|()| target_dir().join(DOM0_TOOLS_TARGET).join("release"))
+            .map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
 /// PV test kernel `name` (`hello` for `pv-hello`), building the kernels first if this
 /// process has not yet ([`build_pv_tests`]).
 pub fn pv_test_kernel(name: &str) -> Result<PathBuf> {
@@ -140,6 +184,11 @@ fn existing_output(path: PathBuf) -> Result<PathBuf> {
 
 /// Runs `cargo <args>` in the repository root; `what` names the build in messages.
 fn cargo_build(what: &str, args: &[&str]) -> Result<()> {
+    cargo_build_env(what, args, &[])
+}
+
+/// As [`cargo_build`], with `env` set for cargo.
+fn cargo_build_env(what: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let root = repo_root();
     // Cargo writes its progress to stderr; send its (normally empty) stdout there too so a
@@ -148,6 +197,7 @@ fn cargo_build(what: &str, args: &[&str]) -> Result<()> {
     let _ = writeln!(std::io::stderr(), "hv-runner: building {what} (cargo {})", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(&root)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))

@@ -36,8 +36,39 @@ pub enum InitAction {
     Shell,
 }
 
+/// The Xen driver modules of Debian's kernel a dom0 toolstack needs, in load order
+/// (`xenfs` uses `xen-privcmd`): they are modules in Debian's `linux-image` package.
+pub const XEN_MODULES: &[&str] =
+    &["xen-privcmd", "xen-evtchn", "xen-gntdev", "xen-gntalloc", "xenfs"];
+
+/// Where the initramfs keeps [`XEN_MODULES`] (`<dir>/<name>.ko`).
+pub const XEN_MODULE_DIR: &str = "lib/modules/xen";
+
+/// The line `/init` prints once the Xen modules are loaded and xenfs is mounted: the
+/// entries of `/dev/xen` follow it.
+pub const TOOLS_MARKER: &str = "HV-TOOLS: /dev/xen:";
+
+/// What a dom0 initramfs carries besides busybox: the toolstack's binaries (static
+/// Linux executables, installed in `/bin`) and the Xen driver modules
+/// ([`XEN_MODULES`], from the same Debian package as the kernel).
+#[derive(Clone, Debug, Default)]
+pub struct Dom0Tools {
+    /// `(name in /bin, contents)`.
+    pub binaries: Vec<(String, Vec<u8>)>,
+    /// `(module name without .ko, contents)`, in load order.
+    pub modules: Vec<(String, Vec<u8>)>,
+    /// `(name in /bin, target)`: symbolic links (a multi-call binary's names).
+    pub links: Vec<(String, String)>,
+}
+
 /// The `/init` script for `action`.
 pub fn init_script(action: InitAction) -> String {
+    init_script_with(action, false)
+}
+
+/// The `/init` script for `action`; with `tools`, it loads the Xen modules, mounts xenfs on
+/// `/proc/xen` and prints [`TOOLS_MARKER`] with what `/dev/xen` holds.
+pub fn init_script_with(action: InitAction, tools: bool) -> String {
     let mut s = String::from(
         "#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -53,6 +84,19 @@ ls /proc/xen 2>/dev/null
 dmesg | grep -i xen | head
 ",
     );
+    if tools {
+        s.push_str(&format!(
+            "for m in {}; do
+    [ -f /{XEN_MODULE_DIR}/$m.ko ] && insmod /{XEN_MODULE_DIR}/$m.ko
+done
+mount -t xenfs xenfs /proc/xen
+echo \"{TOOLS_MARKER} $(ls /dev/xen 2>/dev/null | tr '\\n' ' ')\"
+mkdir -p /var/run/xenstored /var/log/xen
+xenstored --pid-file /var/run/xenstored.pid && echo \"HV-TOOLS: xenstored started\"
+",
+            XEN_MODULES.join(" ")
+        ));
+    }
     if action == InitAction::Shell {
         s.push_str(
             "echo \"HV-SHELL: interactive shell on the console ('exit' powers off)\"
@@ -75,23 +119,46 @@ pub fn initramfs(busybox: &[u8], action: InitAction) -> Result<Vec<u8>> {
 /// uncompressed like everything else) making the archive that much bigger:
 /// a large initrd, as one carrying a toolstack and domU images is.
 pub fn initramfs_padded(busybox: &[u8], action: InitAction, pad: usize) -> Result<Vec<u8>> {
+    initramfs_with(busybox, action, None, pad)
+}
+
+/// As [`initramfs_padded`], with the dom0 toolstack `tools` if given ([`Dom0Tools`]:
+/// binaries in `/bin`, modules in [`XEN_MODULE_DIR`], loaded by `/init`).
+pub fn initramfs_with(
+    busybox: &[u8],
+    action: InitAction,
+    tools: Option<&Dom0Tools>,
+    pad: usize,
+) -> Result<Vec<u8>> {
     let mut cpio = Vec::new();
     let mut ino = 1u32;
-    for dir in ["bin", "proc", "sys", "dev"] {
-        cpio_entry(&mut cpio, ino, dir, 0o040_755, &[])?;
+    let mut add = |cpio: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]| {
+        let r = cpio_entry(cpio, ino, name, mode, data);
         ino = ino.saturating_add(1);
+        r
+    };
+    for dir in ["bin", "proc", "sys", "dev"] {
+        add(&mut cpio, dir, 0o040_755, &[])?;
     }
-    cpio_entry(&mut cpio, ino, "bin/busybox", 0o100_755, busybox)?;
-    cpio_entry(
-        &mut cpio,
-        ino.saturating_add(1),
-        "init",
-        0o100_755,
-        init_script(action).as_bytes(),
-    )?;
+    add(&mut cpio, "bin/busybox", 0o100_755, busybox)?;
+    add(&mut cpio, "init", 0o100_755, init_script_with(action, tools.is_some()).as_bytes())?;
+    if let Some(t) = tools {
+        for dir in ["lib", "lib/modules", XEN_MODULE_DIR] {
+            add(&mut cpio, dir, 0o040_755, &[])?;
+        }
+        for (name, data) in &t.modules {
+            add(&mut cpio, &format!("{XEN_MODULE_DIR}/{name}.ko"), 0o100_644, data)?;
+        }
+        for (name, data) in &t.binaries {
+            add(&mut cpio, &format!("bin/{name}"), 0o100_755, data)?;
+        }
+        for (name, target) in &t.links {
+            add(&mut cpio, &format!("bin/{name}"), 0o120_777, target.as_bytes())?;
+        }
+    }
     if pad > 0 {
         let bytes: Vec<u8> = (0..251u8).cycle().take(pad).collect();
-        cpio_entry(&mut cpio, ino.saturating_add(2), "padding", 0o100_644, &bytes)?;
+        add(&mut cpio, "padding", 0o100_644, &bytes)?;
     }
     cpio_entry(&mut cpio, 0, "TRAILER!!!", 0, &[])?;
     stored_gzip(&cpio)
@@ -205,8 +272,47 @@ pub fn linux_dom0_modules(action: InitAction, initrd: &Path) -> Result<Vec<Modul
             )
         );
     };
-    write_initramfs(&busybox, action, initrd)?;
+    let tools = dom0_tools(&kernel)?;
+    let bb = std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
+    std::fs::write(initrd, initramfs_with(&bb, action, Some(&tools), 0)?)
+        .with_context(|| format!("writing {}", initrd.display()))?;
     Ok(vec![ModuleSpec::new(kernel, LINUX_DOM0_ARGS), ModuleSpec::new(initrd, "")])
+}
+
+/// The dom0 toolstack for the cached kernel `kernel`: `dom0-tools`' binaries, built
+/// static for Linux ([`crate::image::build_dom0_tools`]), and [`XEN_MODULES`] from the
+/// kernel's own module tree in the cache (`lib/modules/<release>/kernel/drivers/xen`).
+pub fn dom0_tools(kernel: &Path) -> Result<Dom0Tools> {
+    let dir = crate::image::build_dom0_tools()?;
+    let mut binaries = Vec::new();
+    for name in crate::image::DOM0_TOOL_BINARIES {
+        let path = dir.join(name);
+        let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        binaries.push(((*name).to_owned(), data));
+    }
+    // vmlinuz-<release> → lib/modules/<release> beside boot/ in the cache's root.
+    let release = kernel
+        .canonicalize()
+        .ok()
+        .and_then(|k| k.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .and_then(|n| n.strip_prefix("vmlinuz-").map(str::to_owned))
+        .with_context(|| format!("{}: not a vmlinuz-<release> file", kernel.display()))?;
+    let root = debian_cache().context("no Debian cache")?.join("root");
+    let xen = root.join("lib/modules").join(&release).join("kernel/drivers/xen");
+    let mut modules = Vec::new();
+    for name in XEN_MODULES {
+        let flat = xen.join(format!("{name}.ko"));
+        let nested = xen.join(name).join(format!("{name}.ko"));
+        let path = if flat.is_file() { flat } else { nested };
+        let data = std::fs::read(&path)
+            .with_context(|| format!("reading {} (run qemu/fetch-debian)", path.display()))?;
+        modules.push(((*name).to_owned(), data));
+    }
+    let links = crate::image::XENSTORE_CLIENT_LINKS
+        .iter()
+        .map(|l| ((*l).to_owned(), "xenstore".to_owned()))
+        .collect();
+    Ok(Dom0Tools { binaries, modules, links })
 }
 
 #[cfg(test)]
@@ -285,6 +391,32 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             assert_eq!(unstore(&stored_gzip(&data).unwrap()), data, "len {len}");
         }
+    }
+
+    #[test]
+    fn archive_holds_the_dom0_tools() {
+        let tools = Dom0Tools {
+            binaries: vec![("xm".into(), b"xm-binary".to_vec())],
+            modules: XEN_MODULES.iter().map(|m| ((*m).to_owned(), m.as_bytes().to_vec())).collect(),
+            links: vec![("xenstore-read".into(), "xenstore".into())],
+        };
+        let entries = parse_cpio(&unstore(
+            &initramfs_with(b"bb", InitAction::PowerOff, Some(&tools), 0).unwrap(),
+        ));
+        let find = |n: &str| entries.iter().find(|e| e.0 == n).unwrap_or_else(|| panic!("{n}"));
+        assert_eq!((find("bin/xm").1, find("bin/xm").2.as_slice()), (0o100_755, &b"xm-binary"[..]));
+        assert_eq!(find("lib/modules/xen/xenfs.ko").2, b"xenfs");
+        assert_eq!(find("bin/xenstore-read").1, 0o120_777);
+        assert_eq!(find("bin/xenstore-read").2, b"xenstore");
+        let init = String::from_utf8(find("init").2.clone()).unwrap();
+        // The modules load in order (xenfs needs privcmd), then xenfs is mounted.
+        let at = |s: &str| init.find(s).unwrap_or_else(|| panic!("{s} in\n{init}"));
+        assert!(
+            at("for m in xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xenfs;")
+                < at("mount -t xenfs")
+        );
+        assert!(at(TOOLS_MARKER) < at("xenstored --pid-file"));
+        assert!(!init_script(InitAction::PowerOff).contains("insmod"));
     }
 
     #[test]

@@ -18,6 +18,10 @@ use boot_tests::{BootPath, ExitKind, Outcome, RunConfig, expect_line};
 use hv_runner::ModuleSpec;
 use hv_runner::initramfs::{self, InitAction, MARKER, SHELL_MARKER};
 
+#[path = "dom0_tools/xm_info.rs"]
+mod xm_info;
+use xm_info::{XM_INFO_SEND, expect_xm_info};
+
 /// Boots the cached Debian kernel with an initramfs doing `action`, sending `send_after`;
 /// `None` (after a `SKIP:` line) when the packages are not cached, a failure under `CI=true`.
 fn boot_linux(action: InitAction, send_after: &[(&str, &str)]) -> Option<Outcome> {
@@ -168,4 +172,29 @@ fn debian_12_dom0_large_initrd_layout_as_xen() {
     expect_guest_line(&out, "Checked W+X mappings: passed");
     expect_guest_line(&out, MARKER);
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off\n{out}");
+}
+
+/// The dom0 toolstack in Linux dom0 (issue 12's first step): the initramfs carries the Xen
+/// driver modules of Debian's kernel package and `dom0-tools`' static `xm`; `/init` loads
+/// the modules and mounts xenfs, so `/dev/xen` has privcmd, evtchn, gntdev and gntalloc.
+/// `xm info` then asks the hypervisor through privcmd (`xen_version`, `sysctl physinfo`,
+/// `sched_id`, `cpupool` free CPUs) and prints xm's `key : value` lines; `xm dmesg` prints
+/// the hypervisor's console ring.
+#[test]
+fn debian_12_dom0_runs_xm_info_and_dmesg() {
+    let Some(out) = boot_linux(InitAction::Shell, &XM_INFO_SEND) else { return };
+    expect_xm_info(&out);
+    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
+    for want in [
+        "nr_cpus                : 1",
+        "xen_major              : 3",
+        "xen_scheduler          : credit",
+        "xen_commandline        : dom0_mem=512M",
+    ] {
+        assert!(lines.iter().any(|l| l.ends_with(want)), "no line {want:?}\n{out}");
+    }
+    let total = lines.iter().find_map(|l| l.strip_prefix("total_memory           : "));
+    let total: u64 = total.and_then(|t| t.parse().ok()).unwrap_or(0);
+    assert!((900..=1024).contains(&total), "total_memory {total} MiB on a 1 GiB machine\n{out}");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
 }

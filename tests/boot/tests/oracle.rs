@@ -21,6 +21,11 @@ use std::time::Duration;
 
 use boot_tests::{ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
+use hv_runner::initramfs::{self, InitAction};
+
+#[path = "dom0_tools/xm_info.rs"]
+mod xm_info;
+use xm_info::{XM_INFO_SEND, expect_xm_info};
 
 /// Generates, for each `module => "name"` (one CPU, or `smp N`), a test booting
 /// `pv-<name>` as Xen's dom0, and the list [`KERNELS`] of `(name, cpus)`.
@@ -228,4 +233,29 @@ fn result_lines() {
     assert_eq!(test_result("Test result: SUCCESS\n(d1) Test result: FAILURE"), Some("SUCCESS"));
     assert_eq!(test_result("x\nTest result: FAILURE\r\n"), Some("FAILURE"));
     assert_eq!(test_result("(XEN) nothing"), None);
+}
+
+/// Debian's Linux as Xen 4.17's dom0 with the project's dom0 toolstack (the same
+/// initramfs as the `linux_dom0` boot test): the Xen modules load, and `xm info` and
+/// `xm dmesg` work on real Xen through privcmd, reporting Xen 4.17.
+#[test]
+fn linux_dom0_runs_xm_info() {
+    if boot_tests::debian_prerequisites().is_none() {
+        return;
+    }
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules =
+        initramfs::linux_dom0_modules(InitAction::Shell, initrd.path()).expect("initramfs");
+    let cfg = RunConfig {
+        timeout: Some(Duration::from_secs(300)),
+        send_after: XM_INFO_SEND.iter().map(|&(m, t)| (m.to_owned(), t.to_owned())).collect(),
+        ..hv_runner::oracle::xen_config(xen, modules, 1)
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    expect_xm_info(&out);
+    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
+    for want in ["xen_major              : 4", "xen_minor              : 17"] {
+        assert!(lines.iter().any(|l| l.ends_with(want)), "no line {want:?}\n{out}");
+    }
 }
