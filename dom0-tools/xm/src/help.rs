@@ -6,7 +6,10 @@
 /// `(name, argument synopsis, description)`.
 const SUBCOMMAND_HELP: &[(&str, &str, &str)] = &[
     ("dmesg", "[-c|--clear]", "Read and/or clear Xend's message buffer."),
+    ("domid", "<DomainName>", "Convert a domain name to domain id."),
+    ("domname", "<DomId>", "Convert a domain id to domain name."),
     ("info", "[-c|--config] [-n|--numa]", "Get information about Xen host."),
+    ("list", "[options] [Domain, ...]", "List information about all/some domains."),
 ];
 
 /// One option's help: `(short, long, description)`.
@@ -15,6 +18,15 @@ type OptionHelp = (&'static str, &'static str, &'static str);
 /// `(name, options)`.
 const SUBCOMMAND_OPTIONS: &[(&str, &[OptionHelp])] = &[
     ("dmesg", &[("-c", "--clear", "Clear dmesg buffer as well as printing it")]),
+    (
+        "list",
+        &[
+            ("-l", "--long", "Output all VM details in SXP"),
+            ("", "--label", "Include security labels"),
+            ("", "--state=<state>", "Select only VMs with the specified state"),
+            ("", "--pool=<pool>", "Select only VMs in specified cpu pool"),
+        ],
+    ),
     (
         "info",
         &[

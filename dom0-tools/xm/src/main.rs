@@ -4,14 +4,16 @@
 //! `Error: <message>` on stderr followed by the subcommand's usage, exit
 //! status 1 on any error.
 //!
-//! Subcommands so far: `info` ([`info`]) and `dmesg` ([`dmesg`]), which in
-//! Xen 3.x ask xend (`xend.node.info`, `xend.node.dmesg.*`) and here ask
-//! the hypervisor directly through `xenctrl` until this project's xend
-//! exists; the output is xm's.
+//! Subcommands so far: `info` ([`info`]), `dmesg` ([`dmesg`]), `list`,
+//! `domid` and `domname` ([`list`]), which in Xen 3.x ask xend and here ask
+//! the hypervisor directly through `xenctrl` (and xenstored for names,
+//! [`domains`]) until this project's xend exists; the output is xm's.
 
 mod dmesg;
+mod domains;
 mod help;
 mod info;
+mod list;
 
 use std::process::ExitCode;
 
@@ -34,7 +36,13 @@ impl From<xenctrl::Error> for Failure {
 type Command = fn(&[String]) -> Result<(), Failure>;
 
 /// The subcommands, by name.
-const COMMANDS: &[(&str, Command)] = &[("dmesg", dmesg::run), ("info", info::run)];
+const COMMANDS: &[(&str, Command)] = &[
+    ("dmesg", dmesg::run),
+    ("domid", list::domid),
+    ("domname", list::domname),
+    ("info", info::run),
+    ("list", list::run),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

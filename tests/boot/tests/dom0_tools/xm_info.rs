@@ -1,4 +1,4 @@
-//! Checks of the dom0 toolstack's `xm info`/`xm dmesg` and of `xenstored` with the
+//! Checks of the dom0 toolstack's `xm info`/`xm dmesg`/`xm list`/`xm domid`/`xm domname` and of `xenstored` with the
 //! `xenstore-*` tools (over its Unix socket) in a Linux dom0, shared by the
 //! `linux_dom0` boot test (this hypervisor) and the oracle (Xen 4.17).
 
@@ -29,13 +29,25 @@ pub fn expect_xm_info(out: &Outcome) {
         "HV-TOOLS: xenstored started",
         "xs-read=Domain-0",
         "xs-ls-rc=0",
+        "Name                                        ID   Mem VCPUs      State   Time(s)",
+        "domid-of-Domain-0=0",
+        "domname-of-0=Domain-0",
+        "Error: Domain 'nosuch' does not exist.",
+        "xm-list-rc=1",
     ] {
         assert!(lines.iter().any(|l| l.ends_with(want)), "no line {want:?}\n{out}");
     }
+    // `xm list`'s row for dom0: its name from xenstore, id 0, one vCPU, running.
+    let row = lines.iter().find(|l| l.starts_with("Domain-0 ") && l.contains("r-----"));
+    let fields: Vec<&str> = row.map(|r| r.split_whitespace().collect()).unwrap_or_default();
+    assert!(
+        matches!(fields.as_slice(), ["Domain-0", "0", _, "1", "r-----", _]),
+        "no `xm list` row for Domain-0 running on one vCPU: {row:?}\n{out}"
+    );
 }
 
 /// The serial input that drives [`expect_xm_info`]'s commands in the dom0 shell.
-pub const XM_INFO_SEND: [(&str, &str); 5] = [
+pub const XM_INFO_SEND: [(&str, &str); 6] = [
     (SHELL_MARKER, "xm info; echo xm-info-rc=$?\n"),
     ("xm-info-rc=", "xm dmesg | grep -c 'Command line:'; echo xm-dmesg-rc=$?\n"),
     ("xm-dmesg-rc=", "xm nosuch; echo xm-nosuch-rc=$?\n"),
@@ -44,5 +56,10 @@ pub const XM_INFO_SEND: [(&str, &str); 5] = [
         "xenstore-write /local/domain/0/name Domain-0 && echo xs-read=$(xenstore-read \
          /local/domain/0/name); xenstore-ls /local; echo xs-ls-rc=$?\n",
     ),
-    ("xs-ls-rc=", "exit\n"),
+    (
+        "xs-ls-rc=",
+        "xm list; echo domid-of-Domain-0=$(xm domid Domain-0); echo domname-of-0=$(xm domname \
+         0); xm list nosuch; echo xm-list-rc=$?\n",
+    ),
+    ("xm-list-rc=", "exit\n"),
 ];
