@@ -1,7 +1,8 @@
 //! The oracle: every PV test kernel that `tests/pv.rs` boots as dom0 (its `pv_kernels!`
 //! list, with the same CPU count), booted as dom0 of Debian 12's Xen 4.17 instead of ours,
 //! must report `Test result: SUCCESS` there too; and the dom0 toolstack `pv-toolstack`
-//! must build, run and reap one `pv-hello` domU on it. A test kernel asserts Xen's
+//! must build, run and reap one `pv-hello` domU on it, and run the `pv-attack` pair
+//! (`mode=attack`, every attack answered as the attacker expects). A test kernel asserts Xen's
 //! behaviour, so one that fails on real Xen asserts something Xen does not do.
 //!
 //! Xen is the `qemu/fetch-xen` cache's (`hv_runner::oracle`), booted through QEMU's direct
