@@ -616,9 +616,9 @@ fn exhaust_maptrack(v: DomId, w0: u64, frames: u32) {
     let mut held: [(GrantHandle, u64); 1024] = [(0, 0); 1024];
     let mut n = 0usize;
     let mut last = Status(0);
-    let pool: [u32; 4] = [12, 13, 14, 15];
-    for i in 0..held.len() {
-        let gref = pool.get(i.checked_rem(pool.len()).unwrap_or(0)).copied().unwrap_or(REF_RO);
+    let mut pool = REF_POOL.cycle();
+    for _ in 0..held.len() {
+        let gref = pool.next().unwrap_or(REF_RO);
         let (st, h, bus) = map1(map_op(v, gref, 0, GNTMAP_device_map | GNTMAP_readonly));
         last = st;
         if st != GntSt::Okay {

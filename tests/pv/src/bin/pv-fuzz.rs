@@ -10,7 +10,9 @@
 //! number in 0..=64 (now and then one far outside), a sub-op (mostly small,
 //! so that real sub-ops are hit) and arguments from a deterministic
 //! generator seeded by `seed=<n>` (default [`DEFAULT_SEED`]; printed, so a
-//! failure can be replayed, with `verbose` printing every call). The
+//! failure can be replayed, with `verbose` printing every call and
+//! `trace=<n>` every call from the n-th on, checking after each that this
+//! kernel's counts of the calls made still add up). The
 //! argument values mix uniform noise, small numbers, boundary constants,
 //! counts, domain ids, frame numbers and machine addresses, non-canonical
 //! addresses, unmapped guest addresses, addresses in the hypervisor's own
@@ -31,7 +33,9 @@
 //! summary per kind of aimed call is printed at the end.
 //!
 //! The hypervisor must survive every call and answer with a result or a
-//! `-errno` in Xen's range (`-1..=-4095`); the kernel then checks that the
+//! `-errno` in Xen's range (`-1..=-4095`; `get_debugreg` and Xen's
+//! final-result form of `mmu_update`/`mmuext_op` may return any value,
+//! see [`any_value`]); the kernel then checks that the
 //! hypervisor still serves it (`xen_version`, the console, an event
 //! channel), prints a summary per hypercall and shuts down normally.
 //!
@@ -72,6 +76,9 @@
 //!   scratch structures: `MMUEXT_NEW_BASEPTR` (a garbage L4 as its page
 //!   tables) and `VCPUOP_register_vcpu_info` on one of its frames (a
 //!   garbage event mask).
+//! * The guard pages are unmapped again after each aimed `mmu_update`
+//!   of their L1 entries (a frame left mapped there would let a long list
+//!   run on into the kernel's own memory).
 //! * `GNTTABOP_map_grant_ref` entries mapping by address over this
 //!   kernel's own mapping are moved to the grant window (a neighbour's
 //!   granted frame would replace a page of ours).
@@ -759,6 +766,30 @@ impl Fuzzer {
     }
 }
 
+/// Whether call `nr` with `args` may return any value, not only a result
+/// or `-errno`: `get_debugreg` (a register's value), and Xen's final-result
+/// form of `mmu_update`/`mmuext_op` (no requests, count
+/// `MMU_UPDATE_PREEMPTED`: it returns `foreigndom` as an `int`, seen with
+/// seed 0x1 at call 363720).
+fn any_value(nr: u32, args: &[u64; 5]) -> bool {
+    let mmu = nr == Hypercall::MmuUpdate.raw() || nr == Hypercall::MmuextOp.raw();
+    nr == Hypercall::GetDebugreg.raw() || (mmu && args[0] == 0 && low32(args[1]) == 0x8000_0000)
+}
+
+/// Unmaps the guard pages again (an aimed `mmu_update` may have mapped a
+/// spare frame there: a long list running past the scratch buffer would
+/// then go on into this kernel's own memory, the stack included, as it
+/// did with seed 0xdeadbeef: `GNTTABOP_unmap_grant_ref` with a count of
+/// 0x53e8d1f9 wrote its statuses over the tallies).
+fn unmap_guards() {
+    for guard in [guard_low(), guard_high()] {
+        // SAFETY: the guard pages are this kernel's and hold nothing.
+        if let Err(e) = unsafe { shinfo::update_va_mapping(guard, 0, UVMF_INVLPG) } {
+            fail(format_args!("unmapping guard page {guard:#x} again: {e}"));
+        }
+    }
+}
+
 /// Restores the state a fuzzed call may have changed (see the module
 /// documentation); `nr` is the call made.
 fn restore(nr: u32) {
@@ -849,7 +880,7 @@ fn sweep(f: &mut Fuzzer) -> (u32, u32) {
                 let rc = unsafe { direct::hypercall5(nr, a0, a1, a2, a3, a4) };
                 restore(nr);
                 calls = calls.saturating_add(1);
-                if rc < -MAX_ERRNO && nr != Hypercall::GetDebugreg.raw() {
+                if rc < -MAX_ERRNO && !any_value(nr, &args) {
                     odd = odd.saturating_add(1);
                     fail(format_args!(
                         "sweep: hypercall {nr} ({a0:#x}, {a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}) \
@@ -881,6 +912,11 @@ fn test_main(si: &StartInfo) {
         .unwrap_or(DEFAULT_CALLS);
     let verbose =
         core::str::from_utf8(cmdline).is_ok_and(|l| l.split_whitespace().any(|w| w == "verbose"));
+    // `trace=<n>`: from call n on, print each call and its result and
+    // check this kernel's counts after each (to find the call of a
+    // failure the every-1000-calls check saw).
+    let trace: u32 =
+        shinfo::cmdline_value(cmdline, "trace").and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
     if let Err(e) = fault::install() {
         fail(format_args!("set_trap_table: {e}"));
         return;
@@ -952,6 +988,7 @@ fn test_main(si: &StartInfo) {
     let mut aimed_tally = [Tally::default(); aim::KINDS.len()];
     let mut odd = 0u32;
     let mut breaches = 0u32;
+    let mut aimed_calls = 0u64;
     for i in 0..calls {
         let aimed = (f.rng.below(3) == 0).then(|| f.aimed());
         let c = match &aimed {
@@ -959,8 +996,12 @@ fn test_main(si: &StartInfo) {
             None => f.call(usize::try_from(i).unwrap_or(0), false),
         };
         let [a0, a1, a2, a3, a4] = c.args;
-        if f.verbose {
+        let traced = f.verbose || i >= trace;
+        if traced {
             println!("#{i}: hypercall {} ({a0:#x}, {a1:#x}, {a2:#x}, {a3:#x}, {a4:#x})", c.nr);
+            if aimed.is_some() {
+                println!("#{i}: aimed structure {:#x?}", aim::words(a1));
+            }
         }
         // SAFETY: the arguments are garbage by design; what they may do to
         // this kernel is held back as the module documentation lists (no
@@ -969,6 +1010,9 @@ fn test_main(si: &StartInfo) {
         // hypervisor's, which it must refuse.
         let rc = unsafe { direct::hypercall5(c.nr, a0, a1, a2, a3, a4) };
         restore(c.nr);
+        if aimed.as_ref().is_some_and(|a| a.kind == aim::MMU_KIND) {
+            unmap_guards();
+        }
         if let Some(a) = &aimed {
             let refused = rc < 0 || (a.status_at != 0 && aim::status(a.status_at) != 0);
             if let Some(t) = aimed_tally.get_mut(a.kind) {
@@ -1004,7 +1048,7 @@ fn test_main(si: &StartInfo) {
         } else {
             slot.ok = slot.ok.saturating_add(1)
         }
-        let weird = rc < -MAX_ERRNO && c.nr != Hypercall::GetDebugreg.raw();
+        let weird = rc < -MAX_ERRNO && !any_value(c.nr, &c.args);
         if weird {
             odd = odd.saturating_add(1);
             if odd <= 8 {
@@ -1016,6 +1060,29 @@ fn test_main(si: &StartInfo) {
             }
         }
         let done = i.wrapping_add(1);
+        aimed_calls = aimed_calls.saturating_add(u64::from(aimed.is_some()));
+        // The fuzzer's own state must be intact: the counts add up. (A
+        // hypervisor writing where it must not, or mapping something over
+        // this kernel's memory, shows here.)
+        let counted = |t: &[Tally]| {
+            t.iter().fold(0u64, |n, t| {
+                n.saturating_add(u64::from(t.ok)).saturating_add(u64::from(t.err))
+            })
+        };
+        if traced {
+            println!("#{i}: -> {rc:#x}");
+        }
+        if (traced || done.checked_rem(1000) == Some(0))
+            && (counted(&tally) != u64::from(done) || counted(&aimed_tally) != aimed_calls)
+        {
+            fail(format_args!(
+                "after call #{i}: the tallies ({}, {}) no longer count the calls ({done}, \
+                 {aimed_calls}): this kernel's memory was changed behind its back",
+                counted(&tally),
+                counted(&aimed_tally),
+            ));
+            break;
+        }
         if done.checked_rem(50000) == Some(0) {
             println!("fuzzing: {done} calls done");
         }

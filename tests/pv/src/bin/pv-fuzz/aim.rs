@@ -142,6 +142,10 @@ pub const KINDS: [&str; 10] = [
     "mmu_update of own L1 entries",
 ];
 
+/// The kind of the aimed `mmu_update` of our own L1 entries (the caller
+/// unmaps the guard pages again after it).
+pub const MMU_KIND: usize = 9;
+
 /// One aimed call.
 pub struct Aimed {
     /// The call.
