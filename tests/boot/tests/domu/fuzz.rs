@@ -11,9 +11,10 @@
 //! intact), and after all four are destroyed `physinfo`'s free pages must be back exactly
 //! (the page accounting audit).
 //!
-//! Under TCG on the development machine the boot takes ~95 s: 10^6 calls in 91 s, the
-//! first ~250000 beside the exchanging neighbours (~3500 calls/s), the rest after they
-//! finished (~39000 calls/s). The timeout leaves room for a loaded host.
+//! Under TCG on the development machine the test takes 72-131 s (host load); without the
+//! granter a boot took ~95 s: 10^6 calls in 91 s, the first ~250000 beside the exchanging
+//! ping-pong pair (~3500 calls/s), the rest after it finished (~39000 calls/s). The timeout
+//! leaves room for a loaded host.
 
 use std::time::Duration;
 
