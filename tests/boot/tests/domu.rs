@@ -20,6 +20,10 @@ use std::time::Duration;
 use boot_tests::{BootPath, ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
 
+#[path = "domu/attack.rs"]
+mod attack;
+#[path = "domu/fuzz.rs"]
+mod fuzz;
 #[path = "domu/grant.rs"]
 mod grant;
 #[path = "domu/lifecycle.rs"]

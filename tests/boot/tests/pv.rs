@@ -91,6 +91,7 @@ const ELSEWHERE: &[&str] = &[
     "spin",
     "grant",
     "rings",
+    "attack",
 ];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.

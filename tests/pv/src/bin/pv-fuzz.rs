@@ -10,7 +10,9 @@
 //! number in 0..=64 (now and then one far outside), a sub-op (mostly small,
 //! so that real sub-ops are hit) and arguments from a deterministic
 //! generator seeded by `seed=<n>` (default [`DEFAULT_SEED`]; printed, so a
-//! failure can be replayed, with `verbose` printing every call). The
+//! failure can be replayed, with `verbose` printing every call and
+//! `trace=<n>` every call from the n-th on, checking after each that this
+//! kernel's counts of the calls made still add up). The
 //! argument values mix uniform noise, small numbers, boundary constants,
 //! counts, domain ids, frame numbers and machine addresses, non-canonical
 //! addresses, unmapped guest addresses, addresses in the hypervisor's own
@@ -20,8 +22,20 @@
 //! the hypervisor are garbage too and long ones run into unmapped memory.
 //! `multicall` gets lists of such calls.
 //!
+//! One call in three is instead **aimed** ([`aim`]): a well-formed
+//! grant-table or event-channel operation on the neighbours named by
+//! `neighbours=<dom>[:<port>|:w<ref>|:r<ref>...],...` (the toolstack's
+//! `mode=fuzz` passes the ids, ports and grant refs it knows), or an
+//! `mmu_update` of this kernel's own real L1 entries (its guard pages and
+//! its grant window). What the neighbours did not allow (an ungranted ref,
+//! a write to a read-only one, any port of theirs) must be refused; an
+//! aimed operation that gets through fails the test. A
+//! summary per kind of aimed call is printed at the end.
+//!
 //! The hypervisor must survive every call and answer with a result or a
-//! `-errno` in Xen's range (`-1..=-4095`); the kernel then checks that the
+//! `-errno` in Xen's range (`-1..=-4095`; `get_debugreg` and Xen's
+//! final-result form of `mmu_update`/`mmuext_op` may return any value,
+//! see [`any_value`]); the kernel then checks that the
 //! hypervisor still serves it (`xen_version`, the console, an event
 //! channel), prints a summary per hypercall and shuts down normally.
 //!
@@ -62,6 +76,12 @@
 //!   scratch structures: `MMUEXT_NEW_BASEPTR` (a garbage L4 as its page
 //!   tables) and `VCPUOP_register_vcpu_info` on one of its frames (a
 //!   garbage event mask).
+//! * The guard pages are unmapped again after each aimed `mmu_update`
+//!   of their L1 entries (a frame left mapped there would let a long list
+//!   run on into the kernel's own memory).
+//! * `GNTTABOP_map_grant_ref` entries mapping by address over this
+//!   kernel's own mapping are moved to the grant window (a neighbour's
+//!   granted frame would replace a page of ours).
 //! * `console_io(CONSOLEIO_write)` prints at most 64 bytes, from a
 //!   printable buffer when the pointer would be the scratch buffer (keeps
 //!   the serial log readable).
@@ -90,8 +110,11 @@ use pv_tests::{StartInfo, check, evtchn, fail, fault, ops, println, shinfo};
 
 pv_tests::test_kernel!(name: "fuzz", main: test_main);
 
+#[path = "pv-fuzz/aim.rs"]
+mod aim;
+
 /// Calls made unless `calls=` says otherwise.
-const DEFAULT_CALLS: u32 = 20000;
+const DEFAULT_CALLS: u32 = 1_000_000;
 
 /// Seed unless `seed=` says otherwise.
 const DEFAULT_SEED: u64 = 0x5eed_f00d;
@@ -111,6 +134,9 @@ const NR_SPARES: usize = 32;
 
 /// Size of one `mmuext_op`.
 const MMUEXT_OP_SIZE: u64 = 24;
+
+/// `GNTMAP_contains_pte`.
+const GNTMAP_CONTAINS_PTE: u32 = 1 << 4;
 
 /// `MMUEXT_NEW_BASEPTR`.
 const MMUEXT_NEW_BASEPTR: u32 = 5;
@@ -164,6 +190,8 @@ global_asm!(
     "    .skip 4096",
     "pv_fuzz_multicall:",
     "    .skip 4096",
+    "pv_fuzz_window:",
+    "    .skip 4096",
     ".popsection",
     scratch = const SCRATCH_SIZE,
 );
@@ -181,6 +209,9 @@ unsafe extern "C" {
     /// The multicall list.
     #[link_name = "pv_fuzz_multicall"]
     static mut MULTICALL: [u64; 512];
+    /// The grant window: unmapped, where aimed grant maps go.
+    #[link_name = "pv_fuzz_window"]
+    static mut WINDOW: [u8; 4096];
 }
 
 /// Printable bytes for `CONSOLEIO_write`.
@@ -201,6 +232,9 @@ fn guard_low() -> u64 {
 }
 fn guard_high() -> u64 {
     (&raw mut GUARD_HIGH).addr() as u64
+}
+fn window() -> u64 {
+    (&raw mut WINDOW).addr() as u64
 }
 fn safe_slot(slot: usize) -> u64 {
     ((&raw mut SAFE).addr() as u64).wrapping_add((slot as u64 % 128).wrapping_mul(32))
@@ -281,6 +315,8 @@ struct Fuzzer {
     /// End of the kernel's own mapping.
     image_end: u64,
     verbose: bool,
+    /// What aimed calls aim at.
+    targets: aim::Targets,
 }
 
 /// One generated call.
@@ -535,6 +571,32 @@ impl Fuzzer {
     /// `VCPUOP_register_vcpu_info` of one of its frames an invalid MFN.
     fn sanitise(&self, c: &Call) {
         match Hypercall::try_from(c.nr) {
+            Ok(Hypercall::GrantTableOp) if low32(c.args[0]) == 0 => {
+                // GNTTABOP_map_grant_ref by address over our own mapping:
+                // a neighbour's granted frame would replace a page of ours.
+                let count = low32(c.args[2]).min(64);
+                for i in 0..count {
+                    let at = c.args[1].wrapping_add(i.wrapping_mul(32));
+                    if !Self::in_scratch(at, 16) {
+                        break;
+                    }
+                    let p = core::ptr::with_exposed_provenance_mut::<u64>(
+                        usize::try_from(at).unwrap_or(0),
+                    );
+                    let f = core::ptr::with_exposed_provenance::<u32>(
+                        usize::try_from(at.wrapping_add(8)).unwrap_or(0),
+                    );
+                    // SAFETY: 16 bytes inside the scratch buffer (checked
+                    // above): the op's `host_addr` and `flags`.
+                    unsafe {
+                        let va = p.read_unaligned();
+                        let by_pte = f.read_unaligned() & GNTMAP_CONTAINS_PTE != 0;
+                        if !by_pte && self.own_va(va) && va & !0xfff != window() {
+                            p.write_unaligned(window());
+                        }
+                    }
+                }
+            }
             Ok(Hypercall::MmuextOp) => {
                 let count = low32(c.args[1]).min(1024);
                 for i in 0..count {
@@ -704,6 +766,30 @@ impl Fuzzer {
     }
 }
 
+/// Whether call `nr` with `args` may return any value, not only a result
+/// or `-errno`: `get_debugreg` (a register's value), and Xen's final-result
+/// form of `mmu_update`/`mmuext_op` (no requests, count
+/// `MMU_UPDATE_PREEMPTED`: it returns `foreigndom` as an `int`, seen with
+/// seed 0x1 at call 363720).
+fn any_value(nr: u32, args: &[u64; 5]) -> bool {
+    let mmu = nr == Hypercall::MmuUpdate.raw() || nr == Hypercall::MmuextOp.raw();
+    nr == Hypercall::GetDebugreg.raw() || (mmu && args[0] == 0 && low32(args[1]) == 0x8000_0000)
+}
+
+/// Unmaps the guard pages again (an aimed `mmu_update` may have mapped a
+/// spare frame there: a long list running past the scratch buffer would
+/// then go on into this kernel's own memory, the stack included, as it
+/// did with seed 0xdeadbeef: `GNTTABOP_unmap_grant_ref` with a count of
+/// 0x53e8d1f9 wrote its statuses over the tallies).
+fn unmap_guards() {
+    for guard in [guard_low(), guard_high()] {
+        // SAFETY: the guard pages are this kernel's and hold nothing.
+        if let Err(e) = unsafe { shinfo::update_va_mapping(guard, 0, UVMF_INVLPG) } {
+            fail(format_args!("unmapping guard page {guard:#x} again: {e}"));
+        }
+    }
+}
+
 /// Restores the state a fuzzed call may have changed (see the module
 /// documentation); `nr` is the call made.
 fn restore(nr: u32) {
@@ -794,7 +880,7 @@ fn sweep(f: &mut Fuzzer) -> (u32, u32) {
                 let rc = unsafe { direct::hypercall5(nr, a0, a1, a2, a3, a4) };
                 restore(nr);
                 calls = calls.saturating_add(1);
-                if rc < -MAX_ERRNO && nr != Hypercall::GetDebugreg.raw() {
+                if rc < -MAX_ERRNO && !any_value(nr, &args) {
                     odd = odd.saturating_add(1);
                     fail(format_args!(
                         "sweep: hypercall {nr} ({a0:#x}, {a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}) \
@@ -826,6 +912,11 @@ fn test_main(si: &StartInfo) {
         .unwrap_or(DEFAULT_CALLS);
     let verbose =
         core::str::from_utf8(cmdline).is_ok_and(|l| l.split_whitespace().any(|w| w == "verbose"));
+    // `trace=<n>`: from call n on, print each call and its result and
+    // check this kernel's counts after each (to find the call of a
+    // failure the every-1000-calls check saw).
+    let trace: u32 =
+        shinfo::cmdline_value(cmdline, "trace").and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
     if let Err(e) = fault::install() {
         fail(format_args!("set_trap_table: {e}"));
         return;
@@ -846,8 +937,24 @@ fn test_main(si: &StartInfo) {
         }
     }
     let image_end = VIRT_BASE.wrapping_add(map.mapped_limit << 12);
-    for guard in [guard_low(), guard_high()] {
-        // SAFETY: the guard pages are this kernel's and hold nothing.
+    let mut targets = aim::Targets::parse(shinfo::cmdline_value(cmdline, "neighbours"));
+    targets.window = window();
+    for (pte, va) in targets.ptes.iter_mut().zip([guard_low(), guard_high(), window()]) {
+        let l1e = || {
+            let l3 = map.next(map.l4_mfn, va, 39)?;
+            let l2 = map.next(l3, va, 30)?;
+            let l1 = map.next(l2, va, 21)?;
+            pv_tests::pt::maddr(l1).checked_add(((va >> 12) & 511) << 3)
+        };
+        let Some(at) = l1e() else {
+            fail(format_args!("no L1 entry for {va:#x}"));
+            return;
+        };
+        *pte = at;
+    }
+    for guard in [guard_low(), guard_high(), window()] {
+        // SAFETY: the guard pages and the window are this kernel's and
+        // hold nothing.
         if let Err(e) = unsafe { shinfo::update_va_mapping(guard, 0, UVMF_INVLPG) } {
             fail(format_args!("unmapping guard page {guard:#x}: {e}"));
             return;
@@ -864,7 +971,13 @@ fn test_main(si: &StartInfo) {
             *slot = mfn;
         }
     }
-    let mut f = Fuzzer { rng: Rng(seed), own_mfns: (lo, hi), spares, image_end, verbose };
+    let mut neighbours = [0u16; 4];
+    for (slot, d) in neighbours.iter_mut().zip(targets.ids()) {
+        *slot = d;
+    }
+    let named = neighbours.get(..targets.ids().count()).unwrap_or(&[]);
+    println!("fuzzing: aimed at neighbours {named:?}");
+    let mut f = Fuzzer { rng: Rng(seed), own_mfns: (lo, hi), spares, image_end, verbose, targets };
     f.refresh(scratch());
     for off in (REFRESH..SCRATCH_SIZE).step_by(REFRESH) {
         f.refresh(scratch().wrapping_add(off as u64).wrapping_add(64));
@@ -872,12 +985,23 @@ fn test_main(si: &StartInfo) {
     let swept = sweep(&mut f);
     check(swept.1 == 0, format_args!("sweep: {} calls, every result a value or -errno", swept.0));
     let mut tally = [Tally::default(); NR_FUZZED as usize + 1];
+    let mut aimed_tally = [Tally::default(); aim::KINDS.len()];
     let mut odd = 0u32;
+    let mut breaches = 0u32;
+    let mut aimed_calls = 0u64;
     for i in 0..calls {
-        let c = f.call(usize::try_from(i).unwrap_or(0), false);
+        let aimed = (f.rng.below(3) == 0).then(|| f.aimed());
+        let c = match &aimed {
+            Some(a) => a.call,
+            None => f.call(usize::try_from(i).unwrap_or(0), false),
+        };
         let [a0, a1, a2, a3, a4] = c.args;
-        if f.verbose {
+        let traced = f.verbose || i >= trace;
+        if traced {
             println!("#{i}: hypercall {} ({a0:#x}, {a1:#x}, {a2:#x}, {a3:#x}, {a4:#x})", c.nr);
+            if aimed.is_some() {
+                println!("#{i}: aimed structure {:#x?}", aim::words(a1));
+            }
         }
         // SAFETY: the arguments are garbage by design; what they may do to
         // this kernel is held back as the module documentation lists (no
@@ -886,6 +1010,31 @@ fn test_main(si: &StartInfo) {
         // hypervisor's, which it must refuse.
         let rc = unsafe { direct::hypercall5(c.nr, a0, a1, a2, a3, a4) };
         restore(c.nr);
+        if aimed.as_ref().is_some_and(|a| a.kind == aim::MMU_KIND) {
+            unmap_guards();
+        }
+        if let Some(a) = &aimed {
+            let refused = rc < 0 || (a.status_at != 0 && aim::status(a.status_at) != 0);
+            if let Some(t) = aimed_tally.get_mut(a.kind) {
+                if refused {
+                    t.err = t.err.saturating_add(1)
+                } else {
+                    t.ok = t.ok.saturating_add(1)
+                }
+            }
+            if a.hostile && !refused {
+                breaches = breaches.saturating_add(1);
+                if breaches <= 8 {
+                    fail(format_args!(
+                        "#{i}: aimed {} on a neighbour succeeded: hypercall {} ({a0:#x}, {a1:#x}), \
+                         structure {:#x?}",
+                        aim::KINDS.get(a.kind).unwrap_or(&"?"),
+                        c.nr,
+                        aim::words(a1),
+                    ));
+                }
+            }
+        }
         let t = tally.get_mut(usize::try_from(c.nr).unwrap_or(usize::MAX)).or(None);
         let slot = match t {
             Some(t) => t,
@@ -899,7 +1048,7 @@ fn test_main(si: &StartInfo) {
         } else {
             slot.ok = slot.ok.saturating_add(1)
         }
-        let weird = rc < -MAX_ERRNO && c.nr != Hypercall::GetDebugreg.raw();
+        let weird = rc < -MAX_ERRNO && !any_value(c.nr, &c.args);
         if weird {
             odd = odd.saturating_add(1);
             if odd <= 8 {
@@ -911,7 +1060,30 @@ fn test_main(si: &StartInfo) {
             }
         }
         let done = i.wrapping_add(1);
-        if done.checked_rem(5000) == Some(0) {
+        aimed_calls = aimed_calls.saturating_add(u64::from(aimed.is_some()));
+        // The fuzzer's own state must be intact: the counts add up. (A
+        // hypervisor writing where it must not, or mapping something over
+        // this kernel's memory, shows here.)
+        let counted = |t: &[Tally]| {
+            t.iter().fold(0u64, |n, t| {
+                n.saturating_add(u64::from(t.ok)).saturating_add(u64::from(t.err))
+            })
+        };
+        if traced {
+            println!("#{i}: -> {rc:#x}");
+        }
+        if (traced || done.checked_rem(1000) == Some(0))
+            && (counted(&tally) != u64::from(done) || counted(&aimed_tally) != aimed_calls)
+        {
+            fail(format_args!(
+                "after call #{i}: the tallies ({}, {}) no longer count the calls ({done}, \
+                 {aimed_calls}): this kernel's memory was changed behind its back",
+                counted(&tally),
+                counted(&aimed_tally),
+            ));
+            break;
+        }
+        if done.checked_rem(50000) == Some(0) {
             println!("fuzzing: {done} calls done");
         }
     }
@@ -925,7 +1097,12 @@ fn test_main(si: &StartInfo) {
             println!("  {nr:3} {name}: {}/{}", t.ok, t.err);
         }
     }
+    println!("aimed calls per kind (succeeded/refused):");
+    for (name, t) in aim::KINDS.iter().zip(aimed_tally) {
+        println!("  {name}: {}/{}", t.ok, t.err);
+    }
     check(odd == 0, "every result is a value or -errno");
+    check(breaches == 0, "every aimed grant or port operation on a neighbour was refused");
     check(ops::xen_version().is_ok(), "xen_version still answers");
     check(ops::console_write(b"console still works\n").is_ok(), "console_io still answers");
     let port = evtchn::alloc_unbound(DOMID_SELF, DOMID_SELF);

@@ -38,7 +38,9 @@
 //! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
 //! has two domUs talk over an interdomain event channel ([`pingpong`]);
 //! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
-//! of [`grant`].
+//! of [`grant`]; `mode=attack` a hostile domU against a victim
+//! ([`attack`]); `mode=fuzz` the hypercall fuzzer beside two working
+//! neighbours ([`fuzz`]).
 //!
 //! dom0 serves its domUs' console and xenstore rings ([`rings`]): each
 //! domU's console lines appear as `d<N>| <line>` on dom0's console, and
@@ -48,6 +50,10 @@
 
 extern crate alloc;
 
+#[path = "pv-toolstack/attack.rs"]
+mod attack;
+#[path = "pv-toolstack/fuzz.rs"]
+mod fuzz;
 #[path = "pv-toolstack/grant.rs"]
 mod grant;
 #[path = "pv-toolstack/lifecycle.rs"]
@@ -548,6 +554,14 @@ fn test_main(si: &StartInfo) {
     let vcpus = domu_vcpus(si);
     if pingpong::wanted(si) {
         pingpong::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
+    if attack::wanted(si) {
+        attack::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
+    if fuzz::wanted(si) {
+        fuzz::run(&mut hv, exc, &found, mem, si);
         return;
     }
     if let Some(mode) = grant::Mode::from_cmdline(si) {

@@ -23,7 +23,8 @@
 //!   `GNTTABOP_map_grant_ref` returns. It grows by 256 entries (Xen's
 //!   `MAPTRACK_PER_PAGE`, one 4 KiB frame of 16-byte entries) up to
 //!   `max_maptrack_frames` frames (`createdomain`); when it is full and
-//!   has no free handle a map gets `GNTST_no_space`. Free handles are kept
+//!   has no free handle but the one Xen keeps as its free list's tail, a
+//!   map gets `GNTST_no_space` (so `n` frames hold `n * 256 - 1`). Free handles are kept
 //!   on one list per domain (Xen keeps one per vCPU and steals between
 //!   them; the handles a guest sees are the same kind of small integers).
 //!
@@ -152,9 +153,14 @@ impl GrantTable {
 
     /// Xen's `get_maptrack_handle`: a free handle, growing the table by
     /// one frame's worth if `max_frames` allows. `None`: `GNTST_no_space`.
+    ///
+    /// As in Xen, the last free handle is never handed out: Xen's free
+    /// list always keeps one entry as its tail (`_get_maptrack_handle`), so
+    /// a table of `n` frames holds at most `n * 256 - 1` mappings (255 for
+    /// one frame), and a guest exhausting its maptrack sees the same count.
     pub fn get_maptrack_handle(&mut self, max_frames: u32) -> Option<GrantHandle> {
-        if let Some(h) = self.free_handles.pop() {
-            return Some(h);
+        if self.free_handles.len() > 1 {
+            return self.free_handles.pop();
         }
         let limit = u32::try_from(self.maptrack.len()).ok()?;
         if limit / MAPTRACK_PER_PAGE >= max_frames {
