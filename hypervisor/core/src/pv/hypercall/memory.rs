@@ -532,7 +532,9 @@ fn only_allocated(ctx: &TargetCtx<'_>, mfn: Mfn) -> bool {
     let Some(info) = ctx.frames.info(mfn) else {
         return false;
     };
-    let special = mfn == ctx.target.shared_info || ctx.target.grant_frames.contains(&mfn);
+    let special = mfn == ctx.target.shared_info
+        || ctx.target.grant_frames.contains(&mfn)
+        || ctx.target.grant_status_frames.contains(&mfn);
     info.owner == Some(ctx.target.id)
         && info.allocated
         && info.count == 1

@@ -36,9 +36,9 @@ use guest_abi::xen::{DomId, GrantRef};
 
 use crate::common::domain::{Domain, Dying};
 use crate::common::grant_table::{
-    GNTPIN_DEVR_INC, GNTPIN_DEVW_INC, GNTPIN_DEVW_MASK, GNTPIN_HSTR_INC, GNTPIN_HSTW_INC,
-    GNTPIN_HSTW_MASK, GrantMapping, pin_overflow_mask, read_shared, reduce_status_for_pin,
-    set_status_v1,
+    ActiveGrant, GNTPIN_DEVR_INC, GNTPIN_DEVW_INC, GNTPIN_DEVW_MASK, GNTPIN_HSTR_INC,
+    GNTPIN_HSTW_INC, GNTPIN_HSTW_MASK, GrantMapping, gnt_frames, pin_overflow_mask, read_shared,
+    reduce_status_for_pin, set_status,
 };
 use crate::mm::Mfn;
 use crate::mm::pv::{GrantPte, INVALID_M2P_ENTRY, PageType, PvMm, addr_ok};
@@ -118,20 +118,22 @@ fn map_in(
     let gref = op.gref;
     let ro = op.flags & GNTMAP_readonly != 0;
     let mut act = t.target.grant.active_mut(gref).copied().ok_or(GntSt::BadGntref)?;
-    if act.pin != 0 && (act.domid != ld || act.pin & pin_overflow_mask(incr) != 0) {
+    // A copy's sub-page or transitive pin cannot be mapped alongside.
+    if act.pin != 0
+        && (act.domid != ld || act.pin & pin_overflow_mask(incr) != 0 || act.is_sub_page)
+    {
         return Err(GntSt::GeneralError);
     }
     let mut page_ref = false;
     if act.pin == 0 || (!ro && act.pin & (GNTPIN_HSTW_MASK | GNTPIN_DEVW_MASK) == 0) {
-        let frames = &t.target.grant_frames;
-        set_status_v1(t.mem, frames, gref, act.pin != 0, ro, true, ld)?;
+        let g = gnt_frames(t.target);
+        set_status(t.mem, &g, gref, act.pin != 0, ro, true, ld)?;
         if act.pin == 0 {
             // get_paged_frame: a PV granter's frame number is the MFN, and
             // the frame must be its own.
-            let frame =
-                read_shared(t.mem, frames, gref).map_or(Mfn(u64::MAX), |e| Mfn(u64::from(e.frame)));
+            let frame = read_shared(t.mem, &g, gref).map_or(Mfn(u64::MAX), |e| Mfn(e.frame));
             if !t.frames.get_page(frame, rd) {
-                reduce_status_for_pin(t.mem, frames, gref, act.pin, ro);
+                reduce_status_for_pin(t.mem, &g, gref, act.pin, ro);
                 return Err(GntSt::BadPage);
             }
             page_ref = true;
@@ -140,6 +142,12 @@ fn map_in(
         }
     }
     act.pin = act.pin.saturating_add(incr);
+    if page_ref {
+        // A whole page of this entry (`start`, `length`, `trans_*`).
+        if let Some(a) = t.target.grant.active_mut(gref) {
+            *a = ActiveGrant { length: 4096, ..ActiveGrant::default() };
+        }
+    }
     set_active(t.target, gref, act.pin, Some((act.domid, act.mfn)));
     let mfn = act.mfn;
     match take_map_refs(t, ld, op, at, mfn, page_ref) {
@@ -147,7 +155,7 @@ fn map_in(
         Err(s) => {
             let pin = act.pin.saturating_sub(incr);
             set_active(t.target, gref, pin, None);
-            reduce_status_for_pin(t.mem, &t.target.grant_frames, gref, pin, ro);
+            reduce_status_for_pin(t.mem, &gnt_frames(t.target), gref, pin, ro);
             Err(s)
         }
     }
@@ -326,7 +334,7 @@ fn unmap_complete(t: &mut TargetCtx<'_>, gref: GrantRef, done: u32, mfn: Mfn) ->
         pin = pin.saturating_sub(if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC });
     }
     set_active(t.target, gref, pin, None);
-    reduce_status_for_pin(t.mem, &t.target.grant_frames, gref, pin, ro);
+    reduce_status_for_pin(t.mem, &gnt_frames(t.target), gref, pin, ro);
     dead_and_empty(t)
 }
 
@@ -379,7 +387,7 @@ fn release_one(t: &mut TargetCtx<'_>, m: GrantMapping) -> bool {
         pin = pin.saturating_sub(if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC });
     }
     set_active(t.target, m.gref, pin, None);
-    reduce_status_for_pin(t.mem, &t.target.grant_frames, m.gref, pin, false);
+    reduce_status_for_pin(t.mem, &gnt_frames(t.target), m.gref, pin, false);
     dead_and_empty(t)
 }
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `grant_table_op(cmd, args, count)`, version 1 (Xen 4.17's
-//! `do_grant_table_op`).
+//! `grant_table_op(cmd, args, count)` (Xen 4.17's `do_grant_table_op`).
 //!
 //! * `setup_table` grows the caller's table (or, for the privileged
 //!   domain, another's: access control's `grant_setup`; a domain builder
 //!   seeds a new domain's table this way) to the requested number of
 //!   frames, up to the domain's maximum, and returns their machine frame
-//!   numbers; `query_size` reports the current and maximum size. No such
+//!   numbers (for a v2 table it also grows the status frames to match);
+//!   `query_size` reports the current and maximum size. No such
 //!   domain is `GNTST_bad_domain`, a refusal `GNTST_permission_denied`.
 //! * `map_grant_ref` / `unmap_grant_ref` ([`map`]): host mappings by
 //!   linear address or PTE machine address (`GNTMAP_contains_pte`),
@@ -14,12 +14,10 @@
 //!   machine address: there is no IOMMU); per-op status in each entry.
 //! * `copy` ([`copy`]): source and destination by grant ref or, for the
 //!   caller's own frames (`DOMID_SELF`), by frame.
-//! * `get_version` reports 1; `set_version(1)` succeeds and
-//!   `set_version(2)` is `-ENOSYS`, exactly as Xen with a maximum version
-//!   of 1 ("behave as before set_version was introduced"); other versions
-//!   are `-EINVAL`.
-//! * `transfer`, `unmap_and_replace`, `get_status_frames` (v2),
-//!   `swap_grant_ref`, `cache_flush` and `dump_table` are `-ENOSYS`.
+//! * `set_version`, `get_version`, `get_status_frames` ([`version`]):
+//!   version 2 as Xen 4.17 has it, within the domain's `max_version`.
+//! * `transfer`, `unmap_and_replace`, `swap_grant_ref`, `cache_flush` and
+//!   `dump_table` are `-ENOSYS`.
 //!
 //! The batched operations check for preemption between entries and
 //! continue as Xen does (the argument pointer advanced, the count reduced;
@@ -27,13 +25,14 @@
 
 mod copy;
 mod map;
+mod version;
 
 #[cfg(test)]
 mod tests;
 
 use guest_abi::grant_table::{
-    GntSt, GnttabCopy, GnttabGetVersion, GnttabMapGrantRef, GnttabOp, GnttabQuerySize,
-    GnttabSetVersion, GnttabSetupTable, GnttabUnmapGrantRef,
+    GntSt, GnttabCopy, GnttabMapGrantRef, GnttabOp, GnttabQuerySize, GnttabSetupTable,
+    GnttabUnmapGrantRef,
 };
 use guest_abi::xen::{Errno, Hypercall};
 
@@ -94,6 +93,21 @@ fn setup_frames(t: &mut TargetCtx<'_>, s: &mut GnttabSetupTable) -> Result<(), E
     if t.target.grant.grow_to_frames(have).is_err() {
         return Ok(());
     }
+    if t.target.grant.version == 2 {
+        let mut pool = version::FramePool {
+            frames: t.frames,
+            claims: t.claims,
+            mem: t.mem,
+            m2p: t.m2p,
+            platform: t.platform,
+        };
+        let id = t.target.id;
+        if version::populate_status_frames(&mut pool, id, &mut t.target.grant_status_frames, have)
+            .is_err()
+        {
+            return Ok(());
+        }
+    }
     for i in 0..want {
         let Some(mfn) = t.target.grant_frames.get(i).copied() else { return Ok(()) };
         t.write(s.frame_list.wrapping_add((i as u64).wrapping_mul(8)), &mfn.0)?;
@@ -119,28 +133,6 @@ fn query_size(ctx: &mut Ctx<'_>, args: u64) -> Result<i64, Errno> {
         Err(e) => q.status = refused(e),
     }
     ctx.write(args, &q)?;
-    Ok(0)
-}
-
-/// `GNTTABOP_set_version`: only version 1 exists (`max_version` 1).
-fn set_version(ctx: &mut Ctx<'_>, args: u64) -> Result<i64, Errno> {
-    let mut op: GnttabSetVersion = ctx.read(args)?;
-    let res = match op.version {
-        1 => Ok(0),
-        2 => Err(Errno::ENOSYS),
-        _ => Err(Errno::EINVAL),
-    };
-    op.version = 1;
-    ctx.write(args, &op)?;
-    res
-}
-
-/// `GNTTABOP_get_version`: any domain the caller may query.
-fn get_version(ctx: &mut Ctx<'_>, args: u64) -> Result<i64, Errno> {
-    let mut op: GnttabGetVersion = ctx.read(args)?;
-    ctx.with_target(op.dom, |t| t.xsm.grant_query_size(t.caller, t.target.subject()))??;
-    op.version = 1;
-    ctx.write(args, &op)?;
     Ok(0)
 }
 
@@ -205,8 +197,9 @@ pub fn grant_table_op(ctx: &mut Ctx<'_>, cmd: u64, args: u64, count: u64) -> Res
         Some(GnttabOp::Copy) => {
             batch(ctx, raw, args, count, |c, op: &mut GnttabCopy| op.status = copy::copy_one(c, op))
         }
-        Some(GnttabOp::SetVersion) => set_version(ctx, args),
-        Some(GnttabOp::GetVersion) => get_version(ctx, args),
+        Some(GnttabOp::SetVersion) => version::set_version(ctx, args),
+        Some(GnttabOp::GetVersion) => version::get_version(ctx, args),
+        Some(GnttabOp::GetStatusFrames) => version::get_status_frames(ctx, args, count),
         Some(GnttabOp::QuerySize) => Err(Errno::EINVAL),
         _ => Err(Errno::ENOSYS),
     }

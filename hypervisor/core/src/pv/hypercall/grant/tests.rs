@@ -32,6 +32,8 @@ fn Z<T: bytemuck::Zeroable>() -> T {
 }
 use crate::pv::test_support::{Fixture, GUEST_BASE, GUEST_PAGES, frames};
 
+mod v2;
+
 /// Argument buffer in the fixture guest.
 const BUF: u64 = GUEST_BASE + 0x1000;
 /// A free linear address of dom0 (entry 20 of the fixture's L1).
@@ -300,6 +302,8 @@ fn mapper_destroyed_releases_its_pins() {
             pin: crate::common::grant_table::GNTPIN_DEVR_INC,
             domid: DU,
             mfn: frame,
+            length: 4096,
+            ..Default::default()
         };
     }
     {
@@ -380,6 +384,7 @@ fn copy_by_ref_and_frame() {
 #[test]
 fn versions_and_bad_commands() {
     let mut f = setup();
+    f.dom.grant.max_version = 1;
     f.poke(BUF, &2u32.to_le_bytes());
     assert_eq!(op(&mut f, 8, 1), -i64::from(Errno::ENOSYS.raw()), "set_version(2)");
     assert_eq!(f.peek(BUF, 4), 1u32.to_le_bytes());
