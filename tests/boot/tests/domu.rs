@@ -22,6 +22,8 @@ use hv_runner::ModuleSpec;
 
 #[path = "domu/grant.rs"]
 mod grant;
+#[path = "domu/grant_v2.rs"]
+mod grant_v2;
 #[path = "domu/lifecycle.rs"]
 mod lifecycle;
 #[path = "domu/pingpong.rs"]

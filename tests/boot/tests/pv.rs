@@ -81,8 +81,17 @@ pv_kernels! {
 /// beside a healthy neighbour, `pingpong` needs a peer domU (all in `tests/domu.rs`), `spin`
 /// is the scheduler bench's domU (`tests/sched_bench.rs`), `grant` grants its pages to the
 /// toolstack (`tests/domu/grant.rs`). Their images are checked like the others.
-const ELSEWHERE: &[&str] =
-    &["toolstack", "crash", "triple-fault", "heartbeat", "fuzz", "pingpong", "spin", "grant"];
+const ELSEWHERE: &[&str] = &[
+    "toolstack",
+    "crash",
+    "triple-fault",
+    "heartbeat",
+    "fuzz",
+    "pingpong",
+    "spin",
+    "grant",
+    "grant2",
+];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.
 const PV_TIMEOUT: Duration = Duration::from_secs(60);

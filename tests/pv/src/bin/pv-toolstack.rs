@@ -37,7 +37,7 @@
 //! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
 //! has two domUs talk over an interdomain event channel ([`pingpong`]);
 //! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
-//! of [`grant`].
+//! of [`grant`]; `mode=grant-v2` the version-2 checks of [`grant_v2`].
 #![no_std]
 #![no_main]
 
@@ -45,6 +45,8 @@ extern crate alloc;
 
 #[path = "pv-toolstack/grant.rs"]
 mod grant;
+#[path = "pv-toolstack/grant_v2.rs"]
+mod grant_v2;
 #[path = "pv-toolstack/lifecycle.rs"]
 mod lifecycle;
 #[path = "pv-toolstack/pingpong.rs"]
@@ -526,6 +528,10 @@ fn test_main(si: &StartInfo) {
     let vcpus = domu_vcpus(si);
     if pingpong::wanted(si) {
         pingpong::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
+    if grant_v2::wanted(si) {
+        grant_v2::run(si, &mut hv, exc, &found, mem);
         return;
     }
     if let Some(mode) = grant::Mode::from_cmdline(si) {

@@ -1,0 +1,82 @@
+//! Grant tables version 2 between two domains: `pv-toolstack mode=grant-v2` as dom0 and
+//! the domU `pv-grant2` (protocol in `tests/pv/src/grant_v2.rs`): dom0 takes its own
+//! table to version 2 and back; the domU switches to version 2, maps its status frame,
+//! grants a full page and a sub-page; dom0 maps the one, is refused a mapping of the
+//! other and copies exactly its range; the domU sees the status bits in the status frame
+//! and `-EBUSY` for a version change while a grant or the status frame is in use, then
+//! returns to version 1. The domU's verdict reaches dom0 as its shutdown code, and the
+//! free pages come back after its destruction. The same dom0 lines must appear on Xen 4.17
+//! (`oracle`, where the domU's own lines are not shown).
+
+use boot_tests::{BootPath, Outcome};
+
+use super::lifecycle::dom0_succeeded;
+use super::{TIMEOUT, boot_with, serial_lines};
+
+/// dom0's lines, in order; the same on Xen 4.17.
+pub(crate) const DOM0_LINES: &[&str] = &[
+    "toolstack mode: grant-v2",
+    "ok: dom0 setup_table: Some(GNTST_okay)",
+    "ok: dom0 set_version(2): (true, 2)",
+    "ok: dom0 get_status_frames of 1: Some(GNTST_okay)",
+    "ok: dom0 get_status_frames of 2: Some(GNTST_general_error)",
+    "ok: set_version(7): (Some(EINVAL), 2)",
+    "ok: dom0 set_version(1): (true, 1)",
+    "ok: dom0 get_status_frames of 1 at version 1: Some(GNTST_general_error)",
+    "ok: map d1 v2 ref 8 writable: GNTST_okay",
+    "ok: page A's pattern through the v2 grant mapping: None",
+    "ok: get_version of d1: Some(2)",
+    "ok: query_size of d1: Some((GNTST_okay, 1))",
+    "ok: get_status_frames of d1: Some(GNTST_okay)",
+    "ok: map of the sub-page ref 9: GNTST_general_error",
+    "ok: copy of sub-page ref 9's 512 bytes at 256: GNTST_okay",
+    "ok: page B's granted bytes in the copy",
+    "ok: copy from ref 9 starting before its range: GNTST_general_error",
+    "ok: copy from ref 9 ending after its range: GNTST_general_error",
+    "ok: the domU's answer through the v2 mapping",
+    "ok: unmap of v2 ref 8: Some(GNTST_okay)",
+    "ok: copy of \"done\" into v2 ref 8 (dest by grant): GNTST_okay",
+    "ok: d1's shutdown code: every domU check passed",
+    "ok: destroydomain d1",
+    "ok: free pages after the destroy, as before the build",
+];
+
+/// The domU's own checks (shown by this hypervisor only).
+const DOMU_LINES: &[&str] = &[
+    "--- PV test kernel: grant2",
+    "ok: set_version(3): (Some(EINVAL), 1)",
+    "ok: set_version(2): (true, 2)",
+    "ok: get_version: Some(2)",
+    "ok: get_status_frames of 2: Some(GNTST_general_error)",
+    "ok: get_status_frames of 1: Some(GNTST_okay)",
+    "ok: status entry 8 while dom0 maps it: 24",
+    "ok: entry 8's own flags while mapped (no status bits): 1",
+    "ok: set_version(1) with a grant mapped: (Some(EBUSY), 2)",
+    "ok: status entries 8 and 9 after: (0, 0)",
+    "ok: set_version(1) with the status frame mapped: (Some(EBUSY), 2)",
+    "ok: set_version(1) once the status frame is unmapped: (true, 1)",
+    "ok: get_version after: Some(1)",
+    "ok: get_status_frames of 1 (v1): Some(GNTST_general_error)",
+    "ok: entries 8 and 9 cleared: (0, 0)",
+    "Test result: SUCCESS",
+];
+
+/// Asserts that each of `lines` appears in a line starting with `prefix`, in this order.
+pub(crate) fn in_order(out: &Outcome, prefix: &str, lines: &[&str]) {
+    let serial = serial_lines(out);
+    let mut at = 0;
+    for want in lines {
+        let found = serial.iter().skip(at).position(|l| l.starts_with(prefix) && l.contains(want));
+        let Some(pos) = found else { panic!("no `{prefix}{want}` (in order)\n{out}") };
+        at = at.saturating_add(pos).saturating_add(1);
+    }
+}
+
+/// dom0 and a domU use version-2 grants with Xen 4.17's results.
+#[test]
+fn grant_v2_between_dom0_and_a_domu() {
+    let out = boot_with(&[("grant2", "")], BootPath::Direct, 1, "mode=grant-v2", TIMEOUT);
+    in_order(&out, "(d1) ", DOMU_LINES);
+    in_order(&out, "", DOM0_LINES);
+    dom0_succeeded(&out);
+}

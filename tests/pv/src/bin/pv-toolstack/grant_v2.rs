@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `mode=grant-v2`: grant tables version 2 from dom0's side. The first
+//! domU image must be `pv-grant2`; the protocol is
+//! [`pv_tests::grant_v2`].
+//!
+//! 1. dom0's own table: `setup_table` of one frame, `set_version(2)`
+//!    (the version written back), its one status frame listed by
+//!    `GNTTABOP_get_status_frames` (two is `GNTST_general_error`), back to
+//!    version 1, where it has none.
+//! 2. It builds the domU (allowed version 2, as libxl does), unpauses it
+//!    and maps its v2 `full_page` ref 8 writable (retrying, yielding, until
+//!    the domU has published it); checks page A's pattern; reads the
+//!    domU's version (2), table size and status frame as the privileged
+//!    domain may.
+//! 3. The `sub_page` ref 9: mapping it is `GNTST_general_error` (copy
+//!    only); copying the granted range succeeds with page B's bytes;
+//!    copies starting before the range or ending after it are
+//!    `GNTST_general_error`.
+//! 4. It writes the reply, waits for the answer (meanwhile the domU checks
+//!    the status frame and that it cannot change version), unmaps, copies
+//!    "done" into ref 8 (a v2 grant as copy destination).
+//! 5. The domU's verdict is its shutdown code: `SHUTDOWN_poweroff` only if
+//!    all its checks passed. dom0 destroys it and `physinfo`'s free pages
+//!    must come back to their count before the build (status frames
+//!    included).
+
+use core::cell::UnsafeCell;
+
+use pv_tests::grant::{
+    self, ANSWER, ANSWER_OFF, DONE, DONE_OFF, PATTERN_LEN, REF_RW, REPLY, REPLY_OFF, SEED_A,
+    SEED_B, Status,
+};
+use pv_tests::grant_v2::{self, REF_SUB, SUB_LEN, SUB_OFF};
+use pv_tests::guest_abi::domctl::XEN_DOMINF_shutdown;
+use pv_tests::guest_abi::grant_table::{
+    GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GntSt, GnttabCopy, GnttabCopyPtr,
+    GnttabMapGrantRef, GnttabUnmapGrantRef,
+};
+use pv_tests::guest_abi::sched::ShutdownReason;
+use pv_tests::guest_abi::xen::{DomId, Errno, EvtchnPort, GrantRef, UVMF_INVLPG};
+use pv_tests::pt::InitialMapping;
+use pv_tests::{StartInfo, check, check_eq, fail, println, shinfo};
+use xen_domain_builder::DomCtl;
+
+use super::lifecycle::build;
+use super::{Hypervisor, Image};
+
+/// How long dom0 waits for the domU at each step (system time).
+const TIMEOUT_NS: u64 = 60_000_000_000;
+
+/// Page-aligned `.bss` pages: the mapping window and two copy buffers.
+#[repr(C, align(4096))]
+struct Pages(UnsafeCell<[[u8; 4096]; 3]>);
+
+// SAFETY: dom0's toolstack runs on one vCPU; the pages are only accessed
+// through raw pointers, volatile where another domain writes.
+unsafe impl Sync for Pages {}
+
+static PAGES: Pages = Pages(UnsafeCell::new([[0; 4096]; 3]));
+
+/// Page `i` of [`PAGES`] (0: the window).
+fn page(i: usize) -> *mut u8 {
+    PAGES.0.get().cast::<u8>().wrapping_add(i.min(2).wrapping_mul(4096))
+}
+
+/// Whether dom0's command line asks for this mode.
+pub fn wanted(si: &StartInfo) -> bool {
+    shinfo::cmdline_value(si.cmd_line_bytes(), "mode") == Some("grant-v2")
+}
+
+fn now() -> u64 {
+    shinfo::now().unwrap_or(0)
+}
+
+fn yield_now() {
+    let _ = pv_tests::ops::sched_yield();
+}
+
+fn map1(d: DomId, gref: u32, va: u64, flags: u32) -> (Status, u32) {
+    let mut ops = [GnttabMapGrantRef {
+        host_addr: va,
+        flags,
+        gref: GrantRef(gref),
+        dom: d,
+        ..Default::default()
+    }];
+    match grant::map(&mut ops) {
+        Ok(()) => (Status(ops[0].status), ops[0].handle),
+        Err(e) => {
+            fail(format_args!("GNTTABOP_map_grant_ref: {e}"));
+            (Status(i16::MIN), 0)
+        }
+    }
+}
+
+fn copy1(op: GnttabCopy) -> Status {
+    let mut ops = [op];
+    match grant::copy(&mut ops) {
+        Ok(()) => Status(ops[0].status),
+        Err(e) => {
+            fail(format_args!("GNTTABOP_copy: {e}"));
+            Status(i16::MIN)
+        }
+    }
+}
+
+/// A copy of `len` bytes of `d`'s `gref` from `off` into dom0's `mfn` at
+/// the same offset.
+fn copy_from(d: DomId, gref: u32, off: u16, len: u16, mfn: u64) -> GnttabCopy {
+    GnttabCopy {
+        source: GnttabCopyPtr { u: u64::from(gref), domid: d, offset: off, pad0: 0 },
+        dest: GnttabCopyPtr { u: mfn, domid: DomId::SELF, offset: off, pad0: 0 },
+        len,
+        flags: GNTCOPY_source_gref,
+        ..Default::default()
+    }
+}
+
+/// Step 1: dom0's own table through version 2 and back.
+fn own_table() {
+    let mut frames = [0u64; 1];
+    check_eq(
+        grant::setup_table(DomId::SELF, &mut frames).ok(),
+        Some(Status(0)),
+        "dom0 setup_table",
+    );
+    let (r, v) = grant_v2::set_version(2);
+    check_eq((r.is_ok(), v), (true, 2), "dom0 set_version(2)");
+    let mut one = [0u64; 1];
+    let st = grant_v2::get_status_frames(DomId::SELF, &mut one).ok();
+    check_eq(st, Some(Status(0)), "dom0 get_status_frames of 1");
+    let mut two = [0u64; 2];
+    let st = grant_v2::get_status_frames(DomId::SELF, &mut two).ok();
+    let general = Some(Status(GntSt::GeneralError.raw()));
+    check_eq(st, general, "dom0 get_status_frames of 2");
+    let (r, v) = grant_v2::set_version(7);
+    check_eq((r.err().and_then(|e| e.errno()), v), (Some(Errno::EINVAL), 2), "set_version(7)");
+    let (r, v) = grant_v2::set_version(1);
+    check_eq((r.is_ok(), v), (true, 1), "dom0 set_version(1)");
+    let st = grant_v2::get_status_frames(DomId::SELF, &mut one).ok();
+    check_eq(st, general, "dom0 get_status_frames of 1 at version 1");
+}
+
+/// Runs the mode with the first domU image (`pv-grant2`).
+pub fn run(
+    si: &StartInfo,
+    hv: &mut Hypervisor,
+    exc: Option<EvtchnPort>,
+    images: &[Image<'_>],
+    mem: u64,
+) {
+    println!("toolstack mode: grant-v2");
+    own_table();
+    let Some(layout) = InitialMapping::new(si) else {
+        fail("grant-v2: no initial mapping");
+        return;
+    };
+    let (va, buf) = (page(0).addr() as u64, page(1).addr() as u64);
+    let Some(buf_mfn) = layout.va_to_mfn(buf) else {
+        fail("grant-v2: no MFN for the copy buffer");
+        return;
+    };
+    let Some(image) = images.first() else {
+        fail("grant-v2: no domU image");
+        return;
+    };
+    let free_before = super::physinfo().map(|p| p.free_pages).ok();
+    let Some(d) = build(hv, image, mem) else { return };
+    println!("domU d{}: domU-{}.kernel, {mem} MiB", d.0, image.n);
+    // SAFETY: the window page is this module's, holding nothing.
+    if let Err(e) = unsafe { shinfo::update_va_mapping(va, 0, UVMF_INVLPG) } {
+        fail(format_args!("grant-v2: clearing the window: {e}"));
+    }
+    if let Err(e) = hv.unpause(d) {
+        fail(format_args!("domU d{}: unpause: {e}", d.0));
+    }
+    if exchange(d, va, buf_mfn) {
+        // SAFETY: buffer page 2 is dom0's own; 8 bytes written.
+        unsafe { page(2).cast::<u64>().write_volatile(DONE) };
+        let src_mfn = layout.va_to_mfn(page(2).addr() as u64).unwrap_or(0);
+        let off = u16::try_from(DONE_OFF).unwrap_or(0);
+        let op = GnttabCopy {
+            source: GnttabCopyPtr { u: src_mfn, domid: DomId::SELF, offset: 0, pad0: 0 },
+            dest: GnttabCopyPtr { u: u64::from(REF_RW), domid: d, offset: off, pad0: 0 },
+            len: 8,
+            flags: GNTCOPY_dest_gref,
+            ..Default::default()
+        };
+        check_eq(copy1(op), Status(0), "copy of \"done\" into v2 ref 8 (dest by grant)");
+    }
+    finish(hv, exc, d, free_before);
+}
+
+/// Steps 2 to 4; whether the domU took part.
+fn exchange(d: DomId, va: u64, buf_mfn: u64) -> bool {
+    let deadline = now().saturating_add(TIMEOUT_NS);
+    let (st, handle) = loop {
+        let (st, h) = map1(d, REF_RW, va, GNTMAP_host_map);
+        if st == GntSt::Okay || now() > deadline {
+            break (st, h);
+        }
+        yield_now();
+    };
+    if !check_eq(st, Status(0), format_args!("map d{} v2 ref {REF_RW} writable", d.0)) {
+        return false;
+    }
+    // SAFETY: the window maps page A (4096 bytes) now.
+    let bad = unsafe { grant::first_mismatch(page(0), PATTERN_LEN, SEED_A) };
+    check_eq(bad, None, "page A's pattern through the v2 grant mapping");
+    check_eq(grant_v2::get_version(d).ok(), Some(2), format_args!("get_version of d{}", d.0));
+    let size = grant_v2::query_size(d).ok().map(|(s, n, _)| (s, n));
+    check_eq(size, Some((Status(0), 1)), format_args!("query_size of d{}", d.0));
+    let mut one = [0u64; 1];
+    let st = grant_v2::get_status_frames(d, &mut one).ok();
+    check_eq(st, Some(Status(0)), format_args!("get_status_frames of d{}", d.0));
+
+    let general = Status(GntSt::GeneralError.raw());
+    let (st, _) = map1(d, REF_SUB, va, GNTMAP_host_map);
+    check_eq(st, general, "map of the sub-page ref 9");
+    let st = copy1(copy_from(d, REF_SUB, SUB_OFF, SUB_LEN, buf_mfn));
+    check_eq(st, Status(0), "copy of sub-page ref 9's 512 bytes at 256");
+    let ok = (usize::from(SUB_OFF)..usize::from(SUB_OFF + SUB_LEN)).all(|i| {
+        // SAFETY: `i < 768`: inside buffer page 1.
+        let b = unsafe { page(1).wrapping_add(i).read_volatile() };
+        b == grant::pattern(SEED_B, i)
+    });
+    check(ok, "page B's granted bytes in the copy");
+    let st = copy1(copy_from(d, REF_SUB, SUB_OFF - 1, 8, buf_mfn));
+    check_eq(st, general, "copy from ref 9 starting before its range");
+    let st = copy1(copy_from(d, REF_SUB, 700, 100, buf_mfn));
+    check_eq(st, general, "copy from ref 9 ending after its range");
+
+    // SAFETY: the window still maps page A; an aligned word inside it.
+    unsafe { page(0).wrapping_add(REPLY_OFF).cast::<u64>().write_volatile(REPLY) };
+    let deadline = now().saturating_add(TIMEOUT_NS);
+    // SAFETY: as above.
+    let answer = || unsafe { page(0).wrapping_add(ANSWER_OFF).cast::<u64>().read_volatile() };
+    while answer() != ANSWER && now() < deadline {
+        yield_now();
+    }
+    check_eq(answer(), ANSWER, "the domU's answer through the v2 mapping");
+    let mut unmaps = [GnttabUnmapGrantRef { host_addr: va, handle, ..Default::default() }];
+    let st = grant::unmap(&mut unmaps).ok().map(|()| Status(unmaps[0].status));
+    check_eq(st, Some(Status(0)), "unmap of v2 ref 8");
+    true
+}
+
+/// Step 5: the domU's verdict, its destruction, the pages back.
+fn finish(hv: &mut Hypervisor, exc: Option<EvtchnPort>, d: DomId, free_before: Option<u64>) {
+    let deadline = now().saturating_add(TIMEOUT_NS);
+    let code = loop {
+        match hv.get_domain_info(d) {
+            Ok(i) if i.flags & XEN_DOMINF_shutdown != 0 => break Some(i.shutdown_code()),
+            Ok(_) if now() < deadline => {}
+            _ => break None,
+        }
+        let _ = match exc {
+            Some(port) => {
+                pv_tests::evtchn::clear_pending(port);
+                pv_tests::evtchn::sched_poll(&[port], deadline)
+            }
+            None => pv_tests::ops::sched_yield(),
+        };
+    };
+    let poweroff = Some(ShutdownReason::Poweroff.raw());
+    check_eq(code, poweroff, format_args!("d{}'s shutdown code: every domU check passed", d.0));
+    check(hv.destroy(d).is_ok(), format_args!("destroydomain d{}", d.0));
+    // Xen frees a destroyed domain's pages once the last reference goes
+    // (RCU): give it a moment.
+    let deadline = now().saturating_add(5_000_000_000);
+    let mut free = super::physinfo().map(|p| p.free_pages).ok();
+    while free != free_before && now() < deadline {
+        yield_now();
+        free = super::physinfo().map(|p| p.free_pages).ok();
+    }
+    check_eq(free, free_before, "free pages after the destroy, as before the build");
+}

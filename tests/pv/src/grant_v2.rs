@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Grant tables version 2 for the test kernels: typed `set_version`,
+//! `get_version`, `get_status_frames` and `query_size` calls, and the page
+//! protocol between the domU `pv-grant2` and the toolstack's
+//! `mode=grant-v2` (dom0).
+//!
+//! # The protocol
+//!
+//! The domU switches its table to version 2 and publishes two v2 entries
+//! for dom0 (reusing [`crate::grant`]'s pages, patterns and offsets):
+//!
+//! * [`crate::grant::REF_RW`] (8): `full_page`, writable: page A with the
+//!   pattern, dom0's reply, the domU's answer and dom0's "done" as in
+//!   `mode=grant`;
+//! * [`REF_SUB`] (9): `sub_page` of page B, read-only: bytes
+//!   [`SUB_OFF`]`..`[`SUB_OFF`]` + `[`SUB_LEN`] only, copy only.
+//!
+//! The domU checks what it sees (the status frame's bits, `-EBUSY` for a
+//! version change while a grant or the status frame is in use) and shuts
+//! down with `SHUTDOWN_poweroff` only if every check passed, else with
+//! `SHUTDOWN_crash`: dom0 reads the verdict from the shutdown code, which
+//! it sees on Xen 4.17 too (where a domU's console lines are not shown).
+
+use guest_abi::grant_table::{
+    GnttabGetStatusFrames, GnttabGetVersion, GnttabOp, GnttabQuerySize, GnttabSetVersion,
+};
+use guest_abi::xen::{DomId, Hypercall};
+
+use crate::grant::Status;
+use crate::hypercall::hypercall3;
+use crate::ops::{XenError, result};
+
+/// The sub-page grant (page B).
+pub const REF_SUB: u32 = 9;
+/// First byte of page B granted by [`REF_SUB`].
+pub const SUB_OFF: u16 = 256;
+/// Bytes of page B granted by [`REF_SUB`].
+pub const SUB_LEN: u16 = 512;
+
+/// `grant_table_op(cmd, one, 1)`.
+fn op1<T: bytemuck::Pod>(cmd: GnttabOp, one: &mut T) -> Result<(), XenError> {
+    // SAFETY: each command reads and writes one struct of its type, which
+    // `one` is; a frame list it points to is the caller's (see
+    // `get_status_frames`).
+    let ret = unsafe {
+        hypercall3(
+            Hypercall::GrantTableOp.raw(),
+            u64::from(cmd.raw()),
+            core::ptr::from_mut(one).addr() as u64,
+            1,
+        )
+    };
+    result(ret).map(drop)
+}
+
+/// `GNTTABOP_set_version(version)`: the hypercall's result and the
+/// version in effect written back.
+pub fn set_version(version: u32) -> (Result<(), XenError>, u32) {
+    let mut op = GnttabSetVersion { version };
+    let r = op1(GnttabOp::SetVersion, &mut op);
+    (r, op.version)
+}
+
+/// `GNTTABOP_get_version` of `dom`.
+///
+/// # Errors
+///
+/// The hypercall's failure (`-ESRCH`, access control).
+pub fn get_version(dom: DomId) -> Result<u32, XenError> {
+    let mut op = GnttabGetVersion { dom, ..Default::default() };
+    op1(GnttabOp::GetVersion, &mut op)?;
+    Ok(op.version)
+}
+
+/// `GNTTABOP_get_status_frames` of `dom` into `frames` (its length is
+/// `nr_frames`). Returns the per-op status.
+///
+/// # Errors
+///
+/// The hypercall's own failure.
+pub fn get_status_frames(dom: DomId, frames: &mut [u64]) -> Result<Status, XenError> {
+    let mut op = GnttabGetStatusFrames {
+        nr_frames: u32::try_from(frames.len()).unwrap_or(u32::MAX),
+        dom,
+        status: 0,
+        frame_list: frames.as_mut_ptr().addr() as u64,
+    };
+    op1(GnttabOp::GetStatusFrames, &mut op)?;
+    Ok(Status(op.status))
+}
+
+/// `GNTTABOP_query_size` of `dom`: status, frames, maximum.
+///
+/// # Errors
+///
+/// The hypercall's own failure.
+pub fn query_size(dom: DomId) -> Result<(Status, u32, u32), XenError> {
+    let mut op = GnttabQuerySize { dom, ..Default::default() };
+    op1(GnttabOp::QuerySize, &mut op)?;
+    Ok((Status(op.status), op.nr_frames, op.max_nr_frames))
+}
