@@ -23,6 +23,7 @@ pub(crate) const DOM0_LINES: &[&str] = &[
     "ok: set_version(7): (Some(EINVAL), 2)",
     "ok: dom0 set_version(1): (true, 1)",
     "ok: dom0 get_status_frames of 1 at version 1: Some(GNTST_general_error)",
+    "ok: map of dom0's own ref 0x100000: GNTST_bad_gntref",
     "ok: map d1 v2 ref 8 writable: GNTST_okay",
     "ok: page A's pattern through the v2 grant mapping: None",
     "ok: get_version of d1: Some(2)",

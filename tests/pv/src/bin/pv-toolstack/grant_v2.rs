@@ -6,7 +6,8 @@
 //! 1. dom0's own table: `setup_table` of one frame, `set_version(2)`
 //!    (the version written back), its one status frame listed by
 //!    `GNTTABOP_get_status_frames` (two is `GNTST_general_error`), back to
-//!    version 1, where it has none.
+//!    version 1, where it has none; a map of its own ref beyond its
+//!    table is `GNTST_bad_gntref` (and gives it its first maptrack page).
 //! 2. It builds the domU (allowed version 2, as libxl does), unpauses it
 //!    and maps its v2 `full_page` ref 8 writable (retrying, yielding, until
 //!    the domU has published it); checks page A's pattern; reads the
@@ -139,6 +140,11 @@ fn own_table() {
     check_eq((r.is_ok(), v), (true, 1), "dom0 set_version(1)");
     let st = grant_v2::get_status_frames(DomId::SELF, &mut one).ok();
     check_eq(st, general, "dom0 get_status_frames of 1 at version 1");
+    // A map takes a maptrack handle before it looks at the ref: Xen's
+    // first one allocates dom0's first maptrack page, which stays. Taken
+    // here, before the free pages are counted.
+    let (st, _) = map1(DomId(0), 1 << 20, 0, GNTMAP_host_map);
+    check_eq(st, Status(GntSt::BadGntref.raw()), "map of dom0's own ref 0x100000");
 }
 
 /// Runs the mode with the first domU image (`pv-grant2`).
