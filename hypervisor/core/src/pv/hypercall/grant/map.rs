@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `GNTTABOP_map_grant_ref` and `GNTTABOP_unmap_grant_ref` (Xen's
-//! `map_grant_ref`, `unmap_common`, `unmap_common_complete`) and the
-//! release of a dying domain's mappings (`gnttab_release_mappings`).
+//! `GNTTABOP_map_grant_ref`, `GNTTABOP_unmap_grant_ref` and
+//! `GNTTABOP_unmap_and_replace` (Xen's `map_grant_ref`, `unmap_common`,
+//! `unmap_common_complete`) and the release of a dying domain's mappings
+//! (`gnttab_release_mappings`).
 //!
 //! Map, in Xen's order and with Xen's statuses: no `GNTMAP_host_map` or
 //! `GNTMAP_device_map` is `GNTST_bad_gntref`; no such domain (also
@@ -24,13 +25,17 @@
 //! a host address whose PTE no longer maps the grant
 //! `GNTST_general_error` (the mapping stays). A `host_addr` of 0 leaves
 //! the host mapping in place. The PTE is cleared and the caller's TLBs
-//! flushed before the references go.
+//! flushed before the references go. `unmap_and_replace` unmaps a host
+//! mapping the same way but puts the caller's PTE of `new_addr` in its
+//! place (clearing it at `new_addr`); a `GNTMAP_contains_pte` mapping
+//! with a `new_addr`, or a `new_addr` without an L1 entry, is
+//! `GNTST_general_error`.
 
 use alloc::vec::Vec;
 
 use guest_abi::grant_table::{
     GNTMAP_device_map, GNTMAP_host_map, GNTMAP_readonly, GntSt, GnttabMapGrantRef,
-    GnttabUnmapGrantRef,
+    GnttabUnmapAndReplace, GnttabUnmapGrantRef, GrantHandle,
 };
 use guest_abi::xen::{DomId, GrantRef};
 
@@ -233,23 +238,58 @@ fn take_map_refs(
     rc
 }
 
+/// What one unmap asks for (`struct gnttab_unmap_common`).
+#[derive(Clone, Copy)]
+struct Unmap {
+    host_addr: u64,
+    dev_bus_addr: u64,
+    handle: GrantHandle,
+    /// `unmap_and_replace`'s `new_addr` (0: none).
+    new_addr: u64,
+}
+
 /// `GNTTABOP_unmap_grant_ref` for one entry.
 pub fn unmap_grant_ref(ctx: &mut Ctx<'_>, op: &mut GnttabUnmapGrantRef) {
-    op.status = match unmap_inner(ctx, op) {
+    let u = Unmap {
+        host_addr: op.host_addr,
+        dev_bus_addr: op.dev_bus_addr,
+        handle: op.handle,
+        new_addr: 0,
+    };
+    op.status = match unmap_inner(ctx, u) {
         Ok(()) => GntSt::Okay.raw(),
         Err(s) => s.raw(),
     };
 }
 
-fn unmap_inner(ctx: &mut Ctx<'_>, op: &GnttabUnmapGrantRef) -> Result<(), GntSt> {
+/// `GNTTABOP_unmap_and_replace` for one entry: the host mapping at
+/// `host_addr` is removed and, with a `new_addr`, the caller's PTE for
+/// `new_addr` moves into its place (`new_addr` is then unmapped); never a
+/// device mapping (`dev_bus_addr` 0).
+pub fn unmap_and_replace(ctx: &mut Ctx<'_>, op: &mut GnttabUnmapAndReplace) {
+    let u = Unmap {
+        host_addr: op.host_addr,
+        dev_bus_addr: 0,
+        handle: op.handle,
+        new_addr: op.new_addr,
+    };
+    op.status = match unmap_inner(ctx, u) {
+        Ok(()) => GntSt::Okay.raw(),
+        Err(s) => s.raw(),
+    };
+}
+
+fn unmap_inner(ctx: &mut Ctx<'_>, op: Unmap) -> Result<(), GntSt> {
     let map = ctx.dom.grant.mapping(op.handle).ok_or(GntSt::BadHandle)?;
     let at = grant_pte(ctx, op.host_addr, map.flags);
+    let new = (op.new_addr != 0)
+        .then(|| if addr_ok(op.new_addr) { find_l1e(ctx, op.new_addr) } else { None });
     let ld = ctx.dom.id;
     let r = ctx.with_target(map.domid, |t| {
         if t.xsm.grant_unmapref(t.caller, t.target.subject()).is_err() {
             return Err(GntSt::PermissionDenied);
         }
-        unmap_common(t, ld, map, op, at)
+        unmap_common(t, ld, map, op, at, new)
     });
     let Ok(r) = r else {
         // The granter is gone: only possible once the grant was unmapped
@@ -284,15 +324,16 @@ fn unmap_inner(ctx: &mut Ctx<'_>, op: &GnttabUnmapGrantRef) -> Result<(), GntSt>
 }
 
 /// Xen's `unmap_common` on the granter: checks the mapping against its
-/// active entry and clears the host PTE. Returns the kinds of mapping
-/// undone (`GNTMAP_host_map`/`GNTMAP_device_map`, with `GNTMAP_readonly`)
-/// and the frame.
+/// active entry and clears (or, with `new`, replaces) the host PTE.
+/// Returns the kinds of mapping undone (`GNTMAP_host_map`/
+/// `GNTMAP_device_map`, with `GNTMAP_readonly`) and the frame.
 fn unmap_common(
     t: &mut TargetCtx<'_>,
     ld: DomId,
     map: GrantMapping,
-    op: &GnttabUnmapGrantRef,
+    op: Unmap,
     at: GrantPte,
+    new: Option<Option<(Mfn, usize)>>,
 ) -> Result<(u32, Mfn), GntSt> {
     let act = t.target.grant.active_mut(map.gref).copied().ok_or(GntSt::BadHandle)?;
     let mfn = act.mfn;
@@ -303,7 +344,7 @@ fn unmap_common(
     let ro = map.flags & GNTMAP_readonly;
     let mut done = 0;
     if op.host_addr != 0 && map.flags & GNTMAP_host_map != 0 {
-        t.mm().replace_grant_pv_mapping(ld, at, mfn, map.flags)?;
+        t.mm().replace_grant_pv_mapping(ld, at, mfn, map.flags, new)?;
         done |= GNTMAP_host_map | ro;
     }
     if op.dev_bus_addr != 0 && device {

@@ -16,8 +16,10 @@
 //!   caller's own frames (`DOMID_SELF`), by frame.
 //! * `set_version`, `get_version`, `get_status_frames` ([`version`]):
 //!   version 2 as Xen 4.17 has it, within the domain's `max_version`.
-//! * `transfer`, `unmap_and_replace`, `swap_grant_ref`, `cache_flush` and
-//!   `dump_table` are `-ENOSYS`.
+//! * `unmap_and_replace` ([`map`]): an unmap that moves another PTE of
+//!   the caller into the grant PTE's place.
+//! * `swap_grant_ref` and `cache_flush` ([`misc`]).
+//! * `transfer` and `dump_table` are `-ENOSYS`.
 //!
 //! The batched operations check for preemption between entries and
 //! continue as Xen does (the argument pointer advanced, the count reduced;
@@ -25,6 +27,7 @@
 
 mod copy;
 mod map;
+mod misc;
 mod version;
 
 #[cfg(test)]
@@ -32,7 +35,7 @@ mod tests;
 
 use guest_abi::grant_table::{
     GntSt, GnttabCopy, GnttabMapGrantRef, GnttabOp, GnttabQuerySize, GnttabSetupTable,
-    GnttabUnmapGrantRef,
+    GnttabSwapGrantRef, GnttabUnmapAndReplace, GnttabUnmapGrantRef,
 };
 use guest_abi::xen::{Errno, Hypercall};
 
@@ -194,9 +197,16 @@ pub fn grant_table_op(ctx: &mut Ctx<'_>, cmd: u64, args: u64, count: u64) -> Res
         Some(GnttabOp::UnmapGrantRef) => batch(ctx, raw, args, count, |c, op| {
             map::unmap_grant_ref(c, op as &mut GnttabUnmapGrantRef);
         }),
+        Some(GnttabOp::UnmapAndReplace) => batch(ctx, raw, args, count, |c, op| {
+            map::unmap_and_replace(c, op as &mut GnttabUnmapAndReplace);
+        }),
         Some(GnttabOp::Copy) => {
             batch(ctx, raw, args, count, |c, op: &mut GnttabCopy| op.status = copy::copy_one(c, op))
         }
+        Some(GnttabOp::SwapGrantRef) => batch(ctx, raw, args, count, |c, op| {
+            misc::swap_grant_ref(c, op as &mut GnttabSwapGrantRef);
+        }),
+        Some(GnttabOp::CacheFlush) => misc::cache_flush(ctx, cmd, args, count),
         Some(GnttabOp::SetVersion) => version::set_version(ctx, args),
         Some(GnttabOp::GetVersion) => version::get_version(ctx, args),
         Some(GnttabOp::GetStatusFrames) => version::get_status_frames(ctx, args, count),

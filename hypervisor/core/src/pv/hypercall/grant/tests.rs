@@ -32,6 +32,7 @@ fn Z<T: bytemuck::Zeroable>() -> T {
 }
 use crate::pv::test_support::{Fixture, GUEST_BASE, GUEST_PAGES, frames};
 
+mod ops;
 mod v2;
 
 /// Argument buffer in the fixture guest.

@@ -12,21 +12,23 @@ use crate::common::grant_table::{GNTPIN_HSTR_INC, gnt_frames, read_status};
 
 /// dom0's own grant frame (version tests).
 const D0_GNT: Mfn = Mfn(39);
+/// The same, for the other test modules.
+pub(super) const D0_GNT_FRAME: Mfn = D0_GNT;
 /// The domU's status frame (map/copy tests).
 const DU_STATUS: Mfn = Mfn(43);
 
-fn set_version(f: &mut Fixture, v: u32) -> (i64, u32) {
+pub(super) fn set_version(f: &mut Fixture, v: u32) -> (i64, u32) {
     f.poke(BUF, &v.to_le_bytes());
     let r = op(f, 8, 1);
     (r, u32::from_le_bytes(f.peek(BUF, 4).try_into().unwrap()))
 }
 
-fn errno(e: Errno) -> i64 {
+pub(super) fn errno(e: Errno) -> i64 {
     -i64::from(e.raw())
 }
 
 /// dom0 with one grant frame of its own.
-fn setup_d0_table() -> Fixture {
+pub(super) fn setup_d0_table() -> Fixture {
     let mut f = setup();
     f.frames.assign(D0_GNT, DomId(0)).unwrap();
     f.dom.grant_frames.push(D0_GNT);
@@ -35,7 +37,7 @@ fn setup_d0_table() -> Fixture {
     f
 }
 
-fn v1_entry(flags: u16, domid: u16, frame: u64) -> u64 {
+pub(super) fn v1_entry(flags: u16, domid: u16, frame: u64) -> u64 {
     u64::from(flags) | u64::from(domid) << 16 | frame << 32
 }
 
