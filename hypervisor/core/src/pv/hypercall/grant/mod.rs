@@ -18,8 +18,9 @@
 //!   version 2 as Xen 4.17 has it, within the domain's `max_version`.
 //! * `unmap_and_replace` ([`map`]): an unmap that moves another PTE of
 //!   the caller into the grant PTE's place.
-//! * `swap_grant_ref` and `cache_flush` ([`misc`]).
-//! * `transfer` and `dump_table` are `-ENOSYS`.
+//! * `swap_grant_ref` and `cache_flush` ([`misc`]); `transfer`
+//!   ([`transfer`]): page flipping into a `GTF_accept_transfer` grant.
+//! * `dump_table` is `-ENOSYS`.
 //!
 //! The batched operations check for preemption between entries and
 //! continue as Xen does (the argument pointer advanced, the count reduced;
@@ -28,6 +29,7 @@
 mod copy;
 mod map;
 mod misc;
+mod transfer;
 mod version;
 
 #[cfg(test)]
@@ -35,7 +37,7 @@ mod tests;
 
 use guest_abi::grant_table::{
     GntSt, GnttabCopy, GnttabMapGrantRef, GnttabOp, GnttabQuerySize, GnttabSetupTable,
-    GnttabSwapGrantRef, GnttabUnmapAndReplace, GnttabUnmapGrantRef,
+    GnttabSwapGrantRef, GnttabTransfer, GnttabUnmapAndReplace, GnttabUnmapGrantRef,
 };
 use guest_abi::xen::{Errno, Hypercall};
 
@@ -207,6 +209,9 @@ pub fn grant_table_op(ctx: &mut Ctx<'_>, cmd: u64, args: u64, count: u64) -> Res
             misc::swap_grant_ref(c, op as &mut GnttabSwapGrantRef);
         }),
         Some(GnttabOp::CacheFlush) => misc::cache_flush(ctx, cmd, args, count),
+        Some(GnttabOp::Transfer) => batch(ctx, raw, args, count, |c, op: &mut GnttabTransfer| {
+            transfer::transfer_one(c, op);
+        }),
         Some(GnttabOp::SetVersion) => version::set_version(ctx, args),
         Some(GnttabOp::GetVersion) => version::get_version(ctx, args),
         Some(GnttabOp::GetStatusFrames) => version::get_status_frames(ctx, args, count),

@@ -33,6 +33,7 @@ fn Z<T: bytemuck::Zeroable>() -> T {
 use crate::pv::test_support::{Fixture, GUEST_BASE, GUEST_PAGES, frames};
 
 mod ops;
+mod transfer;
 mod v2;
 
 /// Argument buffer in the fixture guest.
@@ -399,7 +400,7 @@ fn versions_and_bad_commands() {
     f.poke(BUF, &[9, 0, 0, 0]);
     assert_eq!(op(&mut f, 10, 1), -i64::from(Errno::ESRCH.raw()));
     assert_eq!(op(&mut f, 0x1000, 1), -i64::from(Errno::EINVAL.raw()), "opaque bits");
-    assert_eq!(op(&mut f, 4, 1), -i64::from(Errno::ENOSYS.raw()), "transfer");
+    assert_eq!(op(&mut f, 3, 1), -i64::from(Errno::ENOSYS.raw()), "dump_table");
     assert_eq!(op(&mut f, 0, 0x8000_0000), -i64::from(Errno::EINVAL.raw()));
 }
 
