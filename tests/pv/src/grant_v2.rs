@@ -13,7 +13,12 @@
 //!   pattern, dom0's reply, the domU's answer and dom0's "done" as in
 //!   `mode=grant`;
 //! * [`REF_SUB`] (9): `sub_page` of page B, read-only: bytes
-//!   [`SUB_OFF`]`..`[`SUB_OFF`]` + `[`SUB_LEN`] only, copy only.
+//!   [`SUB_OFF`]`..`[`SUB_OFF`]` + `[`SUB_LEN`] only, copy only;
+//! * [`REF_XFER`] (10): `GTF_accept_transfer` for dom0 into the PFN right
+//!   after the domU's memory (`nr_pages`): dom0 transfers a page filled
+//!   with [`crate::grant::pattern`]`(`[`SEED_XFER`]`, i)` before its
+//!   "done"; the domU then finds the entry completed, the MFN in it, the
+//!   M2P naming its PFN, and the pattern in the page.
 //!
 //! The domU checks what it sees (the status frame's bits, `-EBUSY` for a
 //! version change while a grant or the status frame is in use) and shuts
@@ -22,9 +27,10 @@
 //! it sees on Xen 4.17 too (where a domU's console lines are not shown).
 
 use guest_abi::grant_table::{
-    GnttabGetStatusFrames, GnttabGetVersion, GnttabOp, GnttabQuerySize, GnttabSetVersion,
+    GnttabCacheFlush, GnttabGetStatusFrames, GnttabGetVersion, GnttabOp, GnttabQuerySize,
+    GnttabSetVersion, GnttabSwapGrantRef, GnttabTransfer, GnttabUnmapAndReplace,
 };
-use guest_abi::xen::{DomId, Hypercall};
+use guest_abi::xen::{DomId, GrantRef, Hypercall};
 
 use crate::grant::Status;
 use crate::hypercall::hypercall3;
@@ -32,6 +38,10 @@ use crate::ops::{XenError, result};
 
 /// The sub-page grant (page B).
 pub const REF_SUB: u32 = 9;
+/// The domU's `GTF_accept_transfer` grant: dom0 gives it a page.
+pub const REF_XFER: u32 = 10;
+/// Seed of the pattern of the page dom0 transfers.
+pub const SEED_XFER: u8 = 0x3c;
 /// First byte of page B granted by [`REF_SUB`].
 pub const SUB_OFF: u16 = 256;
 /// Bytes of page B granted by [`REF_SUB`].
@@ -98,4 +108,52 @@ pub fn query_size(dom: DomId) -> Result<(Status, u32, u32), XenError> {
     let mut op = GnttabQuerySize { dom, ..Default::default() };
     op1(GnttabOp::QuerySize, &mut op)?;
     Ok((Status(op.status), op.nr_frames, op.max_nr_frames))
+}
+
+/// `GNTTABOP_swap_grant_ref` of the caller's refs `a` and `b`: the status.
+///
+/// # Errors
+///
+/// The hypercall's own failure.
+pub fn swap(a: u32, b: u32) -> Result<Status, XenError> {
+    let mut op =
+        GnttabSwapGrantRef { ref_a: GrantRef(a), ref_b: GrantRef(b), ..Default::default() };
+    op1(GnttabOp::SwapGrantRef, &mut op)?;
+    Ok(Status(op.status))
+}
+
+/// `GNTTABOP_cache_flush` of `length` bytes at `offset` of the frame at
+/// machine address `maddr` with `GNTTAB_CACHE_*` flags `flags`.
+///
+/// # Errors
+///
+/// The hypercall's result (`-EINVAL`, `-EPERM`, `-EOPNOTSUPP`, ...).
+pub fn cache_flush(maddr: u64, offset: u16, length: u16, flags: u32) -> Result<(), XenError> {
+    let mut op = GnttabCacheFlush { a: maddr, offset, length, op: flags };
+    op1(GnttabOp::CacheFlush, &mut op)
+}
+
+/// `GNTTABOP_transfer` of the caller's frame `mfn` to `domid`'s `gref`:
+/// the status.
+///
+/// # Errors
+///
+/// The hypercall's own failure.
+pub fn transfer(mfn: u64, domid: DomId, gref: u32) -> Result<Status, XenError> {
+    let mut op = GnttabTransfer { mfn, domid, gref: GrantRef(gref), ..Default::default() };
+    op1(GnttabOp::Transfer, &mut op)?;
+    Ok(Status(op.status))
+}
+
+/// `GNTTABOP_unmap_and_replace` of the host mapping at `host_addr`
+/// (`handle`), moving the caller's PTE of `new_addr` into its place: the
+/// status.
+///
+/// # Errors
+///
+/// The hypercall's own failure.
+pub fn unmap_and_replace(host_addr: u64, new_addr: u64, handle: u32) -> Result<Status, XenError> {
+    let mut op = GnttabUnmapAndReplace { host_addr, new_addr, handle, ..Default::default() };
+    op1(GnttabOp::UnmapAndReplace, &mut op)?;
+    Ok(Status(op.status))
 }

@@ -4,7 +4,9 @@
 //! grants a full page and a sub-page; dom0 maps the one, is refused a mapping of the
 //! other and copies exactly its range; the domU sees the status bits in the status frame
 //! and `-EBUSY` for a version change while a grant or the status frame is in use, then
-//! returns to version 1. The domU's verdict reaches dom0 as its shutdown code, and the
+//! returns to version 1. On the way dom0 flushes the caches of the mapped grant's frame,
+//! swaps its own refs, unmaps with `unmap_and_replace` and transfers a page to the domU,
+//! which finds it in its `GTF_accept_transfer` grant and swaps two of its own refs. The domU's verdict reaches dom0 as its shutdown code, and the
 //! free pages come back after its destruction. The same dom0 lines must appear on Xen 4.17
 //! (`oracle`, where the domU's own lines are not shown).
 
@@ -24,22 +26,35 @@ pub(crate) const DOM0_LINES: &[&str] = &[
     "ok: dom0 set_version(1): (true, 1)",
     "ok: dom0 get_status_frames of 1 at version 1: Some(GNTST_general_error)",
     "ok: map of dom0's own ref 0x100000: GNTST_bad_gntref",
+    "ok: swap of dom0's refs 10 and 11: Some(GNTST_okay)",
+    "ok: swap with ref 0x100000: Some(GNTST_bad_gntref)",
     "ok: map d1 v2 ref 8 writable: GNTST_okay",
     "ok: page A's pattern through the v2 grant mapping: None",
     "ok: get_version of d1: Some(2)",
     "ok: query_size of d1: Some((GNTST_okay, 1))",
     "ok: get_status_frames of d1: Some(GNTST_okay)",
+    "ok: cache_flush (clean) of the mapped grant's frame: Ok(())",
+    "ok: cache_flush (clean and invalidate) of 64 bytes of it: Ok(())",
+    "ok: cache_flush (invalidate only): Err(Some(EOPNOTSUPP))",
+    "ok: cache_flush past the page: Err(Some(EINVAL))",
     "ok: map of the sub-page ref 9: GNTST_general_error",
     "ok: copy of sub-page ref 9's 512 bytes at 256: GNTST_okay",
     "ok: page B's granted bytes in the copy",
     "ok: copy from ref 9 starting before its range: GNTST_general_error",
     "ok: copy from ref 9 ending after its range: GNTST_general_error",
     "ok: the domU's answer through the v2 mapping",
-    "ok: unmap of v2 ref 8: Some(GNTST_okay)",
+    "ok: unmap_and_replace with a bad handle: Some(GNTST_bad_handle)",
+    "ok: unmap_and_replace of v2 ref 8: Some(GNTST_okay)",
+    "ok: the window shows the page whose PTE moved there",
+    "ok: cache_flush of the frame once unmapped: Err(Some(EINVAL))",
+    "ok: transfer of a page dom0 still maps: Some(GNTST_bad_page)",
+    "ok: transfer of a page to d1 ref 10: Some(GNTST_okay)",
+    "ok: transfer into a permit_access ref: Some(GNTST_general_error)",
+    "ok: dom0's pages: both gone",
     "ok: copy of \"done\" into v2 ref 8 (dest by grant): GNTST_okay",
     "ok: d1's shutdown code: every domU check passed",
     "ok: destroydomain d1",
-    "ok: free pages after the destroy, as before the build",
+    "ok: free pages after the destroy: before the build + 2 given",
 ];
 
 /// The domU's own checks (shown by this hypervisor only).
@@ -53,6 +68,13 @@ const DOMU_LINES: &[&str] = &[
     "ok: status entry 8 while dom0 maps it: 24",
     "ok: entry 8's own flags while mapped (no status bits): 1",
     "ok: set_version(1) with a grant mapped: (Some(EBUSY), 2)",
+    "ok: ref 10 completed: 14",
+    "ok: the M2P names the PFN asked for",
+    "ok: the transferred frame maps (it is ours)",
+    "ok: the transferred page's contents: None",
+    "ok: swap refs 8 and 9: Some(GNTST_okay)",
+    "ok: entry 8 holds the sub-page grant after the swap: 261",
+    "ok: and its frame",
     "ok: status entries 8 and 9 after: (0, 0)",
     "ok: set_version(1) with the status frame mapped: (Some(EBUSY), 2)",
     "ok: set_version(1) once the status frame is unmapped: (true, 1)",

@@ -29,9 +29,10 @@ use pv_tests::grant::{
     self, ANSWER, ANSWER_OFF, DONE, DONE_OFF, PATTERN_LEN, REF_RW, REPLY, REPLY_OFF, SEED_A,
     SEED_B, Status,
 };
-use pv_tests::grant_v2::{self, REF_SUB, SUB_LEN, SUB_OFF};
+use pv_tests::grant_v2::{self, REF_SUB, REF_XFER, SEED_XFER, SUB_LEN, SUB_OFF};
 use pv_tests::guest_abi::grant_table::{
-    GTF_permit_access, GTF_reading, GTF_readonly, GTF_sub_page, GTF_writing, GntSt,
+    GTF_accept_transfer, GTF_permit_access, GTF_reading, GTF_readonly, GTF_sub_page,
+    GTF_transfer_committed, GTF_transfer_completed, GTF_writing, GntSt,
 };
 use pv_tests::guest_abi::sched::ShutdownReason;
 use pv_tests::guest_abi::xen::{DomId, Errno, UVMF_INVLPG};
@@ -89,6 +90,8 @@ static STATUS: Page = Page::new();
 static PAGE_A: Page = Page::new();
 /// Page B: its sub-page granted read-only as ref 9.
 static PAGE_B: Page = Page::new();
+/// Where the page dom0 transfers is mapped.
+static XFER: Page = Page::new();
 
 /// The flags of v2 entry `gref` (< 256), as an atomic.
 fn flags(gref: u32) -> &'static AtomicU16 {
@@ -112,6 +115,11 @@ fn grant_v2(gref: u32, domid: DomId, frame: u64, range: Option<(u16, u16)>, gtf:
     }
     fence(Ordering::SeqCst);
     flags(gref).store(gtf, Ordering::SeqCst);
+}
+
+/// Offset of v2 entry `gref`'s (< 256) `frame` in the table page.
+const fn frame_off(gref: u32) -> usize {
+    ((gref % 256) as usize).wrapping_mul(16).wrapping_add(8)
 }
 
 /// The status bits of entry `gref` in the mapped status frame.
@@ -149,6 +157,28 @@ fn test_main(si: &StartInfo) {
         println!("grant2: a check failed: shutting down with SHUTDOWN_crash");
         let _ = pv_tests::ops::sched_shutdown(ShutdownReason::Crash);
     }
+}
+
+/// The page dom0 transferred into ref 10 (`pfn` asked for): the entry,
+/// the M2P, the contents. Whether every check passed.
+fn received(pfn: u64) -> bool {
+    let done = GTF_accept_transfer | GTF_transfer_committed | GTF_transfer_completed;
+    let mut ok = check_eq(flags(REF_XFER).load(Ordering::SeqCst), done, "ref 10 completed");
+    let mfn = TABLE.read_u64(frame_off(REF_XFER));
+    println!("grant2: received mfn {mfn:#x}");
+    ok &= check_eq(pv_tests::pt::m2p(mfn).ok(), Some(pfn), "the M2P names the PFN asked for");
+    // SAFETY: XFER is this kernel's own page, used for nothing else; the
+    // transferred frame is this domain's now.
+    let mapped = unsafe {
+        shinfo::update_va_mapping(XFER.va(), maddr(mfn) | pv_tests::pt::DATA_RW, UVMF_INVLPG)
+    };
+    ok &= check_eq(mapped.is_ok(), true, "the transferred frame maps (it is ours)");
+    if mapped.is_ok() {
+        // SAFETY: XFER maps the 4096-byte frame now.
+        let bad = unsafe { grant::first_mismatch(XFER.ptr(), 4096, SEED_XFER) };
+        ok &= check_eq(bad, None, "the transferred page's contents");
+    }
+    ok
 }
 
 /// The checks; whether every one passed.
@@ -210,6 +240,10 @@ fn run(si: &StartInfo) -> bool {
     grant_v2(REF_RW, d0, mfn_a, None, GTF_permit_access);
     let sub = GTF_permit_access | GTF_sub_page | GTF_readonly;
     grant_v2(REF_SUB, d0, mfn_b, Some((SUB_OFF, SUB_LEN)), sub);
+    // The PFN right after this domain's memory, where a balloon driver
+    // would put a page it is given.
+    let pfn = si.nr_pages;
+    grant_v2(REF_XFER, d0, pfn, None, GTF_accept_transfer);
     println!("grant2: v2 refs {REF_RW} (full page, rw) and {REF_SUB} (sub-page, ro) granted to d0");
 
     if !wait_for(REPLY_OFF, REPLY, "reply") {
@@ -230,6 +264,11 @@ fn run(si: &StartInfo) -> bool {
         return false;
     }
     println!("grant2: dom0 is done");
+    ok &= received(pfn);
+    ok &= check_eq(grant_v2::swap(REF_RW, REF_SUB).ok(), Some(Status(0)), "swap refs 8 and 9");
+    let f8 = flags(REF_RW).load(Ordering::SeqCst);
+    ok &= check_eq(f8, sub, "entry 8 holds the sub-page grant after the swap");
+    ok &= check_eq(TABLE.read_u64(frame_off(REF_RW)), mfn_b, "and its frame");
     ok &= check_eq((status(REF_RW), status(REF_SUB)), (0, 0), "status entries 8 and 9 after");
     let (r, v) = grant_v2::set_version(1);
     let busy = (Some(Errno::EBUSY), 2);

@@ -17,13 +17,23 @@
 //!    only); copying the granted range succeeds with page B's bytes;
 //!    copies starting before the range or ending after it are
 //!    `GNTST_general_error`.
+//!    With ref 8 mapped, `GNTTABOP_cache_flush` of its frame cleans (also
+//!    with invalidate), invalidating alone is `-EOPNOTSUPP`, a range past
+//!    the page `-EINVAL`; `swap_grant_ref` of dom0's own refs succeeds,
+//!    beyond its table it is `GNTST_bad_gntref`.
 //! 4. It writes the reply, waits for the answer (meanwhile the domU checks
-//!    the status frame and that it cannot change version), unmaps, copies
-//!    "done" into ref 8 (a v2 grant as copy destination).
+//!    the status frame and that it cannot change version), unmaps with
+//!    `GNTTABOP_unmap_and_replace` (another PTE of dom0's moves into the
+//!    window; a bad handle is `GNTST_bad_handle`; the frame can no longer
+//!    be flushed: `-EINVAL`), transfers a page to the domU's ref 10
+//!    (refused while dom0 maps it; a second page sent to a ref that does
+//!    not accept transfers is `GNTST_general_error` and lost; dom0 owns
+//!    two pages less), and copies "done" into ref 8 (a v2 grant as copy
+//!    destination).
 //! 5. The domU's verdict is its shutdown code: `SHUTDOWN_poweroff` only if
 //!    all its checks passed. dom0 destroys it and `physinfo`'s free pages
 //!    must come back to their count before the build (status frames
-//!    included).
+//!    included) plus the two pages dom0 gave away.
 
 use core::cell::UnsafeCell;
 
@@ -31,11 +41,11 @@ use pv_tests::grant::{
     self, ANSWER, ANSWER_OFF, DONE, DONE_OFF, PATTERN_LEN, REF_RW, REPLY, REPLY_OFF, SEED_A,
     SEED_B, Status,
 };
-use pv_tests::grant_v2::{self, REF_SUB, SUB_LEN, SUB_OFF};
+use pv_tests::grant_v2::{self, REF_SUB, REF_XFER, SEED_XFER, SUB_LEN, SUB_OFF};
 use pv_tests::guest_abi::domctl::XEN_DOMINF_shutdown;
 use pv_tests::guest_abi::grant_table::{
-    GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GntSt, GnttabCopy, GnttabCopyPtr,
-    GnttabMapGrantRef, GnttabUnmapGrantRef,
+    GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GNTTAB_CACHE_CLEAN,
+    GNTTAB_CACHE_INVAL, GntSt, GnttabCopy, GnttabCopyPtr, GnttabMapGrantRef,
 };
 use pv_tests::guest_abi::sched::ShutdownReason;
 use pv_tests::guest_abi::xen::{DomId, Errno, EvtchnPort, GrantRef, UVMF_INVLPG};
@@ -49,19 +59,20 @@ use super::{Hypervisor, Image};
 /// How long dom0 waits for the domU at each step (system time).
 const TIMEOUT_NS: u64 = 60_000_000_000;
 
-/// Page-aligned `.bss` pages: the mapping window and two copy buffers.
+/// Page-aligned `.bss` pages (see [`page`]).
 #[repr(C, align(4096))]
-struct Pages(UnsafeCell<[[u8; 4096]; 3]>);
+struct Pages(UnsafeCell<[[u8; 4096]; 6]>);
 
 // SAFETY: dom0's toolstack runs on one vCPU; the pages are only accessed
 // through raw pointers, volatile where another domain writes.
 unsafe impl Sync for Pages {}
 
-static PAGES: Pages = Pages(UnsafeCell::new([[0; 4096]; 3]));
+static PAGES: Pages = Pages(UnsafeCell::new([[0; 4096]; 6]));
 
-/// Page `i` of [`PAGES`] (0: the window).
+/// Page `i` of [`PAGES`]: 0 the window, 1 and 2 copy buffers, 3 the page
+/// whose PTE replaces the grant's, 4 and 5 pages given away.
 fn page(i: usize) -> *mut u8 {
-    PAGES.0.get().cast::<u8>().wrapping_add(i.min(2).wrapping_mul(4096))
+    PAGES.0.get().cast::<u8>().wrapping_add(i.min(5).wrapping_mul(4096))
 }
 
 /// Whether dom0's command line asks for this mode.
@@ -77,7 +88,8 @@ fn yield_now() {
     let _ = pv_tests::ops::sched_yield();
 }
 
-fn map1(d: DomId, gref: u32, va: u64, flags: u32) -> (Status, u32) {
+/// One map: status, handle and `dev_bus_addr`.
+fn map1(d: DomId, gref: u32, va: u64, flags: u32) -> (Status, u32, u64) {
     let mut ops = [GnttabMapGrantRef {
         host_addr: va,
         flags,
@@ -86,10 +98,10 @@ fn map1(d: DomId, gref: u32, va: u64, flags: u32) -> (Status, u32) {
         ..Default::default()
     }];
     match grant::map(&mut ops) {
-        Ok(()) => (Status(ops[0].status), ops[0].handle),
+        Ok(()) => (Status(ops[0].status), ops[0].handle, ops[0].dev_bus_addr),
         Err(e) => {
             fail(format_args!("GNTTABOP_map_grant_ref: {e}"));
-            (Status(i16::MIN), 0)
+            (Status(i16::MIN), 0, 0)
         }
     }
 }
@@ -143,8 +155,11 @@ fn own_table() {
     // A map takes a maptrack handle before it looks at the ref: Xen's
     // first one allocates dom0's first maptrack page, which stays. Taken
     // here, before the free pages are counted.
-    let (st, _) = map1(DomId(0), 1 << 20, 0, GNTMAP_host_map);
+    let (st, ..) = map1(DomId(0), 1 << 20, 0, GNTMAP_host_map);
     check_eq(st, Status(GntSt::BadGntref.raw()), "map of dom0's own ref 0x100000");
+    check_eq(grant_v2::swap(10, 11).ok(), Some(Status(0)), "swap of dom0's refs 10 and 11");
+    let st = grant_v2::swap(10, 1 << 20).ok();
+    check_eq(st, Some(Status(GntSt::BadGntref.raw())), "swap with ref 0x100000");
 }
 
 /// Runs the mode with the first domU image (`pv-grant2`).
@@ -173,6 +188,10 @@ pub fn run(
     let free_before = super::physinfo().map(|p| p.free_pages).ok();
     let Some(d) = build(hv, image, mem) else { return };
     println!("domU d{}: domU-{}.kernel, {mem} MiB", d.0, image.n);
+    // Room for one more page, as libxl leaves (LIBXL_MAXMEM_CONSTANT).
+    if let Err(e) = hv.max_mem(d, mem.saturating_mul(1024).saturating_add(1024)) {
+        fail(format_args!("domU d{}: max_mem: {e}", d.0));
+    }
     // SAFETY: the window page is this module's, holding nothing.
     if let Err(e) = unsafe { shinfo::update_va_mapping(va, 0, UVMF_INVLPG) } {
         fail(format_args!("grant-v2: clearing the window: {e}"));
@@ -180,7 +199,9 @@ pub fn run(
     if let Err(e) = hv.unpause(d) {
         fail(format_args!("domU d{}: unpause: {e}", d.0));
     }
+    let mut given = 0;
     if exchange(d, va, buf_mfn) {
+        given = give_page(hv, d, &layout);
         // SAFETY: buffer page 2 is dom0's own; 8 bytes written.
         unsafe { page(2).cast::<u64>().write_volatile(DONE) };
         let src_mfn = layout.va_to_mfn(page(2).addr() as u64).unwrap_or(0);
@@ -194,16 +215,17 @@ pub fn run(
         };
         check_eq(copy1(op), Status(0), "copy of \"done\" into v2 ref 8 (dest by grant)");
     }
-    finish(hv, exc, d, free_before);
+    // The pages dom0 gave away are free once the domU is gone.
+    finish(hv, exc, d, free_before.map(|n| n.saturating_add(given)));
 }
 
 /// Steps 2 to 4; whether the domU took part.
 fn exchange(d: DomId, va: u64, buf_mfn: u64) -> bool {
     let deadline = now().saturating_add(TIMEOUT_NS);
-    let (st, handle) = loop {
-        let (st, h) = map1(d, REF_RW, va, GNTMAP_host_map);
+    let (st, handle, bus) = loop {
+        let (st, h, bus) = map1(d, REF_RW, va, GNTMAP_host_map);
         if st == GntSt::Okay || now() > deadline {
-            break (st, h);
+            break (st, h, bus);
         }
         yield_now();
     };
@@ -220,8 +242,20 @@ fn exchange(d: DomId, va: u64, buf_mfn: u64) -> bool {
     let st = grant_v2::get_status_frames(d, &mut one).ok();
     check_eq(st, Some(Status(0)), format_args!("get_status_frames of d{}", d.0));
 
+    // Cache maintenance of the granted frame while it is mapped: x86
+    // cleans (the whole page) but cannot only invalidate.
+    let clean = GNTTAB_CACHE_CLEAN;
+    let r = grant_v2::cache_flush(bus, 0, 4096, clean).map_err(|e| e.errno());
+    check_eq(r, Ok(()), "cache_flush (clean) of the mapped grant's frame");
+    let r = grant_v2::cache_flush(bus, 64, 64, clean | GNTTAB_CACHE_INVAL).map_err(|e| e.errno());
+    check_eq(r, Ok(()), "cache_flush (clean and invalidate) of 64 bytes of it");
+    let r = grant_v2::cache_flush(bus, 0, 64, GNTTAB_CACHE_INVAL).map_err(|e| e.errno());
+    check_eq(r, Err(Some(Errno::EOPNOTSUPP)), "cache_flush (invalidate only)");
+    let r = grant_v2::cache_flush(bus, 4000, 200, clean).map_err(|e| e.errno());
+    check_eq(r, Err(Some(Errno::EINVAL)), "cache_flush past the page");
+
     let general = Status(GntSt::GeneralError.raw());
-    let (st, _) = map1(d, REF_SUB, va, GNTMAP_host_map);
+    let (st, ..) = map1(d, REF_SUB, va, GNTMAP_host_map);
     check_eq(st, general, "map of the sub-page ref 9");
     let st = copy1(copy_from(d, REF_SUB, SUB_OFF, SUB_LEN, buf_mfn));
     check_eq(st, Status(0), "copy of sub-page ref 9's 512 bytes at 256");
@@ -245,10 +279,59 @@ fn exchange(d: DomId, va: u64, buf_mfn: u64) -> bool {
         yield_now();
     }
     check_eq(answer(), ANSWER, "the domU's answer through the v2 mapping");
-    let mut unmaps = [GnttabUnmapGrantRef { host_addr: va, handle, ..Default::default() }];
-    let st = grant::unmap(&mut unmaps).ok().map(|()| Status(unmaps[0].status));
-    check_eq(st, Some(Status(0)), "unmap of v2 ref 8");
+    // Unmap by moving another PTE of dom0's into the grant's place.
+    let marker = 0x5eed_0f7e_9ace_0000_u64;
+    // SAFETY: page 3 is dom0's own; an aligned word.
+    unsafe { page(3).cast::<u64>().write_volatile(marker) };
+    let new_va = page(3).addr() as u64;
+    let st = grant_v2::unmap_and_replace(va, new_va, handle.wrapping_add(1000)).ok();
+    check_eq(st, Some(Status(GntSt::BadHandle.raw())), "unmap_and_replace with a bad handle");
+    let st = grant_v2::unmap_and_replace(va, new_va, handle).ok();
+    check_eq(st, Some(Status(0)), "unmap_and_replace of v2 ref 8");
+    // SAFETY: the window maps page 3's frame now (its own PTE moved).
+    let seen = unsafe { page(0).cast::<u64>().read_volatile() };
+    check_eq(seen, marker, "the window shows the page whose PTE moved there");
+    // SAFETY: the window is this module's; page 3's address maps nothing
+    // any more and is not used again.
+    if let Err(e) = unsafe { shinfo::update_va_mapping(va, 0, UVMF_INVLPG) } {
+        fail(format_args!("grant-v2: clearing the window: {e}"));
+    }
+    let r = grant_v2::cache_flush(bus, 0, 64, clean).map_err(|e| e.errno());
+    check_eq(r, Err(Some(Errno::EINVAL)), "cache_flush of the frame once unmapped");
     true
+}
+
+/// dom0 gives the domU a page (ref 10): refused while dom0 maps it, then
+/// taken, dom0's page count one lower; a second page sent to a ref that is
+/// not `GTF_accept_transfer` is refused and lost. Returns how many pages
+/// dom0 owns less.
+fn give_page(hv: &mut Hypervisor, d: DomId, layout: &InitialMapping) -> u64 {
+    let (va, lost_va) = (page(4).addr() as u64, page(5).addr() as u64);
+    for i in 0..4096 {
+        // SAFETY: page 4 is dom0's own.
+        unsafe { page(4).wrapping_add(i).write_volatile(grant::pattern(SEED_XFER, i)) };
+    }
+    let (Some(mfn), Some(lost)) = (layout.va_to_mfn(va), layout.va_to_mfn(lost_va)) else {
+        fail("grant-v2: no MFN for the pages to give");
+        return 0;
+    };
+    let st = grant_v2::transfer(mfn, d, REF_XFER).ok();
+    check_eq(st, Some(Status(GntSt::BadPage.raw())), "transfer of a page dom0 still maps");
+    for v in [va, lost_va] {
+        // SAFETY: pages 4 and 5 are this module's and not used again.
+        if let Err(e) = unsafe { shinfo::update_va_mapping(v, 0, UVMF_INVLPG) } {
+            fail(format_args!("grant-v2: unmapping a page to give: {e}"));
+        }
+    }
+    let pages = |hv: &mut Hypervisor| hv.get_domain_info(DomId(0)).map(|i| i.tot_pages).ok();
+    let before = pages(hv);
+    let st = grant_v2::transfer(mfn, d, REF_XFER).ok();
+    check_eq(st, Some(Status(0)), format_args!("transfer of a page to d{} ref 10", d.0));
+    let st = grant_v2::transfer(lost, d, REF_RW).ok();
+    check_eq(st, Some(Status(GntSt::GeneralError.raw())), "transfer into a permit_access ref");
+    let after = pages(hv);
+    check_eq(after, before.map(|n| n.saturating_sub(2)), "dom0's pages: both gone");
+    before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a))
 }
 
 /// Step 5: the domU's verdict, its destruction, the pages back.
@@ -279,5 +362,5 @@ fn finish(hv: &mut Hypervisor, exc: Option<EvtchnPort>, d: DomId, free_before: O
         yield_now();
         free = super::physinfo().map(|p| p.free_pages).ok();
     }
-    check_eq(free, free_before, "free pages after the destroy, as before the build");
+    check_eq(free, free_before, "free pages after the destroy: before the build + 2 given");
 }
