@@ -8,12 +8,17 @@
 //! `GNTST_general_error`) and maps it read-only over another `.bss` page,
 //! as Linux's `gnttab_map_frames_v2` does. It publishes two v2 entries for
 //! dom0: ref 8 `full_page` writable (page A) and ref 9 `sub_page` of page
-//! B, read-only (frame and range first, flags last).
+//! B, read-only (frame and range first, flags last), and ref 10
+//! `GTF_accept_transfer` for a page from dom0 at the PFN after its memory.
 //!
 //! While dom0 maps ref 8 the status frame must show `GTF_reading |
 //! GTF_writing` for it and the entry's own flags must not (version 2 keeps
 //! them apart), and `set_version(1)` is `-EBUSY` (a grant in use). After
-//! dom0's "done" the status is clear again; `set_version(1)` is still
+//! dom0's "done" ref 10 is `GTF_transfer_committed |
+//! GTF_transfer_completed` with the new MFN, whose M2P entry is the PFN
+//! asked for and whose contents are dom0's pattern (it maps the page, now
+//! its own); `swap_grant_ref` of refs 8 and 9 exchanges them. The status
+//! is clear again; `set_version(1)` is still
 //! `-EBUSY` while the status frame is mapped, and succeeds once it is
 //! unmapped: version 1, no status frames, the entries cleared.
 //!

@@ -262,3 +262,31 @@ fn v2_transitive_copy_pins_the_grant_it_names() {
     assert_eq!(counts(&f, src), before);
     audit_ok(&f);
 }
+
+#[test]
+fn add_to_physmap_of_status_frames_is_for_translated_guests_only() {
+    use guest_abi::memory::{
+        XENMAPIDX_grant_table_status, XENMAPSPACE_gmfn_foreign, XENMAPSPACE_grant_table,
+        XenAddToPhysmap,
+    };
+    let mut f = setup_d0_table();
+    assert_eq!(set_version(&mut f, 2), (0, 2));
+    let mut x = XenAddToPhysmap {
+        domid: DomId::SELF,
+        space: XENMAPSPACE_grant_table,
+        idx: XENMAPIDX_grant_table_status,
+        gpfn: 0x100,
+        ..Z()
+    };
+    let call = |f: &mut Fixture, x: &XenAddToPhysmap, cmd: u64| {
+        f.poke(BUF, bytemuck::bytes_of(x));
+        crate::pv::hypercall::memory::memory_op(&mut f.ctx(), cmd, BUF)
+    };
+    assert_eq!(call(&mut f, &x, 7), Err(Errno::EACCES), "a PV domain");
+    x.domid = DomId(9);
+    assert_eq!(call(&mut f, &x, 7), Err(Errno::ESRCH));
+    x.space = XENMAPSPACE_gmfn_foreign;
+    assert_eq!(call(&mut f, &x, 7), Err(Errno::ENOSYS));
+    assert_eq!(call(&mut f, &x, 7 | 0x1_0000 << 6), Err(Errno::EDOM));
+    assert_eq!(f.dom.grant_status_frames.len(), 1, "nothing changed");
+}
