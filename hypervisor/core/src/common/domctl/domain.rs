@@ -156,7 +156,9 @@ fn sanitise(cfg: &mut XenDomctlCreatedomain) -> Result<(), Errno> {
 fn check_rest(ctx: &Ctx<'_>, cfg: &XenDomctlCreatedomain) -> Result<(u32, u32, u32), Errno> {
     ctx.xsm.domain_create(ctx.dom.subject(), cfg.ssidref)?;
     let version = cfg.grant_opts & XEN_DOMCTL_GRANT_version_mask;
-    if version == 0 || version > GNTTAB_MAX_VERSION {
+    // `opt_gnttab_max_version` (`gnttab=max-ver:`), at most what exists.
+    let max = ctx.platform.gnttab_opts().max_version.min(GNTTAB_MAX_VERSION);
+    if version == 0 || version > max {
         return Err(Errno::EINVAL);
     }
     let grant = u32::try_from(cfg.max_grant_frames).unwrap_or(MAX_GRANT_FRAMES);

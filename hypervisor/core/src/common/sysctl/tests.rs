@@ -150,6 +150,12 @@ fn physinfo_and_sched_id() {
         pi.capabilities,
         XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_gnttab_v1 | XEN_SYSCTL_PHYSCAP_gnttab_v2
     );
+    // gnttab=max-ver:1: no v2 capability.
+    f.platform.gnttab.max_version = 1;
+    let (_, v1) = sysctl(&mut f, &XenSysctl::new(SysctlCmd::Physinfo));
+    let caps = v1.payload::<XenSysctlPhysinfo>().map(|p| p.capabilities);
+    assert_eq!(caps, Some(XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_gnttab_v1));
+    f.platform.gnttab.max_version = 2;
     assert_eq!(
         (pi.total_pages, pi.free_pages, pi.scrub_pages, pi.outstanding_pages),
         (0x8_0000, 0x6_0000, 0, 0)

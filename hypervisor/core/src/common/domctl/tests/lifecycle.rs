@@ -248,6 +248,9 @@ fn createdomain_validates_its_configuration() {
     let (r, back) = domctl(&mut f, &env(DomctlCmd::Createdomain, 0, &c));
     assert_eq!(r, Ok(0));
     assert_eq!(with_dom(&f, back.domain, |d| d.grant.max_version), 2);
+    // gnttab=max-ver:1: version 2 is refused.
+    f.platform.gnttab.max_version = 1;
+    assert_eq!(domctl(&mut f, &env(DomctlCmd::Createdomain, 0, &c)).0, Err(Errno::EINVAL));
 }
 
 #[test]

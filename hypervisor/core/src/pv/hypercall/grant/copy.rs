@@ -17,7 +17,9 @@
 //! within `[page_off, page_off + length)`, else `GNTST_general_error`) and
 //! `GTF_transitive` (the entry names a grant of a third domain, which is
 //! pinned in turn for the granter; one level only, never the granter
-//! itself, no such domain `GNTST_general_error`). A transitive grant is
+//! itself, no such domain `GNTST_general_error`; with
+//! `gnttab=no-transitive` every transitive grant is refused so). A
+//! transitive grant is
 //! treated as a sub-page one: it cannot be mapped while copied.
 //!
 //! Xen keeps the last source and destination acquired across the entries
@@ -131,7 +133,9 @@ fn claim(ctx: &mut Ctx<'_>, dom: DomId, u: u64, is_gref: bool, ro: bool) -> Resu
     let mut b = if is_gref {
         // `ptr->u.ref`: the low half of the union.
         let gref = GrantRef(u32::try_from(u & 0xffff_ffff).unwrap_or(u32::MAX));
-        let a = acquire_grant_for_copy(ctx, dom, gref, ld, ro, true)?;
+        // `gnttab=no-transitive` (`opt_transitive_grants`).
+        let transitive = ctx.platform.gnttab_opts().transitive;
+        let a = acquire_grant_for_copy(ctx, dom, gref, ld, ro, transitive)?;
         let (mfn, page) = (a.mfn, a.page);
         Buf { dom, mfn, page, gref: Some(gref), typed: false, off: a.start, len: a.length }
     } else {

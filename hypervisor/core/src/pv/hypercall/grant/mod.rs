@@ -20,7 +20,7 @@
 //!   the caller into the grant PTE's place.
 //! * `swap_grant_ref` and `cache_flush` ([`misc`]); `transfer`
 //!   ([`transfer`]): page flipping into a `GTF_accept_transfer` grant.
-//! * `dump_table` is `-ENOSYS`.
+//! * `dump_table` is `-ENOSYS`, as in Xen 4.17 (which has no handler).
 //!
 //! The batched operations check for preemption between entries and
 //! continue as Xen does (the argument pointer advanced, the count reduced;
@@ -209,6 +209,8 @@ pub fn grant_table_op(ctx: &mut Ctx<'_>, cmd: u64, args: u64, count: u64) -> Res
             misc::swap_grant_ref(c, op as &mut GnttabSwapGrantRef);
         }),
         Some(GnttabOp::CacheFlush) => misc::cache_flush(ctx, cmd, args, count),
+        // `gnttab=no-transfer` (`opt_grant_transfer`).
+        Some(GnttabOp::Transfer) if !ctx.platform.gnttab_opts().transfer => Err(Errno::EOPNOTSUPP),
         Some(GnttabOp::Transfer) => batch(ctx, raw, args, count, |c, op: &mut GnttabTransfer| {
             transfer::transfer_one(c, op);
         }),

@@ -98,4 +98,10 @@ fn transfer_moves_the_frame_with_its_accounting() {
     assert_eq!(du_pages(&f), 4);
     assert_eq!(gflags(&f, 6) & (GTF_transfer_committed | GTF_transfer_completed), 0);
     audit_ok(&f);
+
+    // gnttab=no-transfer: the whole operation is -EOPNOTSUPP.
+    f.platform.gnttab.transfer = false;
+    let t = GnttabTransfer { mfn: 40, domid: DU, gref: GrantRef(6), ..Z() };
+    f.poke(BUF, bytemuck::bytes_of(&t));
+    assert_eq!(op(&mut f, 4, 1), -i64::from(Errno::EOPNOTSUPP.raw()));
 }

@@ -255,6 +255,10 @@ fn v2_transitive_copy_pins_the_grant_it_names() {
     assert_eq!(copy(&mut f, &from_gref(8, 0, 4, dst)), -1);
     grant_v2(&mut f, 8, v1_entry(GTF_transitive, 0, 9), 2);
     assert_eq!(copy(&mut f, &from_gref(8, 0, 4, dst)), -1);
+    // gnttab=no-transitive: refused.
+    f.platform.gnttab.transitive = false;
+    assert_eq!(copy(&mut f, &from_gref(7, 0, 4, dst)), -1);
+    f.platform.gnttab.transitive = true;
     f.mem.write_u64(D0_GNT, 2, v1_entry(GTF_permit_access, 5, src.0));
     assert_eq!(copy(&mut f, &from_gref(7, 0, 4, dst)), -1);
     assert_eq!(du_status(&f, 7), 0, "status taken back");
