@@ -81,6 +81,23 @@ fn setup_frames(t: &mut TargetCtx<'_>, s: &mut GnttabSetupTable) -> Result<(), E
         return Ok(());
     }
     let Ok(want) = usize::try_from(s.nr_frames) else { return Ok(()) };
+    // A v2 table's status frames first: if they cannot be had nothing
+    // changes (Xen frees the shared frames it grew in that case).
+    if t.target.grant.version == 2 {
+        let mut pool = version::FramePool {
+            frames: t.frames,
+            claims: t.claims,
+            mem: t.mem,
+            m2p: t.m2p,
+            platform: t.platform,
+        };
+        let had = u32::try_from(t.target.grant_frames.len()).unwrap_or(u32::MAX);
+        let (id, nr) = (t.target.id, s.nr_frames.max(had));
+        let status = &mut t.target.grant_status_frames;
+        if version::populate_status_frames(&mut pool, id, status, nr).is_err() {
+            return Ok(());
+        }
+    }
     while t.target.grant_frames.len() < want {
         // A xenheap page: never from claimed memory.
         if !t.claims.may_allocate(|| t.platform.free_pages(), 1, None) {
@@ -97,21 +114,6 @@ fn setup_frames(t: &mut TargetCtx<'_>, s: &mut GnttabSetupTable) -> Result<(), E
     let have = u32::try_from(t.target.grant_frames.len()).unwrap_or(u32::MAX);
     if t.target.grant.grow_to_frames(have).is_err() {
         return Ok(());
-    }
-    if t.target.grant.version == 2 {
-        let mut pool = version::FramePool {
-            frames: t.frames,
-            claims: t.claims,
-            mem: t.mem,
-            m2p: t.m2p,
-            platform: t.platform,
-        };
-        let id = t.target.id;
-        if version::populate_status_frames(&mut pool, id, &mut t.target.grant_status_frames, have)
-            .is_err()
-        {
-            return Ok(());
-        }
     }
     for i in 0..want {
         let Some(mfn) = t.target.grant_frames.get(i).copied() else { return Ok(()) };

@@ -134,6 +134,13 @@ fn status_frames_listed_and_grown_with_the_table() {
     assert_eq!(f.peek(BUF + 8, 2), [0, 0]);
     assert_eq!((f.dom.grant_frames.len(), f.dom.grant_status_frames.len()), (9, 2));
     assert_eq!(get_status_frames(&mut f, DomId::SELF, 2, list, 1), (0, 0));
+    // No memory for a third status frame (17 frames): nothing grows.
+    f.platform.pool.clear();
+    f.platform.next_frame = None;
+    f.poke(BUF, bytemuck::bytes_of(&GnttabSetupTable { nr_frames: 17, ..s }));
+    assert_eq!(op(&mut f, 2, 1), 0);
+    assert_eq!(f.peek(BUF + 8, 2), (-1i16).to_le_bytes());
+    assert_eq!((f.dom.grant_frames.len(), f.dom.grant_status_frames.len()), (9, 2));
     audit_ok(&f);
 }
 
