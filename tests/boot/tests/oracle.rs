@@ -217,6 +217,51 @@ fn toolstack_grant_v2() {
     expect_success("pv-toolstack mode=grant-v2 with a pv-grant2 domU", &out);
 }
 
+/// `pv-toolstack mode=grant-v2` on Xen 4.17 booted with `gnttab=max-ver:1` (boot test
+/// `domu` `grant_v2::gnttab_max_ver_1_allows_version_1_only`): no version 2 for anyone.
+#[test]
+fn toolstack_gnttab_max_ver_1() {
+    let runs = hv_runner::target_dir().join("hv-runs");
+    if let Err(e) = std::fs::create_dir_all(&runs) {
+        panic!("creating {}: {e}", runs.display());
+    }
+    let initrd = match tempfile::Builder::new().prefix("oracle-").suffix(".cpio").tempfile_in(&runs)
+    {
+        Ok(file) => file.into_temp_path(),
+        Err(e) => panic!("creating the domU archive: {e}"),
+    };
+    let domus = [ModuleSpec::new(kernel("grant2"), "")];
+    let mut modules = match hv_runner::domu::toolstack_modules(
+        &kernel(hv_runner::domu::TOOLSTACK),
+        &domus,
+        &initrd,
+    ) {
+        Ok(modules) => modules,
+        Err(e) => panic!("packing the domU: {e:#}"),
+    };
+    if let Some(dom0) = modules.first_mut() {
+        "mode=grant-v2".clone_into(&mut dom0.args);
+    }
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let mut cfg =
+        RunConfig { timeout: Some(TIMEOUT), ..hv_runner::oracle::xen_config(xen, modules, 1) };
+    cfg.append.push_str(" gnttab=max-ver:1");
+    let out = match hv_runner::run(&cfg) {
+        Ok(out) => out,
+        Err(e) => panic!("cannot boot Xen 4.17: {e:#}"),
+    };
+    for want in [
+        "grant-v2: the hypervisor allows grant tables up to version 1 only",
+        "ok: set_version(2): (Some(ENOSYS), 1)",
+        "ok: createdomain with grant version 2: Some(EINVAL)",
+        "s version: Some(1)",
+        "ok: free pages back",
+    ] {
+        assert!(out.serial.lines().any(|l| l.contains(want)), "no `{want}` line\n{out}");
+    }
+    expect_success("pv-toolstack mode=grant-v2 under gnttab=max-ver:1", &out);
+}
+
 /// [`KERNELS`] is the `pv_kernels!` list of `tests/pv.rs`, CPU counts included.
 #[test]
 fn same_kernels_as_pv_rs() {

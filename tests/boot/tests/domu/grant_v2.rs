@@ -10,10 +10,11 @@
 //! free pages come back after its destruction. The same dom0 lines must appear on Xen 4.17
 //! (`oracle`, where the domU's own lines are not shown).
 
-use boot_tests::{BootPath, Outcome};
+use boot_tests::{BootPath, Outcome, RunConfig};
+use hv_runner::ModuleSpec;
 
 use super::lifecycle::dom0_succeeded;
-use super::{TIMEOUT, boot_with, serial_lines};
+use super::{TIMEOUT, boot_with, kernel, serial_lines};
 
 /// dom0's lines, in order; the same on Xen 4.17.
 pub(crate) const DOM0_LINES: &[&str] = &[
@@ -103,3 +104,57 @@ fn grant_v2_between_dom0_and_a_domu() {
     in_order(&out, "", DOM0_LINES);
     dom0_succeeded(&out);
 }
+
+/// With `gnttab=max-ver:1` on the hypervisor's command line version 2 exists for nobody:
+/// dom0's `set_version(2)` is `-ENOSYS`, `createdomain` refuses grant version 2 and
+/// accepts 1 (the toolstack sees no `XEN_SYSCTL_PHYSCAP_gnttab_v2`). As on Xen 4.17
+/// (`oracle`).
+#[test]
+fn gnttab_max_ver_1_allows_version_1_only() {
+    let runs = hv_runner::target_dir().join("hv-runs");
+    if let Err(e) = std::fs::create_dir_all(&runs) {
+        panic!("creating {}: {e}", runs.display());
+    }
+    let initrd = match tempfile::Builder::new().prefix("domus-").suffix(".cpio").tempfile_in(&runs)
+    {
+        Ok(file) => file.into_temp_path(),
+        Err(e) => panic!("creating the domU archive: {e}"),
+    };
+    let domus = [ModuleSpec::new(kernel("grant2"), "")];
+    let mut modules = match hv_runner::domu::toolstack_modules(
+        &kernel(hv_runner::domu::TOOLSTACK),
+        &domus,
+        &initrd,
+    ) {
+        Ok(modules) => modules,
+        Err(e) => panic!("packing the domU: {e:#}"),
+    };
+    if let Some(dom0) = modules.first_mut() {
+        "mode=grant-v2".clone_into(&mut dom0.args);
+    }
+    let cfg = RunConfig {
+        append: format!("{} gnttab=max-ver:1", hv_runner::domu::DOMU_APPEND),
+        modules,
+        boot: BootPath::Direct,
+        smp: 1,
+        timeout: Some(TIMEOUT),
+        ..RunConfig::default()
+    };
+    let out = match hv_runner::run(&cfg) {
+        Ok(out) => out,
+        Err(e) => panic!("cannot boot: {e:#}"),
+    };
+    in_order(&out, "", MAX_VER_1_LINES);
+    dom0_succeeded(&out);
+}
+
+/// dom0's lines under `gnttab=max-ver:1`; the same on Xen 4.17.
+pub(crate) const MAX_VER_1_LINES: &[&str] = &[
+    "grant-v2: the hypervisor allows grant tables up to version 1 only",
+    "ok: set_version(2): (Some(ENOSYS), 1)",
+    "ok: createdomain with grant version 2: Some(EINVAL)",
+    "ok: createdomain d",
+    "s version: Some(1)",
+    "ok: destroydomain d",
+    "ok: free pages back",
+];

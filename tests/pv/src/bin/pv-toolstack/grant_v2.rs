@@ -3,6 +3,9 @@
 //! domU image must be `pv-grant2`; the protocol is
 //! [`pv_tests::grant_v2`].
 //!
+//! On a hypervisor without version 2 (`gnttab=max-ver:1`) it runs
+//! [`max_ver`] instead.
+//!
 //! 1. dom0's own table: `setup_table` of one frame, `set_version(2)`
 //!    (the version written back), its one status frame listed by
 //!    `GNTTABOP_get_status_frames` (two is `GNTST_general_error`), back to
@@ -48,6 +51,7 @@ use pv_tests::guest_abi::grant_table::{
     GNTTAB_CACHE_INVAL, GntSt, GnttabCopy, GnttabCopyPtr, GnttabMapGrantRef,
 };
 use pv_tests::guest_abi::sched::ShutdownReason;
+use pv_tests::guest_abi::sysctl::XEN_SYSCTL_PHYSCAP_gnttab_v2;
 use pv_tests::guest_abi::xen::{DomId, Errno, EvtchnPort, GrantRef, UVMF_INVLPG};
 use pv_tests::pt::InitialMapping;
 use pv_tests::{StartInfo, check, check_eq, fail, println, shinfo};
@@ -55,6 +59,9 @@ use xen_domain_builder::DomCtl;
 
 use super::lifecycle::build;
 use super::{Hypervisor, Image};
+
+#[path = "grant_v2_max_ver.rs"]
+mod max_ver;
 
 /// How long dom0 waits for the domU at each step (system time).
 const TIMEOUT_NS: u64 = 60_000_000_000;
@@ -171,6 +178,11 @@ pub fn run(
     mem: u64,
 ) {
     println!("toolstack mode: grant-v2");
+    let caps = super::physinfo().map(|p| p.capabilities);
+    if caps.is_ok_and(|c| c & XEN_SYSCTL_PHYSCAP_gnttab_v2 == 0) {
+        max_ver::run(hv, images, mem);
+        return;
+    }
     own_table();
     let Some(layout) = InitialMapping::new(si) else {
         fail("grant-v2: no initial mapping");
@@ -185,7 +197,7 @@ pub fn run(
         fail("grant-v2: no domU image");
         return;
     };
-    let free_before = super::physinfo().map(|p| p.free_pages).ok();
+    let free_before = settled_free();
     let Some(d) = build(hv, image, mem) else { return };
     println!("domU d{}: domU-{}.kernel, {mem} MiB", d.0, image.n);
     // Room for one more page, as libxl leaves (LIBXL_MAXMEM_CONSTANT).
@@ -356,11 +368,37 @@ fn finish(hv: &mut Hypervisor, exc: Option<EvtchnPort>, d: DomId, free_before: O
     check(hv.destroy(d).is_ok(), format_args!("destroydomain d{}", d.0));
     // Xen frees a destroyed domain's pages once the last reference goes
     // (RCU): give it a moment.
+    let free = wait_free(free_before);
+    check_eq(free, free_before, "free pages after the destroy: before the build + 2 given");
+}
+
+/// `physinfo`'s free pages once they stop changing (for 100 ms, within
+/// 5 s): a domain destroyed before (Xen frees its pages after an RCU grace
+/// period) must not count.
+pub(super) fn settled_free() -> Option<u64> {
+    let deadline = now().saturating_add(5_000_000_000);
+    let mut last = super::physinfo().map(|p| p.free_pages).ok();
+    loop {
+        let until = now().saturating_add(100_000_000);
+        while now() < until {
+            yield_now();
+        }
+        let free = super::physinfo().map(|p| p.free_pages).ok();
+        if free == last || now() > deadline {
+            return free;
+        }
+        last = free;
+    }
+}
+
+/// `physinfo`'s free pages once they reach `want`, or after 5 s: Xen
+/// frees a destroyed domain's pages once the last reference goes (RCU).
+pub(super) fn wait_free(want: Option<u64>) -> Option<u64> {
     let deadline = now().saturating_add(5_000_000_000);
     let mut free = super::physinfo().map(|p| p.free_pages).ok();
-    while free != free_before && now() < deadline {
+    while free != want && now() < deadline {
         yield_now();
         free = super::physinfo().map(|p| p.free_pages).ok();
     }
-    check_eq(free, free_before, "free pages after the destroy: before the build + 2 given");
+    free
 }
