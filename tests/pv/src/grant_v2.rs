@@ -14,6 +14,10 @@
 //!   `mode=grant`;
 //! * [`REF_SUB`] (9): `sub_page` of page B, read-only: bytes
 //!   [`SUB_OFF`]`..`[`SUB_OFF`]` + `[`SUB_LEN`] only, copy only;
+//! * [`REF_TRANS`] (11): `transitive` for dom0, naming dom0's own grant
+//!   [`D0_REF`] (12, a page of dom0's filled with
+//!   [`crate::grant::pattern`]`(`[`SEED_D0`]`, i)`, granted read-only to
+//!   the domU): dom0 copies its own page back through the domU's grant;
 //! * [`REF_XFER`] (10): `GTF_accept_transfer` for dom0 into the PFN right
 //!   after the domU's memory (`nr_pages`): dom0 transfers a page filled
 //!   with [`crate::grant::pattern`]`(`[`SEED_XFER`]`, i)` before its
@@ -42,6 +46,12 @@ pub const REF_SUB: u32 = 9;
 pub const REF_XFER: u32 = 10;
 /// Seed of the pattern of the page dom0 transfers.
 pub const SEED_XFER: u8 = 0x3c;
+/// The domU's transitive grant to dom0, naming dom0's [`D0_REF`].
+pub const REF_TRANS: u32 = 11;
+/// dom0's own (v1) grant of a page to the domU, read-only.
+pub const D0_REF: u32 = 12;
+/// Seed of the pattern of dom0's page granted as [`D0_REF`].
+pub const SEED_D0: u8 = 0xd0;
 /// First byte of page B granted by [`REF_SUB`].
 pub const SUB_OFF: u16 = 256;
 /// Bytes of page B granted by [`REF_SUB`].

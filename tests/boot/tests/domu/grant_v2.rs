@@ -1,8 +1,9 @@
 //! Grant tables version 2 between two domains: `pv-toolstack mode=grant-v2` as dom0 and
 //! the domU `pv-grant2` (protocol in `tests/pv/src/grant_v2.rs`): dom0 takes its own
 //! table to version 2 and back; the domU switches to version 2, maps its status frame,
-//! grants a full page and a sub-page; dom0 maps the one, is refused a mapping of the
-//! other and copies exactly its range; the domU sees the status bits in the status frame
+//! grants a full page, a sub-page and a transitive grant of dom0's own page; dom0 maps
+//! the first, is refused a mapping of the others, copies exactly the sub-page's range
+//! and its own page back through the transitive grant; the domU sees the status bits in the status frame
 //! and `-EBUSY` for a version change while a grant or the status frame is in use, then
 //! returns to version 1. On the way dom0 flushes the caches of the mapped grant's frame,
 //! swaps its own refs, unmaps with `unmap_and_replace` and transfers a page to the domU,
@@ -43,6 +44,10 @@ pub(crate) const DOM0_LINES: &[&str] = &[
     "ok: page B's granted bytes in the copy",
     "ok: copy from ref 9 starting before its range: GNTST_general_error",
     "ok: copy from ref 9 ending after its range: GNTST_general_error",
+    "ok: copy through the domU's transitive ref 11 (dom0's ref 12): GNTST_okay",
+    "ok: dom0's own page in the copy: None",
+    "ok: dom0's entry 12 unpinned after: 5",
+    "ok: map of the transitive ref 11: GNTST_general_error",
     "ok: the domU's answer through the v2 mapping",
     "ok: unmap_and_replace with a bad handle: Some(GNTST_bad_handle)",
     "ok: unmap_and_replace of v2 ref 8: Some(GNTST_okay)",

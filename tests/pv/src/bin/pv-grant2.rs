@@ -8,7 +8,9 @@
 //! `GNTST_general_error`) and maps it read-only over another `.bss` page,
 //! as Linux's `gnttab_map_frames_v2` does. It publishes two v2 entries for
 //! dom0: ref 8 `full_page` writable (page A) and ref 9 `sub_page` of page
-//! B, read-only (frame and range first, flags last), and ref 10
+//! B, read-only (frame and range first, flags last), ref 11 `transitive`
+//! for dom0 naming dom0's own ref 12 (dom0 copies its page back through
+//! it), and ref 10
 //! `GTF_accept_transfer` for a page from dom0 at the PFN after its memory.
 //!
 //! While dom0 maps ref 8 the status frame must show `GTF_reading |
@@ -34,10 +36,10 @@ use pv_tests::grant::{
     self, ANSWER, ANSWER_OFF, DONE, DONE_OFF, PATTERN_LEN, REF_RW, REPLY, REPLY_OFF, SEED_A,
     SEED_B, Status,
 };
-use pv_tests::grant_v2::{self, REF_SUB, REF_XFER, SEED_XFER, SUB_LEN, SUB_OFF};
+use pv_tests::grant_v2::{self, D0_REF, REF_SUB, REF_TRANS, REF_XFER, SEED_XFER, SUB_LEN, SUB_OFF};
 use pv_tests::guest_abi::grant_table::{
     GTF_accept_transfer, GTF_permit_access, GTF_reading, GTF_readonly, GTF_sub_page,
-    GTF_transfer_committed, GTF_transfer_completed, GTF_writing, GntSt,
+    GTF_transfer_committed, GTF_transfer_completed, GTF_transitive, GTF_writing, GntSt,
 };
 use pv_tests::guest_abi::sched::ShutdownReason;
 use pv_tests::guest_abi::xen::{DomId, Errno, UVMF_INVLPG};
@@ -242,6 +244,8 @@ fn run(si: &StartInfo) -> bool {
         PAGE_A.write_u64(off, 0);
     }
     let d0 = DomId(0);
+    // dom0's own grant 12, handed back to dom0 (trans_domid 0).
+    grant_v2(REF_TRANS, d0, u64::from(D0_REF), Some((0, 0)), GTF_transitive);
     grant_v2(REF_RW, d0, mfn_a, None, GTF_permit_access);
     let sub = GTF_permit_access | GTF_sub_page | GTF_readonly;
     grant_v2(REF_SUB, d0, mfn_b, Some((SUB_OFF, SUB_LEN)), sub);

@@ -24,6 +24,10 @@
 //!    with invalidate), invalidating alone is `-EOPNOTSUPP`, a range past
 //!    the page `-EINVAL`; `swap_grant_ref` of dom0's own refs succeeds,
 //!    beyond its table it is `GNTST_bad_gntref`.
+//!    Through the domU's `transitive` ref 11, which names dom0's own ref 12
+//!    (a page of dom0's granted read-only to the domU in dom0's v1 table,
+//!    mapped for the purpose), dom0 copies its own page back; its entry
+//!    12 is unpinned afterwards; mapping ref 11 is `GNTST_general_error`.
 //! 4. It writes the reply, waits for the answer (meanwhile the domU checks
 //!    the status frame and that it cannot change version), unmaps with
 //!    `GNTTABOP_unmap_and_replace` (another PTE of dom0's moves into the
@@ -44,16 +48,19 @@ use pv_tests::grant::{
     self, ANSWER, ANSWER_OFF, DONE, DONE_OFF, PATTERN_LEN, REF_RW, REPLY, REPLY_OFF, SEED_A,
     SEED_B, Status,
 };
-use pv_tests::grant_v2::{self, REF_SUB, REF_XFER, SEED_XFER, SUB_LEN, SUB_OFF};
+use pv_tests::grant_v2::{
+    self, D0_REF, REF_SUB, REF_TRANS, REF_XFER, SEED_D0, SEED_XFER, SUB_LEN, SUB_OFF,
+};
 use pv_tests::guest_abi::domctl::XEN_DOMINF_shutdown;
 use pv_tests::guest_abi::grant_table::{
     GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GNTTAB_CACHE_CLEAN,
-    GNTTAB_CACHE_INVAL, GntSt, GnttabCopy, GnttabCopyPtr, GnttabMapGrantRef,
+    GNTTAB_CACHE_INVAL, GTF_permit_access, GTF_readonly, GntSt, GnttabCopy, GnttabCopyPtr,
+    GnttabMapGrantRef,
 };
 use pv_tests::guest_abi::sched::ShutdownReason;
 use pv_tests::guest_abi::sysctl::XEN_SYSCTL_PHYSCAP_gnttab_v2;
 use pv_tests::guest_abi::xen::{DomId, Errno, EvtchnPort, GrantRef, UVMF_INVLPG};
-use pv_tests::pt::InitialMapping;
+use pv_tests::pt::{DATA_RW, InitialMapping, maddr};
 use pv_tests::{StartInfo, check, check_eq, fail, println, shinfo};
 use xen_domain_builder::DomCtl;
 
@@ -68,18 +75,19 @@ const TIMEOUT_NS: u64 = 60_000_000_000;
 
 /// Page-aligned `.bss` pages (see [`page`]).
 #[repr(C, align(4096))]
-struct Pages(UnsafeCell<[[u8; 4096]; 6]>);
+struct Pages(UnsafeCell<[[u8; 4096]; 8]>);
 
 // SAFETY: dom0's toolstack runs on one vCPU; the pages are only accessed
 // through raw pointers, volatile where another domain writes.
 unsafe impl Sync for Pages {}
 
-static PAGES: Pages = Pages(UnsafeCell::new([[0; 4096]; 6]));
+static PAGES: Pages = Pages(UnsafeCell::new([[0; 4096]; 8]));
 
 /// Page `i` of [`PAGES`]: 0 the window, 1 and 2 copy buffers, 3 the page
-/// whose PTE replaces the grant's, 4 and 5 pages given away.
+/// whose PTE replaces the grant's, 4 and 5 pages given away, 6 where
+/// dom0's own grant-table frame is mapped, 7 the page dom0 grants.
 fn page(i: usize) -> *mut u8 {
-    PAGES.0.get().cast::<u8>().wrapping_add(i.min(5).wrapping_mul(4096))
+    PAGES.0.get().cast::<u8>().wrapping_add(i.min(7).wrapping_mul(4096))
 }
 
 /// Whether dom0's command line asks for this mode.
@@ -136,8 +144,8 @@ fn copy_from(d: DomId, gref: u32, off: u16, len: u16, mfn: u64) -> GnttabCopy {
     }
 }
 
-/// Step 1: dom0's own table through version 2 and back.
-fn own_table() {
+/// Step 1: dom0's own table through version 2 and back; its frame.
+fn own_table() -> u64 {
     let mut frames = [0u64; 1];
     check_eq(
         grant::setup_table(DomId::SELF, &mut frames).ok(),
@@ -167,6 +175,56 @@ fn own_table() {
     check_eq(grant_v2::swap(10, 11).ok(), Some(Status(0)), "swap of dom0's refs 10 and 11");
     let st = grant_v2::swap(10, 1 << 20).ok();
     check_eq(st, Some(Status(GntSt::BadGntref.raw())), "swap with ref 0x100000");
+    frames[0]
+}
+
+/// Maps dom0's own grant-table frame `table` and grants the domU `d` a
+/// page of dom0's, read-only, as ref 12 (for the domU's transitive grant).
+fn grant_own_page(table: u64, d: DomId, layout: &InitialMapping) -> bool {
+    let va = page(6).addr() as u64;
+    // SAFETY: page 6 is this module's and holds nothing; the frame is
+    // dom0's grant table.
+    if let Err(e) = unsafe { shinfo::update_va_mapping(va, maddr(table) | DATA_RW, UVMF_INVLPG) } {
+        fail(format_args!("grant-v2: mapping dom0's grant table: {e}"));
+        return false;
+    }
+    for i in 0..4096 {
+        // SAFETY: page 7 is dom0's own.
+        unsafe { page(7).wrapping_add(i).write_volatile(grant::pattern(SEED_D0, i)) };
+    }
+    let Some(mfn) = layout.va_to_mfn(page(7).addr() as u64) else {
+        fail("grant-v2: no MFN for dom0's granted page");
+        return false;
+    };
+    let e = page(6).wrapping_add(usize::try_from(D0_REF).unwrap_or(0).wrapping_mul(8));
+    // SAFETY: v1 entry 12 of the mapped table: domid at +2, frame at +4,
+    // then the flags.
+    unsafe {
+        e.wrapping_add(2).cast::<u16>().write_volatile(d.0);
+        e.wrapping_add(4).cast::<u32>().write_volatile(u32::try_from(mfn).unwrap_or(0));
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        e.cast::<u16>().write_volatile(GTF_permit_access | GTF_readonly);
+    }
+    true
+}
+
+/// The flags of dom0's own entry 12.
+fn own_flags() -> u16 {
+    let e = page(6).wrapping_add(usize::try_from(D0_REF).unwrap_or(0).wrapping_mul(8));
+    // SAFETY: entry 12 of the mapped table.
+    unsafe { e.cast::<u16>().read_volatile() }
+}
+
+/// Step 3b: dom0's own page back through the domU's transitive ref 11.
+fn transitive(d: DomId, va: u64, buf_mfn: u64) {
+    let st = copy1(copy_from(d, REF_TRANS, 0, 4096, buf_mfn));
+    check_eq(st, Status(0), "copy through the domU's transitive ref 11 (dom0's ref 12)");
+    // SAFETY: buffer page 1 is dom0's own.
+    let bad = unsafe { grant::first_mismatch(page(1), 4096, SEED_D0) };
+    check_eq(bad, None, "dom0's own page in the copy");
+    check_eq(own_flags(), GTF_permit_access | GTF_readonly, "dom0's entry 12 unpinned after");
+    let (st, ..) = map1(d, REF_TRANS, va, GNTMAP_host_map);
+    check_eq(st, Status(GntSt::GeneralError.raw()), "map of the transitive ref 11");
 }
 
 /// Runs the mode with the first domU image (`pv-grant2`).
@@ -183,7 +241,7 @@ pub fn run(
         max_ver::run(hv, images, mem);
         return;
     }
-    own_table();
+    let table = own_table();
     let Some(layout) = InitialMapping::new(si) else {
         fail("grant-v2: no initial mapping");
         return;
@@ -208,11 +266,12 @@ pub fn run(
     if let Err(e) = unsafe { shinfo::update_va_mapping(va, 0, UVMF_INVLPG) } {
         fail(format_args!("grant-v2: clearing the window: {e}"));
     }
+    let own = grant_own_page(table, d, &layout);
     if let Err(e) = hv.unpause(d) {
         fail(format_args!("domU d{}: unpause: {e}", d.0));
     }
     let mut given = 0;
-    if exchange(d, va, buf_mfn) {
+    if exchange(d, va, buf_mfn, own) {
         given = give_page(hv, d, &layout);
         // SAFETY: buffer page 2 is dom0's own; 8 bytes written.
         unsafe { page(2).cast::<u64>().write_volatile(DONE) };
@@ -231,8 +290,9 @@ pub fn run(
     finish(hv, exc, d, free_before.map(|n| n.saturating_add(given)));
 }
 
-/// Steps 2 to 4; whether the domU took part.
-fn exchange(d: DomId, va: u64, buf_mfn: u64) -> bool {
+/// Steps 2 to 4 (with `own`, dom0's ref 12 granted, the transitive copy);
+/// whether the domU took part.
+fn exchange(d: DomId, va: u64, buf_mfn: u64, own: bool) -> bool {
     let deadline = now().saturating_add(TIMEOUT_NS);
     let (st, handle, bus) = loop {
         let (st, h, bus) = map1(d, REF_RW, va, GNTMAP_host_map);
@@ -281,6 +341,9 @@ fn exchange(d: DomId, va: u64, buf_mfn: u64) -> bool {
     check_eq(st, general, "copy from ref 9 starting before its range");
     let st = copy1(copy_from(d, REF_SUB, 700, 100, buf_mfn));
     check_eq(st, general, "copy from ref 9 ending after its range");
+    if own {
+        transitive(d, va, buf_mfn);
+    }
 
     // SAFETY: the window still maps page A; an aligned word inside it.
     unsafe { page(0).wrapping_add(REPLY_OFF).cast::<u64>().write_volatile(REPLY) };
