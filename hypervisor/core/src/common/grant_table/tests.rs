@@ -129,3 +129,44 @@ fn version_2_entries_and_status_frames() {
     clear_flags(&mut mem, &g, GrantRef(5), GTF_writing);
     assert_eq!(read_status(&mem, &g, GrantRef(5)), GTF_reading);
 }
+
+#[test]
+fn v2_decoding_matches_the_abi_layout() {
+    use guest_abi::AbiBytes;
+    use guest_abi::grant_table::{
+        GrantEntryHeader, GrantEntryV2, GrantEntryV2SubPage, GrantEntryV2Transitive,
+    };
+    let words = |e: &GrantEntryV2| {
+        let b = e.as_bytes();
+        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+        (w(0), w(1))
+    };
+    let hdr = GrantEntryHeader { flags: GTF_permit_access | GTF_sub_page, domid: DomId(3) };
+    let sub = GrantEntryV2::from_sub_page(GrantEntryV2SubPage {
+        hdr,
+        page_off: 0x123,
+        length: 0x456,
+        frame: 0x7_8900_0000,
+    });
+    let (w0, w1) = words(&sub);
+    let e = SharedEntry::from_v2(w0, w1);
+    assert_eq!((e.flags, e.domid), (hdr.flags, hdr.domid));
+    assert_eq!((e.page_off, e.length, e.frame), (0x123, 0x456, 0x7_8900_0000));
+    let hdr = GrantEntryHeader { flags: GTF_transitive, domid: DomId(4) };
+    let trans = GrantEntryV2::from_transitive(GrantEntryV2Transitive {
+        hdr,
+        trans_domid: DomId(5),
+        pad0: 0,
+        gref: GrantRef(77),
+        pad1: 0,
+    });
+    let (w0, w1) = words(&trans);
+    let e = SharedEntry::from_v2(w0, w1);
+    assert_eq!(
+        (e.flags, e.domid, e.trans_domid, e.trans_gref),
+        (GTF_transitive, DomId(4), DomId(5), GrantRef(77))
+    );
+    // A v1 entry's header is the same first half-word.
+    let v1 = SharedEntry::from_v1(u64::from(GTF_permit_access) | 3 << 16 | 0x55 << 32);
+    assert_eq!((v1.flags, v1.domid, v1.frame), (GTF_permit_access, DomId(3), 0x55));
+}
