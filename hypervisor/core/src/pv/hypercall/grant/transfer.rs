@@ -12,7 +12,7 @@
 //! 2. it leaves the caller (`steal_page`: owner cleared, `tot_pages` - 1)
 //!    and the caller's TLBs are flushed. From here on a failure frees the
 //!    frame (scrubbed) — it is lost to the caller, as the ABI says: no such
-//!    receiver `GNTST_bad_domain`, access control `GNTST_permission_denied`,
+//!    receiver (also `DOMID_SELF`) `GNTST_bad_domain`, access control `GNTST_permission_denied`,
 //!    a frame above what a v1 entry can name (`GNTST_address_too_big`,
 //!    where Xen would copy it to a lower frame first), a dying receiver or
 //!    one at its `max_pages` `GNTST_general_error`, a ref beyond its table
@@ -54,8 +54,12 @@ fn transfer(ctx: &mut Ctx<'_>, op: &GnttabTransfer) -> Result<(), GntSt> {
     let all = all_vcpus(ctx);
     flush_vcpus(ctx, all, None);
     let ld = ctx.dom.id;
-    let r = ctx.with_target(op.domid, |t| receive(t, ld, mfn, op.gref));
-    let r = r.unwrap_or(Err(GntSt::BadDomain));
+    // rcu_lock_domain_by_id: DOMID_SELF names no domain here.
+    let r = if op.domid == DomId::SELF {
+        Err(GntSt::BadDomain)
+    } else {
+        ctx.with_target(op.domid, |t| receive(t, ld, mfn, op.gref)).unwrap_or(Err(GntSt::BadDomain))
+    };
     if r.is_err() {
         // free_domheap_page: the frame is gone for the caller too.
         ctx.m2p.set_gpfn_from_mfn(mfn, INVALID_M2P_ENTRY);

@@ -72,19 +72,20 @@ fn transfer_moves_the_frame_with_its_accounting() {
 
     // Refusals after the frame left dom0: it is freed (scrubbed), not
     // leaked. The receiver is full (4 of 4 pages).
-    let cases: [(Mfn, DomId, u32, GntSt); 5] = [
+    let cases: [(Mfn, DomId, u32, GntSt); 6] = [
         (Mfn(34), DU, 6, GntSt::GeneralError),
         (Mfn(35), DomId(9), 6, GntSt::BadDomain),
+        (Mfn(32), DomId::SELF, 6, GntSt::BadDomain),
         (Mfn(36), DU, 3, GntSt::GeneralError),
         (Mfn(37), DU, 600, GntSt::GeneralError),
         (Mfn(38), DU, 6, GntSt::GeneralError),
     ];
     for (i, (m, dom, gref, want)) in cases.into_iter().enumerate() {
-        if i == 2 {
+        if i == 3 {
             f.domains.get(DU).unwrap().lock().max_pages = 100;
             grant(&mut f, 3, GTF_permit_access, DomId(0), DU_DATA);
         }
-        if i == 4 {
+        if i == 5 {
             grant(&mut f, 6, GTF_accept_transfer, DomId(7), Mfn(0x78));
         }
         gift(&mut f, m);
