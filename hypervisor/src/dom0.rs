@@ -425,6 +425,8 @@ pub fn construct(
     }
 
     let mut dom = Domain::new(DOM0, true, shared_info);
+    // Xen gives dom0 the highest grant-table version allowed (`gnttab=`).
+    dom.grant.max_version = crate::guest::gnttab_opts().max_version;
     dom.set_max_vcpus(usize::try_from(nr_vcpus).unwrap_or(1).max(1));
     dom.tot_pages = nr_pages;
     dom.max_pages = nr_pages;

@@ -209,6 +209,18 @@ pub fn set_scheduler(kind: hv_core::sched::SchedulerKind) {
     SCHEDULER.call_once(|| kind);
 }
 
+static GNTTAB: spin::Once<hv_core::cmdline::GnttabOpts> = spin::Once::new();
+
+/// Records the grant-table options (`gnttab=`).
+pub fn set_gnttab(opts: hv_core::cmdline::GnttabOpts) {
+    GNTTAB.call_once(|| opts);
+}
+
+/// The grant-table options in effect.
+pub fn gnttab_opts() -> hv_core::cmdline::GnttabOpts {
+    GNTTAB.get().copied().unwrap_or_default()
+}
+
 /// Records boot options the platform services need.
 pub fn configure(console_to_ring: bool, cmdline: &str) {
     CONSOLE_TO_RING.store(console_to_ring, core::sync::atomic::Ordering::Relaxed);
@@ -452,6 +464,10 @@ impl Platform for MachinePlatform {
 
     fn scheduler(&self) -> hv_core::sched::SchedulerKind {
         SCHEDULER.get().copied().unwrap_or_default()
+    }
+
+    fn gnttab_opts(&self) -> hv_core::cmdline::GnttabOpts {
+        gnttab_opts()
     }
 
     fn console_ring_read(

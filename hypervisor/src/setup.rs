@@ -198,6 +198,7 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     }
     crate::guest::configure(opts.console_to_ring, &cooked);
     crate::guest::set_scheduler(opts.sched);
+    crate::guest::set_gnttab(opts.gnttab);
     // Dom0 gets one vCPU per CPU unless `dom0_max_vcpus=` says otherwise
     // (Xen's `dom0_max_vcpus`: the CPU count clamped to MIN-MAX), at most
     // 64.

@@ -92,6 +92,21 @@ impl PhysMem for DirectMem {
         self.ram.iter().any(|&(s, e)| (s..e).contains(&mfn.0))
     }
 
+    fn clean_cache(&mut self, mfn: Mfn) {
+        if let Some(va) = self.va(mfn) {
+            for line in (0..4096u64).step_by(64) {
+                // SAFETY: `clflush` of a line of a RAM frame mapped in the
+                // direct map: it writes the line back and drops it from
+                // the caches, the memory's contents stay.
+                unsafe {
+                    core::arch::asm!("clflush [{}]", in(reg) va.wrapping_add(line), options(nostack));
+                }
+            }
+            // SAFETY: a fence orders the flushes before what follows.
+            unsafe { core::arch::asm!("mfence", options(nostack)) };
+        }
+    }
+
     fn zero_frame(&mut self, mfn: Mfn) {
         if let Some(va) = self.va(mfn) {
             // SAFETY: a whole RAM frame in the direct map.

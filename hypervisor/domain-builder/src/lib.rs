@@ -129,6 +129,10 @@ pub struct DomainConfig<'a> {
     /// interdomain event channels yet). Off by default: a refusal fails
     /// the build, as in Xen's toolstack.
     pub evtchns_optional: bool,
+    /// The highest grant-table version the domain may choose
+    /// (`createdomain`'s `grant_opts`); 2 by default, as libxl chooses
+    /// when `physinfo` reports `XEN_SYSCTL_PHYSCAP_gnttab_v2`.
+    pub max_grant_version: u32,
 }
 
 impl<'a> DomainConfig<'a> {
@@ -147,6 +151,7 @@ impl<'a> DomainConfig<'a> {
             console_backend: Some(DomId(0)),
             store_backend: Some(DomId(0)),
             evtchns_optional: false,
+            max_grant_version: 2,
         }
     }
 }
@@ -373,7 +378,7 @@ pub fn build<C: DomCtl>(
     config.max_evtchn_port = MAX_EVTCHN_PORT;
     config.max_grant_frames = -1;
     config.max_maptrack_frames = -1;
-    config.grant_opts = xen_domctl_grant_version(1);
+    config.grant_opts = xen_domctl_grant_version(cfg.max_grant_version);
     let domid = ctl.create_domain(&config).map_err(BuildError::ctl(CtlOp::CreateDomain))?;
     match populate_and_load(ctl, cfg, image.bytes(), &plan, domid) {
         Ok(built) => Ok(built),

@@ -150,9 +150,10 @@ fn check_domain(xen: &FakeXen, built: &BuiltDomain, cfg: &DomainConfig<'_>) {
 
     // The hypercall page is the frame of the note's address.
     assert_eq!(dom.hypercall_gmfn, built.hypercall_mfn.map(|m| m.0));
-    // createdomain asked for a PV domain with one vCPU and grant v1.
+    // createdomain asked for a PV domain with one vCPU and grant tables
+    // up to version 2 (libxl's default).
     let config = dom.config.unwrap();
-    assert_eq!((config.flags, config.max_vcpus, config.grant_opts), (0, 1, 1));
+    assert_eq!((config.flags, config.max_vcpus, config.grant_opts), (0, 1, 2));
 }
 
 /// Checks that each load segment of `b` is in guest memory with its bytes

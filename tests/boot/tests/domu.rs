@@ -26,6 +26,8 @@ mod attack;
 mod fuzz;
 #[path = "domu/grant.rs"]
 mod grant;
+#[path = "domu/grant_v2.rs"]
+mod grant_v2;
 #[path = "domu/lifecycle.rs"]
 mod lifecycle;
 #[path = "domu/pingpong.rs"]

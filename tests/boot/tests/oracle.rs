@@ -227,6 +227,91 @@ fn toolstack_attack() {
     expect_success("pv-toolstack mode=attack", &out);
 }
 
+/// `pv-toolstack mode=grant-v2` with the domU `pv-grant2` on Xen 4.17 (boot test `domu`
+/// `grant_v2`): dom0's checks of grant tables version 2 must hold on real Xen; the domU's
+/// own checks show in its shutdown code, which dom0 checks.
+#[test]
+fn toolstack_grant_v2() {
+    let domus = [ModuleSpec::new(kernel("grant2"), "")];
+    let Some(out) = boot_toolstack(&domus, "mode=grant-v2", 1) else { return };
+    for want in [
+        "ok: dom0 set_version(2): (true, 2)",
+        "ok: dom0 get_status_frames of 1: Some(GNTST_okay)",
+        "ok: dom0 get_status_frames of 2: Some(GNTST_general_error)",
+        "ok: dom0 set_version(1): (true, 1)",
+        "ok: map d1 v2 ref 8 writable: GNTST_okay",
+        "ok: get_version of d1: Some(2)",
+        "ok: map of the sub-page ref 9: GNTST_general_error",
+        "ok: copy of sub-page ref 9's 512 bytes at 256: GNTST_okay",
+        "ok: copy from ref 9 starting before its range: GNTST_general_error",
+        "ok: copy from ref 9 ending after its range: GNTST_general_error",
+        "ok: copy through the domU's transitive ref 11 (dom0's ref 12): GNTST_okay",
+        "ok: dom0's own page in the copy: None",
+        "ok: dom0's entry 12 unpinned after: 5",
+        "ok: map of the transitive ref 11: GNTST_general_error",
+        "ok: the domU's answer through the v2 mapping",
+        "ok: swap of dom0's refs 10 and 11: Some(GNTST_okay)",
+        "ok: cache_flush (clean) of the mapped grant's frame: Ok(())",
+        "ok: cache_flush (invalidate only): Err(Some(EOPNOTSUPP))",
+        "ok: unmap_and_replace of v2 ref 8: Some(GNTST_okay)",
+        "ok: the window shows the page whose PTE moved there",
+        "ok: cache_flush of the frame once unmapped: Err(Some(EINVAL))",
+        "ok: transfer of a page dom0 still maps: Some(GNTST_bad_page)",
+        "ok: transfer of a page to d1 ref 10: Some(GNTST_okay)",
+        "ok: transfer into a permit_access ref: Some(GNTST_general_error)",
+        "ok: d1's shutdown code: every domU check passed",
+        "ok: free pages after the destroy: before the build + 2 given",
+    ] {
+        assert!(out.serial.lines().any(|l| l.contains(want)), "no `{want}` line\n{out}");
+    }
+    expect_success("pv-toolstack mode=grant-v2 with a pv-grant2 domU", &out);
+}
+
+/// `pv-toolstack mode=grant-v2` on Xen 4.17 booted with `gnttab=max-ver:1` (boot test
+/// `domu` `grant_v2::gnttab_max_ver_1_allows_version_1_only`): no version 2 for anyone.
+#[test]
+fn toolstack_gnttab_max_ver_1() {
+    let runs = hv_runner::target_dir().join("hv-runs");
+    if let Err(e) = std::fs::create_dir_all(&runs) {
+        panic!("creating {}: {e}", runs.display());
+    }
+    let initrd = match tempfile::Builder::new().prefix("oracle-").suffix(".cpio").tempfile_in(&runs)
+    {
+        Ok(file) => file.into_temp_path(),
+        Err(e) => panic!("creating the domU archive: {e}"),
+    };
+    let domus = [ModuleSpec::new(kernel("grant2"), "")];
+    let mut modules = match hv_runner::domu::toolstack_modules(
+        &kernel(hv_runner::domu::TOOLSTACK),
+        &domus,
+        &initrd,
+    ) {
+        Ok(modules) => modules,
+        Err(e) => panic!("packing the domU: {e:#}"),
+    };
+    if let Some(dom0) = modules.first_mut() {
+        "mode=grant-v2".clone_into(&mut dom0.args);
+    }
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let mut cfg =
+        RunConfig { timeout: Some(TIMEOUT), ..hv_runner::oracle::xen_config(xen, modules, 1) };
+    cfg.append.push_str(" gnttab=max-ver:1");
+    let out = match hv_runner::run(&cfg) {
+        Ok(out) => out,
+        Err(e) => panic!("cannot boot Xen 4.17: {e:#}"),
+    };
+    for want in [
+        "grant-v2: the hypervisor allows grant tables up to version 1 only",
+        "ok: set_version(2): (Some(ENOSYS), 1)",
+        "ok: createdomain with grant version 2: Some(EINVAL)",
+        "s version: Some(1)",
+        "ok: free pages back",
+    ] {
+        assert!(out.serial.lines().any(|l| l.contains(want)), "no `{want}` line\n{out}");
+    }
+    expect_success("pv-toolstack mode=grant-v2 under gnttab=max-ver:1", &out);
+}
+
 /// [`KERNELS`] is the `pv_kernels!` list of `tests/pv.rs`, CPU counts included.
 #[test]
 fn same_kernels_as_pv_rs() {

@@ -92,6 +92,7 @@ const ELSEWHERE: &[&str] = &[
     "grant",
     "rings",
     "attack",
+    "grant2",
 ];
 
 /// Per-boot timeout: generous, TCG boots through GRUB take a while.

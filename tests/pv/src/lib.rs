@@ -47,6 +47,7 @@ pub mod entry;
 pub mod evtchn;
 pub mod fault;
 pub mod grant;
+pub mod grant_v2;
 pub mod hypercall;
 pub mod ops;
 mod panic;

@@ -34,7 +34,7 @@ pub use crate::console::{LogLevelThreshold, LogThresholds};
 pub use crate::dom0_mem::Dom0Mem;
 pub use crate::sched::SchedulerKind;
 pub use number::{MAX_BADPAGES, parse_bool, parse_size, parse_u64};
-pub use options::{BootOptions, DEFAULT_DMA_BITS, NO_EFFECT_OPTIONS};
+pub use options::{BootOptions, DEFAULT_DMA_BITS, GnttabOpts, NO_EFFECT_OPTIONS};
 pub use platform::{AcpiOption, ApicDriver, ApicVerbosity, NmiAction};
 pub use realmode::{EddMode, EdidMode, GFX_DEPTHS, TEXT_ROWS, VgaConfig, VgaMode};
 pub use serial::{BAUD_RANGE, ComConfig, ConSwitch, ConsoleTarget, Parity};

@@ -10,12 +10,65 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::number::parse_bool;
 use super::platform::{AcpiOption, ApicDriver, ApicVerbosity, NmiAction};
 use super::realmode::{EddMode, EdidMode, VgaConfig};
 use super::serial::{ComConfig, ConSwitch, ConsoleTarget};
 use crate::console::LogThresholds;
 use crate::dom0_mem::Dom0Mem;
 use crate::sched::SchedulerKind;
+
+/// `gnttab=` (Xen 4.17's `parse_gnttab`): grant-table features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GnttabOpts {
+    /// `max-ver:<n>` (1 or 2, also spelt `max_ver:`): the highest version
+    /// a domain may use (`opt_gnttab_max_version`, default 2).
+    pub max_version: u32,
+    /// `[no-]transitive`: copies through v2 transitive grants (default on).
+    pub transitive: bool,
+    /// `[no-]transfer`: `GNTTABOP_transfer` (default on).
+    pub transfer: bool,
+}
+
+impl Default for GnttabOpts {
+    fn default() -> Self {
+        Self { max_version: 2, transitive: true, transfer: true }
+    }
+}
+
+impl GnttabOpts {
+    /// Parses a comma-separated `gnttab=` value on top of the defaults;
+    /// `None` if any item is not understood (Xen then keeps what it
+    /// applied before the bad item; here nothing is applied).
+    #[must_use]
+    pub fn parse(v: &str) -> Option<Self> {
+        let mut o = Self::default();
+        for item in v.split(',') {
+            let ver = item.strip_prefix("max-ver:").or_else(|| item.strip_prefix("max_ver:"));
+            if let Some(n) = ver {
+                o.max_version = match n {
+                    "1" => 1,
+                    "2" => 2,
+                    _ => return None,
+                };
+                continue;
+            }
+            let (name, on) = match item.strip_prefix("no-") {
+                Some(rest) => (rest, false),
+                None => match item.split_once('=') {
+                    Some((name, val)) => (name, parse_bool(val)?),
+                    None => (item, true),
+                },
+            };
+            match name {
+                "transitive" => o.transitive = on,
+                "transfer" => o.transfer = on,
+                _ => return None,
+            }
+        }
+        Some(o)
+    }
+}
 
 /// Options that are parsed and validated but have no effect on this
 /// hypervisor yet, in the spelling used by [`BootOptions::given`].
@@ -117,6 +170,8 @@ pub struct BootOptions {
     pub edid: Option<EdidMode>,
     /// `edd=`: EDD retrieval; `None`: Xen's default (on).
     pub edd: Option<EddMode>,
+    /// `gnttab=`: grant-table features.
+    pub gnttab: GnttabOpts,
     /// Canonical names (Xen's spelling, e.g. `no-real-mode`, `lapic`) of the
     /// options successfully applied, in first-given order, without repeats.
     pub given: Vec<&'static str>,
@@ -158,6 +213,7 @@ impl Default for BootOptions {
             no_real_mode: false,
             edid: None,
             edd: None,
+            gnttab: GnttabOpts::default(),
             given: Vec::new(),
         }
     }

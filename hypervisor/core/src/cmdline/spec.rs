@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::number::{parse_badpages, parse_size, parse_u32};
-use super::options::BootOptions;
+use super::options::{BootOptions, GnttabOpts};
 use super::platform::{AcpiOption, ApicDriver, ApicVerbosity, NmiAction};
 use super::realmode::{EddMode, EdidMode, VgaConfig};
 use super::serial::{ComConfig, ConSwitch, parse_console};
@@ -85,6 +85,8 @@ pub(crate) const OPTIONS: &[Spec] = &[
     value("acpi", "ACPI enabled"),
     flag("acpi_skip_timer_override", "off"),
     flag("noapic", "off"),
+    // Later Xen (4.17): grant-table features.
+    value("gnttab", "max-ver:2,transitive,transfer"),
 ];
 
 /// Compares option names with `-` and `_` treated alike.
@@ -188,6 +190,7 @@ pub(crate) fn apply_value(
         "guest_loglvl" => opts.guest_loglvl = keyword("log level", v, LogThresholds::parse)?,
         "conswitch" => opts.conswitch = ConSwitch::parse(v)?,
         "nmi" => opts.nmi = keyword("NMI action", v, NmiAction::from_name)?,
+        "gnttab" => opts.gnttab = keyword("grant-table options", v, GnttabOpts::parse)?,
         "apic_verbosity" => {
             opts.apic_verbosity = keyword("verbosity", v, ApicVerbosity::from_name)?;
         }

@@ -204,8 +204,10 @@ pub struct Domain {
     pub vm_assist: u64,
     /// Set once the domain shut down or crashed.
     pub shutdown: Option<ShutdownReason>,
-    /// Grant-table frames (version 1), shared with the guest.
+    /// Grant-table frames, shared with the guest.
     pub grant_frames: Vec<Mfn>,
+    /// Grant status frames (version 2 only), shared with the guest.
+    pub grant_status_frames: Vec<Mfn>,
     /// Most grant-table frames the domain may set up.
     pub max_grant_frames: u32,
     /// Active grant entries and the maptrack table
@@ -266,6 +268,7 @@ impl Domain {
             vm_assist: 0,
             shutdown: None,
             grant_frames: Vec::new(),
+            grant_status_frames: Vec::new(),
             max_grant_frames: 32,
             grant: super::grant_table::GrantTable::default(),
             vcpus: alloc::vec![Vcpu::new(VcpuId(0))],

@@ -43,10 +43,10 @@ use alloc::vec::Vec;
 
 use guest_abi::domctl::XenDomctlGetdomaininfo;
 use guest_abi::sysctl::{
-    SysctlCmd, SysctlCpupoolOp, XEN_SYSCTL_PHYSCAP_gnttab_v1, XEN_SYSCTL_PHYSCAP_pv, XenSysctl,
-    XenSysctlCpuinfo, XenSysctlCpupoolOp, XenSysctlCputopo, XenSysctlCputopoinfo,
-    XenSysctlGetcpuinfo, XenSysctlGetdomaininfolist, XenSysctlMeminfo, XenSysctlNumainfo,
-    XenSysctlPhysinfo, XenSysctlReadconsole, XenSysctlSchedId,
+    SysctlCmd, SysctlCpupoolOp, XEN_SYSCTL_PHYSCAP_gnttab_v1, XEN_SYSCTL_PHYSCAP_gnttab_v2,
+    XEN_SYSCTL_PHYSCAP_pv, XenSysctl, XenSysctlCpuinfo, XenSysctlCpupoolOp, XenSysctlCputopo,
+    XenSysctlCputopoinfo, XenSysctlGetcpuinfo, XenSysctlGetdomaininfolist, XenSysctlMeminfo,
+    XenSysctlNumainfo, XenSysctlPhysinfo, XenSysctlReadconsole, XenSysctlSchedId,
 };
 use guest_abi::xen::{DomId, Errno};
 
@@ -128,7 +128,11 @@ fn physinfo(ctx: &mut Ctx<'_>, op: &mut XenSysctl) -> Result<i64, Errno> {
     pi.nr_nodes = 1;
     pi.max_node_id = MAX_NUMNODES.saturating_sub(1);
     pi.cpu_khz = h.cpu_khz;
+    // Grant tables up to `opt_gnttab_max_version` (`gnttab=max-ver:`).
     pi.capabilities = XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_gnttab_v1;
+    if ctx.platform.gnttab_opts().max_version >= 2 {
+        pi.capabilities |= XEN_SYSCTL_PHYSCAP_gnttab_v2;
+    }
     pi.total_pages = h.total_pages;
     pi.free_pages = h.free_pages;
     pi.scrub_pages = 0;

@@ -257,6 +257,15 @@ pub trait Xsm: Send + Sync {
         default_action(XsmAction::Hook, src, None)
     }
 
+    /// `GNTTABOP_transfer` of a frame of `src` to `dest`
+    /// (`xsm_grant_transfer`).
+    ///
+    /// # Errors
+    /// `EPERM` when refused.
+    fn grant_transfer(&self, src: XsmSubject, _dest: XsmSubject) -> Result<(), Errno> {
+        default_action(XsmAction::Hook, src, None)
+    }
+
     /// Reading `target`'s grant-table version or size
     /// (`xsm_grant_query_size`).
     ///

@@ -211,6 +211,12 @@ pub trait Platform {
         let _ = ents;
     }
 
+    /// The grant-table features of the command line (`gnttab=`). Default:
+    /// Xen's (version 2, transitive grants and transfers allowed).
+    fn gnttab_opts(&self) -> crate::cmdline::GnttabOpts {
+        crate::cmdline::GnttabOpts::default()
+    }
+
     /// The host's CPUs, memory and features (`XEN_SYSCTL_physinfo`).
     /// Default: one CPU, nothing else known (host tests).
     fn host_info(&self) -> HostInfo {

@@ -68,6 +68,8 @@ pub struct FakePlatform {
     pub conring: crate::console::ring::ConsoleRing,
     /// `free_frame` also puts the frame back into [`FakePlatform::pool`].
     pub recycle: bool,
+    /// What `gnttab_opts` reports (`gnttab=`).
+    pub gnttab: crate::cmdline::GnttabOpts,
     /// `softirq_pending` says yes at every this-many-th question (0:
     /// never): a long hypercall is preempted that often.
     pub preempt_every: u32,
@@ -199,6 +201,9 @@ impl Platform for FakePlatform {
     }
     fn scheduler(&self) -> crate::sched::SchedulerKind {
         self.sched
+    }
+    fn gnttab_opts(&self) -> crate::cmdline::GnttabOpts {
+        self.gnttab
     }
     fn cpu_idle_time(&self, cpu: u32) -> u64 {
         u64::from(cpu).saturating_mul(1000).saturating_add(7)

@@ -61,6 +61,10 @@
 //! * `vcpu_op`: `VCPUOP_down` of vCPU 0 (this kernel's only vCPU) targets
 //!   vCPU 1; `VCPUOP_send_nmi` becomes `VCPUOP_is_up` (the NMI would go to
 //!   whatever garbage NMI callback was registered).
+//! * `GNTTABOP_unmap_and_replace` never names this kernel's own mapping
+//!   as `new_addr` (whose PTE it would move away and clear, also when the
+//!   replacement then fails, as in Xen): its list is in the scratch buffer
+//!   (else NULL) with such `new_addr`s cleared.
 //! * `update_va_mapping` and `update_va_mapping_otherdomain` never target
 //!   this kernel's own mapping (image, stack, scratch, page tables).
 //! * Any generated value that names one of this domain's own frames, as a
@@ -558,6 +562,13 @@ impl Fuzzer {
         call
     }
 
+    /// `GNTTABOP_unmap_and_replace`.
+    const GNTTABOP_UNMAP_AND_REPLACE: u64 = 7;
+
+    /// `sizeof(struct gnttab_unmap_and_replace)`: `host_addr`, `new_addr`,
+    /// `handle`, `status`.
+    const UNMAP_AND_REPLACE_SIZE: u64 = 24;
+
     /// Whether `[at, at + len)` lies in the scratch buffer.
     fn in_scratch(at: u64, len: u64) -> bool {
         let base = scratch();
@@ -593,6 +604,30 @@ impl Fuzzer {
                         let by_pte = f.read_unaligned() & GNTMAP_CONTAINS_PTE != 0;
                         if !by_pte && self.own_va(va) && va & !0xfff != window() {
                             p.write_unaligned(window());
+                        }
+                    }
+                }
+            }
+            Ok(Hypercall::GrantTableOp) if low32(c.args[0]) == Self::GNTTABOP_UNMAP_AND_REPLACE => {
+                // GNTTABOP_unmap_and_replace moves the PTE at `new_addr`
+                // into the grant's slot and clears it: at one of our own
+                // addresses it would unmap a page of this kernel (as on
+                // Xen). No replacement (0) instead.
+                let count = low32(c.args[2]).min(1024);
+                for i in 0..count {
+                    let at = c.args[1].wrapping_add(i.wrapping_mul(Self::UNMAP_AND_REPLACE_SIZE));
+                    if !Self::in_scratch(at, 16) {
+                        break;
+                    }
+                    let p = core::ptr::with_exposed_provenance_mut::<u64>(
+                        usize::try_from(at.wrapping_add(8)).unwrap_or(0),
+                    );
+                    // SAFETY: 16 bytes inside the scratch buffer (checked
+                    // above): the op's `host_addr` and `new_addr`.
+                    unsafe {
+                        let va = p.read_unaligned();
+                        if self.own_va(va) || self.own_va(va & !0xfff) {
+                            p.write_unaligned(0);
                         }
                     }
                 }
@@ -675,6 +710,15 @@ impl Fuzzer {
                     args[0] = VCPUOP_IS_UP;
                 } else if cmd == VCPUOP_DOWN && low32(args[1]) == 0 {
                     args[1] = 1;
+                }
+            }
+            Ok(Hypercall::GrantTableOp) if low32(args[0]) == Self::GNTTABOP_UNMAP_AND_REPLACE => {
+                // Only lists in the scratch buffer, which `sanitise` can
+                // clean of our own addresses (anywhere else, small handles
+                // and our own pointers abound: the stolen `new_addr` PTE
+                // would be one of ours).
+                if !Self::in_scratch(args[1], Self::UNMAP_AND_REPLACE_SIZE) {
+                    args[1] = 0;
                 }
             }
             Ok(Hypercall::UpdateVaMapping | Hypercall::UpdateVaMappingOtherdomain) => {

@@ -954,7 +954,14 @@ fn down_and_up(seq: &mut u64) {
         STOP.store(true, Ordering::SeqCst);
         return;
     }
-    let before = runstate(1);
+    // Running while it counts; as a domU its CPU may be lent to another
+    // domain's vCPU for a moment (runnable then), so it is sampled until
+    // it is seen running.
+    let mut before = runstate(1);
+    wait_until(TIMEOUT, || {
+        before = runstate(1);
+        state_of(before) == Some(RunState::Running)
+    });
     check_eq(state_of(before), Some(RunState::Running), "runstate of vCPU 1 while counting");
 
     check_eq(vcpu_op(VcpuOp::Down, 1), Ok(0), "VCPUOP_down(1)");

@@ -38,9 +38,10 @@
 //! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
 //! has two domUs talk over an interdomain event channel ([`pingpong`]);
 //! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
-//! of [`grant`]; `mode=attack` a hostile domU against a victim
-//! ([`attack`]); `mode=fuzz` the hypercall fuzzer beside two working
-//! neighbours ([`fuzz`]).
+//! of [`grant`]; `mode=grant-v2` the version-2 checks of [`grant_v2`];
+//! `mode=attack` a hostile domU against a victim ([`attack`]);
+//! `mode=fuzz` the hypercall fuzzer beside two working neighbours
+//! ([`fuzz`]).
 //!
 //! dom0 serves its domUs' console and xenstore rings ([`rings`]): each
 //! domU's console lines appear as `d<N>| <line>` on dom0's console, and
@@ -56,6 +57,8 @@ mod attack;
 mod fuzz;
 #[path = "pv-toolstack/grant.rs"]
 mod grant;
+#[path = "pv-toolstack/grant_v2.rs"]
+mod grant_v2;
 #[path = "pv-toolstack/lifecycle.rs"]
 mod lifecycle;
 #[path = "pv-toolstack/pingpong.rs"]
@@ -562,6 +565,10 @@ fn test_main(si: &StartInfo) {
     }
     if fuzz::wanted(si) {
         fuzz::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
+    if grant_v2::wanted(si) {
+        grant_v2::run(si, &mut hv, exc, &found, mem);
         return;
     }
     if let Some(mode) = grant::Mode::from_cmdline(si) {

@@ -4,6 +4,7 @@
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 mod basics;
+mod gnttab;
 mod realmode;
 mod serial;
 mod values;

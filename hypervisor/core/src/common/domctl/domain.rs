@@ -49,8 +49,7 @@ use crate::pv::ctx::Ctx;
 pub const MAX_GRANT_FRAMES: u32 = 64;
 /// Xen's default (and largest) maptrack size (`opt_max_maptrack_frames`).
 pub const MAX_MAPTRACK_FRAMES: u32 = 1024;
-/// Highest grant-table version there is here.
-pub const GNTTAB_MAX_VERSION: u32 = 1;
+pub use crate::common::grant_table::GNTTAB_MAX_VERSION;
 /// Most controller pauses outstanding (`_domain_pause_by_systemcontroller`).
 pub const MAX_CONTROLLER_PAUSES: u32 = 255;
 
@@ -67,7 +66,7 @@ pub fn createdomain(ctx: &mut Ctx<'_>, op: &mut XenDomctl) -> Result<i64, Errno>
         return Err(Errno::EOPNOTSUPP);
     }
     let shared_info = alloc_shared_info(ctx, id)?;
-    let (grant, maptrack) = match check_rest(ctx, &cfg) {
+    let (grant, maptrack, version) = match check_rest(ctx, &cfg) {
         Ok(limits) => limits,
         Err(e) => {
             free_special_frame(ctx, id, shared_info);
@@ -95,6 +94,7 @@ pub fn createdomain(ctx: &mut Ctx<'_>, op: &mut XenDomctl) -> Result<i64, Errno>
     d.max_evtchn_port = cfg.max_evtchn_port.min(0x7fff_ffff);
     d.max_grant_frames = grant;
     d.max_maptrack_frames = maptrack;
+    d.grant.max_version = version;
     d.max_pages = 0;
     if let Err(e) = ctx.domains.insert(d) {
         free_special_frame(ctx, id, shared_info);
@@ -152,11 +152,13 @@ fn sanitise(cfg: &mut XenDomctlCreatedomain) -> Result<(), Errno> {
 
 /// The checks of `domain_create` after the architecture part: access
 /// control on the label, the grant-table limits, the CPU pool. Returns the
-/// grant and maptrack frame limits.
-fn check_rest(ctx: &Ctx<'_>, cfg: &XenDomctlCreatedomain) -> Result<(u32, u32), Errno> {
+/// grant and maptrack frame limits and the highest grant version.
+fn check_rest(ctx: &Ctx<'_>, cfg: &XenDomctlCreatedomain) -> Result<(u32, u32, u32), Errno> {
     ctx.xsm.domain_create(ctx.dom.subject(), cfg.ssidref)?;
     let version = cfg.grant_opts & XEN_DOMCTL_GRANT_version_mask;
-    if version == 0 || version > GNTTAB_MAX_VERSION {
+    // `opt_gnttab_max_version` (`gnttab=max-ver:`), at most what exists.
+    let max = ctx.platform.gnttab_opts().max_version.min(GNTTAB_MAX_VERSION);
+    if version == 0 || version > max {
         return Err(Errno::EINVAL);
     }
     let grant = u32::try_from(cfg.max_grant_frames).unwrap_or(MAX_GRANT_FRAMES);
@@ -167,7 +169,7 @@ fn check_rest(ctx: &Ctx<'_>, cfg: &XenDomctlCreatedomain) -> Result<(u32, u32), 
     if cfg.cpupool_id != 0 {
         return Err(Errno::ESRCH);
     }
-    Ok((grant, maptrack))
+    Ok((grant, maptrack, version))
 }
 
 /// A zeroed frame for the new domain's shared info, owned by it

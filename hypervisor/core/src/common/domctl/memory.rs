@@ -36,7 +36,9 @@ pub const MAX_PFINFO: u64 = 1024;
 #[must_use]
 pub fn pfinfo(frames: &FrameTable, d: &Domain, mfn: Mfn) -> u32 {
     let Some(info) = frames.info(mfn) else { return XEN_DOMCTL_PFINFO_XTAB };
-    let special = mfn == d.shared_info || d.grant_frames.contains(&mfn);
+    let special = mfn == d.shared_info
+        || d.grant_frames.contains(&mfn)
+        || d.grant_status_frames.contains(&mfn);
     if info.owner != Some(d.id) || info.count == 0 || special {
         return XEN_DOMCTL_PFINFO_XTAB;
     }

@@ -121,6 +121,7 @@ fn domain_kill(t: &mut TargetCtx<'_>) -> Result<bool, Errno> {
     }
     let d = &mut *t.target;
     d.grant_frames.clear();
+    d.grant_status_frames.clear();
     d.tot_pages = 0;
     d.dying = Dying::Dead;
     Ok(left == 0)

@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Grant tables, version 1 (Xen's `xen/common/grant_table.c`): the
+//! Grant tables, versions 1 and 2 (Xen's `xen/common/grant_table.c`): the
 //! per-domain state behind `GNTTABOP_*`.
 //!
 //! A domain's table has three parts, as in Xen:
 //!
-//! * the **shared entries** (`grant_entry_v1_t`, 8 bytes, 512 a frame) in
-//!   the frames `setup_table` gave the domain ([`Domain::grant_frames`]):
-//!   the guest writes `domid`, `frame` and then `flags`
-//!   (`GTF_permit_access`, `GTF_readonly`); the hypervisor sets
-//!   `GTF_reading`/`GTF_writing` while the grant is in use and clears them
-//!   when the last use of that kind goes ([`set_status_v1`],
-//!   [`reduce_status_for_pin`]);
+//! * the **shared entries** in the frames `setup_table` gave the domain
+//!   ([`Domain::grant_frames`]; layouts in [`entry`]): the guest writes
+//!   `domid`, `frame` and then `flags` (`GTF_permit_access`,
+//!   `GTF_readonly`, for version 2 also `GTF_sub_page` and
+//!   `GTF_transitive`); the hypervisor sets `GTF_reading`/`GTF_writing`
+//!   (in the entry for version 1, in the status frames
+//!   [`Domain::grant_status_frames`] for version 2) while the grant is in
+//!   use and clears them when the last use of that kind goes
+//!   ([`set_status`], [`reduce_status_for_pin`]);
 //! * the **active entries** ([`ActiveGrant`], one per shared entry): how
 //!   often the entry is pinned (`pin`, four 8-bit counters: host/device ×
 //!   read/write, Xen's `GNTPIN_*`), by which domain and which frame. While
 //!   pinned the shared entry's `domid`/`frame` are no longer read: a guest
-//!   rewriting them cannot move a live mapping. For version 1 the
-//!   transitive fields of Xen's entry are implicit (the granting domain
-//!   and the same ref), so they are not stored;
+//!   rewriting them cannot move a live mapping. A copy through a v2
+//!   transitive grant pins the entry it names as well (`trans`);
 //! * the **maptrack table** ([`GrantMapping`]): the mappings *this* domain
 //!   made of other domains' grants, indexed by the handle
 //!   `GNTTABOP_map_grant_ref` returns. It grows by 256 entries (Xen's
@@ -41,24 +42,34 @@
 //! entry (its shared entry is then gone and is not written).
 //!
 //! [`Domain`]: super::domain::Domain
+//! The version (`GNTTABOP_set_version`) may change only while no entry
+//! beyond the 8 reserved ones is pinned; the domain's `max_version` comes
+//! from `createdomain` (dom0: [`GNTTAB_MAX_VERSION`]).
+//!
 //! [`Domain::grant_frames`]: super::domain::Domain::grant_frames
+//! [`Domain::grant_status_frames`]: super::domain::Domain::grant_status_frames
 
+mod entry;
 #[cfg(test)]
 mod tests;
 
 use alloc::vec::Vec;
 
-use guest_abi::grant_table::{
-    GTF_permit_access, GTF_reading, GTF_readonly, GTF_sub_page, GTF_type_mask, GTF_writing, GntSt,
-    GrantHandle,
-};
+use guest_abi::grant_table::GrantHandle;
 use guest_abi::xen::{DomId, Errno, GrantRef};
 
-use crate::mm::Mfn;
-use crate::mm::pv::PhysMem;
+pub use entry::{
+    GntFrames, SHGNT_PER_PAGE_V1, SHGNT_PER_PAGE_V2, STGNT_PER_PAGE, SharedEntry, clear_flags,
+    entries_per_frame, grant_to_status_frames, read_shared, read_status, reduce_status_for_pin,
+    set_flags, set_status,
+};
 
-/// Shared v1 entries per frame (`SHGNT_PER_PAGE_V1`).
-pub const SHGNT_PER_PAGE_V1: u32 = 512;
+use super::domain::Domain;
+use crate::mm::Mfn;
+
+/// Highest grant-table version there is (`GNTTAB_MAX_VERSION`): what dom0
+/// gets and `createdomain` may ask for.
+pub const GNTTAB_MAX_VERSION: u32 = 2;
 /// Maptrack entries per maptrack frame (`MAPTRACK_PER_PAGE`: 4096 / 16).
 pub const MAPTRACK_PER_PAGE: u32 = 256;
 
@@ -84,7 +95,7 @@ pub const fn pin_overflow_mask(incr: u32) -> u32 {
     incr << (GNTPIN_CNTR_WIDTH - 1)
 }
 
-/// An active grant entry (Xen's `struct active_grant_entry`, version 1).
+/// An active grant entry (Xen's `struct active_grant_entry`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ActiveGrant {
     /// The four pin counters (`GNTPIN_*`); 0: not in use.
@@ -93,11 +104,29 @@ pub struct ActiveGrant {
     pub domid: DomId,
     /// The granted machine frame (valid while pinned).
     pub mfn: Mfn,
+    /// First byte granted (`start`; a v2 `sub_page` grant's offset).
+    pub start: u16,
+    /// Bytes granted (`length`; 4096 for a whole page).
+    pub length: u16,
+    /// Copy only (`is_sub_page`): a v2 sub-page or transitive grant, which
+    /// cannot be mapped.
+    pub is_sub_page: bool,
+    /// Through a transitive grant: the domain and ref actually pinned
+    /// (`trans_domain`, `trans_gref`); `None`: this entry itself.
+    pub trans: Option<(DomId, GrantRef)>,
 }
 
 impl Default for ActiveGrant {
     fn default() -> Self {
-        Self { pin: 0, domid: DomId(0), mfn: Mfn(0) }
+        Self {
+            pin: 0,
+            domid: DomId(0),
+            mfn: Mfn(0),
+            start: 0,
+            length: 0,
+            is_sub_page: false,
+            trans: None,
+        }
     }
 }
 
@@ -112,11 +141,19 @@ pub struct GrantMapping {
     pub domid: DomId,
 }
 
-/// A domain's grant-table state besides its shared frames (see the module
-/// documentation).
-#[derive(Clone, Debug, Default)]
+/// A domain's grant-table state besides its shared and status frames
+/// (see the module documentation).
+#[derive(Clone, Debug)]
 pub struct GrantTable {
-    /// One active entry per shared entry (`nr_grant_entries`).
+    /// The version in effect (`gt_version`): 1 or 2.
+    pub version: u32,
+    /// The highest version the domain may choose (`max_version`, from
+    /// `createdomain`'s `grant_opts`).
+    pub max_version: u32,
+    /// Shared frames the active entries cover (`nr_grant_frames`).
+    nr_frames: u32,
+    /// One active entry per possible v1 entry of the shared frames (v2
+    /// uses the first half).
     pub active: Vec<ActiveGrant>,
     /// The maptrack table (`maptrack_limit` = its length).
     pub maptrack: Vec<GrantMapping>,
@@ -124,11 +161,25 @@ pub struct GrantTable {
     free_handles: Vec<GrantHandle>,
 }
 
+impl Default for GrantTable {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            max_version: GNTTAB_MAX_VERSION,
+            nr_frames: 0,
+            active: Vec::new(),
+            maptrack: Vec::new(),
+            free_handles: Vec::new(),
+        }
+    }
+}
+
 impl GrantTable {
-    /// Number of grant entries (`nr_grant_entries`).
+    /// Number of grant entries in the version in effect
+    /// (`nr_grant_entries`).
     #[must_use]
     pub fn nr_entries(&self) -> u32 {
-        u32::try_from(self.active.len()).unwrap_or(u32::MAX)
+        self.nr_frames.saturating_mul(entries_per_frame(self.version))
     }
 
     /// Grows the active entries to cover `frames` shared frames.
@@ -143,12 +194,24 @@ impl GrantTable {
             self.active.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
             self.active.resize(want, ActiveGrant::default());
         }
+        self.nr_frames = self.nr_frames.max(frames);
         Ok(())
     }
 
-    /// The active entry of `gref`, if in range.
+    /// The active entry of `gref`, if in range (`gref < nr_grant_entries`).
     pub fn active_mut(&mut self, gref: GrantRef) -> Option<&mut ActiveGrant> {
+        if gref.0 >= self.nr_entries() {
+            return None;
+        }
         self.active.get_mut(usize::try_from(gref.0).ok()?)
+    }
+
+    /// Whether any entry from `first` on is pinned.
+    #[must_use]
+    pub fn pinned_from(&self, first: u32) -> bool {
+        let n = usize::try_from(self.nr_entries()).unwrap_or(usize::MAX);
+        let first = usize::try_from(first).unwrap_or(usize::MAX);
+        self.active.iter().take(n).skip(first).any(|a| a.pin != 0)
     }
 
     /// Xen's `get_maptrack_handle`: a free handle, growing the table by
@@ -219,114 +282,8 @@ impl GrantTable {
     }
 }
 
-/// Where shared v1 entry `gref` lives: frame and 8-byte index, if the
-/// domain still has that frame.
+/// Where domain `d`'s grant entries live.
 #[must_use]
-pub fn shared_entry_slot(grant_frames: &[Mfn], gref: GrantRef) -> Option<(Mfn, usize)> {
-    let frame = grant_frames.get(usize::try_from(gref.0 / SHGNT_PER_PAGE_V1).ok()?)?;
-    Some((*frame, usize::try_from(gref.0 % SHGNT_PER_PAGE_V1).ok()?))
-}
-
-/// A shared v1 entry as read: flags, domid, frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SharedEntryV1 {
-    /// `GTF_*`.
-    pub flags: u16,
-    /// Grantee.
-    pub domid: DomId,
-    /// Granted frame (an MFN for a PV granter).
-    pub frame: u32,
-}
-
-impl SharedEntryV1 {
-    /// Decodes the little-endian 8-byte entry.
-    #[allow(clippy::cast_possible_truncation, reason = "the entry's fields, by position")]
-    #[must_use]
-    pub const fn from_raw(raw: u64) -> Self {
-        Self { flags: raw as u16, domid: DomId((raw >> 16) as u16), frame: (raw >> 32) as u32 }
-    }
-}
-
-/// Reads shared entry `gref` (`None`: no such frame any more).
-#[must_use]
-pub fn read_shared(mem: &dyn PhysMem, frames: &[Mfn], gref: GrantRef) -> Option<SharedEntryV1> {
-    let (mfn, i) = shared_entry_slot(frames, gref)?;
-    Some(SharedEntryV1::from_raw(mem.read_u64(mfn, i)))
-}
-
-/// `gnttab_clear_flags`: clears `mask` in shared entry `gref`'s flags
-/// (atomically: the guest writes the same word).
-pub fn clear_flags(mem: &mut dyn PhysMem, frames: &[Mfn], gref: GrantRef, mask: u16) {
-    if let Some((mfn, i)) = shared_entry_slot(frames, gref) {
-        mem.fetch_and_u64(mfn, i, !u64::from(mask));
-    }
-}
-
-/// How often [`set_status_v1`] retries an entry the guest keeps changing
-/// (Xen's bound of 5 attempts).
-const SET_STATUS_TRIES: u32 = 5;
-
-/// Xen's `_set_status_v1`: sets `GTF_reading` (and `GTF_writing` unless
-/// `readonly`) in shared entry `gref`, checking first, if the entry is not
-/// pinned yet, that it is a `GTF_permit_access` grant to `ldomid` (and, for
-/// a mapping, not `GTF_sub_page`); a writable use of a `GTF_readonly`
-/// grant is refused. Every refusal is `GNTST_general_error`, as in Xen.
-///
-/// Xen sets the flags with a compare-exchange on the flags and domid; here
-/// the flags are ORed in atomically and the word seen before is checked to
-/// be the one validated, undoing and retrying otherwise.
-///
-/// # Errors
-/// `GntSt::GeneralError`.
-pub fn set_status_v1(
-    mem: &mut dyn PhysMem,
-    frames: &[Mfn],
-    gref: GrantRef,
-    pinned: bool,
-    readonly: bool,
-    mapflag: bool,
-    ldomid: DomId,
-) -> Result<(), GntSt> {
-    let (mfn, i) = shared_entry_slot(frames, gref).ok_or(GntSt::GeneralError)?;
-    let mask = if mapflag { GTF_type_mask | GTF_sub_page } else { GTF_type_mask };
-    let set = if readonly { GTF_reading } else { GTF_reading | GTF_writing };
-    let mut seen = mem.read_u64(mfn, i);
-    for _ in 0..SET_STATUS_TRIES {
-        let e = SharedEntryV1::from_raw(seen);
-        if !pinned && (e.flags & mask != GTF_permit_access || e.domid != ldomid) {
-            return Err(GntSt::GeneralError);
-        }
-        if !readonly && e.flags & GTF_readonly != 0 {
-            return Err(GntSt::GeneralError);
-        }
-        let before = mem.fetch_or_u64(mfn, i, u64::from(set));
-        // The flags and domid half must be what was checked.
-        if before & 0xffff_ffff == seen & 0xffff_ffff {
-            return Ok(());
-        }
-        // Changed under us: take back the bits this attempt added.
-        let added = u64::from(set) & !before;
-        mem.fetch_and_u64(mfn, i, !added);
-        seen = before;
-    }
-    Err(GntSt::GeneralError)
-}
-
-/// Xen's `reduce_status_for_pin`: clears `GTF_reading` once nothing pins
-/// the entry and `GTF_writing` once no writable use is left (for a
-/// writable use just ended).
-pub fn reduce_status_for_pin(
-    mem: &mut dyn PhysMem,
-    frames: &[Mfn],
-    gref: GrantRef,
-    pin: u32,
-    readonly: bool,
-) {
-    let mut clear = if pin == 0 { GTF_reading } else { 0 };
-    if !readonly && pin & (GNTPIN_HSTW_MASK | GNTPIN_DEVW_MASK) == 0 {
-        clear |= GTF_writing;
-    }
-    if clear != 0 {
-        clear_flags(mem, frames, gref, clear);
-    }
+pub fn gnt_frames(d: &Domain) -> GntFrames<'_> {
+    GntFrames { shared: &d.grant_frames, status: &d.grant_status_frames, version: d.grant.version }
 }

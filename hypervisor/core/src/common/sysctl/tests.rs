@@ -12,10 +12,10 @@ use alloc::vec::Vec;
 
 use guest_abi::domctl::XenDomctlGetdomaininfo;
 use guest_abi::sysctl::{
-    SysctlCmd, SysctlCpupoolOp, XEN_SYSCTL_PHYSCAP_gnttab_v1, XEN_SYSCTL_PHYSCAP_pv, XenSysctl,
-    XenSysctlCpupoolOp, XenSysctlCputopo, XenSysctlCputopoinfo, XenSysctlGetcpuinfo,
-    XenSysctlGetdomaininfolist, XenSysctlMeminfo, XenSysctlNumainfo, XenSysctlPhysinfo,
-    XenSysctlReadconsole, XenSysctlSchedId, XenctlBitmap,
+    SysctlCmd, SysctlCpupoolOp, XEN_SYSCTL_PHYSCAP_gnttab_v1, XEN_SYSCTL_PHYSCAP_gnttab_v2,
+    XEN_SYSCTL_PHYSCAP_pv, XenSysctl, XenSysctlCpupoolOp, XenSysctlCputopo, XenSysctlCputopoinfo,
+    XenSysctlGetcpuinfo, XenSysctlGetdomaininfolist, XenSysctlMeminfo, XenSysctlNumainfo,
+    XenSysctlPhysinfo, XenSysctlReadconsole, XenSysctlSchedId, XenctlBitmap,
 };
 use guest_abi::xen::{DomId, Errno};
 
@@ -146,7 +146,16 @@ fn physinfo_and_sched_id() {
     assert_eq!((pi.threads_per_core, pi.cores_per_socket, pi.nr_cpus, pi.max_cpu_id), (2, 2, 4, 3));
     assert_eq!((pi.nr_nodes, pi.max_node_id), (1, 63));
     assert_eq!(pi.cpu_khz, 2_400_000);
-    assert_eq!(pi.capabilities, XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_gnttab_v1);
+    assert_eq!(
+        pi.capabilities,
+        XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_gnttab_v1 | XEN_SYSCTL_PHYSCAP_gnttab_v2
+    );
+    // gnttab=max-ver:1: no v2 capability.
+    f.platform.gnttab.max_version = 1;
+    let (_, v1) = sysctl(&mut f, &XenSysctl::new(SysctlCmd::Physinfo));
+    let caps = v1.payload::<XenSysctlPhysinfo>().map(|p| p.capabilities);
+    assert_eq!(caps, Some(XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_gnttab_v1));
+    f.platform.gnttab.max_version = 2;
     assert_eq!(
         (pi.total_pages, pi.free_pages, pi.scrub_pages, pi.outstanding_pages),
         (0x8_0000, 0x6_0000, 0, 0)

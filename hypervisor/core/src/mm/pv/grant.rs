@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Grant host mappings for PV guests (Xen's `arch/x86/pv/grant_table.c`:
-//! `create_grant_pv_mapping`, `replace_grant_pv_mapping`).
+//! `create_grant_pv_mapping`, `replace_grant_pv_mapping`,
+//! `steal_linear_address`).
 //!
 //! A grant mapping is an ordinary L1 entry of the mapping domain that names
 //! a frame of the granting domain. The grant operation takes the frame's
@@ -152,32 +153,63 @@ impl PvMm<'_> {
         Ok(())
     }
 
-    /// Xen's `replace_grant_pv_mapping` with no replacement: clears the
-    /// grant PTE at `at` in a page table of `dom` if it still maps `frame`
-    /// with the grant's presence and writability, leaving its references
-    /// to the caller (which drops the mapping's references).
+    /// Xen's `replace_grant_pv_mapping`: clears the grant PTE at `at` in
+    /// a page table of `dom` if it still maps `frame` with the grant's
+    /// presence and writability, leaving its references to the caller
+    /// (which drops the mapping's references). With `new` (the L1 slot of
+    /// `GNTTABOP_unmap_and_replace`'s `new_addr` in the caller's tables)
+    /// that entry is moved into the grant PTE's place instead, references
+    /// and all (`steal_linear_address`); if the replacement then fails the
+    /// moved entry's references are dropped, as in Xen.
     ///
     /// # Errors
-    /// `GNTST_general_error` when the entry cannot be found, its table is
-    /// not a validated L1 table of `dom`, or it no longer maps the grant.
+    /// `GNTST_general_error` when an entry cannot be found, its table is
+    /// not a validated L1 table of `dom`, the grant PTE no longer maps the
+    /// grant, or `new` is given for a `GNTMAP_contains_pte` mapping.
     pub fn replace_grant_pv_mapping(
         &mut self,
         dom: DomId,
         at: GrantPte,
         frame: Mfn,
         flags: u32,
+        new: Option<Option<(Mfn, usize)>>,
     ) -> Result<(), GntSt> {
         let mut grant_flags = grant_to_pte_flags(flags);
         grant_flags |=
             if grant_flags & PAGE_USER != 0 { PAGE_GLOBAL } else { PAGE_GUEST_KERNEL | PAGE_USER };
-        let (l1, index) = at.slot().ok_or(GntSt::GeneralError)?;
-        self.with_locked_l1(dom, l1, |mm| {
-            let old = mm.mem.read_u64(l1, index);
-            if pte_mfn(old) != frame || (old ^ grant_flags) & (PAGE_PRESENT | PAGE_RW) != 0 {
-                return Err(GntSt::GeneralError);
+        if new.is_some() && flags & GNTMAP_contains_pte != 0 {
+            // "Replace not available in this addressing mode."
+            return Err(GntSt::GeneralError);
+        }
+        let stolen = match new {
+            Some(slot) => {
+                let (l1, index) = slot.ok_or(GntSt::GeneralError)?;
+                let e = self.with_locked_l1(dom, l1, |mm| {
+                    let old = mm.mem.read_u64(l1, index);
+                    mm.mem.write_u64(l1, index, 0);
+                    Ok(old)
+                })?;
+                Some((e, l1))
             }
-            mm.mem.write_u64(l1, index, 0);
-            Ok(())
-        })
+            None => None,
+        };
+        let nl1e = stolen.map_or(0, |(e, _)| e);
+        let rc = match at.slot() {
+            None => Err(GntSt::GeneralError),
+            Some((l1, index)) => self.with_locked_l1(dom, l1, |mm| {
+                let old = mm.mem.read_u64(l1, index);
+                if pte_mfn(old) != frame || (old ^ grant_flags) & (PAGE_PRESENT | PAGE_RW) != 0 {
+                    return Err(GntSt::GeneralError);
+                }
+                mm.mem.write_u64(l1, index, nl1e);
+                Ok(())
+            }),
+        };
+        if rc.is_err()
+            && let Some((e, l1)) = stolen
+        {
+            self.put_page_from_entry(Level::L1, e, l1);
+        }
+        rc
     }
 }

@@ -61,6 +61,15 @@ pub trait PhysMem {
         }
     }
 
+    /// Writes back and invalidates the cache lines of frame `mfn` (Xen's
+    /// `clean_and_invalidate_dcache_va_range` on x86, which flushes the
+    /// whole page: `flush_area_local(FLUSH_CACHE)`), for
+    /// `GNTTABOP_cache_flush`. A memory without caches of its own (the
+    /// host tests' [`EmulatedMem`]) has nothing to write back.
+    fn clean_cache(&mut self, mfn: Mfn) {
+        let _ = mfn;
+    }
+
     /// Copies frame `src` over frame `dst` (`copy_domain_page`).
     fn copy_frame(&mut self, dst: Mfn, src: Mfn) {
         for i in 0..PT_ENTRIES {

@@ -49,6 +49,10 @@
 //!   (`XENMEM_exchange` outputs, `MEMF_no_refcount`), may not use it;
 //!   allocations and releases adjust the domain's claim
 //!   (`domain_adjust_tot_pages`).
+//! * `XENMEM_add_to_physmap` is for translated guests only: for a PV
+//!   domain (every domain here) it is `-EACCES` once the argument is read
+//!   and the domain found (Xen's `xatp_permission_check`); a PV guest gets
+//!   its grant status frames with `GNTTABOP_get_status_frames` instead.
 //! * `XENMEM_memory_map` is `-ENOSYS`: Xen answers so for a PV domain
 //!   whose toolstack set no map (`d->arch.nr_e820 == 0`), and Linux then
 //!   assumes one RAM region; `set_memory_map` is not implemented.
@@ -85,9 +89,9 @@
 use alloc::vec::Vec;
 
 use guest_abi::memory::{
-    E820Entry, MEMOP_EXTENT_SHIFT, MemoryOp, XENMEMF_populate_on_demand, XenMachphysMapping,
-    XenMachphysMfnList, XenMemoryDomain, XenMemoryExchange, XenMemoryMap, XenMemoryReservation,
-    memop_split, xenmemf_get_address_bits,
+    E820Entry, MEMOP_EXTENT_SHIFT, MemoryOp, XENMAPSPACE_gmfn_foreign, XENMEMF_populate_on_demand,
+    XenAddToPhysmap, XenMachphysMapping, XenMachphysMfnList, XenMemoryDomain, XenMemoryExchange,
+    XenMemoryMap, XenMemoryReservation, memop_split, xenmemf_get_address_bits,
 };
 use guest_abi::xen::{
     ArchSharedInfo, DomId, Errno, Hypercall, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, SharedInfo,
@@ -180,6 +184,7 @@ pub fn memory_op(ctx: &mut Ctx<'_>, cmd: u64, arg: u64) -> Result<i64, Errno> {
         MemoryOp::MachphysMfnList => machphys_mfn_list(ctx, arg),
         MemoryOp::Exchange => exchange(ctx, arg),
         MemoryOp::ClaimPages => claim_pages(ctx, start, arg),
+        MemoryOp::AddToPhysmap => add_to_physmap(ctx, start, arg),
         // No toolstack-set map (see the module notes).
         _ => Err(Errno::ENOSYS),
     }
@@ -504,6 +509,21 @@ fn decrease(ctx: &mut TargetCtx<'_>, r: &XenMemoryReservation, start: u64) -> Pr
     Progress { extents: i, preempted }
 }
 
+/// `XENMEM_add_to_physmap` (Xen's checks in order: a start extent beyond
+/// `size`'s width `-EDOM`, the argument `-EFAULT`, a foreign space
+/// `-ENOSYS`, no such domain `-ESRCH`, not translated `-EACCES`).
+fn add_to_physmap(ctx: &mut Ctx<'_>, start: u64, arg: u64) -> Result<i64, Errno> {
+    if start > u64::from(u16::MAX) {
+        return Err(Errno::EDOM);
+    }
+    let xatp: XenAddToPhysmap = ctx.read(arg)?;
+    if xatp.space == XENMAPSPACE_gmfn_foreign {
+        return Err(Errno::ENOSYS);
+    }
+    ctx.with_target(xatp.domid, |_| ())?;
+    Err(Errno::EACCES)
+}
+
 /// Releases one frame of the calling domain that nothing else uses and
 /// appends it to `freed`, scrubbed and with its M2P entry invalidated,
 /// ready for the allocator, leaving `tot_pages` to the caller. `false`
@@ -532,7 +552,9 @@ fn only_allocated(ctx: &TargetCtx<'_>, mfn: Mfn) -> bool {
     let Some(info) = ctx.frames.info(mfn) else {
         return false;
     };
-    let special = mfn == ctx.target.shared_info || ctx.target.grant_frames.contains(&mfn);
+    let special = mfn == ctx.target.shared_info
+        || ctx.target.grant_frames.contains(&mfn)
+        || ctx.target.grant_status_frames.contains(&mfn);
     info.owner == Some(ctx.target.id)
         && info.allocated
         && info.count == 1

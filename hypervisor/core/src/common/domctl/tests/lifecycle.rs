@@ -113,6 +113,7 @@ fn create_info_pause_unpause_destroy() {
             (d.max_grant_frames, d.max_maptrack_frames, d.max_evtchn_port),
             (64, 1024, 1023)
         );
+        assert_eq!((d.grant.version, d.grant.max_version), (1, 1), "grant_opts version 1");
         assert!(!d.creation_finished && !d.privileged);
         assert!(d.vcpus.iter().all(|v| v.down && !v.initialised));
     });
@@ -193,7 +194,7 @@ fn createdomain_validates_its_configuration() {
         (|c| c.max_vcpus = u32::MAX, Errno::EINVAL),
         (|c| c.grant_opts = 0x10 | 1, Errno::EINVAL),
         (|c| c.grant_opts = 0, Errno::EINVAL),
-        (|c| c.grant_opts = 2, Errno::EINVAL),
+        (|c| c.grant_opts = 3, Errno::EINVAL),
         (|c| c.max_grant_frames = 65, Errno::EINVAL),
         (|c| c.max_grant_frames = 0, Errno::EINVAL),
         (|c| c.max_maptrack_frames = 1025, Errno::EINVAL),
@@ -241,6 +242,15 @@ fn createdomain_validates_its_configuration() {
     assert_eq!(r, Err(Errno::ENOMEM));
     assert_eq!(f.domains.len(), n);
     f.platform.pool = saved;
+    // Version 2 is there: the domain may choose it.
+    let mut c = config(2);
+    c.grant_opts = guest_abi::domctl::xen_domctl_grant_version(2);
+    let (r, back) = domctl(&mut f, &env(DomctlCmd::Createdomain, 0, &c));
+    assert_eq!(r, Ok(0));
+    assert_eq!(with_dom(&f, back.domain, |d| d.grant.max_version), 2);
+    // gnttab=max-ver:1: version 2 is refused.
+    f.platform.gnttab.max_version = 1;
+    assert_eq!(domctl(&mut f, &env(DomctlCmd::Createdomain, 0, &c)).0, Err(Errno::EINVAL));
 }
 
 #[test]

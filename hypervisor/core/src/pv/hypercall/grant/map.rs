@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `GNTTABOP_map_grant_ref` and `GNTTABOP_unmap_grant_ref` (Xen's
-//! `map_grant_ref`, `unmap_common`, `unmap_common_complete`) and the
-//! release of a dying domain's mappings (`gnttab_release_mappings`).
+//! `GNTTABOP_map_grant_ref`, `GNTTABOP_unmap_grant_ref` and
+//! `GNTTABOP_unmap_and_replace` (Xen's `map_grant_ref`, `unmap_common`,
+//! `unmap_common_complete`) and the release of a dying domain's mappings
+//! (`gnttab_release_mappings`).
 //!
 //! Map, in Xen's order and with Xen's statuses: no `GNTMAP_host_map` or
 //! `GNTMAP_device_map` is `GNTST_bad_gntref`; no such domain (also
@@ -24,21 +25,25 @@
 //! a host address whose PTE no longer maps the grant
 //! `GNTST_general_error` (the mapping stays). A `host_addr` of 0 leaves
 //! the host mapping in place. The PTE is cleared and the caller's TLBs
-//! flushed before the references go.
+//! flushed before the references go. `unmap_and_replace` unmaps a host
+//! mapping the same way but puts the caller's PTE of `new_addr` in its
+//! place (clearing it at `new_addr`); a `GNTMAP_contains_pte` mapping
+//! with a `new_addr`, or a `new_addr` without an L1 entry, is
+//! `GNTST_general_error`.
 
 use alloc::vec::Vec;
 
 use guest_abi::grant_table::{
     GNTMAP_device_map, GNTMAP_host_map, GNTMAP_readonly, GntSt, GnttabMapGrantRef,
-    GnttabUnmapGrantRef,
+    GnttabUnmapAndReplace, GnttabUnmapGrantRef, GrantHandle,
 };
 use guest_abi::xen::{DomId, GrantRef};
 
 use crate::common::domain::{Domain, Dying};
 use crate::common::grant_table::{
-    GNTPIN_DEVR_INC, GNTPIN_DEVW_INC, GNTPIN_DEVW_MASK, GNTPIN_HSTR_INC, GNTPIN_HSTW_INC,
-    GNTPIN_HSTW_MASK, GrantMapping, pin_overflow_mask, read_shared, reduce_status_for_pin,
-    set_status_v1,
+    ActiveGrant, GNTPIN_DEVR_INC, GNTPIN_DEVW_INC, GNTPIN_DEVW_MASK, GNTPIN_HSTR_INC,
+    GNTPIN_HSTW_INC, GNTPIN_HSTW_MASK, GrantMapping, gnt_frames, pin_overflow_mask, read_shared,
+    reduce_status_for_pin, set_status,
 };
 use crate::mm::Mfn;
 use crate::mm::pv::{GrantPte, INVALID_M2P_ENTRY, PageType, PvMm, addr_ok};
@@ -118,20 +123,22 @@ fn map_in(
     let gref = op.gref;
     let ro = op.flags & GNTMAP_readonly != 0;
     let mut act = t.target.grant.active_mut(gref).copied().ok_or(GntSt::BadGntref)?;
-    if act.pin != 0 && (act.domid != ld || act.pin & pin_overflow_mask(incr) != 0) {
+    // A copy's sub-page or transitive pin cannot be mapped alongside.
+    if act.pin != 0
+        && (act.domid != ld || act.pin & pin_overflow_mask(incr) != 0 || act.is_sub_page)
+    {
         return Err(GntSt::GeneralError);
     }
     let mut page_ref = false;
     if act.pin == 0 || (!ro && act.pin & (GNTPIN_HSTW_MASK | GNTPIN_DEVW_MASK) == 0) {
-        let frames = &t.target.grant_frames;
-        set_status_v1(t.mem, frames, gref, act.pin != 0, ro, true, ld)?;
+        let g = gnt_frames(t.target);
+        set_status(t.mem, &g, gref, act.pin != 0, ro, true, ld)?;
         if act.pin == 0 {
             // get_paged_frame: a PV granter's frame number is the MFN, and
             // the frame must be its own.
-            let frame =
-                read_shared(t.mem, frames, gref).map_or(Mfn(u64::MAX), |e| Mfn(u64::from(e.frame)));
+            let frame = read_shared(t.mem, &g, gref).map_or(Mfn(u64::MAX), |e| Mfn(e.frame));
             if !t.frames.get_page(frame, rd) {
-                reduce_status_for_pin(t.mem, frames, gref, act.pin, ro);
+                reduce_status_for_pin(t.mem, &g, gref, act.pin, ro);
                 return Err(GntSt::BadPage);
             }
             page_ref = true;
@@ -140,6 +147,12 @@ fn map_in(
         }
     }
     act.pin = act.pin.saturating_add(incr);
+    if page_ref {
+        // A whole page of this entry (`start`, `length`, `trans_*`).
+        if let Some(a) = t.target.grant.active_mut(gref) {
+            *a = ActiveGrant { length: 4096, ..ActiveGrant::default() };
+        }
+    }
     set_active(t.target, gref, act.pin, Some((act.domid, act.mfn)));
     let mfn = act.mfn;
     match take_map_refs(t, ld, op, at, mfn, page_ref) {
@@ -147,7 +160,7 @@ fn map_in(
         Err(s) => {
             let pin = act.pin.saturating_sub(incr);
             set_active(t.target, gref, pin, None);
-            reduce_status_for_pin(t.mem, &t.target.grant_frames, gref, pin, ro);
+            reduce_status_for_pin(t.mem, &gnt_frames(t.target), gref, pin, ro);
             Err(s)
         }
     }
@@ -225,23 +238,58 @@ fn take_map_refs(
     rc
 }
 
+/// What one unmap asks for (`struct gnttab_unmap_common`).
+#[derive(Clone, Copy)]
+struct Unmap {
+    host_addr: u64,
+    dev_bus_addr: u64,
+    handle: GrantHandle,
+    /// `unmap_and_replace`'s `new_addr` (0: none).
+    new_addr: u64,
+}
+
 /// `GNTTABOP_unmap_grant_ref` for one entry.
 pub fn unmap_grant_ref(ctx: &mut Ctx<'_>, op: &mut GnttabUnmapGrantRef) {
-    op.status = match unmap_inner(ctx, op) {
+    let u = Unmap {
+        host_addr: op.host_addr,
+        dev_bus_addr: op.dev_bus_addr,
+        handle: op.handle,
+        new_addr: 0,
+    };
+    op.status = match unmap_inner(ctx, u) {
         Ok(()) => GntSt::Okay.raw(),
         Err(s) => s.raw(),
     };
 }
 
-fn unmap_inner(ctx: &mut Ctx<'_>, op: &GnttabUnmapGrantRef) -> Result<(), GntSt> {
+/// `GNTTABOP_unmap_and_replace` for one entry: the host mapping at
+/// `host_addr` is removed and, with a `new_addr`, the caller's PTE for
+/// `new_addr` moves into its place (`new_addr` is then unmapped); never a
+/// device mapping (`dev_bus_addr` 0).
+pub fn unmap_and_replace(ctx: &mut Ctx<'_>, op: &mut GnttabUnmapAndReplace) {
+    let u = Unmap {
+        host_addr: op.host_addr,
+        dev_bus_addr: 0,
+        handle: op.handle,
+        new_addr: op.new_addr,
+    };
+    op.status = match unmap_inner(ctx, u) {
+        Ok(()) => GntSt::Okay.raw(),
+        Err(s) => s.raw(),
+    };
+}
+
+fn unmap_inner(ctx: &mut Ctx<'_>, op: Unmap) -> Result<(), GntSt> {
     let map = ctx.dom.grant.mapping(op.handle).ok_or(GntSt::BadHandle)?;
     let at = grant_pte(ctx, op.host_addr, map.flags);
+    let new = (op.new_addr != 0)
+        .then(|| if addr_ok(op.new_addr) { find_l1e(ctx, op.new_addr) } else { None });
     let ld = ctx.dom.id;
     let r = ctx.with_target(map.domid, |t| {
         if t.xsm.grant_unmapref(t.caller, t.target.subject()).is_err() {
             return Err(GntSt::PermissionDenied);
         }
-        unmap_common(t, ld, map, op, at)
+        unmap_common(t, ld, map, op, at, new)
     });
     let Ok(r) = r else {
         // The granter is gone: only possible once the grant was unmapped
@@ -276,15 +324,16 @@ fn unmap_inner(ctx: &mut Ctx<'_>, op: &GnttabUnmapGrantRef) -> Result<(), GntSt>
 }
 
 /// Xen's `unmap_common` on the granter: checks the mapping against its
-/// active entry and clears the host PTE. Returns the kinds of mapping
-/// undone (`GNTMAP_host_map`/`GNTMAP_device_map`, with `GNTMAP_readonly`)
-/// and the frame.
+/// active entry and clears (or, with `new`, replaces) the host PTE.
+/// Returns the kinds of mapping undone (`GNTMAP_host_map`/
+/// `GNTMAP_device_map`, with `GNTMAP_readonly`) and the frame.
 fn unmap_common(
     t: &mut TargetCtx<'_>,
     ld: DomId,
     map: GrantMapping,
-    op: &GnttabUnmapGrantRef,
+    op: Unmap,
     at: GrantPte,
+    new: Option<Option<(Mfn, usize)>>,
 ) -> Result<(u32, Mfn), GntSt> {
     let act = t.target.grant.active_mut(map.gref).copied().ok_or(GntSt::BadHandle)?;
     let mfn = act.mfn;
@@ -295,7 +344,7 @@ fn unmap_common(
     let ro = map.flags & GNTMAP_readonly;
     let mut done = 0;
     if op.host_addr != 0 && map.flags & GNTMAP_host_map != 0 {
-        t.mm().replace_grant_pv_mapping(ld, at, mfn, map.flags)?;
+        t.mm().replace_grant_pv_mapping(ld, at, mfn, map.flags, new)?;
         done |= GNTMAP_host_map | ro;
     }
     if op.dev_bus_addr != 0 && device {
@@ -326,7 +375,7 @@ fn unmap_complete(t: &mut TargetCtx<'_>, gref: GrantRef, done: u32, mfn: Mfn) ->
         pin = pin.saturating_sub(if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC });
     }
     set_active(t.target, gref, pin, None);
-    reduce_status_for_pin(t.mem, &t.target.grant_frames, gref, pin, ro);
+    reduce_status_for_pin(t.mem, &gnt_frames(t.target), gref, pin, ro);
     dead_and_empty(t)
 }
 
@@ -379,7 +428,7 @@ fn release_one(t: &mut TargetCtx<'_>, m: GrantMapping) -> bool {
         pin = pin.saturating_sub(if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC });
     }
     set_active(t.target, m.gref, pin, None);
-    reduce_status_for_pin(t.mem, &t.target.grant_frames, m.gref, pin, false);
+    reduce_status_for_pin(t.mem, &gnt_frames(t.target), m.gref, pin, false);
     dead_and_empty(t)
 }
 

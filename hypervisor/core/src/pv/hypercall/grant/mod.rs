@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `grant_table_op(cmd, args, count)`, version 1 (Xen 4.17's
-//! `do_grant_table_op`).
+//! `grant_table_op(cmd, args, count)` (Xen 4.17's `do_grant_table_op`).
 //!
 //! * `setup_table` grows the caller's table (or, for the privileged
 //!   domain, another's: access control's `grant_setup`; a domain builder
 //!   seeds a new domain's table this way) to the requested number of
 //!   frames, up to the domain's maximum, and returns their machine frame
-//!   numbers; `query_size` reports the current and maximum size. No such
+//!   numbers (for a v2 table it also grows the status frames to match);
+//!   `query_size` reports the current and maximum size. No such
 //!   domain is `GNTST_bad_domain`, a refusal `GNTST_permission_denied`.
 //! * `map_grant_ref` / `unmap_grant_ref` ([`map`]): host mappings by
 //!   linear address or PTE machine address (`GNTMAP_contains_pte`),
@@ -14,12 +14,13 @@
 //!   machine address: there is no IOMMU); per-op status in each entry.
 //! * `copy` ([`copy`]): source and destination by grant ref or, for the
 //!   caller's own frames (`DOMID_SELF`), by frame.
-//! * `get_version` reports 1; `set_version(1)` succeeds and
-//!   `set_version(2)` is `-ENOSYS`, exactly as Xen with a maximum version
-//!   of 1 ("behave as before set_version was introduced"); other versions
-//!   are `-EINVAL`.
-//! * `transfer`, `unmap_and_replace`, `get_status_frames` (v2),
-//!   `swap_grant_ref`, `cache_flush` and `dump_table` are `-ENOSYS`.
+//! * `set_version`, `get_version`, `get_status_frames` ([`version`]):
+//!   version 2 as Xen 4.17 has it, within the domain's `max_version`.
+//! * `unmap_and_replace` ([`map`]): an unmap that moves another PTE of
+//!   the caller into the grant PTE's place.
+//! * `swap_grant_ref` and `cache_flush` ([`misc`]); `transfer`
+//!   ([`transfer`]): page flipping into a `GTF_accept_transfer` grant.
+//! * `dump_table` is `-ENOSYS`, as in Xen 4.17 (which has no handler).
 //!
 //! The batched operations check for preemption between entries and
 //! continue as Xen does (the argument pointer advanced, the count reduced;
@@ -27,13 +28,16 @@
 
 mod copy;
 mod map;
+mod misc;
+mod transfer;
+mod version;
 
 #[cfg(test)]
 mod tests;
 
 use guest_abi::grant_table::{
-    GntSt, GnttabCopy, GnttabGetVersion, GnttabMapGrantRef, GnttabOp, GnttabQuerySize,
-    GnttabSetVersion, GnttabSetupTable, GnttabUnmapGrantRef,
+    GntSt, GnttabCopy, GnttabMapGrantRef, GnttabOp, GnttabQuerySize, GnttabSetupTable,
+    GnttabSwapGrantRef, GnttabTransfer, GnttabUnmapAndReplace, GnttabUnmapGrantRef,
 };
 use guest_abi::xen::{Errno, Hypercall};
 
@@ -77,6 +81,23 @@ fn setup_frames(t: &mut TargetCtx<'_>, s: &mut GnttabSetupTable) -> Result<(), E
         return Ok(());
     }
     let Ok(want) = usize::try_from(s.nr_frames) else { return Ok(()) };
+    // A v2 table's status frames first: if they cannot be had nothing
+    // changes (Xen frees the shared frames it grew in that case).
+    if t.target.grant.version == 2 {
+        let mut pool = version::FramePool {
+            frames: t.frames,
+            claims: t.claims,
+            mem: t.mem,
+            m2p: t.m2p,
+            platform: t.platform,
+        };
+        let had = u32::try_from(t.target.grant_frames.len()).unwrap_or(u32::MAX);
+        let (id, nr) = (t.target.id, s.nr_frames.max(had));
+        let status = &mut t.target.grant_status_frames;
+        if version::populate_status_frames(&mut pool, id, status, nr).is_err() {
+            return Ok(());
+        }
+    }
     while t.target.grant_frames.len() < want {
         // A xenheap page: never from claimed memory.
         if !t.claims.may_allocate(|| t.platform.free_pages(), 1, None) {
@@ -119,28 +140,6 @@ fn query_size(ctx: &mut Ctx<'_>, args: u64) -> Result<i64, Errno> {
         Err(e) => q.status = refused(e),
     }
     ctx.write(args, &q)?;
-    Ok(0)
-}
-
-/// `GNTTABOP_set_version`: only version 1 exists (`max_version` 1).
-fn set_version(ctx: &mut Ctx<'_>, args: u64) -> Result<i64, Errno> {
-    let mut op: GnttabSetVersion = ctx.read(args)?;
-    let res = match op.version {
-        1 => Ok(0),
-        2 => Err(Errno::ENOSYS),
-        _ => Err(Errno::EINVAL),
-    };
-    op.version = 1;
-    ctx.write(args, &op)?;
-    res
-}
-
-/// `GNTTABOP_get_version`: any domain the caller may query.
-fn get_version(ctx: &mut Ctx<'_>, args: u64) -> Result<i64, Errno> {
-    let mut op: GnttabGetVersion = ctx.read(args)?;
-    ctx.with_target(op.dom, |t| t.xsm.grant_query_size(t.caller, t.target.subject()))??;
-    op.version = 1;
-    ctx.write(args, &op)?;
     Ok(0)
 }
 
@@ -202,11 +201,24 @@ pub fn grant_table_op(ctx: &mut Ctx<'_>, cmd: u64, args: u64, count: u64) -> Res
         Some(GnttabOp::UnmapGrantRef) => batch(ctx, raw, args, count, |c, op| {
             map::unmap_grant_ref(c, op as &mut GnttabUnmapGrantRef);
         }),
+        Some(GnttabOp::UnmapAndReplace) => batch(ctx, raw, args, count, |c, op| {
+            map::unmap_and_replace(c, op as &mut GnttabUnmapAndReplace);
+        }),
         Some(GnttabOp::Copy) => {
             batch(ctx, raw, args, count, |c, op: &mut GnttabCopy| op.status = copy::copy_one(c, op))
         }
-        Some(GnttabOp::SetVersion) => set_version(ctx, args),
-        Some(GnttabOp::GetVersion) => get_version(ctx, args),
+        Some(GnttabOp::SwapGrantRef) => batch(ctx, raw, args, count, |c, op| {
+            misc::swap_grant_ref(c, op as &mut GnttabSwapGrantRef);
+        }),
+        Some(GnttabOp::CacheFlush) => misc::cache_flush(ctx, cmd, args, count),
+        // `gnttab=no-transfer` (`opt_grant_transfer`).
+        Some(GnttabOp::Transfer) if !ctx.platform.gnttab_opts().transfer => Err(Errno::EOPNOTSUPP),
+        Some(GnttabOp::Transfer) => batch(ctx, raw, args, count, |c, op: &mut GnttabTransfer| {
+            transfer::transfer_one(c, op);
+        }),
+        Some(GnttabOp::SetVersion) => version::set_version(ctx, args),
+        Some(GnttabOp::GetVersion) => version::get_version(ctx, args),
+        Some(GnttabOp::GetStatusFrames) => version::get_status_frames(ctx, args, count),
         Some(GnttabOp::QuerySize) => Err(Errno::EINVAL),
         _ => Err(Errno::ENOSYS),
     }
