@@ -171,14 +171,21 @@ pub struct RingConn<P> {
     pub id: ConnId,
     decoder: Decoder,
     outbuf: Vec<u8>,
+    /// The last pump stopped while the guest was still producing.
+    more: bool,
 }
+
+/// Rounds of [`RingConn::pump`] before it leaves the rest for later, so
+/// that a guest producing requests as fast as they are answered cannot
+/// keep the daemon from its other connections.
+pub const PUMP_ROUNDS: usize = 16;
 
 impl<P: RingPage> RingConn<P> {
     /// Takes over `page` for connection `id`, advertising the features
     /// this daemon has (the `error` field; not reconnection).
     pub fn new(mut page: P, id: ConnId) -> Self {
         page.store(field::SERVER_FEATURES, XENSTORE_SERVER_FEATURE_ERROR);
-        Self { page, id, decoder: Decoder::default(), outbuf: Vec::new() }
+        Self { page, id, decoder: Decoder::default(), outbuf: Vec::new(), more: false }
     }
 
     /// Starts over as connection `id` (Xen's `domain_conn_reset` on an
@@ -231,7 +238,8 @@ impl<P: RingPage> RingConn<P> {
         rings: &mut dyn DomainRings,
     ) -> Result<bool, RingError> {
         let mut notify = false;
-        loop {
+        self.more = false;
+        for _ in 0..PUMP_ROUNDS {
             let mut progress = false;
             if daemon.wants_input(self.id) && self.decoder.room() > 0 {
                 let bytes = take_requests(&mut self.page, self.decoder.room())?;
@@ -262,6 +270,16 @@ impl<P: RingPage> RingConn<P> {
                 return Ok(notify);
             }
         }
+        self.more = true;
+        Ok(notify)
+    }
+
+    /// Whether the last pump left work for the next one (see
+    /// [`PUMP_ROUNDS`]): the transport must come back without waiting for
+    /// an event.
+    #[must_use]
+    pub fn has_more(&self) -> bool {
+        self.more
     }
 }
 

@@ -220,9 +220,17 @@ impl<S: RingSys> Rings<S> {
         self.release_gone(daemon);
     }
 
-    /// Moves every ring as far as it goes: requests in, replies and
-    /// events out, the guests notified; then serves what the requests
-    /// introduced and drops the rings of released domains.
+    /// Whether a ring's last pump stopped before it was quiet: the loop
+    /// must pump again without waiting for an event.
+    #[must_use]
+    pub fn busy(&self) -> bool {
+        self.rings.values().any(|r| !r.broken && r.conn.has_more())
+    }
+
+    /// Moves every ring as far as it goes (a busy one a bounded amount,
+    /// [`crate::ring::PUMP_ROUNDS`]): requests in, replies and events out,
+    /// the guests notified; then serves what the requests introduced and
+    /// drops the rings of released domains.
     pub fn pump_all(&mut self, daemon: &mut Xenstored) {
         // Each round either ends or follows an introduction; a flood of
         // introductions is bounded by the domains there can be.

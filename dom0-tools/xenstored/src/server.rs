@@ -144,7 +144,13 @@ impl Server {
                 }
                 fds.push(PollFd::new(conn.stream.as_fd(), events));
             }
-            match poll(&mut fds, PollTimeout::NONE) {
+            // A ring left busy is pumped again at once.
+            let wait = if self.rings.as_ref().is_some_and(Rings::busy) {
+                PollTimeout::ZERO
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, wait) {
                 Ok(_) => {}
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(e.into()),
