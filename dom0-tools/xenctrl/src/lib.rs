@@ -12,14 +12,23 @@
 //!   the hypercall runs, so they must not be paged out);
 //! * [`Xc`]: the typed calls the tools make (`xen_version`, `sysctl`,
 //!   `domctl` on Xen 4.17's interface 0x15), with the argument structs of
-//!   `guest-abi`, shared with the hypervisor.
+//!   `guest-abi`, shared with the hypervisor;
+//! * [`domains`]: the domain list (`XEN_SYSCTL_getdomaininfolist`);
+//! * [`evtchn`]: event channels through `/dev/xen/evtchn`;
+//! * [`gntdev`]: mapping other domains' grants through `/dev/xen/gntdev`;
+//! * [`xenfs`]: dom0's own xenstore ring and port (`/proc/xen/xsd_kva`,
+//!   `/proc/xen/xsd_port`).
 //!
 //! Errors are [`Error`]: the device could not be opened, or the hypervisor
 //! answered a hypercall with `-errno` (named with Xen's errno).
 
 pub mod buffer;
+pub mod domains;
+pub mod evtchn;
+pub mod gntdev;
 pub mod privcmd;
 mod xc;
+pub mod xenfs;
 
 pub use xc::{PhysInfo, VersionInfo, Xc};
 

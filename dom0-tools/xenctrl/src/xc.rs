@@ -6,17 +6,16 @@
 //! copies the result back: the hypervisor never sees Rust-owned memory.
 
 use bytemuck::Pod;
-use guest_abi::domctl::{XenDomctlGetdomaininfo, XenctlBitmap};
+use guest_abi::domctl::XenctlBitmap;
 use guest_abi::sysctl::{
-    SysctlCmd, SysctlCpupoolOp, XenSysctl, XenSysctlCpupoolOp, XenSysctlGetdomaininfolist,
-    XenSysctlPhysinfo, XenSysctlReadconsole, XenSysctlSchedId,
+    SysctlCmd, SysctlCpupoolOp, XenSysctl, XenSysctlCpupoolOp, XenSysctlPhysinfo,
+    XenSysctlReadconsole, XenSysctlSchedId,
 };
 use guest_abi::version::{
     XenCapabilitiesInfo, XenChangesetInfo, XenCommandline, XenCompileInfo, XenExtraversion,
     XenPlatformParameters, XenVersionOp,
 };
 use guest_abi::xen::Hypercall;
-use guest_abi::xen::{DOMID_FIRST_RESERVED, DomId};
 
 use crate::buffer::HypercallBuffer;
 use crate::privcmd::Privcmd;
@@ -176,40 +175,6 @@ impl Xc {
         };
         self.sysctl_payload(SysctlCmd::CpupoolOp, &op)?;
         Ok(bitmap_members(map.bytes()))
-    }
-
-    /// Every domain the hypervisor has, by increasing id
-    /// (`XEN_SYSCTL_getdomaininfolist` from domain 0, in batches, as
-    /// `xc_domain_getinfolist` callers page through it).
-    pub fn domain_list(&self) -> Result<Vec<XenDomctlGetdomaininfo>> {
-        const BATCH: u32 = 64;
-        let size = core::mem::size_of::<XenDomctlGetdomaininfo>();
-        let buf = HypercallBuffer::new(size.saturating_mul(BATCH as usize))?;
-        let mut out: Vec<XenDomctlGetdomaininfo> = Vec::new();
-        let mut first = 0u16;
-        loop {
-            let req = XenSysctlGetdomaininfolist {
-                first_domain: DomId(first),
-                pad0: 0,
-                max_domains: BATCH,
-                buffer: buf.addr(0).ok_or(Error::Buffer(nix::Error::EINVAL))?,
-                num_domains: 0,
-                pad1: 0,
-            };
-            let got = self.sysctl_payload(SysctlCmd::Getdomaininfolist, &req)?;
-            let n = got.num_domains.min(BATCH);
-            for i in 0..n as usize {
-                let info: XenDomctlGetdomaininfo =
-                    buf.read(i.saturating_mul(size)).ok_or(Error::Buffer(nix::Error::EINVAL))?;
-                out.push(info);
-            }
-            let Some(last) = out.last() else { break };
-            if n < BATCH || last.domain.0 >= DOMID_FIRST_RESERVED.0 {
-                break;
-            }
-            first = last.domain.0.saturating_add(1);
-        }
-        Ok(out)
     }
 
     /// `XEN_SYSCTL_readconsole`: the hypervisor's console ring, oldest byte

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! A small blocking xenstore client over the daemon's Unix socket, for the
-//! `xenstore-*` tools and the tests.
+//! A small blocking xenstore client over the daemon's Unix socket or a
+//! xenbus device (Linux's `/dev/xen/xenbus` or `/proc/xen/xenbus`, through
+//! which the kernel relays the messages over its ring), for the
+//! `xenstore-*` tools and the tests. As libxenstore's `get_handle`, a path
+//! that is a socket is connected to, anything else opened read-write.
 //!
 //! Requests are sent one at a time; watch events that arrive before a
 //! reply are kept for [`Client::next_event`].
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use guest_abi::io::xs_wire::{XsdError, XsdSockmsgType as T};
 
@@ -32,10 +40,51 @@ pub enum ClientError {
     Protocol(&'static str),
 }
 
+/// What carries the messages.
+#[derive(Debug)]
+enum Stream {
+    /// The daemon's socket.
+    Socket(UnixStream),
+    /// A xenbus device.
+    Device(File),
+}
+
+impl Stream {
+    /// Reads what is there, waiting at most `timeout` (`TimedOut`).
+    fn read_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
+        let wait = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
+        };
+        let ready = {
+            let fd = match &*self {
+                Self::Socket(s) => s.as_fd(),
+                Self::Device(f) => f.as_fd(),
+            };
+            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+            poll(&mut fds, wait).map_err(io::Error::from)?
+        };
+        if ready == 0 {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match self {
+            Self::Socket(s) => s.read(buf),
+            Self::Device(f) => f.read(buf),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Socket(s) => s.write_all(bytes),
+            Self::Device(f) => f.write_all(bytes),
+        }
+    }
+}
+
 /// A connection to the daemon.
 #[derive(Debug)]
 pub struct Client {
-    stream: UnixStream,
+    stream: Stream,
     decoder: Decoder,
     next_req: u32,
     events: VecDeque<(String, String)>,
@@ -47,9 +96,13 @@ fn text(bytes: &[u8]) -> String {
 }
 
 impl Client {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`, or opens the xenbus device there.
     pub fn connect(path: &Path) -> Result<Self, ClientError> {
-        let stream = UnixStream::connect(path)?;
+        let stream = if std::fs::metadata(path)?.file_type().is_socket() {
+            Stream::Socket(UnixStream::connect(path)?)
+        } else {
+            Stream::Device(File::options().read(true).write(true).open(path)?)
+        };
         Ok(Self {
             stream,
             decoder: Decoder::default(),
@@ -62,12 +115,15 @@ impl Client {
     /// Gives up on a reply after `timeout` (an `Io` error); `None`, the
     /// default, waits forever.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
-        self.stream.set_read_timeout(timeout)?;
         self.timeout = timeout;
         Ok(())
     }
 
     fn receive(&mut self) -> Result<Message, ClientError> {
+        self.receive_within(self.timeout)
+    }
+
+    fn receive_within(&mut self, timeout: Option<Duration>) -> Result<Message, ClientError> {
         loop {
             if let Some(msg) =
                 self.decoder.next_message().map_err(|_| ClientError::Protocol("oversized reply"))?
@@ -75,7 +131,7 @@ impl Client {
                 return Ok(msg);
             }
             let mut buf = [0u8; 4096];
-            let n = self.stream.read(&mut buf)?;
+            let n = self.stream.read_within(&mut buf, timeout)?;
             if n == 0 {
                 return Err(ClientError::Protocol("connection closed"));
             }
@@ -192,10 +248,7 @@ impl Client {
         if let Some(event) = self.events.pop_front() {
             return Ok(Some(event));
         }
-        self.stream.set_read_timeout(Some(timeout))?;
-        let got = self.receive();
-        self.stream.set_read_timeout(self.timeout)?;
-        match got {
+        match self.receive_within(Some(timeout)) {
             Ok(msg) if msg.ty == T::WatchEvent.raw() => {
                 self.stash_event(&msg);
                 Ok(self.events.pop_front())

@@ -22,17 +22,16 @@
 //! * [`server`] — the Unix-socket transport and the event loop;
 //! * [`ring`] — the byte-moving half of the ring transport (a domain's
 //!   shared page), host-tested on a page in memory;
+//! * [`rings`] — the ring transport: dom0's own ring (xenfs), introduced
+//!   domains' rings (gntdev), their event channels and `VIRQ_DOM_EXC`
+//!   (evtchn), the hypervisor's domain list (privcmd), host-tested over
+//!   a simulated system;
 //! * [`client`] — a small blocking client (the `xenstore` tools and the
 //!   tests).
 //!
-//! Not yet done: the ring transport's system half (mapping a domain's page
-//! through `/dev/xen/gntdev` or privcmd, dom0's own through xenfs's
-//! `xsd_kva`, its event channel through `/dev/xen/evtchn`, and asking the
-//! hypervisor about domains on `VIRQ_DOM_EXC` for
-//! [`core::Xenstored::domains_changed`]), and the `XS_CONTROL` commands
-//! beyond `check`, `print`, `quota` and `help`. That transport
-//! plugs in as another owner of [`core::ConnId`]s next to [`server`],
-//! driving [`ring::RingConn`].
+//! Not yet done: the `XS_CONTROL` commands beyond `check`, `print`,
+//! `quota` and `help`, and ring reconnection
+//! (`XENSTORE_SERVER_FEATURE_RECONNECTION`).
 
 pub mod client;
 pub mod core;
@@ -40,6 +39,7 @@ pub mod path;
 pub mod perms;
 pub mod quota;
 pub mod ring;
+pub mod rings;
 pub mod server;
 pub mod store;
 pub mod wire;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! `xenstored`: the xenstore daemon of dom0.
 //!
-//! Binds the socket, then (unless `--foreground`) detaches as a daemon,
+//! Binds the socket, serves the domains' rings where this is a dom0 whose
+//! kernel offers its xenstore ring (`/proc/xen/xsd_kva`; not with
+//! `--no-domain-init`), then (unless `--foreground`) detaches as a daemon,
 //! writes `--pid-file` and serves until `SIGTERM` or `SIGINT`,
 //! removing the socket and the pid file on the way out.
 
@@ -24,6 +26,10 @@ struct Options {
     /// Write the daemon's pid to this file.
     #[arg(long, short = 'F')]
     pid_file: Option<PathBuf>,
+    /// Serve the Unix socket only: no domain rings, even where dom0's
+    /// ring is offered (`/proc/xen/xsd_kva`).
+    #[arg(long, short = 'D')]
+    no_domain_init: bool,
     /// Stay in the foreground (do not fork).
     #[arg(long, short = 'N', visible_alias = "no-fork")]
     foreground: bool,
@@ -76,6 +82,12 @@ fn run(options: Options) -> Result<(), String> {
     let socket = absolute(options.socket.clone());
     let pid_file = options.pid_file.clone().map(absolute);
     let mut server = Server::bind(&socket, options.quota()).map_err(|e| e.to_string())?;
+    // Xen's `domain_init` + `dom0_init`, where this is a dom0 whose kernel
+    // waits for a xenstore daemon.
+    if !options.no_domain_init && xenctrl::xenfs::has_xsd_kva() {
+        let port = server.serve_rings()?;
+        eprintln!("xenstored: serving dom0's xenstore ring (local port {})", port.0);
+    }
     let mut mask = SigSet::empty();
     for signal in [Signal::SIGTERM, Signal::SIGINT] {
         mask.add(signal);

@@ -9,19 +9,19 @@
 //! [`mask_xenstore_idx`]; a producer/consumer pair more than
 //! [`XENSTORE_RING_SIZE`] apart is a broken guest
 //! (`XENSTORE_ERROR_RINGIDX`). The page is shared with a guest that may
-//! change it at any moment, so it is only reached through [`RingPage`],
-//! whose real implementation (over a foreign or grant mapping, with
-//! volatile accesses and barriers, woken through `/dev/xen/evtchn`) is not
-//! written yet; [`VecPage`] serves the tests.
+//! change it at any moment, so it is only reached through [`RingPage`]:
+//! [`shared::SharedPage`] over a real mapping (volatile accesses, full
+//! barriers), [`VecPage`] in the tests. The event channels and the
+//! mappings are [`crate::rings`]'.
 
 use core::mem::offset_of;
 
 use guest_abi::io::xs_wire::{
-    XENSTORE_ERROR_PROTO, XENSTORE_ERROR_RINGIDX, XENSTORE_RING_SIZE,
-    XENSTORE_SERVER_FEATURE_ERROR, XenstoreDomainInterface, mask_xenstore_idx,
+    XENSTORE_CONNECTED, XENSTORE_ERROR_PROTO, XENSTORE_ERROR_RINGIDX, XENSTORE_RECONNECT,
+    XENSTORE_RING_SIZE, XENSTORE_SERVER_FEATURE_ERROR, XenstoreDomainInterface, mask_xenstore_idx,
 };
 
-use crate::core::{ConnId, Xenstored};
+use crate::core::{AcceptRings, ConnId, DomainRings, Xenstored};
 use crate::wire::{Decoder, FrameError};
 
 /// Byte-level access to a shared ring page.
@@ -92,6 +92,8 @@ pub mod field {
     pub const RSP_PROD: usize = offset_of!(XenstoreDomainInterface, rsp_prod);
     /// `server_features`.
     pub const SERVER_FEATURES: usize = offset_of!(XenstoreDomainInterface, server_features);
+    /// `connection`.
+    pub const CONNECTION: usize = offset_of!(XenstoreDomainInterface, connection);
     /// `error`.
     pub const ERROR: usize = offset_of!(XenstoreDomainInterface, error);
 }
@@ -169,14 +171,41 @@ pub struct RingConn<P> {
     pub id: ConnId,
     decoder: Decoder,
     outbuf: Vec<u8>,
+    /// The last pump stopped while the guest was still producing.
+    more: bool,
 }
+
+/// Rounds of [`RingConn::pump`] before it leaves the rest for later, so
+/// that a guest producing requests as fast as they are answered cannot
+/// keep the daemon from its other connections.
+pub const PUMP_ROUNDS: usize = 16;
 
 impl<P: RingPage> RingConn<P> {
     /// Takes over `page` for connection `id`, advertising the features
     /// this daemon has (the `error` field; not reconnection).
     pub fn new(mut page: P, id: ConnId) -> Self {
         page.store(field::SERVER_FEATURES, XENSTORE_SERVER_FEATURE_ERROR);
-        Self { page, id, decoder: Decoder::default(), outbuf: Vec::new() }
+        Self { page, id, decoder: Decoder::default(), outbuf: Vec::new(), more: false }
+    }
+
+    /// Starts over as connection `id` (Xen's `domain_conn_reset` on an
+    /// introduction): partial input and unsent output are dropped and the
+    /// four indexes zeroed. Returns whether the guest was waiting for a
+    /// reconnection (`XENSTORE_RECONNECT`, now `XENSTORE_CONNECTED`) and
+    /// must be notified.
+    pub fn reset(&mut self, id: ConnId) -> bool {
+        self.id = id;
+        self.decoder = Decoder::default();
+        self.outbuf.clear();
+        for f in [field::REQ_CONS, field::REQ_PROD, field::RSP_CONS, field::RSP_PROD] {
+            self.page.store(f, 0);
+        }
+        self.page.barrier();
+        if self.page.load(field::CONNECTION) == XENSTORE_RECONNECT {
+            self.page.store(field::CONNECTION, XENSTORE_CONNECTED);
+            return true;
+        }
+        false
     }
 
     /// Does what an event-channel notification calls for: takes the
@@ -186,16 +215,31 @@ impl<P: RingPage> RingConn<P> {
     /// on a broken ring the error is written into the page's `error`
     /// field and returned, and the connection is to be dropped.
     pub fn pump(&mut self, daemon: &mut Xenstored) -> Result<bool, RingError> {
-        let result = self.pump_inner(daemon);
+        self.pump_with(daemon, &mut AcceptRings)
+    }
+
+    /// As [`RingConn::pump`], with `rings` serving the introductions the
+    /// requests make (dom0's own ring carries the toolstack's requests too).
+    pub fn pump_with(
+        &mut self,
+        daemon: &mut Xenstored,
+        rings: &mut dyn DomainRings,
+    ) -> Result<bool, RingError> {
+        let result = self.pump_inner(daemon, rings);
         if let Err(err) = result {
             self.page.store(field::ERROR, err.code());
         }
         result
     }
 
-    fn pump_inner(&mut self, daemon: &mut Xenstored) -> Result<bool, RingError> {
+    fn pump_inner(
+        &mut self,
+        daemon: &mut Xenstored,
+        rings: &mut dyn DomainRings,
+    ) -> Result<bool, RingError> {
         let mut notify = false;
-        loop {
+        self.more = false;
+        for _ in 0..PUMP_ROUNDS {
             let mut progress = false;
             if daemon.wants_input(self.id) && self.decoder.room() > 0 {
                 let bytes = take_requests(&mut self.page, self.decoder.room())?;
@@ -208,7 +252,7 @@ impl<P: RingPage> RingConn<P> {
             while daemon.wants_input(self.id) {
                 match self.decoder.next_message() {
                     Ok(Some(msg)) => {
-                        daemon.handle(self.id, msg);
+                        daemon.handle_with(self.id, msg, rings);
                         progress = true;
                     }
                     Ok(None) => break,
@@ -226,8 +270,20 @@ impl<P: RingPage> RingConn<P> {
                 return Ok(notify);
             }
         }
+        self.more = true;
+        Ok(notify)
+    }
+
+    /// Whether the last pump left work for the next one (see
+    /// [`PUMP_ROUNDS`]): the transport must come back without waiting for
+    /// an event.
+    #[must_use]
+    pub fn has_more(&self) -> bool {
+        self.more
     }
 }
+
+pub mod shared;
 
 #[cfg(test)]
 mod tests;

@@ -11,10 +11,11 @@
 //! `E2BIG` and the connection closed once that reply is out. `SIGTERM` or
 //! `SIGINT` on the signal descriptor end the loop.
 //!
-//! A ring transport (a domU's page and event channel) would be a second
-//! kind of connection in the same loop: its descriptor is the
-//! `/dev/xen/evtchn` handle, its bytes come from the page instead of a
-//! socket; [`Xenstored`] does not change.
+//! With [`Server::serve_rings`], the ring transport ([`crate::rings`]:
+//! dom0's own ring, introduced domains' rings, `VIRQ_DOM_EXC`) joins the
+//! same loop: the `/dev/xen/evtchn` descriptor is polled too, and every
+//! ring is pumped after every event and after the socket requests (which
+//! may introduce domains or fire watches of ring connections).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -30,6 +31,8 @@ use nix::sys::signalfd::SignalFd;
 
 use crate::core::{ConnId, Xenstored};
 use crate::quota::Quota;
+use crate::rings::Rings;
+use crate::rings::linux::LinuxSys;
 use crate::wire::{Decoder, FrameError, Message};
 
 /// Why the daemon stopped serving.
@@ -70,6 +73,7 @@ pub struct Server {
     listener: UnixListener,
     path: PathBuf,
     conns: HashMap<ConnId, SockConn>,
+    rings: Option<Rings<LinuxSys>>,
 }
 
 impl Server {
@@ -94,7 +98,19 @@ impl Server {
             listener,
             path: path.to_owned(),
             conns: HashMap::new(),
+            rings: None,
         })
+    }
+
+    /// Serves the domains' rings too (Xen's `domain_init` and `dom0_init`,
+    /// [`crate::rings::linux::start`]); returns dom0's local port.
+    ///
+    /// # Errors
+    /// What failed, in words.
+    pub fn serve_rings(&mut self) -> Result<guest_abi::xen::EvtchnPort, String> {
+        let (rings, port) = crate::rings::linux::start(&mut self.daemon)?;
+        self.rings = Some(rings);
+        Ok(port)
     }
 
     /// The socket's path.
@@ -112,6 +128,10 @@ impl Server {
             if let Some(sig) = signals {
                 fds.push(PollFd::new(sig.as_fd(), PollFlags::POLLIN));
             }
+            let evtchn_at = fds.len();
+            if let Some(rings) = &self.rings {
+                fds.push(PollFd::new(rings.sys().as_fd(), PollFlags::POLLIN));
+            }
             let first_conn = fds.len();
             for id in &ids {
                 let Some(conn) = self.conns.get(id) else { continue };
@@ -124,7 +144,13 @@ impl Server {
                 }
                 fds.push(PollFd::new(conn.stream.as_fd(), events));
             }
-            match poll(&mut fds, PollTimeout::NONE) {
+            // A ring left busy is pumped again at once.
+            let wait = if self.rings.as_ref().is_some_and(Rings::busy) {
+                PollTimeout::ZERO
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, wait) {
                 Ok(_) => {}
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(e.into()),
@@ -133,6 +159,8 @@ impl Server {
             let listener_ready = fds.first().map(ready).unwrap_or(PollFlags::empty());
             let signalled =
                 signals.is_some() && fds.get(1).map(ready).is_some_and(|r| !r.is_empty());
+            let events = self.rings.is_some()
+                && fds.get(evtchn_at).map(ready).is_some_and(|r| !r.is_empty());
             let conn_ready: Vec<(ConnId, PollFlags)> =
                 ids.iter().copied().zip(fds.iter().skip(first_conn).map(ready)).collect();
             drop(fds);
@@ -150,6 +178,14 @@ impl Server {
                     self.read_from(id);
                 }
             }
+            if events && let Some(rings) = &mut self.rings {
+                rings.handle_events(&mut self.daemon);
+            }
+            self.process_and_flush();
+            if let Some(rings) = &mut self.rings {
+                rings.pump_all(&mut self.daemon);
+            }
+            // Ring requests may have fired socket connections' watches.
             self.process_and_flush();
         }
     }
@@ -207,7 +243,10 @@ impl Server {
             while self.daemon.wants_input(id) {
                 let Some(conn) = self.conns.get_mut(&id).filter(|c| !c.closing) else { break };
                 match conn.decoder.next_message() {
-                    Ok(Some(msg)) => self.daemon.handle(id, msg),
+                    Ok(Some(msg)) => match &mut self.rings {
+                        Some(rings) => self.daemon.handle_with(id, msg, &mut rings.introducer()),
+                        None => self.daemon.handle(id, msg),
+                    },
                     Ok(None) => break,
                     Err(FrameError::TooLong { req_id, tx_id, .. }) => {
                         let request = Message { ty: 0, req_id, tx_id, payload: Vec::new() };

@@ -89,7 +89,7 @@ pub fn domain(info: &XenDomctlGetdomaininfo, name: Option<String>) -> Domain {
 
 /// Every domain, with names from xenstore where xenstored answers.
 pub fn all() -> Result<Vec<Domain>, Failure> {
-    let infos = Xc::open()?.domain_list()?;
+    let infos = Xc::open()?.all_domains()?;
     let socket = std::env::var_os("XENSTORED_PATH")
         .map_or_else(|| xenstored::client::DEFAULT_SOCKET.into(), std::path::PathBuf::from);
     let mut store = xenstored::client::Client::connect(&socket).ok();

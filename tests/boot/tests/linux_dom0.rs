@@ -22,6 +22,9 @@ use hv_runner::initramfs::{self, InitAction, MARKER, SHELL_MARKER};
 mod xm_info;
 use xm_info::{XM_INFO_SEND, expect_xm_info};
 
+#[path = "dom0_tools/xenbus.rs"]
+mod xenbus;
+
 /// Boots the cached Debian kernel with an initramfs doing `action`, sending `send_after`;
 /// `None` (after a `SKIP:` line) when the packages are not cached, a failure under `CI=true`.
 fn boot_linux(action: InitAction, send_after: &[(&str, &str)]) -> Option<Outcome> {
@@ -196,5 +199,16 @@ fn debian_12_dom0_runs_xm_info_and_dmesg() {
     let total = lines.iter().find_map(|l| l.strip_prefix("total_memory           : "));
     let total: u64 = total.and_then(|t| t.parse().ok()).unwrap_or(0);
     assert!((900..=1024).contains(&total), "total_memory {total} MiB on a 1 GiB machine\n{out}");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
+}
+
+/// Dom0's kernel xenbus served by the project's `xenstored` over dom0's xenstore ring
+/// (xenfs's `xsd_kva` and `xsd_port`, an interdomain event channel from dom0 to itself):
+/// the kernel writes its `control/feature-*` nodes once the daemon wakes it, and
+/// `/dev/xen/xenbus` and `/proc/xen/xenbus` reach the daemon (reads, writes, a watch).
+#[test]
+fn debian_12_dom0_kernel_xenbus_reaches_xenstored() {
+    let Some(out) = boot_linux(InitAction::Shell, &xenbus::XENBUS_SEND) else { return };
+    xenbus::expect_kernel_xenbus(&out);
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
 }

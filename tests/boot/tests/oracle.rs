@@ -26,6 +26,9 @@ use hv_runner::initramfs::{self, InitAction};
 
 #[path = "dom0_tools/xm_info.rs"]
 mod xm_info;
+
+#[path = "dom0_tools/xenbus.rs"]
+mod xenbus;
 use xm_info::{XM_INFO_SEND, expect_xm_info};
 
 /// Generates, for each `module => "name"` (one CPU, or `smp N`), a test booting
@@ -370,4 +373,27 @@ fn linux_dom0_runs_xm_info() {
     for want in ["xen_major              : 4", "xen_minor              : 17"] {
         assert!(lines.iter().any(|l| l.ends_with(want)), "no line {want:?}\n{out}");
     }
+}
+
+/// The same dom0 on Xen 4.17: its kernel xenbus reaches the project's `xenstored` over
+/// dom0's xenstore ring ([`xenbus::expect_kernel_xenbus`]).
+#[test]
+fn linux_dom0_kernel_xenbus_reaches_xenstored() {
+    if boot_tests::debian_prerequisites().is_none() {
+        return;
+    }
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules =
+        initramfs::linux_dom0_modules(InitAction::Shell, initrd.path()).expect("initramfs");
+    let cfg = RunConfig {
+        timeout: Some(Duration::from_secs(300)),
+        send_after: xenbus::XENBUS_SEND
+            .iter()
+            .map(|&(m, t)| (m.to_owned(), t.to_owned()))
+            .collect(),
+        ..hv_runner::oracle::xen_config(xen, modules, 1)
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    xenbus::expect_kernel_xenbus(&out);
 }

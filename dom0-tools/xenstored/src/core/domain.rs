@@ -11,7 +11,11 @@
 //! it about each introduced domain and passes the answers to
 //! [`Xenstored::domains_changed`], which fires `@releaseDomain` for those
 //! that shut down or died as Xen's `domain_cleanup` does. The ring itself
-//! is served by a ring transport whose system half is not written yet.
+//! is the transport's: a first introduction asks [`DomainRings::introduce`]
+//! to map the ring and bind the port (its error fails the request, and the
+//! domain stays unknown, as in Xen's `introduce_domain`); introducing a
+//! known domain again tells [`DomainRings::reintroduce`] (Xen rebinds the
+//! port and resets the connection, `domain_conn_reset`).
 
 use guest_abi::io::xs_wire::XsdError;
 use guest_abi::xen::{DomId, EvtchnPort, Mfn};
@@ -46,6 +50,34 @@ pub enum DomainStatus {
     Dying,
 }
 
+/// The transport's half of an introduction (the ring transport maps the
+/// page and binds the event channel; see [`crate::rings`]).
+pub trait DomainRings {
+    /// `domid` is introduced for the first time with its ring frame `mfn`
+    /// and its unbound port `port`: map the ring and bind the port, or
+    /// fail the introduction with an error.
+    ///
+    /// # Errors
+    /// The error the toolstack gets for its `XS_INTRODUCE`.
+    fn introduce(&mut self, domid: DomId, mfn: Mfn, port: EvtchnPort) -> Result<(), XsdError>;
+
+    /// `domid`, already introduced, is introduced again with `port`.
+    fn reintroduce(&mut self, domid: DomId, port: EvtchnPort);
+}
+
+/// Rings that need nothing: introductions are only recorded (the Unix
+/// socket transport alone, and the tests of the state machine).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcceptRings;
+
+impl DomainRings for AcceptRings {
+    fn introduce(&mut self, _: DomId, _: Mfn, _: EvtchnPort) -> Result<(), XsdError> {
+        Ok(())
+    }
+
+    fn reintroduce(&mut self, _: DomId, _: EvtchnPort) {}
+}
+
 fn domid_arg(payload: &[u8]) -> Result<DomId, XsdError> {
     let domid = DomId(wire::number::<u16>(wire::one_arg(payload)?)?);
     if domid.is_reserved() { Err(XsdError::EINVAL) } else { Ok(domid) }
@@ -60,6 +92,7 @@ impl Xenstored {
         &mut self,
         payload: &[u8],
         after: &mut Vec<After>,
+        rings: &mut dyn DomainRings,
     ) -> Result<Vec<u8>, XsdError> {
         let [domid, mfn, port] = wire::args::<3>(payload)?;
         let domid = DomId(wire::number::<u16>(domid)?);
@@ -73,8 +106,10 @@ impl Xenstored {
             Some(known) => {
                 known.port = port;
                 known.mfn = mfn;
+                rings.reintroduce(domid, port);
             }
             None => {
+                rings.introduce(domid, mfn, port)?;
                 self.domains.insert(domid, Domain { mfn, port, shutdown: false, target: None });
                 after.push(After::Fire(special_event(path::INTRODUCE_DOMAIN)));
             }

@@ -34,7 +34,7 @@ use crate::quota::Quota;
 use crate::store::Store;
 use crate::wire::{self, Message};
 
-pub use domain::{Domain, DomainStatus};
+pub use domain::{AcceptRings, Domain, DomainRings, DomainStatus};
 use transaction::Transaction;
 use tree_ops::{Ctx, Event};
 use watch::Watch;
@@ -183,14 +183,21 @@ impl Xenstored {
     }
 
     /// Handles one request of connection `id`, queueing its reply and the
-    /// watch events it causes.
+    /// watch events it causes; introductions are only recorded
+    /// ([`AcceptRings`]).
     pub fn handle(&mut self, id: ConnId, msg: Message) {
+        self.handle_with(id, msg, &mut AcceptRings);
+    }
+
+    /// As [`Xenstored::handle`], with `rings` mapping the ring of a domain
+    /// the request introduces (an error there fails the request).
+    pub fn handle_with(&mut self, id: ConnId, msg: Message, rings: &mut dyn DomainRings) {
         let Some(caller) = self.conns.get(&id).filter(|c| !c.closed).map(|c| self.caller_of(c))
         else {
             return;
         };
         let mut after = Vec::new();
-        let reply = match self.dispatch(id, caller, &msg, &mut after) {
+        let reply = match self.dispatch(id, caller, &msg, &mut after, rings) {
             // A reply that does not fit one message (a huge directory) is
             // refused as Xen's `send_reply` does.
             Ok(payload) if payload.len() > XENSTORE_PAYLOAD_MAX => {
@@ -216,6 +223,7 @@ impl Xenstored {
         caller: Caller,
         msg: &Message,
         after: &mut Vec<After>,
+        rings: &mut dyn DomainRings,
     ) -> Result<Vec<u8>, XsdError> {
         use XsdSockmsgType as T;
         let ty = msg.msg_type().map_err(|_| XsdError::ENOSYS)?;
@@ -243,7 +251,7 @@ impl Xenstored {
             T::Watch => self.watch(id, caller, p, after),
             T::Unwatch => self.unwatch(id, caller, p),
             T::ResetWatches => self.reset_watches(id),
-            T::Introduce => self.introduce(p, after),
+            T::Introduce => self.introduce(p, after, rings),
             T::Release => self.release(p, after),
             T::Resume => self.resume(p),
             T::IsDomainIntroduced => self.is_introduced(caller, p),

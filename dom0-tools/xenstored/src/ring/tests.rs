@@ -124,3 +124,49 @@ fn broken_indexes_and_oversized_messages_are_ring_errors() {
     assert_eq!(conn.pump(&mut daemon), Err(RingError::Proto));
     assert_eq!(conn.page.load(field::ERROR), XENSTORE_ERROR_PROTO);
 }
+
+/// A guest that produces another request every time the daemon looks at
+/// its producer index, as one racing on another CPU could.
+#[derive(Debug, Default)]
+struct FloodPage {
+    page: VecPage,
+    sent: u32,
+}
+
+impl RingPage for FloodPage {
+    fn load(&self, offset: usize) -> u32 {
+        self.page.load(offset)
+    }
+    fn store(&mut self, offset: usize, value: u32) {
+        self.page.store(offset, value);
+        if offset == field::REQ_CONS {
+            self.sent += 1;
+            let req = Message::request(T::Read, self.sent, 0, &[b"name"]).encode();
+            guest_send(&mut self.page, &req);
+            // Replies are consumed at once.
+            let prod = self.page.load(field::RSP_PROD);
+            self.page.store(field::RSP_CONS, prod);
+        }
+    }
+    fn byte(&self, offset: usize) -> u8 {
+        self.page.byte(offset)
+    }
+    fn set_byte(&mut self, offset: usize, value: u8) {
+        self.page.set_byte(offset, value);
+    }
+}
+
+#[test]
+fn a_guest_that_never_stops_cannot_hold_the_daemon() {
+    let (mut daemon, conn) = setup(0);
+    let mut flood = RingConn::new(FloodPage::default(), conn.id);
+    flood.page.store(field::REQ_CONS, 0);
+    assert!(flood.pump(&mut daemon).unwrap());
+    assert!(flood.has_more(), "the pump stopped early and says so");
+    assert!(flood.page.sent as usize >= PUMP_ROUNDS);
+    // A quiet guest leaves nothing behind.
+    let (mut daemon, mut quiet) = setup(0);
+    guest_send(&mut quiet.page, &Message::request(T::Read, 1, 0, &[b"name"]).encode());
+    quiet.pump(&mut daemon).unwrap();
+    assert!(!quiet.has_more());
+}
