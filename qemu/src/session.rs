@@ -21,6 +21,11 @@ use crate::outcome::{Ending, KillReason, classify};
 use crate::qemu::{QEMU, detect_accel, qemu_args};
 use crate::{BootPath, ExitKind, ModuleSpec, Outcome, Result, RunConfig, grub, image};
 
+/// Bytes of scripted input ([`RunConfig::send_after`]) written at once.
+const TYPED_CHUNK: usize = 16;
+
+/// The pause after each [`TYPED_CHUNK`] of scripted input.
+const TYPED_PAUSE: Duration = Duration::from_millis(20);
 /// How often the run loop checks on QEMU when the serial port is quiet.
 const POLL: Duration = Duration::from_millis(50);
 /// How long QEMU may keep running after the panic's last line before it is killed.
@@ -311,8 +316,16 @@ impl Session {
             && line.contains(marker.as_str())
         {
             if let Some(stdin) = &mut self.stdin {
-                // QEMU gone: the run's end is reported by `wait`.
-                let _ = stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush());
+                // Typed as a person types, a few bytes at a time: a
+                // hypervisor's serial receive ring is small (Xen's holds
+                // 128 bytes until dom0 reads them) and drops what does not
+                // fit. QEMU gone: the run's end is reported by `wait`.
+                for chunk in text.as_bytes().chunks(TYPED_CHUNK) {
+                    if stdin.write_all(chunk).and_then(|()| stdin.flush()).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(TYPED_PAUSE);
+                }
             }
             self.to_send.pop();
         }
