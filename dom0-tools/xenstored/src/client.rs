@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -184,6 +185,38 @@ impl Client {
         self.args(T::TransactionEnd, tx, &[if commit { "T" } else { "F" }]).map(drop)
     }
 
+    /// A watch event that has already arrived, without waiting: for callers
+    /// that poll the connection ([`AsFd`]) beside other descriptors. Call it
+    /// until it answers `None` after each readable poll, and before polling
+    /// (a reply may have brought events along).
+    pub fn try_event(&mut self) -> Result<Option<(String, String)>, ClientError> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(Some(event));
+            }
+            if let Some(msg) =
+                self.decoder.next_message().map_err(|_| ClientError::Protocol("oversized reply"))?
+            {
+                if msg.ty != T::WatchEvent.raw() {
+                    return Err(ClientError::Protocol("unexpected reply"));
+                }
+                self.stash_event(&msg);
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            self.stream.set_nonblocking(true)?;
+            let got = self.stream.read(&mut buf);
+            self.stream.set_nonblocking(false)?;
+            match got {
+                Ok(0) => return Err(ClientError::Protocol("connection closed")),
+                Ok(n) => self.decoder.push(buf.get(..n).unwrap_or(&[])),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The next watch event (path, token), waiting at most `timeout`.
     pub fn next_event(
         &mut self,
@@ -208,5 +241,12 @@ impl Client {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl AsFd for Client {
+    /// The socket, readable when a reply or a watch event arrives.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
     }
 }
