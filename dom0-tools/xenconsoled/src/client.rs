@@ -242,3 +242,155 @@ pub fn attach(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+    use std::io::{Read, Write};
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+
+    use super::*;
+    use crate::pty::{Pty, set_nonblocking};
+
+    /// A `tty` key in memory; writing to `poke` signals a change.
+    struct FakeTty {
+        value: Arc<Mutex<Option<String>>>,
+        watch: UnixStream,
+    }
+
+    impl TtySource for FakeTty {
+        fn watch_fd(&self) -> BorrowedFd<'_> {
+            self.watch.as_fd()
+        }
+        fn take_changes(&mut self) -> io::Result<bool> {
+            self.watch.set_nonblocking(true)?;
+            let mut buf = [0u8; 64];
+            let mut any = false;
+            while let Ok(n) = (&self.watch).read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                any = true;
+            }
+            Ok(any)
+        }
+        fn read(&mut self) -> io::Result<Option<String>> {
+            Ok(self.value.lock().unwrap().clone())
+        }
+    }
+
+    struct Setup {
+        /// The console's pty, as the daemon holds it.
+        console: Pty,
+        /// The user's terminal: the test types into and reads from its master.
+        user: std::fs::File,
+        key: Arc<Mutex<Option<String>>>,
+        poke: UnixStream,
+        client: thread::JoinHandle<io::Result<Detach>>,
+    }
+
+    fn setup() -> Setup {
+        let console = Pty::open().unwrap();
+        let term = nix::pty::openpty(None, None).unwrap();
+        make_raw(&term.slave).unwrap();
+        let slave: OwnedFd = term.slave;
+        let key = Arc::new(Mutex::new(Some(console.path().to_string_lossy().into_owned())));
+        let (poke, watch) = UnixStream::pair().unwrap();
+        let mut src = FakeTty { value: Arc::clone(&key), watch };
+        let client = thread::spawn(move || {
+            let pty = open_pty(&mut src, Duration::from_secs(5))?.unwrap();
+            console_loop(slave.as_fd(), slave.as_fd(), Some(pty), &mut src, true)
+        });
+        let user = std::fs::File::from(term.master);
+        set_nonblocking(&user).unwrap();
+        Setup { console, user, key, poke, client }
+    }
+
+    fn read_exactly(fd: BorrowedFd<'_>, want: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < want {
+            assert!(Instant::now() < deadline, "got {got:?}, wanted {want} bytes");
+            let mut buf = [0u8; 256];
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(nix::Error::EAGAIN) => thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        got
+    }
+
+    fn wait(client: thread::JoinHandle<io::Result<Detach>>) -> Detach {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !client.is_finished() {
+            assert!(Instant::now() < deadline, "client did not return");
+            thread::sleep(Duration::from_millis(5));
+        }
+        client.join().unwrap().unwrap()
+    }
+
+    #[test]
+    fn copies_both_ways_and_escape_detaches() {
+        let mut s = setup();
+        // Console output reaches the terminal, byte for byte.
+        nix::unistd::write(s.console.master(), b"Welcome\r\n\x1d inside output\n").unwrap();
+        assert_eq!(read_exactly(s.user.as_fd(), 25), b"Welcome\r\n\x1d inside output\n");
+        // Typing reaches the console; an escape among other bytes is data.
+        s.user.write_all(b"ls\r").unwrap();
+        assert_eq!(read_exactly(s.console.master(), 3), b"ls\r");
+        thread::sleep(Duration::from_millis(50));
+        s.user.write_all(b"a\x1db").unwrap();
+        assert_eq!(read_exactly(s.console.master(), 3), b"a\x1db");
+        assert!(!s.client.is_finished());
+        // Ctrl-] alone detaches; nothing of it reaches the console.
+        thread::sleep(Duration::from_millis(50));
+        s.user.write_all(&[ESCAPE_CHARACTER]).unwrap();
+        assert_eq!(wait(s.client), Detach::Escape);
+        let mut buf = [0u8; 8];
+        assert_eq!(nix::unistd::read(s.console.master(), &mut buf), Err(nix::Error::EAGAIN));
+    }
+
+    #[test]
+    fn a_vanished_tty_key_ends_the_session() {
+        let mut s = setup();
+        nix::unistd::write(s.console.master(), b"x").unwrap();
+        assert_eq!(read_exactly(s.user.as_fd(), 1), b"x");
+        *s.key.lock().unwrap() = None;
+        s.poke.write_all(b"!").unwrap();
+        assert_eq!(wait(s.client), Detach::ConsoleGone);
+    }
+
+    #[test]
+    fn a_closed_console_waits_for_a_new_pty() {
+        let mut s = setup();
+        nix::unistd::write(s.console.master(), b"1").unwrap();
+        assert_eq!(read_exactly(s.user.as_fd(), 1), b"1");
+        // The daemon closes the pty (and would write a new one).
+        drop(s.console);
+        thread::sleep(Duration::from_millis(100));
+        assert!(!s.client.is_finished(), "a dead pty alone does not end it");
+        let fresh = Pty::open().unwrap();
+        *s.key.lock().unwrap() = Some(fresh.path().to_string_lossy().into_owned());
+        s.poke.write_all(b"!").unwrap();
+        nix::unistd::write(fresh.master(), b"2").unwrap();
+        assert_eq!(read_exactly(s.user.as_fd(), 1), b"2");
+        s.user.write_all(&[ESCAPE_CHARACTER]).unwrap();
+        assert_eq!(wait(s.client), Detach::Escape);
+    }
+
+    #[test]
+    fn waiting_for_a_tty_gives_up() {
+        let (_poke, watch) = UnixStream::pair().unwrap();
+        let mut src = FakeTty { value: Arc::new(Mutex::new(None)), watch };
+        let start = Instant::now();
+        assert!(open_pty(&mut src, Duration::from_millis(200)).unwrap().is_none());
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        *src.value.lock().unwrap() = Some("/nonexistent/pty".into());
+        assert!(open_pty(&mut src, Duration::from_millis(50)).unwrap().is_none());
+    }
+}

@@ -222,9 +222,13 @@ impl<H: Hypervisor> Daemon<H> {
         }
     }
 
-    /// One round: poll, then handle what is ready. Returns `false` when
-    /// `stop` became readable.
-    pub fn run_once(&mut self, stop: Option<BorrowedFd<'_>>) -> Result<bool, DaemonError> {
+    /// One round: poll (waiting at most `max_wait`, if given), then handle
+    /// what is ready. Returns `false` when `stop` became readable.
+    pub fn run_once(
+        &mut self,
+        stop: Option<BorrowedFd<'_>>,
+        max_wait: Option<Duration>,
+    ) -> Result<bool, DaemonError> {
         self.handle_xs()?;
         self.cleanup();
         let now = Instant::now();
@@ -237,6 +241,10 @@ impl<H: Hypervisor> Daemon<H> {
         }
         if self.hv_log.is_some() {
             let t = self.next_hv_read;
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
+        if let Some(wait) = max_wait {
+            let t = crate::console::later(now, wait);
             deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
 
@@ -317,7 +325,19 @@ impl<H: Hypervisor> Daemon<H> {
 
     /// Runs until `stop` is readable (or forever without one).
     pub fn run(&mut self, stop: Option<BorrowedFd<'_>>) -> Result<(), DaemonError> {
-        while self.run_once(stop)? {}
+        while self.run_once(stop, None)? {}
         Ok(())
+    }
+
+    /// Runs for about `time` (tests step the daemon with this).
+    pub fn run_for(&mut self, time: Duration) -> Result<(), DaemonError> {
+        let start = Instant::now();
+        loop {
+            let left = time.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Ok(());
+            }
+            self.run_once(None, Some(left))?;
+        }
     }
 }

@@ -115,6 +115,7 @@ struct ChannelState {
     masked: bool,
     pending: bool,
     to_guest: u64,
+    delivered: u64,
     closed: bool,
 }
 
@@ -175,6 +176,12 @@ impl FakeChannel {
         lock(&self.state).to_guest
     }
 
+    /// How many events the daemon took from this channel.
+    #[must_use]
+    pub fn deliveries(&self) -> u64 {
+        lock(&self.state).delivered
+    }
+
     /// Whether the daemon dropped its end (closed the console).
     #[must_use]
     pub fn is_closed(&self) -> bool {
@@ -204,7 +211,9 @@ impl EventChannel for FakeChannel {
         match (&*self.daemon_end).read(&mut byte) {
             Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(_) => {
-                lock(&self.state).pending = false;
+                let mut s = lock(&self.state);
+                s.pending = false;
+                s.delivered = s.delivered.saturating_add(1);
                 Ok(Some(self.port))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),

@@ -118,7 +118,7 @@ fn serve(xs: Client, hv: XenHypervisor, opts: Options, signals: &SignalFd) -> Re
     use std::os::fd::AsFd;
     let mut daemon = Daemon::new(xs, hv, opts).map_err(|e| e.to_string())?;
     loop {
-        if daemon.run_once(Some(signals.as_fd())).map_err(|e| e.to_string())? {
+        if daemon.run_once(Some(signals.as_fd()), None).map_err(|e| e.to_string())? {
             continue;
         }
         while let Ok(Some(info)) = signals.read_signal() {
