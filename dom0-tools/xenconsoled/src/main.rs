@@ -12,8 +12,10 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use xenconsoled::backend::Hypervisor;
 use xenconsoled::console::ConsoleConfig;
 use xenconsoled::daemon::{Daemon, Options};
+use xenconsoled::fake::FakeXen;
 use xenconsoled::xen::XenHypervisor;
 use xenstored::client::Client;
 
@@ -71,13 +73,20 @@ struct Cli {
     /// Write ESC as `.` in logs.
     #[arg(long)]
     replace_escape: bool,
+    /// Tests only: serve an empty in-memory hypervisor instead of privcmd's.
+    #[arg(long, hide = true)]
+    test_fake_hypervisor: bool,
 }
 
 fn run(cli: Cli) -> Result<(), String> {
     let socket = std::env::var_os("XENSTORED_PATH")
         .map_or_else(|| PathBuf::from(xenstored::client::DEFAULT_SOCKET), PathBuf::from);
     let xs = Client::connect(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
-    let hv = XenHypervisor::open().map_err(|e| e.to_string())?;
+    let hv = if cli.test_fake_hypervisor {
+        None
+    } else {
+        Some(XenHypervisor::open().map_err(|e| e.to_string())?)
+    };
     if cli.log != Which::None {
         std::fs::create_dir_all(&cli.log_dir)
             .map_err(|e| format!("{}: {e}", cli.log_dir.display()))?;
@@ -107,14 +116,22 @@ fn run(cli: Cli) -> Result<(), String> {
         std::fs::write(pid_file, format!("{}\n", std::process::id()))
             .map_err(|e| format!("writing {}: {e}", pid_file.display()))?;
     }
-    let result = serve(xs, hv, opts, &signals);
+    let result = match hv {
+        Some(hv) => serve(xs, hv, opts, &signals),
+        None => serve(xs, FakeXen::new(), opts, &signals),
+    };
     if let Some(pid_file) = pid_file {
         let _ = std::fs::remove_file(pid_file);
     }
     result
 }
 
-fn serve(xs: Client, hv: XenHypervisor, opts: Options, signals: &SignalFd) -> Result<(), String> {
+fn serve<H: Hypervisor>(
+    xs: Client,
+    hv: H,
+    opts: Options,
+    signals: &SignalFd,
+) -> Result<(), String> {
     use std::os::fd::AsFd;
     let mut daemon = Daemon::new(xs, hv, opts).map_err(|e| e.to_string())?;
     loop {

@@ -394,6 +394,63 @@ fn guest_output_is_logged_with_timestamps() {
 }
 
 #[test]
+fn hypervisor_console_is_logged_incrementally() {
+    let xs = Xenstored::start();
+    let xen = FakeXen::new();
+    let logs = tempfile::tempdir().unwrap();
+    xen.hv_print(b"(XEN) boot\n");
+    let opts = Options { hv_log: Some(logs.path().to_path_buf()), ..Options::default() };
+    let mut d = Daemon::new(xs.client(), xen.clone(), opts).unwrap();
+    let log = logs.path().join("hypervisor.log");
+    assert_eq!(std::fs::read(&log).unwrap(), b"(XEN) boot\n", "the boot messages at start");
+    xen.hv_print(b"(XEN) later\n");
+    pump_until(&mut d, "the new line", |_| std::fs::read(&log).unwrap().len() > 11);
+    d.run_for(Duration::from_millis(600)).unwrap();
+    assert_eq!(std::fs::read(&log).unwrap(), b"(XEN) boot\n(XEN) later\n", "each byte once");
+}
+
+#[test]
+fn binary_writes_its_pid_file_and_stops_on_sigterm() {
+    let xs = Xenstored::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("xenconsoled.pid");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xenconsoled"))
+        .args(["-i", "--test-fake-hypervisor", "--pid-file"])
+        .arg(&pid_file)
+        .env("XENSTORED_PATH", &xs.socket)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert_eq!(pid, child.id() as i32);
+    // It serves: domain-list events arrive and are handled.
+    let mut tools = xs.client();
+    tools.request(T::Introduce, 0, b"3\x000\x001\0".to_vec()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(child.try_wait().unwrap().is_none());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(child.try_wait().unwrap().is_none(), "SIGHUP reopens logs, no exit");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!pid_file.exists(), "pid file removed");
+}
+
+#[test]
 fn xenconsole_attaches_through_the_daemons_pty() {
     let xs = Xenstored::start();
     let xen = FakeXen::new();
