@@ -512,3 +512,27 @@ impl<H: Hypervisor> Console<H> {
         self.buffer.pending().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_as_strtoul_base_0() {
+        assert_eq!(parse_ulong("1048576"), 1_048_576);
+        assert_eq!(parse_ulong("0x1000"), 4096);
+        assert_eq!(parse_ulong("010"), 8);
+        assert_eq!(parse_ulong(" 42kB"), 42);
+        assert_eq!(parse_ulong("0"), 0);
+        assert_eq!(parse_ulong("junk"), 0);
+        assert_eq!(parse_ulong("99999999999999999999999"), 0);
+    }
+
+    #[test]
+    fn ring_ref_and_port_parse_as_sscanf() {
+        assert_eq!(parse_number("4660"), Some(4660));
+        assert_eq!(parse_number("7\n"), Some(7));
+        assert_eq!(parse_number("x7"), None);
+        assert_eq!(parse_number(""), None);
+    }
+}
