@@ -44,15 +44,27 @@ pub const PV_BUILD_ARGS: &[&str] = &[
 /// ([`DOM0_TOOLS_RUSTFLAGS`]) so that they run in a busybox initramfs.
 pub const DOM0_TOOLS_TARGET: &str = "x86_64-unknown-linux-gnu";
 
-/// The flags that link the dom0 tools statically (glibc's static libraries).
-pub const DOM0_TOOLS_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+/// The flags that link the dom0 tools statically (glibc's static libraries), without debug
+/// information (the workspace's release profile keeps it; a dom0 initramfs must stay small).
+pub const DOM0_TOOLS_RUSTFLAGS: &str = "-C target-feature=+crt-static -C strip=debuginfo";
 
 /// The cargo arguments that build the dom0 tools (`dom0-tools/`).
-pub const DOM0_TOOLS_BUILD_ARGS: &[&str] =
-    &["build", "-p", "xm", "-p", "xenstored", "--release", "--target", DOM0_TOOLS_TARGET];
+pub const DOM0_TOOLS_BUILD_ARGS: &[&str] = &[
+    "build",
+    "-p",
+    "xm",
+    "-p",
+    "xenstored",
+    "-p",
+    "xenconsoled",
+    "--release",
+    "--target",
+    DOM0_TOOLS_TARGET,
+];
 
 /// The binaries of the dom0 tools a dom0 initramfs carries.
-pub const DOM0_TOOL_BINARIES: &[&str] = &["xm", "xenstored", "xenstore"];
+pub const DOM0_TOOL_BINARIES: &[&str] =
+    &["xm", "xenstored", "xenstore", "xenconsoled", "xenconsole"];
 
 /// The names the multi-call `xenstore` client answers to, as Xen's tools are installed.
 pub const XENSTORE_CLIENT_LINKS: &[&str] = &[

@@ -93,6 +93,8 @@ mount -t xenfs xenfs /proc/xen
 echo \"{TOOLS_MARKER} $(ls /dev/xen 2>/dev/null | tr '\\n' ' ')\"
 mkdir -p /var/run/xenstored /var/log/xen
 xenstored --pid-file /var/run/xenstored.pid && echo \"HV-TOOLS: xenstored started\"
+mkdir -p /var/log/xen/console
+xenconsoled --pid-file /var/run/xenconsoled.pid && echo \"HV-TOOLS: xenconsoled started\"
 ",
             XEN_MODULES.join(" ")
         ));

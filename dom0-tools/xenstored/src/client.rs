@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -49,6 +49,15 @@ enum Stream {
     Device(File),
 }
 
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Self::Socket(s) => s.as_fd(),
+            Self::Device(f) => f.as_fd(),
+        }
+    }
+}
+
 impl Stream {
     /// Reads what is there, waiting at most `timeout` (`TimedOut`).
     fn read_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
@@ -57,11 +66,7 @@ impl Stream {
             Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
         };
         let ready = {
-            let fd = match &*self {
-                Self::Socket(s) => s.as_fd(),
-                Self::Device(f) => f.as_fd(),
-            };
-            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+            let mut fds = [PollFd::new(self.as_fd(), PollFlags::POLLIN)];
             poll(&mut fds, wait).map_err(io::Error::from)?
         };
         if ready == 0 {
@@ -240,6 +245,39 @@ impl Client {
         self.args(T::TransactionEnd, tx, &[if commit { "T" } else { "F" }]).map(drop)
     }
 
+    /// A watch event that has already arrived, without waiting: for callers
+    /// that poll the connection ([`AsFd`]) beside other descriptors. Call it
+    /// until it answers `None` after each readable poll, and before polling
+    /// (a reply may have brought events along).
+    pub fn try_event(&mut self) -> Result<Option<(String, String)>, ClientError> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(Some(event));
+            }
+            if let Some(msg) =
+                self.decoder.next_message().map_err(|_| ClientError::Protocol("oversized reply"))?
+            {
+                if msg.ty != T::WatchEvent.raw() {
+                    return Err(ClientError::Protocol("unexpected reply"));
+                }
+                self.stash_event(&msg);
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            match self.stream.read_within(&mut buf, Some(Duration::ZERO)) {
+                Ok(0) => return Err(ClientError::Protocol("connection closed")),
+                Ok(n) => self.decoder.push(buf.get(..n).unwrap_or(&[])),
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The next watch event (path, token), waiting at most `timeout`.
     pub fn next_event(
         &mut self,
@@ -261,5 +299,12 @@ impl Client {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl AsFd for Client {
+    /// The socket, readable when a reply or a watch event arrives.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
     }
 }

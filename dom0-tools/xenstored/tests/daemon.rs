@@ -114,6 +114,34 @@ fn write_read_watch_and_transaction_conflict() {
     assert_eq!(b.read(0, "/vm/1/state").unwrap(), b"paused");
 }
 
+#[test]
+fn watch_events_can_be_polled_without_blocking() {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+
+    let daemon = Daemon::start();
+    let mut a = daemon.client();
+    let mut b = daemon.client();
+    b.watch("/poll", "t").unwrap();
+    assert_eq!(b.try_event().unwrap(), Some(("/poll".into(), "t".into())));
+    assert_eq!(b.try_event().unwrap(), None, "nothing more, and no waiting");
+    a.write(0, "/poll/x", b"1").unwrap();
+    a.write(0, "/poll/y", b"2").unwrap();
+    let mut fds = [PollFd::new(b.as_fd(), PollFlags::POLLIN)];
+    assert_eq!(poll(&mut fds, PollTimeout::from(5000u16)).unwrap(), 1);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < 2 {
+        assert!(Instant::now() < deadline);
+        if let Some((path, _)) = b.try_event().unwrap() {
+            got.push(path);
+        }
+    }
+    assert_eq!(got, ["/poll/x", "/poll/y"]);
+    // Requests still work after non-blocking reads.
+    assert_eq!(b.read(0, "/poll/y").unwrap(), b"2");
+}
+
 fn raw_exchange(socket: &Path, bytes: &[u8]) -> Vec<Message> {
     let mut stream = UnixStream::connect(socket).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

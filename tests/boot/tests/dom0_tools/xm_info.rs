@@ -9,6 +9,10 @@ use hv_runner::initramfs::{self, SHELL_MARKER};
 /// not depend on the hypervisor, `xm dmesg` finding the hypervisor's command line in its
 /// console ring, and xm's error for an unknown subcommand.
 pub fn expect_xm_info(out: &Outcome) {
+    assert!(
+        !out.serial.contains("Initramfs unpacking failed"),
+        "the kernel could not unpack the whole initramfs (too big for dom0's memory?)\n{out}"
+    );
     let tools = out
         .serial
         .lines()
@@ -27,6 +31,7 @@ pub fn expect_xm_info(out: &Outcome) {
         "Error: Subcommand nosuch not found!",
         "xm-nosuch-rc=1",
         "HV-TOOLS: xenstored started",
+        "HV-TOOLS: xenconsoled started",
         "xs-read=Domain-0",
         "xs-ls-rc=0",
         "Name                                        ID   Mem VCPUs      State   Time(s)",
