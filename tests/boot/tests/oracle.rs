@@ -89,9 +89,15 @@ fn kernel(name: &str) -> PathBuf {
 /// Boots `modules` as Xen's on `smp` CPUs; `None` (after a `SKIP:` line, or a failure
 /// under `CI=true`) without the cached Xen.
 fn boot(modules: Vec<ModuleSpec>, smp: u32) -> Option<Outcome> {
+    boot_appending(modules, smp, "")
+}
+
+/// As [`boot`], with `extra` appended to Xen's command line.
+fn boot_appending(modules: Vec<ModuleSpec>, smp: u32, extra: &str) -> Option<Outcome> {
     let xen = boot_tests::xen_prerequisite()?;
-    let cfg =
+    let mut cfg =
         RunConfig { timeout: Some(TIMEOUT), ..hv_runner::oracle::xen_config(xen, modules, smp) };
+    cfg.append.push_str(extra);
     match hv_runner::run(&cfg) {
         Ok(out) => Some(out),
         Err(e) => panic!("cannot boot Xen 4.17: {e:#}"),
@@ -147,6 +153,16 @@ include!("domu/rings_lines.rs");
 /// Packs `domus` into the toolstack's initrd and boots `pv-toolstack` as Xen 4.17's dom0
 /// with `dom0_args` on its command line on `smp` CPUs; `None` without the cached Xen.
 fn boot_toolstack(domus: &[ModuleSpec], dom0_args: &str, smp: u32) -> Option<Outcome> {
+    boot_toolstack_appending(domus, dom0_args, smp, "")
+}
+
+/// As [`boot_toolstack`], with `extra` appended to Xen's command line.
+fn boot_toolstack_appending(
+    domus: &[ModuleSpec],
+    dom0_args: &str,
+    smp: u32,
+    extra: &str,
+) -> Option<Outcome> {
     let runs = hv_runner::target_dir().join("hv-runs");
     if let Err(e) = std::fs::create_dir_all(&runs) {
         panic!("creating {}: {e}", runs.display());
@@ -167,7 +183,7 @@ fn boot_toolstack(domus: &[ModuleSpec], dom0_args: &str, smp: u32) -> Option<Out
     if let Some(dom0) = modules.first_mut() {
         dom0_args.clone_into(&mut dom0.args);
     }
-    boot(modules, smp)
+    boot_appending(modules, smp, extra)
 }
 
 /// The dom0 toolstack builds one `pv-hello` domU on Xen 4.17, runs it and reaps its
@@ -274,34 +290,10 @@ fn toolstack_grant_v2() {
 /// `domu` `grant_v2::gnttab_max_ver_1_allows_version_1_only`): no version 2 for anyone.
 #[test]
 fn toolstack_gnttab_max_ver_1() {
-    let runs = hv_runner::target_dir().join("hv-runs");
-    if let Err(e) = std::fs::create_dir_all(&runs) {
-        panic!("creating {}: {e}", runs.display());
-    }
-    let initrd = match tempfile::Builder::new().prefix("oracle-").suffix(".cpio").tempfile_in(&runs)
-    {
-        Ok(file) => file.into_temp_path(),
-        Err(e) => panic!("creating the domU archive: {e}"),
-    };
     let domus = [ModuleSpec::new(kernel("grant2"), "")];
-    let mut modules = match hv_runner::domu::toolstack_modules(
-        &kernel(hv_runner::domu::TOOLSTACK),
-        &domus,
-        &initrd,
-    ) {
-        Ok(modules) => modules,
-        Err(e) => panic!("packing the domU: {e:#}"),
-    };
-    if let Some(dom0) = modules.first_mut() {
-        "mode=grant-v2".clone_into(&mut dom0.args);
-    }
-    let Some(xen) = boot_tests::xen_prerequisite() else { return };
-    let mut cfg =
-        RunConfig { timeout: Some(TIMEOUT), ..hv_runner::oracle::xen_config(xen, modules, 1) };
-    cfg.append.push_str(" gnttab=max-ver:1");
-    let out = match hv_runner::run(&cfg) {
-        Ok(out) => out,
-        Err(e) => panic!("cannot boot Xen 4.17: {e:#}"),
+    let Some(out) = boot_toolstack_appending(&domus, "mode=grant-v2", 1, " gnttab=max-ver:1")
+    else {
+        return;
     };
     for want in [
         "grant-v2: the hypervisor allows grant tables up to version 1 only",
