@@ -37,7 +37,8 @@
 //! `mode=cycles` and `mode=destroy` run the lifecycle checks of
 //! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
 //! has two domUs talk over an interdomain event channel ([`pingpong`]);
-//! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
+//! `mode=sedf-bench` the sEDF guarantee figure ([`sedf`], with
+//! `sched=sedf`), `mode=grant` and `mode=grant-bench` the grant-table checks and figures
 //! of [`grant`].
 //!
 //! dom0 serves its domUs' console and xenstore rings ([`rings`]): each
@@ -56,6 +57,8 @@ mod lifecycle;
 mod pingpong;
 #[path = "pv-toolstack/rings.rs"]
 mod rings;
+#[path = "pv-toolstack/sedf.rs"]
+mod sedf;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -548,6 +551,10 @@ fn test_main(si: &StartInfo) {
     let vcpus = domu_vcpus(si);
     if pingpong::wanted(si) {
         pingpong::run(&mut hv, exc, &found, mem, si);
+        return;
+    }
+    if sedf::wanted(si) {
+        sedf::run(si, &mut hv, exc, &found);
         return;
     }
     if let Some(mode) = grant::Mode::from_cmdline(si) {
