@@ -143,7 +143,9 @@ impl Machine {
             Err(e) => xen_panic(format_args!("dom0 cannot enter the domain table: {e:?}")),
         };
         let cpus = smp::num_online().max(1);
-        let sched = match SchedCore::new(cpus) {
+        // Every CPU runs the scheduler chosen with `sched=`.
+        let kind = SCHEDULER.get().copied().unwrap_or_default();
+        let sched = match SchedCore::with_policy(cpus, kind) {
             Ok(s) => s,
             Err(e) => xen_panic(format_args!("scheduler: {e}")),
         };

@@ -427,11 +427,19 @@ fn sync_all(
 ) -> CpuMask {
     let mut ipis = CpuMask::EMPTY;
     let cells: alloc::vec::Vec<_> = parts.domains.iter_from(DomId(0)).cloned().collect();
-    for cell in cells {
+    for cell in &cells {
         let mut dom = cell.lock();
         let kicks = core::mem::take(&mut dom.kick_mask);
         ipis = ipis.or(sched.reconcile_domain(&dom, now));
         ipis = ipis.or(sync_kicked(sched, &mut dom, 0, kicks, u32::MAX, now));
+    }
+    if sched.sedf_adjusted() {
+        // sEDF parameters changed: weight-driven slices may have moved on
+        // every domain; show each its own for `getinfo`.
+        for cell in &cells {
+            sched.publish_sedf(&mut cell.lock());
+        }
+        sched.sedf_published();
     }
     let domains = &*parts.domains;
     ipis.or(sched.forget_missing(|id| domains.contains(id)))

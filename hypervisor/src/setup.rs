@@ -233,9 +233,14 @@ pub fn start_xen(magic: u32, info_paddr: u64) -> ! {
     let mut machine = machine_mem.into_machine(dom);
     let dom0 = alloc::sync::Arc::clone(&machine.dom0);
     crate::guest::init_guest_time(&mut machine);
-    machine.schedule_domain(&dom0);
     *crate::guest::MACHINE.lock() = Some(machine);
     hv_arch_x86_64::entry::set_guest_handlers(crate::guest::on_syscall, crate::guest::on_trap);
+    // Only now may dom0's vCPUs be placed and their CPUs kicked: a
+    // secondary CPU kicked before the machine exists finds nothing to run
+    // and halts without a timer (sEDF places vCPU 0 on the last CPU).
+    if let Some(m) = crate::guest::MACHINE.lock().as_mut() {
+        m.schedule_domain(&dom0);
+    }
     printk!(
         "Starting dom0: entry {:#x}, start_info {:#x}, {nr_vcpus} vCPU{} on {cpus} CPU{}{}",
         regs.rip,

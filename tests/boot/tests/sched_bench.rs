@@ -51,6 +51,10 @@ fn boot_bench(secs: u32) -> Outcome {
         boot: BootPath::Direct,
         smp: 2,
         timeout: Some(TIMEOUT),
+        // QEMU's instruction counter: system time follows the instructions
+        // executed, so the shares do not depend on the host's load (as
+        // `qemu/bench` measures them).
+        extra_args: vec!["-icount".into(), "shift=0".into()],
         ..RunConfig::default()
     };
     match hv_runner::run(&cfg) {

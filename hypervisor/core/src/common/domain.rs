@@ -20,7 +20,7 @@ use super::xsm::XsmSubject;
 use crate::mm::Mfn;
 use crate::pv::domain::PvVcpu;
 use crate::pv::time::VcpuTimers;
-use crate::sched::{CpuMask, CreditParams};
+use crate::sched::{CpuMask, CreditParams, SedfParams};
 
 /// A vCPU (Xen's `struct vcpu`): the state common to every architecture,
 /// and the x86 PV state in [`Vcpu::arch`].
@@ -241,6 +241,9 @@ pub struct Domain {
     pub max_maptrack_frames: u32,
     /// Credit-scheduler weight and cap (`XEN_DOMCTL_SCHEDOP_putinfo`).
     pub sched_credit: CreditParams,
+    /// sEDF parameters (`XEN_DOMCTL_SCHEDOP_putinfo` under `sched=sedf`;
+    /// a weight-driven domain's slice as the scheduler computed it).
+    pub sched_sedf: SedfParams,
     /// Machine frames the domain may map as I/O memory (`iomem_caps`).
     pub iomem_caps: RangeSet,
     /// I/O ports the domain may access (`arch.ioport_caps`).
@@ -282,6 +285,7 @@ impl Domain {
             max_evtchn_port: guest_abi::event_channel::EVTCHN_2L_NR_CHANNELS.saturating_sub(1),
             max_maptrack_frames: 1024,
             sched_credit: CreditParams::default(),
+            sched_sedf: SedfParams::default(),
             iomem_caps: RangeSet::new(),
             ioport_caps: RangeSet::new(),
             irq_caps: RangeSet::new(),

@@ -13,6 +13,11 @@
 //! [`SchedCore::schedule`] on its way back to a guest and switches to the
 //! vCPU it names (none: the CPU idles).
 //!
+//! The policy is the one chosen at boot ([`Policy`]): credit, whose
+//! accounting ticks come on a per-CPU grid, or sEDF, which wants no ticks
+//! but a timer at the end of each decision, an idle CPU's included (the
+//! next period start of a waiting vCPU).
+//!
 //! Everything here runs under the machine lock; the per-CPU state is
 //! plain data.
 
@@ -25,7 +30,7 @@ use super::domain::{Domain, Vcpu};
 use crate::sched::credit::grid_after;
 use crate::sched::{
     Cpu, CpuMask, CreditGlobalParams, CreditParams, CreditScheduler, Decision, SchedError,
-    SchedUnit, Scheduler, Time,
+    SchedUnit, Scheduler, SchedulerKind, SedfParams, SedfScheduler, Time,
 };
 
 /// Xen's `vcpu_runnable`: the domain may run and the vCPU has work.
@@ -47,21 +52,63 @@ pub struct Pcpu {
     pub next_tick: Time,
 }
 
+/// The scheduling policy chosen at boot (Xen's `sched=`).
+#[derive(Debug)]
+pub enum Policy {
+    /// The credit scheduler.
+    Credit(CreditScheduler),
+    /// The simple EDF scheduler.
+    Sedf(SedfScheduler),
+}
+
+/// Calls `$f` on whichever scheduler `$p` holds.
+macro_rules! on_policy {
+    ($p:expr, $s:ident => $f:expr) => {
+        match $p {
+            Policy::Credit($s) => $f,
+            Policy::Sedf($s) => $f,
+        }
+    };
+}
+
+impl Policy {
+    /// Which scheduler this is.
+    #[must_use]
+    pub fn kind(&self) -> SchedulerKind {
+        on_policy!(self, s => s.kind())
+    }
+
+    fn tick_period_ns(&self) -> Option<u64> {
+        on_policy!(self, s => s.tick_period_ns())
+    }
+
+    /// Xen's `dump_runq` text of the policy.
+    ///
+    /// # Errors
+    /// The writer's.
+    pub fn dump(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        on_policy!(self, s => s.dump(out))
+    }
+}
+
 /// The scheduler core: the policy, the per-CPU state and the units the
 /// policy has been told are awake.
 pub struct SchedCore {
-    policy: CreditScheduler,
+    policy: Policy,
     pcpus: Vec<Pcpu>,
     awake: BTreeSet<SchedUnit>,
     /// What the policy was given of each domain: its vCPU count, credit
     /// parameters and each vCPU's hard affinity.
     known: BTreeMap<DomId, Known>,
+    /// sEDF parameters changed since [`Self::publish_sedf`] last ran.
+    sedf_adjusted: bool,
 }
 
 /// A domain as the policy knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Known {
     params: CreditParams,
+    sedf: SedfParams,
     affinity: Vec<CpuMask>,
 }
 
@@ -82,18 +129,45 @@ impl SchedCore {
     /// # Errors
     /// The policy's, for a CPU count it cannot hold.
     pub fn new(nr_cpus: u32) -> Result<Self, SchedError> {
-        let mut policy = CreditScheduler::new(CreditGlobalParams::default())?;
-        let mut pcpus = Vec::new();
-        for c in 0..nr_cpus {
-            policy.init_cpu(Cpu(c))?;
-            pcpus.push(Pcpu { resched: true, ..Pcpu::default() });
-        }
-        Ok(Self { policy, pcpus, awake: BTreeSet::new(), known: BTreeMap::new() })
+        Self::with_policy(nr_cpus, SchedulerKind::Credit)
     }
 
-    /// The policy (for `scheduler_op` and the debug dump).
-    pub fn policy_mut(&mut self) -> &mut CreditScheduler {
-        &mut self.policy
+    /// A core over `nr_cpus` online CPUs with the policy `kind`
+    /// (`sched=`): every CPU runs it.
+    ///
+    /// # Errors
+    /// The policy's, for a CPU count it cannot hold.
+    pub fn with_policy(nr_cpus: u32, kind: SchedulerKind) -> Result<Self, SchedError> {
+        let mut policy = match kind {
+            SchedulerKind::Credit => {
+                Policy::Credit(CreditScheduler::new(CreditGlobalParams::default())?)
+            }
+            SchedulerKind::Sedf => Policy::Sedf(SedfScheduler::new()),
+        };
+        let mut pcpus = Vec::new();
+        for c in 0..nr_cpus {
+            on_policy!(&mut policy, s => s.init_cpu(Cpu(c)))?;
+            pcpus.push(Pcpu { resched: true, ..Pcpu::default() });
+        }
+        Ok(Self {
+            policy,
+            pcpus,
+            awake: BTreeSet::new(),
+            known: BTreeMap::new(),
+            sedf_adjusted: false,
+        })
+    }
+
+    /// The policy (for the debug dump).
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether the policy wants accounting ticks (credit) rather than a
+    /// timer at the end of every decision (sEDF).
+    fn ticks(&self) -> bool {
+        self.policy.tick_period_ns().is_some()
     }
 
     /// CPU `cpu`'s state.
@@ -140,8 +214,9 @@ impl SchedCore {
         out
     }
 
-    /// Gives every vCPU of `d` to the policy with `params` and `affinity`
-    /// (per vCPU; missing entries mean every CPU), asleep; then
+    /// Gives every vCPU of `d` to the policy with `params` (credit; sEDF
+    /// takes the domain's [`Domain::sched_sedf`]) and `affinity` (per
+    /// vCPU; missing entries mean every CPU), asleep; then
     /// [`Self::sync_domain`] wakes the runnable ones.
     ///
     /// # Errors
@@ -152,10 +227,14 @@ impl SchedCore {
         params: CreditParams,
         affinity: &[CpuMask],
     ) -> Result<(), SchedError> {
-        let mut known = Known { params, affinity: Vec::new() };
+        let mut known = Known { params, sedf: d.sched_sedf, affinity: Vec::new() };
         for i in 0..d.vcpus.len() {
             let aff = affinity.get(i).copied().unwrap_or(CpuMask::ALL);
-            self.policy.insert_unit(unit_of(d.id, i), params, aff)?;
+            let unit = unit_of(d.id, i);
+            match &mut self.policy {
+                Policy::Credit(s) => s.insert_unit(unit, params, aff)?,
+                Policy::Sedf(s) => s.insert_unit(unit, d.sched_sedf, aff)?,
+            }
             known.affinity.push(aff);
         }
         self.known.insert(d.id, known);
@@ -183,15 +262,31 @@ impl SchedCore {
                 }
             }
             Some(k) => {
-                if k.params != d.sched_credit
-                    && self.policy.adjust(d.id, d.sched_credit).is_ok()
-                    && let Some(known) = self.known.get_mut(&d.id)
-                {
-                    known.params = d.sched_credit;
+                match &mut self.policy {
+                    Policy::Credit(s) => {
+                        if k.params != d.sched_credit
+                            && s.adjust(d.id, d.sched_credit).is_ok()
+                            && let Some(known) = self.known.get_mut(&d.id)
+                        {
+                            known.params = d.sched_credit;
+                        }
+                    }
+                    Policy::Sedf(s) => {
+                        if k.sedf != d.sched_sedf
+                            && s.adjust(d.id, d.sched_sedf).is_ok()
+                            && let Some(known) = self.known.get_mut(&d.id)
+                        {
+                            known.sedf = d.sched_sedf;
+                            self.sedf_adjusted = true;
+                            // The CPUs decide again with the new parameters.
+                            tickle = tickle
+                                .or(CpuMask::first_n(u32::try_from(self.pcpus.len()).unwrap_or(0)));
+                        }
+                    }
                 }
                 for (i, aff) in affinity.iter().enumerate() {
                     if k.affinity.get(i) != Some(aff)
-                        && let Ok(m) = self.policy.set_affinity(unit_of(d.id, i), *aff)
+                        && let Ok(m) = on_policy!(&mut self.policy, s => s.set_affinity(unit_of(d.id, i), *aff))
                     {
                         tickle = tickle.or(m);
                         if let Some(slot) =
@@ -230,7 +325,7 @@ impl SchedCore {
         for i in 0..nr_vcpus {
             let unit = unit_of(dom, i);
             self.awake.remove(&unit);
-            if let Ok(m) = self.policy.remove_unit(unit) {
+            if let Ok(m) = on_policy!(&mut self.policy, s => s.remove_unit(unit)) {
                 tickle = tickle.or(m);
             }
             for p in &mut self.pcpus {
@@ -241,6 +336,33 @@ impl SchedCore {
         }
         self.raise(tickle);
         tickle
+    }
+
+    /// Whether sEDF parameters changed since the last
+    /// [`Self::publish_sedf`]: weight-driven domains' slices may have
+    /// moved, and the domains should be shown them.
+    #[must_use]
+    pub fn sedf_adjusted(&self) -> bool {
+        self.sedf_adjusted
+    }
+
+    /// Shows domain `d` its sEDF parameters as the policy has them (a
+    /// weight-driven domain's slice is computed from every weight on its
+    /// CPU), for `XEN_DOMCTL_SCHEDOP_getinfo`. The machine layer calls it
+    /// for every domain once [`Self::sedf_adjusted`] says so, then
+    /// [`Self::sedf_published`].
+    pub fn publish_sedf(&mut self, d: &mut Domain) {
+        let Policy::Sedf(s) = &self.policy else { return };
+        let Some(view) = s.dom_params(d.id) else { return };
+        if let Some(known) = self.known.get_mut(&d.id) {
+            known.sedf = view;
+            d.sched_sedf = view;
+        }
+    }
+
+    /// Every domain was shown its sEDF parameters.
+    pub fn sedf_published(&mut self) {
+        self.sedf_adjusted = false;
     }
 
     /// Sets the `resched` flag of the CPUs in `mask`.
@@ -261,13 +383,13 @@ impl SchedCore {
         let runnable = vcpu_runnable(d, v);
         let mut tickle = CpuMask::EMPTY;
         if runnable && !self.awake.contains(&unit) {
-            if let Ok(m) = self.policy.wake(unit, now) {
+            if let Ok(m) = on_policy!(&mut self.policy, s => s.wake(unit, now)) {
                 self.awake.insert(unit);
                 tickle = m;
             }
         } else if !runnable && self.awake.contains(&unit) {
             self.awake.remove(&unit);
-            if let Ok(m) = self.policy.sleep(unit) {
+            if let Ok(m) = on_policy!(&mut self.policy, s => s.sleep(unit)) {
                 tickle = m;
             }
             // Its CPU must stop running it whatever the policy said.
@@ -301,9 +423,12 @@ impl SchedCore {
         cpu == 0
     }
 
-    /// The accounting timer's next deadline, on the master CPU.
+    /// The accounting timer's next deadline, on the master CPU (credit).
     fn acct_deadline(&self, cpu: u32) -> Option<Time> {
-        if Self::is_master(cpu) { self.policy.next_acct() } else { None }
+        match &self.policy {
+            Policy::Credit(s) if Self::is_master(cpu) => s.next_acct(),
+            _ => None,
+        }
     }
 
     /// Runs the policy's tick on `cpu` when its tick is due, and on the
@@ -318,16 +443,17 @@ impl SchedCore {
     /// time burnt).
     pub fn tick(&mut self, cpu: u32, now: Time) -> CpuMask {
         let c = Cpu(cpu);
-        let period = self.policy.tick_period_ns().unwrap_or(10_000_000).max(1);
         let tick_due = self.pcpu(cpu).is_some_and(|p| p.curr.is_some() && now >= p.next_tick);
         let acct_due = self.acct_deadline(cpu).is_some_and(|d| now >= d);
+        let Policy::Credit(policy) = &mut self.policy else { return CpuMask::EMPTY };
+        let period = policy.tick_period_ns().unwrap_or(10_000_000).max(1);
         let tickle = if tick_due {
-            if let Some(p) = self.pcpu_mut(c) {
+            if let Some(p) = self.pcpus.get_mut(c.index()) {
                 p.next_tick = grid_after(now, period);
             }
-            self.policy.tick(c, now)
+            policy.tick(c, now)
         } else if acct_due {
-            self.policy.master_acct(now)
+            policy.master_acct(now)
         } else {
             return CpuMask::EMPTY;
         };
@@ -338,9 +464,13 @@ impl SchedCore {
     /// The next time CPU `cpu` needs its timer for scheduling: its slice
     /// end or its accounting tick, whichever is first, and on the master
     /// CPU the accounting (an idle CPU other than the master needs none).
+    /// Under sEDF: the end of the current decision, idle or not.
     #[must_use]
     pub fn next_event(&self, cpu: u32) -> Option<Time> {
         let p = self.pcpu(cpu)?;
+        if !self.ticks() {
+            return p.slice_end;
+        }
         let acct = self.acct_deadline(cpu);
         let own = p.curr.map(|_| p.slice_end.map_or(p.next_tick, |e| e.min(p.next_tick)));
         match (own, acct) {
@@ -355,16 +485,18 @@ impl SchedCore {
     /// `tickle`.
     pub fn schedule(&mut self, cpu: u32, now: Time) -> Decision {
         let c = Cpu(cpu);
-        let d = self.policy.do_schedule(c, now);
+        let d = on_policy!(&mut self.policy, s => s.do_schedule(c, now));
         // A unit the policy still runs but that went to sleep meanwhile
         // cannot have been chosen: it is not in `awake`.
         let next = d.next.filter(|u| self.awake.contains(u));
         let period = self.policy.tick_period_ns().unwrap_or(10_000_000).max(1);
+        // sEDF times its idle decisions too (the next period start).
+        let timed = next.is_some() || !self.ticks();
         if let Some(p) = self.pcpu_mut(c) {
             let was_idle = p.curr.is_none();
             p.curr = next;
             p.resched = false;
-            p.slice_end = next.and(d.slice_ns).map(|s| now.saturating_add(s));
+            p.slice_end = d.slice_ns.filter(|_| timed).map(|s| now.saturating_add(s));
             if was_idle && next.is_some() {
                 // Xen restarts the tick on the grid of tick periods.
                 p.next_tick = grid_after(now, period);
@@ -507,10 +639,49 @@ mod tests {
         d.sched_credit = CreditParams { weight: 512, cap: 0 };
         d.vcpus[0].affinity_hard = CpuMask::only(Cpu(0));
         s.reconcile_domain(&d, 1);
-        assert_eq!(s.policy.dom_params(DomId(3)), Some(CreditParams { weight: 512, cap: 0 }));
+        assert_eq!(credit(&s).dom_params(DomId(3)), Some(CreditParams { weight: 512, cap: 0 }));
         assert!(!s.forget_missing(|id| id != DomId(3)).is_empty());
         assert!(!s.has_domain(DomId(3)));
         assert_eq!(s.schedule(1, 2).next, None);
+    }
+
+    fn credit(s: &SchedCore) -> &CreditScheduler {
+        match &s.policy {
+            Policy::Credit(c) => c,
+            Policy::Sedf(_) => panic!("not credit"),
+        }
+    }
+
+    #[test]
+    fn sedf_core_times_idle_cpus_and_publishes_weight_slices() {
+        use crate::sched::sedf::SedfPut;
+        let ms = 1_000_000;
+        let mut s = SchedCore::with_policy(1, SchedulerKind::Sedf).unwrap();
+        assert_eq!(s.policy().kind(), SchedulerKind::Sedf);
+        let mut d = domain(1, 1);
+        d.sched_sedf = SedfParams::default()
+            .put(SedfPut { period: 20 * ms, slice: 5 * ms, ..SedfPut::default() })
+            .unwrap();
+        assert!(s.reconcile_domain(&d, ms).contains(Cpu(0)));
+        // Its first period begins at 1 + 5 ms: the idle CPU's timer is due then.
+        assert_eq!(s.schedule(0, ms).next, None);
+        assert_eq!(s.next_event(0), Some(6 * ms));
+        assert!(!s.need_resched(0, 5 * ms));
+        assert!(s.need_resched(0, 6 * ms));
+        assert_eq!(s.tick(0, 6 * ms), CpuMask::EMPTY, "no ticks");
+        assert_eq!(s.schedule(0, 6 * ms).next, Some(u(1, 0)));
+        assert_eq!(s.next_event(0), Some(11 * ms));
+        // A weight-driven domain: its slice comes from the weights.
+        let mut e = domain(2, 1);
+        s.reconcile_domain(&e, 7 * ms);
+        e.sched_sedf = e.sched_sedf.put(SedfPut { weight: 2, ..SedfPut::default() }).unwrap();
+        s.reconcile_domain(&e, 8 * ms);
+        assert!(s.sedf_adjusted());
+        s.publish_sedf(&mut e);
+        s.sedf_published();
+        // (100 - 5 - 25) ms of the weight period, all of it for weight 2.
+        assert_eq!((e.sched_sedf.weight, e.sched_sedf.slice), (2, 70 * ms));
+        assert!(s.reconcile_domain(&e, 9 * ms).is_empty(), "nothing changed");
     }
 
     #[test]

@@ -21,6 +21,7 @@
     clippy::cast_precision_loss
 )]
 
+mod sedf_tests;
 mod tests;
 
 use alloc::collections::BTreeMap;

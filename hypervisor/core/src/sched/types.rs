@@ -219,6 +219,8 @@ pub enum SchedError {
     InvalidTimeslice,
     /// A rate limit outside the scheduler's range.
     InvalidRatelimit,
+    /// sEDF parameters Xen 4.5 refuses (see `SedfParams::put`).
+    InvalidSedf,
 }
 
 impl fmt::Display for SchedError {
@@ -236,6 +238,7 @@ impl fmt::Display for SchedError {
             Self::InvalidCap => "cap out of range",
             Self::InvalidTimeslice => "time slice out of range",
             Self::InvalidRatelimit => "rate limit out of range",
+            Self::InvalidSedf => "sEDF parameters out of range",
         })
     }
 }

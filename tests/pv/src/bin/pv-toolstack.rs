@@ -37,11 +37,12 @@
 //! `mode=cycles` and `mode=destroy` run the lifecycle checks of
 //! [`lifecycle`] instead of running the domUs side by side; `mode=pingpong`
 //! has two domUs talk over an interdomain event channel ([`pingpong`]);
-//! `mode=grant` and `mode=grant-bench` the grant-table checks and figures
-//! of [`grant`]; `mode=grant-v2` the version-2 checks of [`grant_v2`];
-//! `mode=attack` a hostile domU against a victim ([`attack`]);
-//! `mode=fuzz` the hypercall fuzzer beside two working neighbours
-//! ([`fuzz`]).
+//! `mode=sedf-bench` the sEDF guarantee figure ([`sedf`], with
+//! `sched=sedf`), `mode=grant` and `mode=grant-bench` the grant-table checks
+//! and figures of [`grant`]; `mode=grant-v2` the version-2 checks of
+//! [`grant_v2`]; `mode=attack` a hostile domU against a victim
+//! ([`attack`]); `mode=fuzz` the hypercall fuzzer beside two working
+//! neighbours ([`fuzz`]).
 //!
 //! dom0 serves its domUs' console and xenstore rings ([`rings`]): each
 //! domU's console lines appear as `d<N>| <line>` on dom0's console, and
@@ -65,6 +66,8 @@ mod lifecycle;
 mod pingpong;
 #[path = "pv-toolstack/rings.rs"]
 mod rings;
+#[path = "pv-toolstack/sedf.rs"]
+mod sedf;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -569,6 +572,10 @@ fn test_main(si: &StartInfo) {
     }
     if grant_v2::wanted(si) {
         grant_v2::run(si, &mut hv, exc, &found, mem);
+        return;
+    }
+    if sedf::wanted(si) {
+        sedf::run(si, &mut hv, exc, &found);
         return;
     }
     if let Some(mode) = grant::Mode::from_cmdline(si) {

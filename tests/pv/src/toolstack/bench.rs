@@ -200,7 +200,7 @@ fn sysctl(op: &mut XenSysctl) -> Result<(), XenError> {
 }
 
 /// The host's CPU count (`XEN_SYSCTL_physinfo`).
-fn nr_cpus() -> Result<u64, XenError> {
+pub(super) fn nr_cpus() -> Result<u64, XenError> {
     let zero: XenSysctlPhysinfo = bytemuck::Zeroable::zeroed();
     let mut op =
         XenSysctl::with_payload(SysctlCmd::Physinfo, &zero).ok_or(XenError::from(Errno::EINVAL))?;
@@ -210,7 +210,7 @@ fn nr_cpus() -> Result<u64, XenError> {
 }
 
 /// The hypervisor's console ring, oldest byte first.
-fn console_ring() -> Result<Vec<u8>, XenError> {
+pub(super) fn console_ring() -> Result<Vec<u8>, XenError> {
     let mut buf = vec![0u8; RING_BUFFER];
     let rc = XenSysctlReadconsole {
         buffer: buf.as_mut_ptr().addr() as u64,
@@ -268,14 +268,14 @@ fn now() -> u64 {
 }
 
 /// Domains of one phase, built paused.
-struct Phase {
-    built: Vec<BuiltDomain>,
+pub(super) struct Phase {
+    pub(super) built: Vec<BuiltDomain>,
 }
 
 impl Phase {
     /// Builds `n` domUs of `kernel`, adding each build's duration to
     /// `create_ns`.
-    fn build(
+    pub(super) fn build(
         hv: &mut Hypervisor,
         kernel: &[u8],
         n: usize,
@@ -300,7 +300,7 @@ impl Phase {
         Ok(Self { built })
     }
 
-    fn domids(&self) -> Vec<DomId> {
+    pub(super) fn domids(&self) -> Vec<DomId> {
         self.built.iter().map(|b| b.domid).collect()
     }
 
@@ -313,10 +313,24 @@ impl Phase {
         exc: Option<EvtchnPort>,
         window_ns: u64,
     ) -> Result<Vec<Spin>, XenError> {
+        let doms = self.domids();
+        self.run_with(hv, exc, window_ns, "")?;
+        collect(&doms)
+    }
+
+    /// [`Self::run`] with `extra` appended to each domU's command line,
+    /// leaving the reports in the console ring.
+    pub(super) fn run_with(
+        self,
+        hv: &mut Hypervisor,
+        exc: Option<EvtchnPort>,
+        window_ns: u64,
+        extra: &str,
+    ) -> Result<(), XenError> {
         let start = now().saturating_add(START_MARGIN_NS);
         let end = start.saturating_add(window_ns);
         let mut line = String::new();
-        let _ = fmt::write(&mut line, format_args!("start={start} end={end}"));
+        let _ = fmt::write(&mut line, format_args!("start={start} end={end} {extra}"));
         for b in &self.built {
             let mut si = b.start_info;
             si.set_cmd_line(line.as_bytes());
@@ -332,7 +346,7 @@ impl Phase {
             running.push(Running { domid: b.domid, n });
         }
         wait(hv, exc, &mut running);
-        collect(&self.domids())
+        Ok(())
     }
 }
 

@@ -6,8 +6,8 @@ use guest_abi::domctl::{
     XEN_DOMCTL_PFINFO_LPINTAB, XEN_DOMCTL_PFINFO_NOTAB, XEN_DOMCTL_PFINFO_XTAB,
     XenDomctlAddressSize, XenDomctlGetpageframeinfo3, XenDomctlHypercallInit,
     XenDomctlIomemPermission, XenDomctlIoportPermission, XenDomctlIrqPermission, XenDomctlMaxMem,
-    XenDomctlSchedCredit, XenDomctlSchedulerOp, XenDomctlSetdebugging, XenDomctlSetdomainhandle,
-    XenDomctlSettimeoffset, XenScheduler,
+    XenDomctlSchedCredit, XenDomctlSchedSedf, XenDomctlSchedulerOp, XenDomctlSchedulerOpSedf,
+    XenDomctlSetdebugging, XenDomctlSetdomainhandle, XenDomctlSettimeoffset, XenScheduler,
 };
 use guest_abi::version::XenDomainHandle;
 use guest_abi::xen::{DomId, Errno};
@@ -103,10 +103,74 @@ fn credit_scheduler_parameters() {
     ] {
         assert_eq!(domctl(&mut f, &sched(id, sid, cmd, 1, 1)).0, Err(Errno::EINVAL), "{sid} {cmd}");
     }
-    // sEDF at boot: the id changes; its parameters are not kept.
+    // sEDF at boot: the id changes.
     f.platform.sched = SchedulerKind::Sedf;
     assert_eq!(domctl(&mut f, &sched(id, credit, 1, 0, 0)).0, Err(Errno::EINVAL));
-    assert_eq!(domctl(&mut f, &sched(id, 4, 1, 0, 0)).0, Err(Errno::ENOSYS));
+}
+
+fn sedf(id: DomId, cmd: u32, p: XenDomctlSchedSedf) -> XenDomctl {
+    let s = XenDomctlSchedulerOpSedf { sched_id: XenScheduler::Sedf.raw(), cmd, sedf: p };
+    env(DomctlCmd::SchedulerOp, id.0, &s)
+}
+
+fn sedf_get(f: &mut Fixture, id: DomId) -> XenDomctlSchedSedf {
+    let zero = XenDomctlSchedSedf { period: 0, slice: 0, latency: 0, extratime: 0, weight: 0 };
+    let (r, back) = domctl(f, &sedf(id, 1, zero));
+    assert_eq!(r, Ok(0));
+    back.payload::<XenDomctlSchedulerOpSedf>().unwrap().sedf
+}
+
+/// Xen 4.5's `xen_domctl_sched_sedf` under `sched=sedf`: the defaults of
+/// 4.5 (best-effort: 100 ms period, no slice, extratime), put and get, and
+/// 4.5's `-EINVAL`s.
+#[test]
+fn sedf_scheduler_parameters() {
+    let mut f = fixture();
+    f.platform.sched = SchedulerKind::Sedf;
+    let id = create(&mut f, 0, 1);
+    let ms = 1_000_000u64;
+    let p = |period, slice, latency, extratime, weight| XenDomctlSchedSedf {
+        period,
+        slice,
+        latency,
+        extratime,
+        weight,
+    };
+    assert_eq!(sedf_get(&mut f, id), p(100 * ms, 0, 0, 1, 0));
+    assert_eq!(domctl(&mut f, &sedf(id, 0, p(20 * ms, 5 * ms, 0, 0, 0))).0, Ok(0));
+    assert_eq!(sedf_get(&mut f, id), p(20 * ms, 5 * ms, 0, 0, 0));
+    // Latency and the extratime bit (others ignored) are taken.
+    assert_eq!(domctl(&mut f, &sedf(id, 0, p(20 * ms, 5 * ms, 2 * ms, 0xff, 0))).0, Ok(0));
+    assert_eq!(sedf_get(&mut f, id), p(20 * ms, 5 * ms, 2 * ms, 1, 0));
+    for bad in [
+        p(0, 0, 0, 1, 0),             // neither period nor weight
+        p(9_999, 5_000, 0, 0, 0),     // period under 10 us
+        p(10_001 * ms, ms, 0, 0, 0),  // period over 10 s
+        p(20 * ms, 21 * ms, 0, 0, 0), // slice over the period
+        p(20 * ms, 4_999, 0, 0, 0),   // slice under 5 us
+    ] {
+        assert_eq!(domctl(&mut f, &sedf(id, 0, bad)).0, Err(Errno::EINVAL), "{bad:?}");
+    }
+    assert_eq!(sedf_get(&mut f, id), p(20 * ms, 5 * ms, 2 * ms, 1, 0), "unchanged");
+    // A weight with extratime and no period: best-effort.
+    assert_eq!(domctl(&mut f, &sedf(id, 0, p(0, 0, 0, 1, 5))).0, Ok(0));
+    assert_eq!(sedf_get(&mut f, id), p(100 * ms, 0, 0, 1, 0));
+    assert_eq!(with_dom(&f, id, |d| d.sched_sedf.extraweight), 5);
+    // A weight otherwise: weight-driven.
+    assert_eq!(domctl(&mut f, &sedf(id, 0, p(0, 0, 0, 0, 3))).0, Ok(0));
+    assert_eq!(sedf_get(&mut f, id).weight, 3);
+    // Per-vCPU and unknown sub-commands, the credit id.
+    for cmd in [2, 3, 4] {
+        assert_eq!(
+            domctl(&mut f, &sedf(id, cmd, p(20 * ms, 5 * ms, 0, 0, 0))).0,
+            Err(Errno::EINVAL)
+        );
+    }
+    assert_eq!(
+        domctl(&mut f, &sched(id, XenScheduler::Credit.raw(), 1, 0, 0)).0,
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(domctl(&mut f, &sedf(DomId(77), 1, p(0, 0, 0, 0, 0))).0, Err(Errno::ESRCH));
 }
 
 #[test]
