@@ -48,11 +48,21 @@ pub const DOM0_TOOLS_TARGET: &str = "x86_64-unknown-linux-gnu";
 pub const DOM0_TOOLS_RUSTFLAGS: &str = "-C target-feature=+crt-static";
 
 /// The cargo arguments that build the dom0 tools (`dom0-tools/`).
-pub const DOM0_TOOLS_BUILD_ARGS: &[&str] =
-    &["build", "-p", "xm", "-p", "xenstored", "--release", "--target", DOM0_TOOLS_TARGET];
+pub const DOM0_TOOLS_BUILD_ARGS: &[&str] = &[
+    "build",
+    "-p",
+    "xm",
+    "-p",
+    "xenstored",
+    "-p",
+    "xc-build",
+    "--release",
+    "--target",
+    DOM0_TOOLS_TARGET,
+];
 
 /// The binaries of the dom0 tools a dom0 initramfs carries.
-pub const DOM0_TOOL_BINARIES: &[&str] = &["xm", "xenstored", "xenstore"];
+pub const DOM0_TOOL_BINARIES: &[&str] = &["xm", "xenstored", "xenstore", "xc-build"];
 
 /// The names the multi-call `xenstore` client answers to, as Xen's tools are installed.
 pub const XENSTORE_CLIENT_LINKS: &[&str] = &[

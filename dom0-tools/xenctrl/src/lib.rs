@@ -14,10 +14,19 @@
 //!   `domctl` on Xen 4.17's interface 0x15), with the argument structs of
 //!   `guest-abi`, shared with the hypervisor.
 //!
+//! * [`domctl`], [`memory`]: domain control and memory hypercalls for
+//!   other domains; [`foreign`]: their frames mapped here
+//!   (`IOCTL_PRIVCMD_MMAPBATCH_V2`); [`builder`]: the PV domain builder's
+//!   `DomCtl` over them (libxenguest's glue).
+//!
 //! Errors are [`Error`]: the device could not be opened, or the hypervisor
 //! answered a hypercall with `-errno` (named with Xen's errno).
 
 pub mod buffer;
+pub mod builder;
+pub mod domctl;
+pub mod foreign;
+pub mod memory;
 pub mod privcmd;
 mod xc;
 
