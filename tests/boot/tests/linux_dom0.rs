@@ -18,6 +18,8 @@ use boot_tests::{BootPath, ExitKind, Outcome, RunConfig, expect_line};
 use hv_runner::ModuleSpec;
 use hv_runner::initramfs::{self, InitAction, MARKER, SHELL_MARKER};
 
+#[path = "dom0_tools/domu_build.rs"]
+mod domu_build;
 #[path = "dom0_tools/xm_info.rs"]
 mod xm_info;
 use xm_info::{XM_INFO_SEND, expect_xm_info};
@@ -196,5 +198,46 @@ fn debian_12_dom0_runs_xm_info_and_dmesg() {
     let total = lines.iter().find_map(|l| l.strip_prefix("total_memory           : "));
     let total: u64 = total.and_then(|t| t.parse().ok()).unwrap_or(0);
     assert!((900..=1024).contains(&total), "total_memory {total} MiB on a 1 GiB machine\n{out}");
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
+}
+
+/// A domU built from Linux dom0's userland (`xc-build create`: the shared PV domain
+/// builder through `xenctrl`'s privcmd glue, foreign frames written through
+/// `IOCTL_PRIVCMD_MMAPBATCH_V2` mappings): `pv-hello` from the initramfs runs as d1, its
+/// console_io lines (`(d1) ...`, its command line, `Test result: SUCCESS`) appear on the
+/// hypervisor's serial, it powers off; dom0 sees the shutdown (`getdomaininfo`), destroys
+/// it and finds it gone ([`domu_build::expect_domu_built_from_dom0`]).
+#[test]
+fn debian_12_dom0_builds_a_domu_from_userland() {
+    if boot_tests::debian_prerequisites().is_none() {
+        return;
+    }
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules_with(
+        InitAction::Shell,
+        initrd.path(),
+        domu_build::domu_files(),
+    )
+    .expect("initramfs");
+    let cfg = RunConfig {
+        modules,
+        boot: BootPath::Direct,
+        append: initramfs::LINUX_DOM0_APPEND.to_owned(),
+        timeout: Some(Duration::from_secs(300)),
+        send_after: domu_build::build_send(),
+        ..RunConfig::default()
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    let domid = domu_build::expect_domu_built_from_dom0(&out);
+    let prefix = format!("(d{domid}) ");
+    let domu: Vec<&str> = out.serial.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert!(
+        domu.iter().any(|l| l.contains("cmd_line:") && l.contains(domu_build::DOMU_CMDLINE)),
+        "the domU did not print its command line\n{out}"
+    );
+    assert!(
+        domu.iter().any(|l| l.contains("Test result: SUCCESS")),
+        "no `{prefix}Test result: SUCCESS`\n{out}"
+    );
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
 }

@@ -23,6 +23,8 @@ use boot_tests::{ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
 use hv_runner::initramfs::{self, InitAction};
 
+#[path = "dom0_tools/domu_build.rs"]
+mod domu_build;
 #[path = "dom0_tools/xm_info.rs"]
 mod xm_info;
 use xm_info::{XM_INFO_SEND, expect_xm_info};
@@ -258,4 +260,31 @@ fn linux_dom0_runs_xm_info() {
     for want in ["xen_major              : 4", "xen_minor              : 17"] {
         assert!(lines.iter().any(|l| l.ends_with(want)), "no line {want:?}\n{out}");
     }
+}
+
+/// A domU built from Linux dom0's userland on Xen 4.17 (the same initramfs and shell
+/// input as `linux_dom0::debian_12_dom0_builds_a_domu_from_userland`): Xen's release
+/// build drops the domU's console_io output, so the checks are dom0's: the domain is
+/// built, shuts down with reason poweroff, is destroyed and gone.
+#[test]
+fn linux_dom0_builds_a_domu_from_userland() {
+    if boot_tests::debian_prerequisites().is_none() {
+        return;
+    }
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules_with(
+        InitAction::Shell,
+        initrd.path(),
+        domu_build::domu_files(),
+    )
+    .expect("initramfs");
+    let cfg = RunConfig {
+        timeout: Some(Duration::from_secs(300)),
+        send_after: domu_build::build_send(),
+        ..hv_runner::oracle::xen_config(xen, modules, 1)
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    domu_build::expect_domu_built_from_dom0(&out);
+    assert_eq!(out.status, ExitKind::PowerOff, "expected dom0 to power off after exit\n{out}");
 }
