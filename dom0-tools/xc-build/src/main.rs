@@ -13,6 +13,8 @@
 //! * `xc-build wait <domid> [--timeout S]`: waits until the domain shuts
 //!   down and prints `d<id>: shutdown <reason>` (exit status 1 on timeout
 //!   or if it disappears);
+//! * `xc-build context <domid> [vcpu]`: a vCPU's registers
+//!   (`getvcpucontext`: `rip`, `rsp`, `rflags`, `cr3`, ...);
 //! * `xc-build destroy <domid>`: `XEN_DOMCTL_destroydomain` (and its
 //!   xenstore directory).
 //!
@@ -78,6 +80,14 @@ enum Cmd {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+    },
+    /// Print a vCPU's registers (`getvcpucontext`).
+    Context {
+        /// The domain id.
+        domid: u16,
+        /// The vCPU.
+        #[arg(default_value_t = 0)]
+        vcpu: u32,
     },
     /// Destroy a domain.
     Destroy {
@@ -219,6 +229,26 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Wait { domid, timeout } => wait(&xc, DomId(domid), Duration::from_secs(timeout)),
+        Cmd::Context { domid, vcpu } => {
+            let c = xc
+                .vcpu_context(DomId(domid), guest_abi::xen::VcpuId(vcpu))
+                .map_err(|e| format!("d{domid}v{vcpu}: {e}"))?;
+            let r = &c.user_regs;
+            println!(
+                "d{domid}v{vcpu}: rip={:#x} rsp={:#x} rflags={:#x} cs={:#x} cr3={:#x} \
+                 upcall_mask={} rax={:#x} rdi={:#x} rsi={:#x}",
+                r.rip,
+                r.rsp,
+                r.rflags,
+                r.cs,
+                c.ctrlreg.get(3).copied().unwrap_or(0),
+                r.saved_upcall_mask,
+                r.rax,
+                r.rdi,
+                r.rsi
+            );
+            Ok(())
+        }
         Cmd::Destroy { domid } => {
             xc.destroy_domain(DomId(domid)).map_err(|e| format!("d{domid}: {e}"))?;
             forget_in_xenstore(DomId(domid));
