@@ -57,6 +57,8 @@ pub const DOM0_TOOLS_BUILD_ARGS: &[&str] = &[
     "xenstored",
     "-p",
     "xenconsoled",
+    "-p",
+    "xc-build",
     "--release",
     "--target",
     DOM0_TOOLS_TARGET,
@@ -64,7 +66,7 @@ pub const DOM0_TOOLS_BUILD_ARGS: &[&str] = &[
 
 /// The binaries of the dom0 tools a dom0 initramfs carries.
 pub const DOM0_TOOL_BINARIES: &[&str] =
-    &["xm", "xenstored", "xenstore", "xenconsoled", "xenconsole"];
+    &["xm", "xenstored", "xenstore", "xenconsoled", "xenconsole", "xc-build"];
 
 /// The names the multi-call `xenstore` client answers to, as Xen's tools are installed.
 pub const XENSTORE_CLIENT_LINKS: &[&str] = &[

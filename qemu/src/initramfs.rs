@@ -59,6 +59,9 @@ pub struct Dom0Tools {
     pub modules: Vec<(String, Vec<u8>)>,
     /// `(name in /bin, target)`: symbolic links (a multi-call binary's names).
     pub links: Vec<(String, String)>,
+    /// `(path from the root, contents)`: further files (mode 0644), e.g. domU kernels
+    /// for the toolstack to build; their directories must exist in the archive.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// The `/init` script for `action`.
@@ -156,6 +159,9 @@ pub fn initramfs_with(
         }
         for (name, target) in &t.links {
             add(&mut cpio, &format!("bin/{name}"), 0o120_777, target.as_bytes())?;
+        }
+        for (path, data) in &t.files {
+            add(&mut cpio, path.trim_start_matches('/'), 0o100_644, data)?;
         }
     }
     if pad > 0 {
@@ -265,6 +271,16 @@ pub fn cached_debian() -> Option<(PathBuf, PathBuf)> {
 /// The boot modules of a Linux dom0: the cached kernel with `console=hvc0` and an
 /// initramfs doing `action`, written to `initrd`.
 pub fn linux_dom0_modules(action: InitAction, initrd: &Path) -> Result<Vec<ModuleSpec>> {
+    linux_dom0_modules_with(action, initrd, Vec::new())
+}
+
+/// As [`linux_dom0_modules`], with `files` (`(path from the root, contents)`) added to
+/// the initramfs beside the toolstack ([`Dom0Tools::files`]).
+pub fn linux_dom0_modules_with(
+    action: InitAction,
+    initrd: &Path,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<ModuleSpec>> {
     let Some((kernel, busybox)) = cached_debian() else {
         bail!(
             "Debian's kernel and busybox are not cached in {} (run qemu/fetch-debian)",
@@ -274,7 +290,8 @@ pub fn linux_dom0_modules(action: InitAction, initrd: &Path) -> Result<Vec<Modul
             )
         );
     };
-    let tools = dom0_tools(&kernel)?;
+    let mut tools = dom0_tools(&kernel)?;
+    tools.files = files;
     let bb = std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
     std::fs::write(initrd, initramfs_with(&bb, action, Some(&tools), 0)?)
         .with_context(|| format!("writing {}", initrd.display()))?;
@@ -314,7 +331,7 @@ pub fn dom0_tools(kernel: &Path) -> Result<Dom0Tools> {
         .iter()
         .map(|l| ((*l).to_owned(), "xenstore".to_owned()))
         .collect();
-    Ok(Dom0Tools { binaries, modules, links })
+    Ok(Dom0Tools { binaries, modules, links, files: Vec::new() })
 }
 
 #[cfg(test)]
@@ -401,6 +418,7 @@ mod tests {
             binaries: vec![("xm".into(), b"xm-binary".to_vec())],
             modules: XEN_MODULES.iter().map(|m| ((*m).to_owned(), m.as_bytes().to_vec())).collect(),
             links: vec![("xenstore-read".into(), "xenstore".into())],
+            files: vec![("/pv-hello".into(), b"domU kernel".to_vec())],
         };
         let entries = parse_cpio(&unstore(
             &initramfs_with(b"bb", InitAction::PowerOff, Some(&tools), 0).unwrap(),
@@ -410,6 +428,10 @@ mod tests {
         assert_eq!(find("lib/modules/xen/xenfs.ko").2, b"xenfs");
         assert_eq!(find("bin/xenstore-read").1, 0o120_777);
         assert_eq!(find("bin/xenstore-read").2, b"xenstore");
+        assert_eq!(
+            (find("pv-hello").1, find("pv-hello").2.as_slice()),
+            (0o100_644, &b"domU kernel"[..])
+        );
         let init = String::from_utf8(find("init").2.clone()).unwrap();
         // The modules load in order (xenfs needs privcmd), then xenfs is mounted.
         let at = |s: &str| init.find(s).unwrap_or_else(|| panic!("{s} in\n{init}"));

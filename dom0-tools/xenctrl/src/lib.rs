@@ -19,13 +19,22 @@
 //! * [`xenfs`]: dom0's own xenstore ring and port (`/proc/xen/xsd_kva`,
 //!   `/proc/xen/xsd_port`).
 //!
+//! * [`domctl`], [`memory`]: domain control and memory hypercalls for
+//!   other domains; [`foreign`]: their frames mapped here
+//!   (`IOCTL_PRIVCMD_MMAPBATCH_V2`); [`builder`]: the PV domain builder's
+//!   `DomCtl` over them (libxenguest's glue).
+//!
 //! Errors are [`Error`]: the device could not be opened, or the hypervisor
 //! answered a hypercall with `-errno` (named with Xen's errno).
 
 pub mod buffer;
+pub mod builder;
 pub mod domains;
+pub mod domctl;
 pub mod evtchn;
+pub mod foreign;
 pub mod gntdev;
+pub mod memory;
 pub mod privcmd;
 mod xc;
 pub mod xenfs;

@@ -62,7 +62,7 @@ fn c_text(bytes: &[u8]) -> String {
 /// A handle on the hypervisor (`xc_interface`).
 #[derive(Debug)]
 pub struct Xc {
-    privcmd: Privcmd,
+    pub(crate) privcmd: Privcmd,
 }
 
 impl Xc {

@@ -18,6 +18,10 @@ use boot_tests::{BootPath, ExitKind, Outcome, RunConfig, expect_line};
 use hv_runner::ModuleSpec;
 use hv_runner::initramfs::{self, InitAction, MARKER, SHELL_MARKER};
 
+#[path = "dom0_tools/domu_build.rs"]
+mod domu_build;
+#[path = "dom0_tools/linux_domu.rs"]
+mod linux_domu;
 #[path = "dom0_tools/xm_info.rs"]
 mod xm_info;
 use xm_info::{XM_INFO_SEND, expect_xm_info};
@@ -210,5 +214,110 @@ fn debian_12_dom0_runs_xm_info_and_dmesg() {
 fn debian_12_dom0_kernel_xenbus_reaches_xenstored() {
     let Some(out) = boot_linux(InitAction::Shell, &xenbus::XENBUS_SEND) else { return };
     xenbus::expect_kernel_xenbus(&out);
+}
+
+/// A domU built from Linux dom0's userland (`xc-build create`: the shared PV domain
+/// builder through `xenctrl`'s privcmd glue, foreign frames written through
+/// `IOCTL_PRIVCMD_MMAPBATCH_V2` mappings): `pv-hello` from the initramfs runs as d1, its
+/// console_io lines (`(d1) ...`, its command line, `Test result: SUCCESS`) appear on the
+/// hypervisor's serial, it powers off; dom0 sees the shutdown (`getdomaininfo`), destroys
+/// it and finds it gone ([`domu_build::expect_domu_built_from_dom0`]).
+#[test]
+fn debian_12_dom0_builds_a_domu_from_userland() {
+    if boot_tests::debian_prerequisites().is_none() {
+        return;
+    }
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules_with(
+        InitAction::Shell,
+        initrd.path(),
+        domu_build::domu_files(),
+    )
+    .expect("initramfs");
+    let cfg = RunConfig {
+        modules,
+        boot: BootPath::Direct,
+        append: initramfs::LINUX_DOM0_APPEND.to_owned(),
+        timeout: Some(Duration::from_secs(300)),
+        send_after: domu_build::build_send(),
+        ..RunConfig::default()
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    let domid = domu_build::expect_domu_built_from_dom0(&out);
+    let prefix = format!("(d{domid}) ");
+    // (A domU line may follow dom0's prompt on the same serial line.)
+    let domu: Vec<&str> = out.serial.lines().filter_map(|l| l.get(l.find(&prefix)?..)).collect();
+    assert!(
+        domu.iter().any(|l| l.contains("cmd_line:") && l.contains(domu_build::DOMU_CMDLINE)),
+        "the domU did not print its command line\n{out}"
+    );
+    assert!(
+        domu.iter().any(|l| l.contains("Test result: SUCCESS")),
+        "no `{prefix}Test result: SUCCESS`\n{out}"
+    );
+    assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
+}
+
+/// Debian's own kernel (the dom0's vmlinuz, a bzImage) as a domU built from Linux dom0's
+/// userland with 128 MiB: its early console lines arrive through `console_io` as
+/// `(d<N>) ...` (`Linux version`, its command line, `Booting kernel on Xen`, the Xen event
+/// channel ABI, up to [`linux_domu::LINUX_DOMU_LATE_LINE`]); dom0 then sees it alive
+/// (`getdomaininfo`: not shut down), destroys it while it runs and finds it gone.
+#[test]
+fn debian_12_dom0_builds_debian_linux_as_a_domu() {
+    let Some((kernel, _)) = boot_tests::debian_prerequisites() else { return };
+    let vmlinuz = std::fs::read(&kernel).expect("read vmlinuz");
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules_with(
+        InitAction::Shell,
+        initrd.path(),
+        vec![(linux_domu::LINUX_DOMU_KERNEL.to_owned(), vmlinuz)],
+    )
+    .expect("initramfs");
+    let cfg = RunConfig {
+        modules,
+        boot: BootPath::Direct,
+        append: initramfs::LINUX_DOM0_APPEND.to_owned(),
+        timeout: Some(Duration::from_secs(600)),
+        send_after: linux_domu::linux_domu_send(),
+        ..RunConfig::default()
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
+    let domid = lines
+        .iter()
+        .find_map(|l| {
+            l.split_once("built-rc=0 domid=").map(|(_, d)| d.split(' ').next().unwrap_or(d))
+        })
+        .and_then(|d| d.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no `built-rc=0 domid=<n>` line\n{out}"));
+    let prefix = format!("(d{domid}) ");
+    // (A domU line may follow dom0's prompt on the same serial line.)
+    let domu: Vec<&str> = lines.iter().filter_map(|l| l.get(l.find(&prefix)?..)).collect();
+    for want in [
+        "Linux version 6.1",
+        "Command line: console=hvc0 earlyprintk=xen",
+        "Hypervisor detected: Xen PV",
+        "Booting kernel on Xen",
+        "xen:events: Using 2-level ABI",
+        linux_domu::LINUX_DOMU_LATE_LINE,
+    ] {
+        assert!(domu.iter().any(|l| l.contains(want)), "no `{prefix}...{want}...` line\n{out}");
+    }
+    let d = format!("d{domid}");
+    // (The shell's echo of the next typed command may share the line.)
+    let info = lines
+        .iter()
+        .find_map(|l| l.get(l.find(&format!("{d}: "))?..).filter(|r| r.contains("tot_pages=")))
+        .unwrap_or_else(|| panic!("no `xc-build info` line\n{out}"));
+    assert!(!info.contains("shutdown") && info.contains("tot_pages=32768"), "{info}\n{out}");
+    for want in [
+        "info-rc=0".to_owned(),
+        "destroy-rc=0".to_owned(),
+        format!("xc-build: {d}: XEN_DOMCTL_getdomaininfo: ESRCH"),
+        "gone-rc=1".to_owned(),
+    ] {
+        assert!(lines.iter().any(|l| l.ends_with(&want)), "no line ending {want:?}\n{out}");
+    }
     assert_eq!(out.status, ExitKind::PowerOff, "expected a clean power-off after exit\n{out}");
 }

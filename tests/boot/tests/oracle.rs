@@ -24,6 +24,8 @@ use boot_tests::{ExitKind, Outcome, RunConfig};
 use hv_runner::ModuleSpec;
 use hv_runner::initramfs::{self, InitAction};
 
+#[path = "dom0_tools/domu_build.rs"]
+mod domu_build;
 #[path = "dom0_tools/xm_info.rs"]
 mod xm_info;
 
@@ -388,4 +390,95 @@ fn linux_dom0_kernel_xenbus_reaches_xenstored() {
     };
     let out = hv_runner::run(&cfg).expect("run QEMU");
     xenbus::expect_kernel_xenbus(&out);
+}
+
+/// A domU built from Linux dom0's userland on Xen 4.17 (the same initramfs and shell
+/// input as `linux_dom0::debian_12_dom0_builds_a_domu_from_userland`): Xen's release
+/// build drops the domU's console_io output, so the checks are dom0's: the domain is
+/// built, shuts down with reason poweroff, is destroyed and gone.
+#[test]
+fn linux_dom0_builds_a_domu_from_userland() {
+    if boot_tests::debian_prerequisites().is_none() {
+        return;
+    }
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules_with(
+        InitAction::Shell,
+        initrd.path(),
+        domu_build::domu_files(),
+    )
+    .expect("initramfs");
+    let cfg = RunConfig {
+        timeout: Some(Duration::from_secs(300)),
+        send_after: domu_build::build_send(),
+        ..hv_runner::oracle::xen_config(xen, modules, 1)
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    // Linux's power-off on Xen ends in ACPI S5, which the runner sees as a reset; the
+    // checks are dom0's lines.
+    domu_build::expect_domu_built_from_dom0(&out);
+}
+
+/// Debian's own kernel (the dom0's bzImage) as a domU built from Linux dom0's userland on
+/// Xen 4.17 (as `linux_dom0::debian_12_dom0_builds_debian_linux_as_a_domu`): Xen runs the
+/// domain the shared builder made (after 30 s it is alive, not shut down: a bad start
+/// state would be a crash), dom0 destroys it while it runs and finds it gone.
+#[test]
+fn linux_dom0_builds_debian_linux_as_a_domu() {
+    let Some((kernel, _)) = boot_tests::debian_prerequisites() else { return };
+    let Some(xen) = boot_tests::xen_prerequisite() else { return };
+    let vmlinuz = std::fs::read(&kernel).expect("read vmlinuz");
+    let initrd = tempfile::NamedTempFile::new().expect("temp file");
+    let modules = initramfs::linux_dom0_modules_with(
+        InitAction::Shell,
+        initrd.path(),
+        vec![("/vmlinuz-domu".to_owned(), vmlinuz)],
+    )
+    .expect("initramfs");
+    let send = [
+        (
+            initramfs::SHELL_MARKER,
+            "d=$(xc-build create /vmlinuz-domu --memory 128 --cmdline 'console=hvc0' --name \
+             linux); echo built-rc=$? domid=$d\n",
+        ),
+        ("built-rc=", "sleep 30; xc-build info $d; echo info-rc=$?\n"),
+        (
+            "info-rc=",
+            "xc-build destroy $d; echo destroy-rc=$?; for i in $(seq 50); do xc-build info $d \
+             >/dev/null 2>&1 || break; sleep 0.1; done; xc-build info $d; echo gone-rc=$?\n",
+        ),
+        ("gone-rc=", "exit\n"),
+    ];
+    let cfg = RunConfig {
+        timeout: Some(Duration::from_secs(300)),
+        send_after: send.iter().map(|&(m, t)| (m.to_owned(), t.to_owned())).collect(),
+        // xc-build holds the decompressed kernel (65 MB) while it builds: more than a
+        // 256 MiB dom0 with this initramfs can spare.
+        append: hv_runner::oracle::XEN_APPEND.replace("dom0_mem=256M", "dom0_mem=512M"),
+        ..hv_runner::oracle::xen_config(xen, modules, 1)
+    };
+    let out = hv_runner::run(&cfg).expect("run QEMU");
+    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
+    let domid = lines
+        .iter()
+        .find_map(|l| {
+            l.split_once("built-rc=0 domid=").map(|(_, d)| d.split(' ').next().unwrap_or(d))
+        })
+        .unwrap_or_else(|| panic!("no `built-rc=0 domid=<n>` line\n{out}"));
+    let d = format!("d{domid}");
+    // (The shell's echo of the next typed command may share the line.)
+    let info = lines
+        .iter()
+        .find_map(|l| l.get(l.find(&format!("{d}: "))?..).filter(|r| r.contains("tot_pages=")))
+        .unwrap_or_else(|| panic!("no `xc-build info` line\n{out}"));
+    assert!(!info.contains("shutdown") && info.contains("tot_pages=32768"), "{info}\n{out}");
+    for want in [
+        "info-rc=0".to_owned(),
+        "destroy-rc=0".to_owned(),
+        format!("xc-build: {d}: XEN_DOMCTL_getdomaininfo: ESRCH"),
+        "gone-rc=1".to_owned(),
+    ] {
+        assert!(lines.iter().any(|l| l.ends_with(&want)), "no line ending {want:?}\n{out}");
+    }
 }
