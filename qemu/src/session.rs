@@ -21,6 +21,14 @@ use crate::outcome::{Ending, KillReason, classify};
 use crate::qemu::{QEMU, detect_accel, qemu_args};
 use crate::{BootPath, ExitKind, ModuleSpec, Outcome, Result, RunConfig, grub, image};
 
+/// Whether serial `line` is only a shell's echo of `sent` (a typed command): the text
+/// after a prompt (`# ` or `$ `), or the whole line for a wrapped part, is a piece of it.
+fn echoes(line: &str, sent: &str) -> bool {
+    let typed = line.rsplit_once("# ").or_else(|| line.rsplit_once("$ ")).map_or(line, |(_, t)| t);
+    let typed = typed.trim_end();
+    !sent.is_empty() && !typed.is_empty() && sent.contains(typed)
+}
+
 /// Bytes of scripted input ([`RunConfig::send_after`]) written at once.
 const TYPED_CHUNK: usize = 16;
 
@@ -162,6 +170,10 @@ struct Session {
     stdin: Option<ChildStdin>,
     /// The `send_after` pairs not sent yet, next first (reversed: popped from the end).
     to_send: Vec<(String, String)>,
+    /// The last scripted input sent: lines that only echo it back (a shell's
+    /// echo of the typed command, which may contain the next marker) do not
+    /// count as markers.
+    last_sent: String,
     /// QEMU's monitor socket (with `monitor_after`) and the connection, once made.
     monitor: Option<(PathBuf, Option<UnixStream>)>,
     /// The `monitor_after` pairs not sent yet, reversed as `to_send`.
@@ -243,6 +255,7 @@ impl Session {
             stderr_reader: Some(stderr_reader),
             stdin,
             to_send,
+            last_sent: String::new(),
             monitor: monitor.map(|path| (path, None)),
             monitor_to_send: cfg.monitor_after.iter().rev().cloned().collect(),
             start,
@@ -314,6 +327,7 @@ impl Session {
         self.line_times.push((now.saturating_duration_since(self.start), line.to_owned()));
         if let Some((marker, text)) = self.to_send.last()
             && line.contains(marker.as_str())
+            && !echoes(line, &self.last_sent)
         {
             if let Some(stdin) = &mut self.stdin {
                 // Typed as a person types, a few bytes at a time: a
@@ -327,7 +341,9 @@ impl Session {
                     std::thread::sleep(TYPED_PAUSE);
                 }
             }
-            self.to_send.pop();
+            if let Some((_, text)) = self.to_send.pop() {
+                self.last_sent = text;
+            }
         }
         if let Some((marker, command)) = self.monitor_to_send.last()
             && line.contains(marker.as_str())
@@ -507,5 +523,23 @@ impl Drop for RawTerminal {
         unsafe {
             libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw const self.saved);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::echoes;
+
+    #[test]
+    fn a_shell_echo_is_not_a_marker() {
+        let sent = "xm nosuch; echo xm-nosuch-rc=$?\n";
+        assert!(echoes("dom0:/# xm nosuch; echo xm-nosuch-rc=$?", sent));
+        // A wrapped part of a long typed line.
+        assert!(echoes("nosuch; echo xm-nosuch-rc=$?", sent));
+        // The command's own output.
+        assert!(!echoes("xm-nosuch-rc=1", sent));
+        assert!(!echoes("Error: Subcommand nosuch not found!", sent));
+        assert!(!echoes("dom0:/# ", sent));
+        assert!(!echoes("anything", ""));
     }
 }
