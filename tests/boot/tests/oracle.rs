@@ -459,26 +459,5 @@ fn linux_dom0_builds_debian_linux_as_a_domu() {
         ..hv_runner::oracle::xen_config(xen, modules, 1)
     };
     let out = hv_runner::run(&cfg).expect("run QEMU");
-    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
-    let domid = lines
-        .iter()
-        .find_map(|l| {
-            l.split_once("built-rc=0 domid=").map(|(_, d)| d.split(' ').next().unwrap_or(d))
-        })
-        .unwrap_or_else(|| panic!("no `built-rc=0 domid=<n>` line\n{out}"));
-    let d = format!("d{domid}");
-    // (The shell's echo of the next typed command may share the line.)
-    let info = lines
-        .iter()
-        .find_map(|l| l.get(l.find(&format!("{d}: "))?..).filter(|r| r.contains("tot_pages=")))
-        .unwrap_or_else(|| panic!("no `xc-build info` line\n{out}"));
-    assert!(!info.contains("shutdown") && info.contains("tot_pages=32768"), "{info}\n{out}");
-    for want in [
-        "info-rc=0".to_owned(),
-        "destroy-rc=0".to_owned(),
-        format!("xc-build: {d}: XEN_DOMCTL_getdomaininfo: ESRCH"),
-        "gone-rc=1".to_owned(),
-    ] {
-        assert!(lines.iter().any(|l| l.ends_with(&want)), "no line ending {want:?}\n{out}");
-    }
+    domu_build::expect_running_domu_destroyed(&out, 32768);
 }

@@ -42,23 +42,47 @@ pub fn build_send() -> Vec<(String, String)> {
     steps.into_iter().collect()
 }
 
-/// dom0's view (any hypervisor): the build succeeded with a domain id, the domain shut
-/// down with reason poweroff, `getdomaininfo` showed it so, it was destroyed and is gone
-/// (`ESRCH`). Returns the domain id.
+/// What dom0 must see of the `pv-hello` domU on any hypervisor: built, shut down with
+/// reason poweroff after running, 4096 pages (16 MiB), destroyed and gone; returns its domid.
 pub fn expect_domu_built_from_dom0(out: &Outcome) -> u16 {
+    let domid = built_domid(out);
+    assert!(domid > 0, "domid {domid}\n{out}");
+    let d = format!("d{domid}");
     let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
-    let domid = lines
-        .iter()
+    for want in [format!("{d}: shutdown poweroff"), "wait-rc=0".to_owned()] {
+        assert!(lines.iter().any(|l| l.ends_with(&want)), "no line ending {want:?}\n{out}");
+    }
+    expect_destroyed_and_gone(out, &d);
+    let info = info_line(out, &d);
+    assert!(info.contains("shutdown(poweroff)"), "info after shutdown: {info}\n{out}");
+    assert!(info.contains("tot_pages=4096"), "16 MiB = 4096 pages: {info}\n{out}");
+    domid
+}
+
+/// The domid of dom0's `built-rc=0 domid=<n>` line (anywhere on a serial line).
+pub fn built_domid(out: &Outcome) -> u16 {
+    out.serial
+        .lines()
         .find_map(|l| {
             l.split_once("built-rc=0 domid=").map(|(_, d)| d.split(' ').next().unwrap_or(d))
         })
-        .and_then(|d| d.parse::<u16>().ok())
-        .unwrap_or_else(|| panic!("no `built-rc=0 domid=<n>` line\n{out}"));
-    assert!(domid > 0, "domid {domid}\n{out}");
-    let d = format!("d{domid}");
+        .and_then(|d| d.trim_end().parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no `built-rc=0 domid=<n>` line\n{out}"))
+}
+
+/// `xc-build info`'s line for domain `d` (`d<N>: ... tot_pages=...`), wherever it stands
+/// on its serial line (the shell's echo of the next typed command may share it).
+pub fn info_line<'a>(out: &'a Outcome, d: &str) -> &'a str {
+    out.serial
+        .lines()
+        .find_map(|l| l.get(l.find(&format!("{d}: "))?..).filter(|r| r.contains("tot_pages=")))
+        .map_or_else(|| panic!("no `xc-build info` line\n{out}"), str::trim_end)
+}
+
+/// dom0's lines after `xc-build destroy` of domain `d`: info, destroy, then gone.
+pub fn expect_destroyed_and_gone(out: &Outcome, d: &str) {
+    let lines: Vec<&str> = out.serial.lines().map(str::trim_end).collect();
     for want in [
-        format!("{d}: shutdown poweroff"),
-        "wait-rc=0".to_owned(),
         "info-rc=0".to_owned(),
         "destroy-rc=0".to_owned(),
         format!("xc-build: {d}: XEN_DOMCTL_getdomaininfo: ESRCH"),
@@ -66,11 +90,16 @@ pub fn expect_domu_built_from_dom0(out: &Outcome) -> u16 {
     ] {
         assert!(lines.iter().any(|l| l.ends_with(&want)), "no line ending {want:?}\n{out}");
     }
-    let info = lines
-        .iter()
-        .find_map(|l| l.get(l.find(&format!("{d}: "))?..).filter(|r| r.contains("tot_pages=")))
-        .unwrap_or_else(|| panic!("no `xc-build info` line\n{out}"));
-    assert!(info.contains("shutdown(poweroff)"), "info after shutdown: {info}\n{out}");
-    assert!(info.contains("tot_pages=4096"), "16 MiB = 4096 pages: {info}\n{out}");
+}
+
+/// A domU still running when dom0 looked (`xc-build info`: not shut down, `tot_pages`
+/// pages), then destroyed and gone; returns its domid.
+pub fn expect_running_domu_destroyed(out: &Outcome, tot_pages: u64) -> u16 {
+    let domid = built_domid(out);
+    let d = format!("d{domid}");
+    let info = info_line(out, &d);
+    let pages = format!("tot_pages={tot_pages}");
+    assert!(!info.contains("shutdown") && info.contains(&pages), "{info}\n{out}");
+    expect_destroyed_and_gone(out, &d);
     domid
 }
